@@ -1,0 +1,36 @@
+"""Float64 policy.
+
+hotcarrier's numbers span ~1e14 s⁻¹ to ~1e2 s⁻¹, so its JAX code is meant to run in float64.
+``jax_enable_x64`` is process-global, so the package never flips it at import time:
+
+* the command-line tool enables it for its own process;
+* the public edge functions (``fit``, ``simulate``, ``predict_h2``, ...) run inside
+  :func:`x64`, a context manager that enables float64 only for their own duration;
+* code that embeds the pure JAX core in its own pipeline calls
+  ``jax.config.update("jax_enable_x64", True)`` itself (or uses ``with hotcarrier.x64():``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import jax
+
+
+@contextlib.contextmanager
+def x64():
+    """Enable float64 in JAX for the duration of the ``with`` block only."""
+    with jax.enable_x64(True):
+        yield
+
+
+def with_x64(fn):
+    """Decorate a public edge function so that it runs with float64 enabled."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with jax.enable_x64(True):
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``hotcarrier`` CLI; each module has ``add_parser`` and ``run``."""

@@ -1,0 +1,75 @@
+"""Error and warning types of hotcarrier.
+
+Every problem a user can cause (a bad file, a bad model file, a fit that cannot run) is raised
+as a :class:`HotcarrierError`; the command-line interface turns it into one message and exit
+code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class HotcarrierError(Exception):
+    """Base class for errors caused by input (files, models, options)."""
+
+
+class DataFormatError(HotcarrierError, ValueError):
+    """A file cannot be read as TA data.
+
+    Parameters
+    ----------
+    path : str or Path or None
+        The file (named in the message).
+    problem : str
+        What is wrong.
+    fix : str, optional
+        What the user can do about it.
+    """
+
+    def __init__(self, path: str | Path | None, problem: str, fix: str | None = None):
+        self.path = None if path is None else str(path)
+        self.problem = problem
+        self.fix = fix
+        where = f"{self.path}: " if self.path else ""
+        msg = f"{where}{problem}"
+        if fix:
+            msg += f"\n  fix: {fix}"
+        super().__init__(msg)
+
+
+class DatasetValidationError(HotcarrierError, ValueError):
+    """A TA dataset object breaks the convention; lists every problem at once."""
+
+    def __init__(self, problems: Iterable[str], name: str | None = None):
+        self.problems = list(problems)
+        head = f"TA dataset {name!r}" if name else "TA dataset"
+        super().__init__(
+            f"{head} is not valid ({len(self.problems)} problem(s)):\n  - "
+            + "\n  - ".join(self.problems)
+        )
+
+
+class ModelError(HotcarrierError, ValueError):
+    """A kinetic or physical model (or its TOML file) is inconsistent."""
+
+
+class FitError(HotcarrierError, RuntimeError):
+    """A fit cannot proceed (NaN, divergence, no free parameters, ...)."""
+
+
+class HotcarrierWarning(UserWarning):
+    """Base class for physics and fit warnings."""
+
+
+class ParameterAtBoundWarning(HotcarrierWarning):
+    """A fitted parameter ended within 1 % of one of its bounds."""
+
+
+class NonlinearRegimeWarning(HotcarrierWarning):
+    """Excitation outside the linear regime (spec section 6.5 / 9.5)."""
+
+
+class ConvergenceWarning(HotcarrierWarning):
+    """A fit stopped at its iteration cap without meeting its criterion."""

@@ -1,0 +1,1 @@
+"""File formats ⇄ TA dataset objects (no JAX here)."""

@@ -1,0 +1,1 @@
+"""The hot-carrier physical model of Au@CdS (see docs/physics.md)."""

@@ -1,0 +1,71 @@
+"""The one unit system of hotcarrier and explicit conversions.
+
+Internal units: time in ps (ultrafast) or s (steady state), rates in ps⁻¹ or s⁻¹, energies in eV,
+wavelength in nm, temperatures in K, lengths in nm (geometry) or cm (trap densities, cross-
+sections), heat capacities in J m⁻³ K⁻¹.
+"""
+
+from __future__ import annotations
+
+import math
+
+# --- physical constants (CODATA 2018, exact where SI defines them) ---
+HBAR_EVS = 6.582119569e-16  # ħ, eV s
+H_EVS = 4.135667696e-15  # h, eV s
+C_M_S = 299_792_458.0  # speed of light, m s⁻¹
+KB_EV = 8.617333262e-5  # Boltzmann constant, eV K⁻¹
+KB_J = 1.380649e-23  # Boltzmann constant, J K⁻¹
+Q_E = 1.602176634e-19  # elementary charge, C (also J per eV)
+EPS0 = 8.8541878128e-12  # vacuum permittivity, F m⁻¹
+N_A = 6.02214076e23  # Avogadro constant, mol⁻¹
+HC_EV_NM = H_EVS * C_M_S * 1e9  # h c, eV nm (≈ 1239.84)
+
+# --- time ---
+TIME_TO_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "µs": 1e6, "ms": 1e9, "s": 1e12}
+"""Factor that converts a time in the key's unit to ps."""
+
+
+def time_to_ps(value, unit: str):
+    """Convert time ``value`` given in ``unit`` (fs, ps, ns, µs, ms, s) to ps."""
+    key = unit.strip().lower().replace("sec", "s")
+    if key not in TIME_TO_PS:
+        raise ValueError(f"unknown time unit {unit!r}; expected one of {sorted(TIME_TO_PS)}")
+    return value * TIME_TO_PS[key]
+
+
+def ev_to_nm(energy_ev):
+    """Photon energy (eV) to vacuum wavelength (nm)."""
+    return HC_EV_NM / energy_ev
+
+
+def nm_to_ev(wavelength_nm):
+    """Vacuum wavelength (nm) to photon energy (eV)."""
+    return HC_EV_NM / wavelength_nm
+
+
+def wavenumber_to_nm(wavenumber_cm):
+    """Wavenumber (cm⁻¹) to vacuum wavelength (nm)."""
+    return 1e7 / wavenumber_cm
+
+
+def nm_to_wavenumber(wavelength_nm):
+    """Vacuum wavelength (nm) to wavenumber (cm⁻¹)."""
+    return 1e7 / wavelength_nm
+
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # ≈ 2.35482
+
+
+def fwhm_to_sigma(fwhm):
+    """Gaussian full width at half maximum to standard deviation (same unit)."""
+    return fwhm / FWHM_PER_SIGMA
+
+
+def sigma_to_fwhm(sigma):
+    """Gaussian standard deviation to full width at half maximum (same unit)."""
+    return sigma * FWHM_PER_SIGMA
+
+
+# --- signal units ---
+SIGNAL_UNITS = {"OD": 1.0, "mOD": 1e-3, "uOD": 1e-6, "µOD": 1e-6, "dT/T": None, "%dT/T": None}
+"""Signal units accepted in a TA dataset; the factor converts to OD (None: not an absorbance)."""
