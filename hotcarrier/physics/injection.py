@@ -1,0 +1,104 @@
+"""Injection quantum yield Φ_inj of the linear model (spec §4.4, §5.4).
+
+    Φ_inj = η_CID + η_LD · f_>^eff · k_inj / (k_inj + k_ee)      (linear regime, Φ_th ≈ 0)
+
+the gross internal injection yield per photon absorbed by the metal, i.e. (1/N_abs,Au) times
+the time integral of the injection fluxes η_CID s(t) + k_inj H(t). The barrier used is the
+pinned barrier φ_B + Δφ_pin (spec §4.5, §8.5). Pure ``jax.numpy``; works on an
+:class:`~hotcarrier.physics.parameters.InterfaceParams` holding floats or JAX arrays, so it
+can be jitted, vmapped over parameter sets and differentiated.
+
+Reference values [C]: clean defaults 0.4812, defective 0.0910 (spec §12 V1, V2).
+"""
+
+from __future__ import annotations
+
+from .barrier import (
+    crossing_fraction,
+    effective_crossing_fraction,
+    energy_resolved_hot_yield,
+)
+from .parameters import InterfaceParams
+
+
+def barrier_height(p: InterfaceParams):
+    """Effective barrier φ_B + Δφ_pin, eV (spec §4.5)."""
+    return p.phi_B_eV + p.dphi_pin_eV
+
+
+def effective_fraction(p: InterfaceParams, model: str = "all_above"):
+    """Interband-suppressed barrier-crossing fraction f_>^eff at ħω (spec §4.2–4.3), –."""
+    f = crossing_fraction(p.hbar_omega_eV, barrier_height(p), p.E_F_eV, model)
+    return effective_crossing_fraction(f, p.xi_ib, p.f_ib)
+
+
+def hot_electron_branch(p: InterfaceParams, model: str = "all_above"):
+    """Source weight of above-barrier hot electrons b_H = η_LD f_>^eff per absorbed photon, –."""
+    return p.eta_ld * effective_fraction(p, model)
+
+
+def hot_injection_yield(p: InterfaceParams, model: str = "all_above",
+                        energy_resolved: bool = False):
+    """Hot-electron part Φ_hot of the injection yield (spec §4.4), –.
+
+    ``energy_resolved=True`` uses k_ee(E) = k_ee (E/1 eV)² inside the energy integral
+    (k_ee = 1/τ_ee taken as the rate at 1 eV above E_F).
+    """
+    if energy_resolved:
+        core = energy_resolved_hot_yield(p.hbar_omega_eV, barrier_height(p), p.k_inj, p.k_ee,
+                                         p.E_F_eV, model)
+        core = (1.0 - p.xi_ib) * core + p.xi_ib * p.f_ib * p.k_inj / (p.k_inj + p.k_ee)
+        return p.eta_ld * core
+    return hot_electron_branch(p, model) * p.k_inj / (p.k_inj + p.k_ee)
+
+
+def injection_quantum_yield(p: InterfaceParams, model: str = "all_above",
+                            energy_resolved: bool = False):
+    """Injection quantum yield Φ_inj per photon absorbed by the Au core (spec §5.4), –.
+
+    Parameters
+    ----------
+    p : InterfaceParams
+        Interface parameters (floats or JAX arrays).
+    model : str
+        Barrier-crossing model (``all_above`` default; ``fowler``, ``escape_cone``,
+        ``hemisphere``), spec §4.2.
+    energy_resolved : bool
+        Use the energy-resolved kinetic competition of spec §4.4.
+
+    Returns
+    -------
+    Array, dimensionless
+        Φ_inj = η_CID + η_LD f_>^eff k_inj/(k_inj + k_ee); 0.4812 for ``CLEAN``, 0.0910 for
+        ``DEFECTIVE``.
+
+    Examples
+    --------
+    >>> from hotcarrier.physics.parameters import CLEAN
+    >>> round(float(injection_quantum_yield(CLEAN)), 4)
+    0.4812
+    """
+    return p.eta_cid + hot_injection_yield(p, model, energy_resolved)
+
+
+def external_injection_yield(p: InterfaceParams, sigma_abs_au_over_ext,
+                             model: str = "all_above"):
+    """External yield Φ_ext = Φ_inj σ_abs,Au / σ_ext (spec §5.4), –."""
+    return injection_quantum_yield(p, model) * sigma_abs_au_over_ext
+
+
+def long_lived_fraction_mean_field(p: InterfaceParams, m=None):
+    """φ_LL = k_sep / (k_sep + k_BET + m k₁) for a particle with m traps (spec §5.2), –.
+
+    ``m=None`` uses the mean trap number λ (mean field); the Poisson-averaged value is
+    :func:`hotcarrier.physics.traps.long_lived_fraction`.
+    """
+    m = p.mean_traps if m is None else m
+    k1 = p.k1_per_s * 1e-12
+    return p.k_sep / (p.k_sep + p.k_bet + m * k1)
+
+
+def _inj_rate_for_hot_yield(p: InterfaceParams, phi_hot, model: str = "all_above"):
+    """k_inj (ps⁻¹) that gives hot-electron yield ``phi_hot`` at fixed η_LD, f_>, k_ee."""
+    r = phi_hot / hot_electron_branch(p, model)
+    return r * p.k_ee / (1.0 - r)
