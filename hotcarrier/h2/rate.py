@@ -1,0 +1,391 @@
+"""Quantum efficiency of H2 evolution, absolute rate from a photon balance, validity (spec §9.3, §9.5).
+
+Pure core: :func:`qe_core` and :func:`occupancy_core` (pytrees/arrays in, arrays out; jit, vmap
+and grad work). Edge: :func:`excitation`, :func:`photon_balance_arrays`, :func:`predict_h2`
+(NumPy, warnings, float64 via :func:`hotcarrier._x64.with_x64`).
+
+    QE_H2 = ½ [ Φ̄_Au ⟨P_C→H2⟩ + ξ̄_CdS ⟨P_X→H2⟩ ]           (per absorbed photon; two e⁻ per H2)
+    Φ̄_Au  = Σ_λ w_abs(λ) ξ_Au(λ) Φ_inj(λ),   ξ̄_CdS = Σ_λ w_abs(λ) ξ_CdS(λ)
+    r_H2 [µmol g⁻¹ h⁻¹] = 3600·10⁶ / (N_A m_cat) · Σ_λ Q_abs(λ) QE_H2(λ)
+
+w_abs(λ) is the distribution of *absorbed* photons over the spectrum (incident photon fraction ×
+absorbed fraction, normalised). Φ_inj is the *gross* injection yield (§5.4); for the §9.4
+reference case (monochromatic 2.1 eV, all absorbed by Au) QE_H2 = ½ Φ_inj ⟨P_C→H2⟩
+(½·0.4812·0.0947 = 0.0228).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._x64 import with_x64
+from ..errors import HotcarrierError, ModelError, NonlinearRegimeWarning
+from ..physics.parameters import InterfaceParams
+from ..units import HC_EV_NM, N_A
+from . import markov
+from .illumination import DEFAULT_ABSORPTION, Spectrum
+
+RHO_AU_G_CM3 = 19.32  # density of Au, g cm⁻³ [L] CRC (spec §9.3)
+RHO_CDS_G_CM3 = 4.82  # density of CdS, g cm⁻³ [L] CRC (spec §9.3)
+OCCUPANCY_LIMIT = 0.1  # max mean long-lived excess electrons per particle, – (spec §9.5)
+INJECTION_INPUTS = ("hbar_omega_eV", "eta_rad", "eta_cid", "phi_B_eV", "dphi_pin_eV", "E_F_eV",
+                    "v_F_m_s", "xi_ib", "f_ib", "tau_ee_fs", "tau_inj_fs", "R1_nm")
+"""InterfaceParams fields that enter Φ_inj (§4); a fitted Φ_inj replaces them in the H2 model."""
+
+
+def particle_mass_g(p: InterfaceParams):
+    """Mass of one Au@CdS particle, g (ρ_Au V_core + ρ_CdS V_shell; 6.50e-17 g default [C])."""
+    r1 = p.R1_nm * 1e-7
+    v_core = 4.0 * math.pi * r1**3 / 3.0
+    return RHO_AU_G_CM3 * v_core + RHO_CDS_G_CM3 * p.volume_shell_cm3
+
+
+def particles_per_gram(p: InterfaceParams):
+    """Particles per gram of catalyst, g⁻¹ (1.54e16 for the default geometry, spec §9.3 [C])."""
+    return 1.0 / particle_mass_g(p)
+
+
+# ----------------------------------------------------------------------------- injection
+def injection_model_yield(p: InterfaceParams, model: str = "all_above"):
+    """Φ_inj(p) from :mod:`hotcarrier.physics.injection` (gross injection yield, §5.4), –."""
+    try:
+        from ..physics.injection import injection_quantum_yield
+    except ImportError as exc:
+        raise ModelError(
+            "the H2 model needs the injection yield Φ_inj: hotcarrier.physics.injection is not "
+            f"available ({exc}); pass phi_inj=... (e.g. from a TA fit)") from None
+    return injection_quantum_yield(p, model=model)
+
+
+def injection_spectrum(p: InterfaceParams, energy_eV, phi_inj=None, model: str = "all_above"):
+    """Φ_inj at each photon energy (array, –), pure JAX.
+
+    Without ``phi_inj`` it is the model yield at each energy. With a fitted ``phi_inj`` (valid at
+    ``p.hbar_omega_eV``, the TA pump energy) the model's spectral shape is scaled to it:
+    Φ(E) = phi_inj · Φ_model(E)/Φ_model(p.hbar_omega_eV) [A].
+    """
+    energy_eV = jnp.atleast_1d(jnp.asarray(energy_eV, dtype=jnp.result_type(float)))
+    shape = jax.vmap(lambda e: injection_model_yield(dataclasses.replace(p, hbar_omega_eV=e),
+                                                     model))(energy_eV)
+    if phi_inj is None:
+        return shape
+    return phi_inj * shape / injection_model_yield(p, model)
+
+
+# ----------------------------------------------------------------------------- pure core
+def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int, cds_channel: bool = True):
+    """QE_H2 and the Poisson-averaged fate probabilities (pure JAX).
+
+    Parameters
+    ----------
+    p : InterfaceParams
+        Parameter set (slow rates, traps).
+    phi_au_eff : float or Array, –
+        Φ̄_Au = Σ w_abs ξ_Au Φ_inj (injected electrons per absorbed photon, plasmon channel).
+    xi_cds_eff : float or Array, –
+        ξ̄_CdS = Σ w_abs ξ_CdS (share of absorbed photons taken by the CdS shell).
+    n_terms : int (static)
+        Number of Poisson terms (see :func:`hotcarrier.h2.markov.padded_terms`).
+    cds_channel : bool (static)
+        Include the optional CdS band-gap channel (§9.3).
+
+    Returns
+    -------
+    dict of Array
+        ``qe_h2`` (H2 per absorbed photon), ``p_c_h2`` ⟨P_C→H2⟩, ``p_x_h2`` ⟨P_X→H2⟩,
+        ``phi_ll`` ⟨φ_LL⟩, ``mean_traps`` λ.
+    """
+    r = markov.slow_rates(p)
+    pc = markov.poisson_average(markov.p_c_to_h2, r, n_terms)
+    px = markov.poisson_average(markov.p_x_to_h2, r, n_terms)
+    x_term = xi_cds_eff * px if cds_channel else 0.0 * px
+    qe = 0.5 * (phi_au_eff * pc + x_term)
+    return {"qe_h2": qe, "p_c_h2": pc, "p_x_h2": px,
+            "phi_ll": markov.poisson_average(markov.phi_ll, r, n_terms), "mean_traps": r.lam}
+
+
+def _occupancy_time(r: markov.SlowRates, m):
+    """Mean time (s) an injected electron spends as a long-lived electron (L or L*), per m."""
+    mkf = m * r.k1 * r.f_cb
+    k_l = r.k_cr + r.k_hs + r.k_h + mkf
+    k_ls = r.k_h + r.k_loss2 + mkf
+    return markov.phi_ll(r, m) * (1.0 / k_l + (r.k_hs / k_l) / k_ls)
+
+
+def _occupancy_time_spec(r: markov.SlowRates, m):
+    """Spec §9.5 approximation φ_LL (τ_L + p_hs τ_H), τ_H = 1/k_H, per m (s)."""
+    k_l = r.k_cr + r.k_hs + r.k_h + m * r.k1 * r.f_cb
+    return markov.phi_ll(r, m) * (1.0 / k_l + (r.k_hs / k_l) / r.k_h)
+
+
+def _occupancy_time_x(r: markov.SlowRates, m):
+    """Mean time (s) a CdS-channel electron spends in L* (after hole scavenging), per m."""
+    k_xt = r.k_hsx + r.k_x + r.k_xau + m * r.k1
+    k_ls = r.k_h + r.k_loss2 + m * r.k1 * r.f_cb
+    return r.k_hsx / k_xt / k_ls
+
+
+def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int,
+                   cds_channel: bool = True, method: str = "exact"):
+    """Mean long-lived excess electrons per particle per unit absorption rate g, s (pure JAX).
+
+    Multiply by g (photons absorbed per particle per second) to get the §9.5 occupancy.
+    This is the exact steady-state occupancy of the linear chain: absorption flux × mean time
+    in {L, L*} (fundamental matrix (−Q)⁻¹), Poisson-averaged. It equals the spec's
+    Φ_inj φ_LL (τ_L + p_hs τ_H) except that the lifetime of L* is 1/(k_H + k_loss2 + m k₁ f_CB)
+    instead of τ_H = 1/k_H. At the clean defaults this is 5 % below the spec formula (particles
+    with one trap lose L* electrons quickly); both round to the spec's one-digit numbers.
+    """
+    r = markov.slow_rates(p)
+    t_c = markov.poisson_average(_occupancy_time if method == "exact" else _occupancy_time_spec,
+                                 r, n_terms)
+    t_x = markov.poisson_average(_occupancy_time_x, r, n_terms)
+    return phi_au_eff * t_c + (xi_cds_eff * t_x if cds_channel else 0.0)
+
+
+# ----------------------------------------------------------------------------- edge
+@dataclass(frozen=True)
+class PhotonBalance:
+    """Reactor photon balance for an absolute H2 rate (spec §9.3).
+
+    Attributes
+    ----------
+    catalyst_mass_g : float, g
+        Catalyst mass in the reactor.
+    illuminated_area_cm2 : float, cm²
+        Illuminated cross-section of the suspension.
+    irradiance_mW_cm2 : float or None, mW cm⁻²
+        Incident irradiance on that area (else the spectrum's own irradiance).
+    absorbance : float or None, –
+        Measured decadic absorbance of the suspension along the light path; the absorbed
+        fraction is then (1 − 10^−A)·catalyst_share at every wavelength. If None, a uniform,
+        non-scattering suspension of N_p = m_cat × particles per gram is assumed:
+        absorbed fraction 1 − exp(−N_p σ_abs(λ)/area) (optically thin: N_p σ_abs/area).
+    catalyst_share : float, –
+        Catalyst share of the measured absorbance (other absorbers: donor, reactor).
+    particles_per_gram : float or None, g⁻¹
+        Override the geometric value (1.54e16 g⁻¹ for the default particle).
+    """
+
+    catalyst_mass_g: float
+    illuminated_area_cm2: float
+    irradiance_mW_cm2: float | None = None
+    absorbance: float | None = None
+    catalyst_share: float = 1.0
+    particles_per_gram: float | None = None
+
+    def __post_init__(self):
+        problems = []
+        if not self.catalyst_mass_g > 0:
+            problems.append(f"catalyst_mass_g must be > 0, got {self.catalyst_mass_g}")
+        if not self.illuminated_area_cm2 > 0:
+            problems.append(f"illuminated_area_cm2 must be > 0, got {self.illuminated_area_cm2}")
+        if self.absorbance is not None and not self.absorbance >= 0:
+            problems.append(f"absorbance must be ≥ 0, got {self.absorbance}")
+        if not 0 < self.catalyst_share <= 1:
+            problems.append(f"catalyst_share must be in (0, 1], got {self.catalyst_share}")
+        if problems:
+            raise HotcarrierError("invalid photon balance: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class Excitation:
+    """Absorbed-photon description handed to the core (NumPy arrays over wavelength bins)."""
+
+    energy_eV: np.ndarray  # photon energy per bin, eV
+    w_abs: np.ndarray  # absorbed-photon distribution, sums to 1, –
+    xi_au: np.ndarray  # Au share of absorption, –
+    xi_cds: np.ndarray  # CdS share of absorption, –
+    label: str
+    absorbed_per_particle_s: float | None = None  # g, photons absorbed per particle per s
+    absorbed_total_s: float | None = None  # Q_abs, photons absorbed per s in the reactor
+    particles_per_gram: float | None = None
+
+
+def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorption=None,
+               balance: PhotonBalance | None = None) -> Excitation:
+    """Absorbed-photon distribution and (with a photon balance) absorption rates.
+
+    Without a spectrum: the §9.4 reference case, monochromatic at ``p.hbar_omega_eV`` and
+    entirely absorbed by the Au core (ξ_Au = 1, plasmon channel).
+    """
+    ppg = None
+    if spectrum is None:
+        e = np.array([float(p.hbar_omega_eV)])
+        xi_au, xi_cds, w_abs = np.ones(1), np.zeros(1), np.ones(1)
+        label = f"monochromatic {e[0]:g} eV, absorbed by the Au core (spec §9.4 reference)"
+        sigma = np.array([DEFAULT_ABSORPTION.sigma_peak_cm2])
+        w_inc = np.ones(1)
+        mean_e = e[0]
+    else:
+        absorption = DEFAULT_ABSORPTION if absorption is None else absorption
+        sigma, xi_au, xi_cds = (np.asarray(a, float) for a in absorption.split(
+            spectrum.wavelength_nm))
+        e = spectrum.photon_energy_eV
+        w_inc = spectrum.photon_fraction
+        label = spectrum.label
+        mean_e = spectrum.mean_photon_energy_eV
+        w_abs = w_inc * sigma
+        if not w_abs.sum() > 0:
+            raise HotcarrierError(f"the particle absorbs nothing in the spectrum {label!r}")
+        w_abs = w_abs / w_abs.sum()
+    g = q_abs = None
+    if balance is not None:
+        irr = balance.irradiance_mW_cm2
+        if irr is None and spectrum is not None:
+            irr = spectrum.irradiance_mW_cm2
+        if irr is None:
+            raise HotcarrierError("the photon balance needs an irradiance: give "
+                                  "irradiance_mW_cm2 (CLI: --irradiance) in mW cm⁻²")
+        flux = irr * 1e-3 / (mean_e * 1.602176634e-19)  # photons cm⁻² s⁻¹
+        ppg = (float(particles_per_gram(p)) if balance.particles_per_gram is None
+               else balance.particles_per_gram)
+        n_p = balance.catalyst_mass_g * ppg
+        area = balance.illuminated_area_cm2
+        if balance.absorbance is not None:
+            f_abs = (1.0 - 10.0 ** (-balance.absorbance)) * balance.catalyst_share * np.ones_like(
+                sigma)
+        else:
+            f_abs = -np.expm1(-n_p * sigma / area)
+        q_lam = area * flux * w_inc * f_abs  # photons s⁻¹ absorbed per bin
+        q_abs = float(q_lam.sum())
+        if not q_abs > 0:
+            raise HotcarrierError("no photons are absorbed in this photon balance")
+        w_abs = q_lam / q_abs
+        g = q_abs / n_p
+    return Excitation(np.asarray(e, float), np.asarray(w_abs, float), np.asarray(xi_au, float),
+                      np.asarray(xi_cds, float), label, g, q_abs, ppg)
+
+
+def effective_inputs(p: InterfaceParams, exc: Excitation, phi_inj=None,
+                     model: str = "all_above", p_ref: InterfaceParams | None = None):
+    """(Φ̄_Au, ξ̄_CdS) for the core, pure JAX given the arrays of ``exc``.
+
+    For one bin at ``p.hbar_omega_eV`` with a given ``phi_inj`` no model call is made, so fitted
+    results work without the injection module. ``p_ref`` (concrete, default ``p``) is used for
+    that check when ``p`` holds traced values.
+    """
+    p_ref = p if p_ref is None else p_ref
+    w = jnp.asarray(exc.w_abs * exc.xi_au)
+    xi_cds = jnp.sum(jnp.asarray(exc.w_abs * exc.xi_cds))
+    single = exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
+                                                      float(p_ref.hbar_omega_eV), rel_tol=1e-12)
+    if phi_inj is not None and single:
+        phi_eff = jnp.sum(w) * phi_inj
+    else:
+        phi_eff = jnp.sum(w * injection_spectrum(p, exc.energy_eV, phi_inj, model))
+    return phi_eff, xi_cds
+
+
+@dataclass(frozen=True)
+class H2Prediction:
+    """Predicted H2 evolution of one particle type (all floats; units in the names)."""
+
+    qe_h2: float  # H2 molecules per absorbed photon, –
+    phi_inj: float  # effective gross injection yield per Au-absorbed photon, –
+    p_c_h2: float  # ⟨P_C→H2⟩, –
+    p_x_h2: float  # ⟨P_X→H2⟩ (CdS channel), –
+    phi_ll: float  # ⟨φ_LL⟩, –
+    mean_traps: float  # λ = N_it A_int, –
+    xi_cds: float  # share of absorbed photons absorbed by CdS, –
+    illumination: str
+    rate_umol_g_h: float | None = None  # absolute rate, µmol g⁻¹ h⁻¹ (with a photon balance)
+    absorbed_per_particle_s: float | None = None  # g, s⁻¹
+    occupancy: float | None = None  # mean long-lived excess electrons per particle (§9.5), –
+    linear_regime_ok: bool | None = None  # occupancy < 0.1
+
+    def to_dict(self) -> dict:
+        """Plain-JSON dictionary."""
+        return dataclasses.asdict(self)
+
+
+@with_x64
+def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi_inj=None,
+               absorption=None, photon_balance: PhotonBalance | None = None,
+               cds_channel: bool = True, injection_model: str = "all_above") -> H2Prediction:
+    """Predict QE_H2 (and, with a photon balance, the rate in µmol g⁻¹ h⁻¹) for one parameter set.
+
+    Parameters
+    ----------
+    params : InterfaceParams
+        Particle/interface parameters (e.g. ``CLEAN``, ``DEFECTIVE`` or a fitted set).
+    spectrum : Spectrum, optional
+        Illumination; default the §9.4 reference (2.1 eV, absorbed by the Au core).
+    phi_inj : float, optional, –
+        Gross injection yield at ``params.hbar_omega_eV`` (e.g. from a TA fit); default: the
+        model value from :mod:`hotcarrier.physics.injection`.
+    absorption : object with ``split(wavelength_nm)``, optional
+        Absorption model (default :class:`~hotcarrier.h2.illumination.SimpleAbsorption`).
+    photon_balance : PhotonBalance, optional
+        Reactor photon balance for the absolute rate and the §9.5 validity check.
+    cds_channel : bool
+        Include the optional CdS band-gap channel (§9.3).
+    injection_model : str
+        Barrier-crossing model passed to the injection module (§4.2).
+
+    Warns
+    -----
+    NonlinearRegimeWarning
+        When the mean number of long-lived excess electrons per particle exceeds 0.1 (§9.5).
+    """
+    exc = excitation(params, spectrum, absorption=absorption, balance=photon_balance)
+    n = markov.padded_terms(float(params.mean_traps))
+    phi_eff, xi_cds = effective_inputs(params, exc, phi_inj, injection_model)
+    out = qe_core(params, phi_eff, xi_cds, n, cds_channel)
+    rate = occ = ok = None
+    if photon_balance is not None:
+        qe = float(out["qe_h2"])
+        rate = 3600.0 * 1e6 * exc.particles_per_gram * exc.absorbed_per_particle_s * qe / N_A
+        occ = exc.absorbed_per_particle_s * float(occupancy_core(params, phi_eff, xi_cds, n,
+                                                                 cds_channel))
+        ok = occ < OCCUPANCY_LIMIT
+        check_single_charge(occ, exc.absorbed_per_particle_s)
+    xi_au_abs = float(np.sum(exc.w_abs * exc.xi_au))
+    return H2Prediction(
+        qe_h2=float(out["qe_h2"]),
+        phi_inj=float(phi_eff) / xi_au_abs if xi_au_abs > 0 else float("nan"),
+        p_c_h2=float(out["p_c_h2"]), p_x_h2=float(out["p_x_h2"]), phi_ll=float(out["phi_ll"]),
+        mean_traps=float(out["mean_traps"]), xi_cds=float(xi_cds), illumination=exc.label,
+        rate_umol_g_h=rate, absorbed_per_particle_s=exc.absorbed_per_particle_s,
+        occupancy=occ, linear_regime_ok=ok)
+
+
+def check_single_charge(occupancy: float, g: float | None = None) -> bool:
+    """Warn (NonlinearRegimeWarning) when the §9.5 single-charge condition fails; True if ok."""
+    if occupancy < OCCUPANCY_LIMIT:
+        return True
+    where = f" at g = {g:.3g} photons absorbed per particle per s" if g is not None else ""
+    warnings.warn(
+        f"mean long-lived excess electrons per particle = {occupancy:.3g}{where} exceeds "
+        f"{OCCUPANCY_LIMIT} (spec §9.5): the one-charge-per-particle H2 model is outside its "
+        "validity; lower the irradiance or add charging and multi-electron kinetics",
+        NonlinearRegimeWarning, stacklevel=3)
+    return False
+
+
+@with_x64
+def single_charge_occupancy(params: InterfaceParams, g_per_s, *, phi_inj=None,
+                            injection_model: str = "all_above", method: str = "exact"):
+    """Mean long-lived excess electrons per particle at absorption rate g (s⁻¹), §9.5 (Au only).
+
+    Spec defaults [C]: 0.005 at g = 1e3, 0.05 at 1e4, 0.5 at 1e5, 9 at 1.9e6 s⁻¹ (clean).
+    ``method="exact"`` (default): fundamental-matrix occupancy (4.6e-3 … 8.7);
+    ``method="spec"``: the spec's formula with τ_H = 1/k_H (4.8e-3 … 9.0). Poisson-averaged.
+    """
+    if method not in ("exact", "spec"):
+        raise ValueError(f"method must be 'exact' or 'spec', got {method!r}")
+    phi = injection_model_yield(params, injection_model) if phi_inj is None else phi_inj
+    n = markov.padded_terms(float(params.mean_traps))
+    return np.asarray(g_per_s, float) * float(occupancy_core(params, phi, 0.0, n, False, method))
+
+
+def wavelength_of(energy_eV):
+    """Vacuum wavelength (nm) of a photon energy (eV)."""
+    return HC_EV_NM / np.asarray(energy_eV, float)
