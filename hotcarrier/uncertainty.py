@@ -1,0 +1,262 @@
+"""Parameter uncertainties: Gauss–Newton covariance, identifiability, delta method, profiles.
+
+Conventions (pyglotaran's): with J the Jacobian of the (weighted, projected) residual vector
+with respect to the free parameters, cost = ½Σr² and
+
+    dof        = n_data − n_free − n_amplitudes
+    RMSE²      = 2·cost / dof           (= reduced χ² of the weighted residuals)
+    covariance = (JᵀJ)⁻¹ · RMSE²
+    stderr     = √diag(covariance)
+
+A parameter the data cannot determine (JᵀJ singular or ill-conditioned along a direction in
+which it takes part) is flagged ``identifiable = False`` and gets NaN standard errors — never 0.
+The functions are pure JAX/NumPy on arrays; parameters are flat vectors.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "CovarianceResult",
+    "residual_jacobian",
+    "gauss_newton_covariance",
+    "propagate_covariance",
+    "correlation_matrix",
+    "profile_interval",
+]
+
+
+class CovarianceResult(NamedTuple):
+    """Gauss–Newton covariance of free parameters.
+
+    Attributes
+    ----------
+    covariance : ndarray (n, n)
+        NaN in rows/columns of non-identifiable parameters.
+    stderr : ndarray (n,)
+        Standard errors; NaN where not identifiable.
+    correlation : ndarray (n, n)
+    identifiable : ndarray (n,) of bool
+    rmse : float
+        √(2·cost/dof).
+    dof : int
+    condition : float
+        Condition number of the column-scaled JᵀJ.
+    null_directions : ndarray (n, m)
+        Eigenvectors (column-scaled space) spanning the undetermined directions.
+    """
+
+    covariance: np.ndarray
+    stderr: np.ndarray
+    correlation: np.ndarray
+    identifiable: np.ndarray
+    rmse: float
+    dof: int
+    condition: float
+    null_directions: np.ndarray
+
+
+def residual_jacobian(residual_fn, x, *args):
+    """Autodiff Jacobian of the flattened residual vector w.r.t. a flat parameter vector.
+
+    Parameters
+    ----------
+    residual_fn : callable
+        ``residual_fn(x, *args) -> Array`` (any shape).
+    x : Array (n,)
+        Flat parameter vector.
+
+    Returns
+    -------
+    Array (n_residuals, n)
+        Forward mode (``jacfwd``): efficient for few parameters and many residuals.
+    """
+    return jax.jacfwd(lambda p: jnp.ravel(residual_fn(p, *args)))(x)
+
+
+def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
+                            rcond: float = 1e-10, participation: float = 0.05
+                            ) -> CovarianceResult:
+    """Covariance of the free parameters from the residual Jacobian.
+
+    Parameters
+    ----------
+    jac : array (n_residuals, n)
+        Jacobian of the weighted residuals (masked cells give zero rows).
+    cost : float
+        ½Σr² at the optimum.
+    n_data : int
+        Number of data points that take part in the fit.
+    n_amplitudes : int
+        Linear parameters solved by variable projection (conditionally linear amplitudes).
+    rcond : float
+        Eigenvalues of the column-normalised JᵀJ below ``rcond · λ_max`` (equivalently,
+        singular values of J below √rcond · s_max ≈ 1e-5 · s_max) are treated as zero.
+    participation : float
+        A parameter whose squared weight in the null directions exceeds this is flagged
+        non-identifiable.
+
+    Returns
+    -------
+    CovarianceResult
+
+    Notes
+    -----
+    Columns are normalised first, so the threshold is independent of parameter units. The
+    covariance of the identifiable parameters is the inverse of JᵀJ restricted to them (the
+    undetermined ones are held at their values), scaled by RMSE².
+    """
+    J = np.asarray(jac, dtype=float)
+    n = J.shape[1]
+    dof = int(n_data - n - n_amplitudes)
+    rmse2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
+    JTJ = J.T @ J
+    norms = np.sqrt(np.clip(np.diag(JTJ), 0.0, None))
+    ok_col = norms > 0
+    scale = np.where(ok_col, norms, 1.0)
+    M = JTJ / np.outer(scale, scale)
+    M[~ok_col, :] = 0.0
+    M[:, ~ok_col] = 0.0
+    w, V = np.linalg.eigh(M)
+    wmax = max(float(w.max()), np.finfo(float).tiny) if n else 1.0
+    null = w <= rcond * wmax
+    Vn = V[:, null]
+    weight_null = np.sum(Vn**2, axis=1) if Vn.size else np.zeros(n)
+    identifiable = ok_col & (weight_null <= participation)
+    pos = w[w > rcond * wmax]
+    condition = float(wmax / pos.min()) if pos.size and not null.any() else float("inf")
+    cov = np.full((n, n), np.nan)
+    idx = np.flatnonzero(identifiable)
+    if idx.size:
+        sub = M[np.ix_(idx, idx)]
+        inv = np.linalg.inv(sub) / np.outer(scale[idx], scale[idx])
+        cov[np.ix_(idx, idx)] = inv * rmse2
+    stderr = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
+    return CovarianceResult(covariance=cov, stderr=stderr, correlation=correlation_matrix(cov),
+                            identifiable=identifiable, rmse=float(np.sqrt(rmse2)), dof=dof,
+                            condition=condition, null_directions=Vn)
+
+
+def propagate_covariance(transform, x, cov, identifiable=None):
+    """Delta method: covariance of ``transform(x)`` given the covariance of ``x``.
+
+    Parameters
+    ----------
+    transform : callable
+        ``transform(x) -> Array (m,)`` (e.g. unconstrained → physical parameters).
+    x : array (n,)
+    cov : array (n, n)
+        May contain NaN rows/columns for non-identifiable entries.
+    identifiable : array (n,) of bool, optional
+        Defaults to the finite diagonal of ``cov``.
+
+    Returns
+    -------
+    cov_out : ndarray (m, m)
+        J cov Jᵀ with J = ∂transform/∂x (autodiff); outputs that depend on a
+        non-identifiable input get NaN.
+    jac : ndarray (m, n)
+    """
+    cov = np.asarray(cov, dtype=float)
+    if identifiable is None:
+        identifiable = np.isfinite(np.diag(cov))
+    J = np.asarray(jax.jacfwd(lambda p: jnp.ravel(transform(p)))(jnp.asarray(x, float)))
+    c0 = np.where(np.isfinite(cov), cov, 0.0)
+    out = J @ c0 @ J.T
+    bad = np.any(np.abs(J[:, ~np.asarray(identifiable)]) > 0, axis=1)
+    out[bad, :] = np.nan
+    out[:, bad] = np.nan
+    return out, J
+
+
+def correlation_matrix(cov):
+    """Correlation matrix of a covariance (NaN where a variance is NaN or ≤ 0)."""
+    cov = np.asarray(cov, dtype=float)
+    d = np.diag(cov)
+    s = np.sqrt(np.where(d > 0, d, np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.outer(s, s)
+
+
+class _FixedAt:
+    """loss(x_other, v, *args) = loss(x with x[index] = v, *args); hashable for jit caching."""
+
+    def __init__(self, loss_fn, index):
+        self.loss_fn, self.index = loss_fn, int(index)
+
+    def __call__(self, x_other, v, *args):
+        x = jnp.concatenate([x_other[: self.index], jnp.atleast_1d(v), x_other[self.index:]])
+        return self.loss_fn(x, *args)
+
+    def __hash__(self):
+        return hash((type(self), self.loss_fn, self.index))
+
+    def __eq__(self, o):
+        return type(o) is type(self) and (o.loss_fn, o.index) == (self.loss_fn, self.index)
+
+
+def profile_interval(loss_fn, x_opt, index: int, step: float, *args, threshold: float,
+                     max_steps: int = 30, **minimize_kwargs):
+    """Profile-likelihood interval of one parameter.
+
+    Walks away from the optimum along parameter ``index`` in steps of ``step`` (in the
+    parameter's own, usually unconstrained, units), re-minimising the loss over all other
+    parameters at each point (warm start), until the loss rises by ``threshold``.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(x, *args) -> scalar`` on flat parameter vectors (e.g. the varpro cost).
+    x_opt : array (n,)
+        The optimum.
+    index : int
+        Parameter to profile.
+    step : float
+        Step size (e.g. stderr / 2).
+    threshold : float
+        Loss increase defining the interval; for a cost ½Σr² with RMSE² = 2·cost/dof, the
+        68 % interval uses ``threshold = RMSE²/2`` (Δχ² = 1 in RMSE-scaled units).
+    max_steps : int
+        Steps per side before giving up (that side is then reported as ±inf).
+
+    Returns
+    -------
+    lower, upper : float
+        Interval ends (linear interpolation of the crossing); ±inf when not reached.
+    grid, profile : ndarray
+        Parameter values visited and the profiled loss minus the optimum loss.
+    """
+    from .optimize import minimize
+
+    x_opt = jnp.asarray(x_opt, float)
+    f0 = float(loss_fn(x_opt, *args))
+    fixed = _FixedAt(loss_fn, index)
+    others0 = jnp.concatenate([x_opt[:index], x_opt[index + 1:]])
+    pts = {0.0: 0.0}
+    ends = []
+    for sign in (-1.0, 1.0):
+        xo = others0
+        prev_v, prev_d = float(x_opt[index]), 0.0
+        end = sign * np.inf
+        for i in range(1, max_steps + 1):
+            v = float(x_opt[index]) + sign * i * step
+            if xo.size:
+                r = minimize(fixed, xo, jnp.asarray(v), *args, **minimize_kwargs)
+                xo, fv = r.x, float(r.fun)
+            else:
+                fv = float(fixed(xo, jnp.asarray(v), *args))
+            d = fv - f0
+            pts[v - float(x_opt[index])] = d
+            if d >= threshold:
+                end = prev_v + (v - prev_v) * (threshold - prev_d) / (d - prev_d)
+                break
+            prev_v, prev_d = v, d
+        ends.append(end)
+    keys = sorted(pts)
+    grid = np.array(keys) + float(x_opt[index])
+    return ends[0], ends[1], grid, np.array([pts[k] for k in keys])

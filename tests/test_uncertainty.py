@@ -1,0 +1,67 @@
+"""Gauss–Newton covariance against linear regression, identifiability, delta method, profile."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from hotcarrier.uncertainty import (
+    gauss_newton_covariance,
+    profile_interval,
+    propagate_covariance,
+    residual_jacobian,
+)
+
+
+def _line_data():
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 200)
+    y = 1.5 + 2.0 * x + rng.normal(0, 0.1, x.size)
+    return x, y
+
+
+def test_linear_regression_matches_ols():
+    x, y = _line_data()
+    A = np.c_[np.ones_like(x), x]
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    r = A @ beta - y
+    cov_ols = np.linalg.inv(A.T @ A) * (r @ r) / (x.size - 2)
+    res = gauss_newton_covariance(A, 0.5 * r @ r, x.size)
+    np.testing.assert_allclose(res.covariance, cov_ols, rtol=1e-10)  # identical formula
+    assert res.identifiable.all() and res.dof == 198
+
+
+def test_non_identifiable_is_flagged_not_zero():
+    x, y = _line_data()
+    # third parameter duplicates the intercept; fourth has no effect at all
+    A = np.c_[np.ones_like(x), x, 2 * np.ones_like(x), np.zeros_like(x)]
+    res = gauss_newton_covariance(A, 1.0, x.size)
+    assert list(res.identifiable) == [False, True, False, False]
+    assert np.isnan(res.stderr[[0, 2, 3]]).all() and res.stderr[1] > 0
+
+
+def test_delta_method_and_profile():
+    x, y = _line_data()
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def resid(p, x, y):
+        return p[0] + jnp.exp(p[1]) * x - y  # slope stored as its log
+
+    A = np.c_[np.ones_like(x), x]
+    beta, *_ = np.linalg.lstsq(A, y, rcond=None)
+    p = jnp.array([beta[0], np.log(beta[1])])
+    r = np.asarray(resid(p, xj, yj))
+    J = residual_jacobian(resid, p, xj, yj)
+    res = gauss_newton_covariance(J, 0.5 * r @ r, x.size)
+    cov_phys, _ = propagate_covariance(lambda q: jnp.array([q[0], jnp.exp(q[1])]), p, res.covariance)
+    cov_ols = np.linalg.inv(A.T @ A) * (r @ r) / (x.size - 2)
+    np.testing.assert_allclose(cov_phys, cov_ols, rtol=1e-8)  # linear model: delta method exact
+
+    def loss(q, x, y):
+        rr = q[0] + q[1] * x - y
+        return 0.5 * jnp.sum(rr * rr)
+
+    se = np.sqrt(cov_ols[1, 1])
+    lo, hi, grid, prof = profile_interval(loss, jnp.asarray(beta), 1, se / 2, xj, yj,
+                                          threshold=res.rmse**2 / 2)
+    # linear model: profile is an exact parabola, interval = ±1 stderr (linear interpolation
+    # between grid points of a parabola overshoots by < 5 % of a step)
+    np.testing.assert_allclose([lo, hi], [beta[1] - se, beta[1] + se], atol=0.05 * se)
