@@ -108,8 +108,20 @@ def with_history(ds: xr.Dataset, step: str) -> xr.Dataset:
     return out
 
 
-def check_ta(ds: xr.Dataset, name: str | None = None) -> None:
+def check_ta(ds: xr.Dataset, name: str | None = None, *,
+             allow_duplicate_delays: bool = False) -> None:
     """Check that ``ds`` follows the TA dataset convention; report every problem at once.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The dataset to check.
+    name : str, optional
+        Name used in the message (default: the ``source_file`` attribute).
+    allow_duplicate_delays : bool
+        Accept a non-decreasing delay axis with repeated values (raw files such as the
+        KiMoPack ``.SIA`` repeat their last delay); the fit path keeps the default ``False``
+        and :func:`hotcarrier.preprocess.merge_duplicate_delays` removes them.
 
     Raises
     ------
@@ -133,7 +145,8 @@ def check_ta(ds: xr.Dataset, name: str | None = None) -> None:
                 problems.append(f"coordinate {dim!r} has non-finite values")
             elif v.size > 1:
                 d = np.diff(v)
-                if dim == TIME_DIM and not np.all(d > 0):
+                dups_ok = allow_duplicate_delays and np.all(d >= 0)
+                if dim == TIME_DIM and not np.all(d > 0) and not dups_ok:
                     n_dup = int(np.sum(d == 0))
                     what = (f"{n_dup} duplicated delay(s)" if n_dup and np.all(d >= 0)
                             else "not strictly increasing")

@@ -1,0 +1,273 @@
+"""Shared helpers of the file readers: text decoding, number parsing, the final assembly.
+
+Every reader ends in :func:`build_dataset`, which converts units, orders the axes, checks
+shapes and values, and records what it did in the processing history; so every format obeys
+the same rules (see ``docs/formats.md``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..dataset import check_ta, make_ta_dataset
+from ..errors import DataFormatError, DatasetValidationError
+from ..units import SIGNAL_UNITS, TIME_TO_PS, ev_to_nm, wavenumber_to_nm
+
+# --- unit vocabularies -------------------------------------------------------------------
+
+_TIME_ALIASES = {
+    "fs": "fs", "femtoseconds": "fs", "femtosecond": "fs",
+    "ps": "ps", "picoseconds": "ps", "picosecond": "ps",
+    "ns": "ns", "nanoseconds": "ns", "nanosecond": "ns",
+    "us": "us", "µs": "us", "μs": "us", "microseconds": "us",
+    "ms": "ms", "milliseconds": "ms", "s": "s", "sec": "s", "seconds": "s",
+}
+_SPECTRAL_ALIASES = {
+    "nm": "nm", "nanometer": "nm", "nanometers": "nm", "nanometre": "nm",
+    "cm-1": "cm-1", "cm^-1": "cm-1", "cm⁻¹": "cm-1", "1/cm": "cm-1", "wavenumber": "cm-1",
+    "ev": "eV", "electronvolt": "eV",
+}
+_SIGNAL_ALIASES = {
+    "od": "OD", "da": "OD", "δa": "OD", "Δa": "OD", "doD": "OD", "dod": "OD", "δod": "OD",
+    "delta a": "OD", "delta od": "OD", "abs": "OD", "absorbance": "OD",
+    "mod": "mOD", "mδa": "mOD", "mda": "mOD", "uod": "uOD", "µod": "uOD", "μod": "uOD",
+    "dt/t": "dT/T", "δt/t": "dT/T", "%dt/t": "%dT/T", "% dt/t": "%dT/T",
+}
+
+
+def time_unit(label: str | None, path=None) -> str | None:
+    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``); None if unknown."""
+    if label is None:
+        return None
+    key = label.strip().strip("[]()").strip().lower()
+    return _TIME_ALIASES.get(key)
+
+
+def spectral_unit(label: str | None) -> str | None:
+    """Normalise a spectral-unit label to ``nm``, ``cm-1`` or ``eV``; None if unknown."""
+    if label is None:
+        return None
+    key = label.strip().strip("[]()").strip().lower().replace(" ", "")
+    return _SPECTRAL_ALIASES.get(key)
+
+
+def signal_unit(label: str | None) -> str | None:
+    """Normalise a signal-unit label (``dA``, ``OD``, ``mOD``, ``dT/T`` …); None if unknown."""
+    if label is None:
+        return None
+    if label in SIGNAL_UNITS:
+        return "uOD" if label == "µOD" else label
+    key = label.strip().strip("[]()").strip().lower()
+    return _SIGNAL_ALIASES.get(key)
+
+
+def unit_in_brackets(text: str) -> str | None:
+    """The unit written in ``[..]`` or ``(..)`` of a header cell such as ``Time [ps]``."""
+    m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]", text)
+    return m.group(1) if m else None
+
+
+# --- raw input -----------------------------------------------------------------------------
+
+def read_bytes(path) -> bytes:
+    """Read a whole file; missing/unreadable/empty files become :class:`DataFormatError`."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError(p, "file not found", "check the path") from None
+    except IsADirectoryError:
+        raise DataFormatError(p, "is a directory, not a file", "give the path of a data file") \
+            from None
+    except OSError as exc:
+        raise DataFormatError(p, f"cannot be read ({exc.strerror or exc})") from None
+    if not data.strip():
+        raise DataFormatError(p, "file is empty", "re-export the measurement; the file has no data")
+    return data
+
+
+def decode_text(data: bytes, path) -> str:
+    """Decode text (UTF-8, UTF-8 with BOM, else Latin-1 if it looks like text)."""
+    if b"\x00" in data:
+        raise DataFormatError(path, "looks like a binary file, not a text table",
+                              "give the format explicitly (format='ufs', 'npz', 'netcdf') "
+                              "or check that this is a TA data file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("latin-1")
+    # Latin-1 decodes anything; accept it only when control characters are rare.
+    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f\v")
+    if bad > 0:
+        raise DataFormatError(path, "contains bytes that are neither UTF-8 nor Latin-1 text",
+                              "check that this is a text export of a TA measurement")
+    return text
+
+
+_NUM_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eEdD][+-]?\d+)?$|^[+-]?(nan|inf|infinity)$",
+                     re.IGNORECASE)
+
+
+def is_number(token: str, decimal: str = ".") -> bool:
+    """True when ``token`` is a decimal number (or NaN/inf) in the given decimal convention."""
+    t = token.strip()
+    if decimal == ",":
+        t = t.replace(",", ".")
+    return bool(_NUM_RE.match(t))
+
+
+def parse_numbers(tokens: Sequence[str], path, where: str, decimal: str = ".") -> np.ndarray:
+    """Parse tokens to float64; a bad cell is reported with its position."""
+    toks = [t.strip() for t in tokens]
+    if decimal == ",":
+        toks = [t.replace(",", ".") for t in toks]
+    toks = [t.replace("D", "E").replace("d", "e") if ("D" in t or "d" in t) and
+            not t.lower().startswith(("n", "i", "+i", "-i")) else t for t in toks]
+    try:
+        return np.array(toks, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        for i, t in enumerate(toks):
+            try:
+                float(t)
+            except (ValueError, TypeError, OverflowError):
+                shown = t if len(t) <= 30 else t[:27] + "..."
+                raise DataFormatError(
+                    path, f"non-numeric cell {shown!r} in {where}, field {i + 1}",
+                    "remove text from the data block, or pass decimal=',' for decimal commas"
+                ) from None
+        raise DataFormatError(path, f"cannot parse numbers in {where}") from None
+
+
+# --- final assembly -------------------------------------------------------------------------
+
+def build_dataset(
+    path,
+    fmt: str,
+    delay,
+    wavelength,
+    signal,
+    *,
+    time_unit_label: str = "ps",
+    spectral_unit_label: str = "nm",
+    signal_units: str = "OD",
+    attrs: Mapping[str, Any] | None = None,
+    steps: Sequence[str] = (),
+    weight=None,
+    mask=None,
+    record_load: bool = True,
+):
+    """Turn parsed arrays (signal as delay × wavelength) into a checked TA dataset.
+
+    Converts the time axis to ps and the spectral axis to nm, sorts a descending wavelength
+    (or delay) axis ascending, keeps duplicated delays (recorded), and refuses mismatched
+    shapes, non-finite or non-monotonic axes and an all-NaN matrix. With
+    ``record_load=False`` (files hotcarrier wrote with their attributes: npz) the attributes
+    are restored as they were and only real changes are added to the history.
+    """
+    name = Path(path).name if path is not None else "<memory>"
+    delay = np.asarray(delay, dtype=float).ravel()
+    wl = np.asarray(wavelength, dtype=float).ravel()
+    sig = np.asarray(signal, dtype=float)
+    if sig.ndim != 2 or sig.shape != (delay.size, wl.size):
+        raise DataFormatError(
+            path, f"mismatched shapes: signal is {sig.shape} but the axes have "
+            f"{delay.size} delays × {wl.size} wavelengths",
+            "check that the file is complete and not truncated")
+    if delay.size == 0 or wl.size == 0:
+        raise DataFormatError(path, "no data: an axis is empty", "check the file is complete")
+    for label, ax in (("delay", delay), ("wavelength", wl)):
+        if not np.all(np.isfinite(ax)):
+            k = int(np.flatnonzero(~np.isfinite(ax))[0])
+            raise DataFormatError(path, f"{label} axis has a non-finite value at position {k + 1}",
+                                  f"every {label} must be a number")
+    hist = [f"load_ta: read {name} as {fmt}"] if record_load else []
+    hist += list(steps)
+    tu = time_unit(time_unit_label)
+    if tu is None:
+        raise DataFormatError(path, f"unknown time unit {time_unit_label!r}",
+                              f"pass time_unit= one of {sorted(TIME_TO_PS)}")
+    if tu != "ps":
+        delay = delay * TIME_TO_PS[tu]
+        hist.append(f"load_ta: delay converted from {tu} to ps")
+    su = spectral_unit(spectral_unit_label)
+    if su is None:
+        raise DataFormatError(path, f"unknown spectral unit {spectral_unit_label!r}",
+                              "pass spectral_unit='nm', 'cm-1' or 'eV'")
+    if su != "nm":
+        if np.any(wl <= 0):
+            raise DataFormatError(path, f"spectral axis in {su} has values <= 0",
+                                  "check spectral_unit=")
+        wl = wavenumber_to_nm(wl) if su == "cm-1" else ev_to_nm(wl)
+        hist.append(f"load_ta: spectral axis converted from {su} to nm (λ = "
+                    + ("1e7/ν̃" if su == "cm-1" else "hc/E") + ")")
+    if np.any(wl <= 0):
+        raise DataFormatError(path, "wavelength axis has values <= 0 nm",
+                              "check the orientation (orientation=) and spectral_unit=")
+    arrays = {"signal": sig}
+    if weight is not None:
+        arrays["weight"] = np.asarray(weight, dtype=float)
+    if mask is not None:
+        arrays["mask"] = np.asarray(mask, dtype=bool)
+    if wl.size > 1:
+        d = np.diff(wl)
+        if np.all(d < 0):
+            wl = wl[::-1]
+            arrays = {k: v[:, ::-1] for k, v in arrays.items()}
+            hist.append("load_ta: wavelength axis was descending; sorted ascending")
+        elif not np.all(d > 0):
+            k = int(np.flatnonzero(d <= 0)[0])
+            what = "duplicated" if d[k] == 0 else "not monotonic"
+            raise DataFormatError(
+                path, f"wavelength axis is {what} (position {k + 1}: {wl[k]:g} then "
+                f"{wl[k + 1]:g})", "remove or fix the repeated/out-of-order wavelength columns")
+    if delay.size > 1:
+        d = np.diff(delay)
+        if np.all(d < 0):
+            delay = delay[::-1]
+            arrays = {k: v[::-1, :] for k, v in arrays.items()}
+            hist.append("load_ta: delay axis was descending; sorted ascending")
+        elif np.any(d < 0):
+            k = int(np.flatnonzero(d < 0)[0])
+            raise DataFormatError(
+                path, f"delay axis is not monotonic (position {k + 1}: {delay[k]:g} ps then "
+                f"{delay[k + 1]:g} ps)", "sort the delays (rows) in increasing order")
+        dup = np.diff(delay) == 0
+        if np.any(dup) and record_load:
+            vals = np.unique(delay[1:][dup])
+            in_groups = int(np.sum(np.isin(delay, vals)))
+            shown = ", ".join(f"{v:.10g}" for v in vals[:5])
+            hist.append(f"load_ta: {in_groups} rows share {vals.size} repeated delay(s) "
+                        f"({shown} ps); kept as read, use preprocess.merge_duplicate_delays")
+    sig = arrays["signal"]
+    n_inf = int(np.sum(np.isinf(sig)))
+    if n_inf:
+        sig = np.where(np.isinf(sig), np.nan, sig)
+        hist.append(f"load_ta: {n_inf} infinite cell(s) set to NaN")
+    if not np.any(np.isfinite(sig)):
+        raise DataFormatError(path, f"all {sig.size} signal values are NaN",
+                              "the file holds no measured values; re-export it")
+    n_nan = int(np.sum(np.isnan(sig)))
+    if n_nan and record_load:
+        hist.append(f"load_ta: {n_nan} NaN cell(s) kept as missing")
+    unit = signal_unit(signal_units) or signal_units
+    a = {"title": "", "sample": "", "date": "", "metadata_text": ""} if record_load else {}
+    a.update({k: v for k, v in (attrs or {}).items() if v is not None})
+    if record_load:
+        a["source_file"] = name
+        a["source_format"] = fmt
+    a["history"] = "\n".join([*[h for h in str(a.get("history", "")).splitlines() if h.strip()],
+                              *hist])
+    ds = make_ta_dataset(delay, wl, sig, signal_units=unit, weight=arrays.get("weight"),
+                         mask=arrays.get("mask"), attrs=a)
+    try:
+        check_ta(ds, name, allow_duplicate_delays=True)
+    except DatasetValidationError as exc:
+        raise DataFormatError(path, "; ".join(exc.problems),
+                              "fix the file or pass explicit overrides") from None
+    return ds

@@ -1,0 +1,84 @@
+"""netCDF-4 (HDF5) files through xarray's ``h5netcdf`` engine.
+
+The TA dataset object is written as it is (signal, weight, bool mask, coordinates with their
+``units``, all attributes), so that a save/load round-trip is identical
+(``xarray.testing.assert_identical``). Attribute values netCDF cannot hold are converted on
+write: booleans become 0/1, ``None`` becomes ``""``, mappings and sequences become JSON text.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import xarray as xr
+
+from ..dataset import check_ta
+from ..errors import DataFormatError, DatasetValidationError
+from ..units import TIME_TO_PS
+from ._common import read_bytes, time_unit
+
+_MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
+
+
+def sniff(head: bytes) -> bool:
+    """HDF5 (netCDF-4) or classic netCDF magic bytes."""
+    return head.startswith(_MAGIC)
+
+
+def read(path, *, time_unit_override: str | None = None):
+    """Read a netCDF file holding a TA dataset (converting a non-ps delay axis to ps)."""
+    raw = read_bytes(path)
+    engine = "scipy" if raw.startswith(_MAGIC[1:]) else "h5netcdf"
+    try:
+        with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:
+            ds = f.load()
+    except Exception as exc:  # h5py/scipy raise many types for damaged files
+        raise DataFormatError(path, f"not a readable netCDF file ({type(exc).__name__}: "
+                              f"{str(exc)[:120]})", "check the file is complete") from None
+    ds.encoding = {}
+    for v in ds.variables.values():
+        v.encoding = {}
+    if "signal" not in ds.data_vars:
+        two_d = [k for k, v in ds.data_vars.items() if v.ndim == 2]
+        raise DataFormatError(path, f"no 'signal' variable; found {list(ds.data_vars)}",
+                              f"rename the TA matrix to 'signal' (candidates: {two_d})")
+    if "delay" in ds.coords:
+        tu = time_unit(time_unit_override or ds["delay"].attrs.get("units", "ps"))
+        if tu is not None and tu != "ps":
+            ds = ds.assign_coords(delay=ds["delay"] * TIME_TO_PS[tu])
+            ds["delay"].attrs["units"] = "ps"
+            ds.attrs["history"] = "\n".join(
+                [h for h in str(ds.attrs.get("history", "")).splitlines() if h]
+                + [f"load_ta: delay converted from {tu} to ps"])
+    if "mask" in ds and ds["mask"].dtype != bool:
+        ds["mask"] = ds["mask"].astype(bool)
+    try:
+        check_ta(ds, str(path), allow_duplicate_delays=True)
+    except DatasetValidationError as exc:
+        raise DataFormatError(path, "; ".join(exc.problems),
+                              "the file does not follow the TA dataset convention "
+                              "(docs/dataset.md)") from None
+    return ds
+
+
+def _attr(v):
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if v is None:
+        return ""
+    if isinstance(v, (str, int, float, np.number, np.ndarray)):
+        return v
+    if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v):
+        return np.asarray(v)
+    return json.dumps(v, default=str)
+
+
+def write(ds, path) -> None:
+    """Write ``ds`` to netCDF-4 at ``path`` (a temporary path; see ``save_ta``)."""
+    out = ds.copy()
+    out.attrs = {k: _attr(v) for k, v in ds.attrs.items()}
+    for name in out.variables:
+        out[name].attrs = {k: _attr(v) for k, v in ds[name].attrs.items()}
+    out.to_netcdf(path, engine="h5netcdf")
