@@ -1,0 +1,228 @@
+"""Load a fitted result (``hotcarrier fit`` of the physical model) as H2-model inputs.
+
+Accepted paths: a fit folder (containing ``summary.json``, optionally ``result.nc``), a
+``summary.json`` file, or a ``result.nc`` file. Expected ``summary.json`` layout::
+
+    {
+      "parameters": {                      # also accepted: "params", "fitted_parameters"
+        "tau_bet_ps": {"value": 2.1, "stderr": 0.2, "unit": "ps", "fixed": false},
+        "N_it_cm2":   {"value": 1.1e13, "stderr": 2e12, "unit": "cm-2", "fixed": false},
+        "tau_ee_fs":  {"value": 40, "stderr": null, "unit": "fs", "fixed": true},
+        ...
+      },
+      "derived": {
+        "injection_quantum_yield": {"value": 0.09, "stderr": 0.006, "ci95": [0.078, 0.102]}
+      },
+      "covariance": {"names": [...], "matrix": [[...]]}   # optional, free parameters
+    }
+
+Rules:
+
+* parameter names are :class:`~hotcarrier.physics.parameters.InterfaceParams` field names;
+  unknown names are ignored (listed in the notes);
+* a time unit differing from the field-name suffix (e.g. ``"unit": "fs"`` for ``tau_bet_ps``)
+  is converted; other units are taken as the field's unit;
+* fields not in the file — in particular the slow parameters TA cannot see (tau_cr_us,
+  tau_hs_us, tau_H_us, tau_loss2_ms, E_s_eV, and σ_n/N_it separately) — keep the values of the
+  ``base`` preset (spec §11 defaults) unless ``overrides`` sets them;
+* ``derived.injection_quantum_yield`` is used as Φ_inj (gross yield at the TA pump energy
+  ``hbar_omega_eV``) and its ``stderr`` in the uncertainty; the parameters that only enter
+  Φ_inj (η_CID, τ_inj, τ_ee, φ_B, …) are then left out of the covariance so that they are not
+  counted twice;
+* the covariance is the file's ``covariance`` block (or ``result.nc``'s ``covariance`` variable
+  over ``(param, param_)``) restricted to the free parameters used, else diag(stderr²);
+  Φ_inj is taken as uncorrelated with the other parameters (summary.json has no cross terms).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HotcarrierError
+from ..physics.parameters import InterfaceParams, preset
+from ..units import TIME_TO_PS
+from .rate import INJECTION_INPUTS
+from .ratio import H2Inputs
+
+SUFFIX_TIME = {"_fs": "fs", "_ps": "ps", "_ns": "ns", "_us": "us", "_ms": "ms"}
+PARAM_KEYS = ("parameters", "params", "fitted_parameters")
+
+
+class FitResultError(HotcarrierError, ValueError):
+    """A fitted result cannot be used as H2 input."""
+
+
+def _fix(path) -> str:
+    return (f"{path}: expected a fit folder with summary.json (written by 'hotcarrier fit'), a "
+            "summary.json or a result.nc; see docs/h2.md 'Inputs from TA fits'")
+
+
+def _resolve(path: Path) -> tuple[Path | None, Path | None]:
+    if path.is_dir():
+        s, r = path / "summary.json", path / "result.nc"
+        return (s if s.is_file() else None), (r if r.is_file() else None)
+    if path.is_file() and path.suffix == ".json":
+        r = path.with_name("result.nc")
+        return path, (r if r.is_file() else None)
+    if path.is_file() and path.suffix == ".nc":
+        s = path.with_name("summary.json")
+        return (s if s.is_file() else None), path
+    return None, None
+
+
+def _convert(name: str, value: float, unit) -> float:
+    for suf, u in SUFFIX_TIME.items():
+        if name.endswith(suf) and isinstance(unit, str):
+            key = unit.strip().replace("µ", "u").replace("μ", "u")
+            if key in TIME_TO_PS and key != u:
+                return value * TIME_TO_PS[key] / TIME_TO_PS[u]
+    return value
+
+
+def _read_nc(path: Path) -> dict:
+    """Parameters and covariance from a result.nc (value/stderr/covariance over ``param``)."""
+    try:
+        import xarray as xr
+
+        with xr.open_dataset(path) as ds:
+            names = [str(n) for n in ds["param"].values]
+            out = {"parameters": {n: {"value": float(v), "stderr": float(s), "fixed": False}
+                                  for n, v, s in zip(names, ds["value"].values,
+                                                     ds["stderr"].values)}}
+            if "covariance" in ds:
+                out["covariance"] = {"names": names,
+                                     "matrix": np.asarray(ds["covariance"].values).tolist()}
+            for key in ("injection_quantum_yield", "phi_inj"):
+                if key in ds.attrs:
+                    out.setdefault("derived", {})["injection_quantum_yield"] = {
+                        "value": float(ds.attrs[key]),
+                        "stderr": float(ds.attrs.get(key + "_stderr", float("nan")))}
+            return out
+    except (OSError, KeyError, ValueError, ImportError) as exc:
+        raise FitResultError(f"{path}: cannot read parameters from result.nc ({exc})\n  fix: "
+                             + _fix(path)) from None
+
+
+def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None = None
+             ) -> H2Inputs:
+    """Read a fit (folder, summary.json or result.nc) into :class:`H2Inputs`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The fit folder or file.
+    base : "clean", "defective" or InterfaceParams
+        Values for every field the fit does not provide (slow parameters TA cannot see).
+    overrides : dict, optional
+        Field values applied after the fit (e.g. ``{"E_s_eV": 0.28}``), without uncertainty.
+    """
+    path = Path(path)
+    summary, nc = _resolve(path)
+    if summary is None and nc is None:
+        raise FitResultError(f"{path}: no fit result found\n  fix: " + _fix(path))
+    if summary is not None:
+        try:
+            data = json.loads(summary.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FitResultError(f"{summary}: not valid JSON ({exc})\n  fix: " + _fix(summary)
+                                 ) from None
+        if not isinstance(data, dict):
+            raise FitResultError(f"{summary}: top level is not a JSON object\n  fix: "
+                                 + _fix(summary))
+        if nc is not None and "covariance" not in data:
+            try:
+                extra = _read_nc(nc)
+                if "covariance" in extra:
+                    data["covariance"] = extra["covariance"]
+            except FitResultError:
+                pass
+    else:
+        data = _read_nc(nc)
+    src = summary or nc
+    params_block = next((data[k] for k in PARAM_KEYS if isinstance(data.get(k), dict)), None)
+    if params_block is None:
+        raise FitResultError(f"{src}: no 'parameters' block (name → {{value, stderr, unit, "
+                             "fixed}})\n  fix: " + _fix(src))
+    base_p = preset(base) if isinstance(base, str) else base
+    known = {f.name for f in fields(InterfaceParams)}
+    changes, stderr, ignored = {}, {}, []
+    for name, entry in params_block.items():
+        if name not in known:
+            ignored.append(name)
+            continue
+        if isinstance(entry, dict):
+            val, unit = entry.get("value"), entry.get("unit")
+            se, fixed = entry.get("stderr"), bool(entry.get("fixed", False))
+        else:
+            val, unit, se, fixed = entry, None, None, False
+        try:
+            val = _convert(name, float(val), unit)
+        except (TypeError, ValueError):
+            raise FitResultError(f"{src}: parameter {name!r} has no numeric value\n  fix: "
+                                 + _fix(src)) from None
+        changes[name] = val
+        if not fixed and se is not None and math.isfinite(float(se)) and float(se) > 0:
+            stderr[name] = _convert(name, float(se), unit)
+    overrides = dict(overrides or {})
+    bad = set(overrides) - known
+    if bad:
+        raise FitResultError(f"unknown parameter(s) {sorted(bad)} in overrides; use "
+                             "InterfaceParams field names (e.g. E_s_eV, tau_hs_us)")
+    params = base_p.replace(**changes, **overrides)
+    for k in overrides:
+        stderr.pop(k, None)
+
+    phi = phi_se = None
+    inj = (data.get("derived") or {}).get("injection_quantum_yield")
+    if isinstance(inj, dict) and inj.get("value") is not None:
+        phi = float(inj["value"])
+        se = inj.get("stderr")
+        if se is not None and math.isfinite(float(se)) and float(se) > 0:
+            phi_se = float(se)
+        elif isinstance(inj.get("ci95"), (list, tuple)) and len(inj["ci95"]) == 2:
+            lo, hi = (float(x) for x in inj["ci95"])
+            phi_se = (hi - lo) / (2 * 1.959963984540054) if hi > lo else None
+    elif isinstance(inj, (int, float)):
+        phi = float(inj)
+    if phi is not None:
+        if not 0 < phi <= 1:
+            raise FitResultError(f"{src}: injection_quantum_yield {phi} outside (0, 1]\n  fix: "
+                                 + _fix(src))
+        for k in INJECTION_INPUTS:
+            stderr.pop(k, None)  # enters QE only through the fitted Φ_inj
+
+    names = [k for k in stderr if k != "hbar_omega_eV"]
+    cov = None
+    cov_block = data.get("covariance")
+    if names:
+        cov = np.diag([stderr[k] ** 2 for k in names])
+        if isinstance(cov_block, dict) and "names" in cov_block and "matrix" in cov_block:
+            cn = list(cov_block["names"])
+            cm = np.asarray(cov_block["matrix"], float)
+            if cm.shape == (len(cn), len(cn)):
+                for i, a in enumerate(names):
+                    for j, b in enumerate(names):
+                        if a in cn and b in cn:
+                            cov[i, j] = cm[cn.index(a), cn.index(b)]
+    if phi_se is not None:
+        names.append("phi_inj")
+        c = np.zeros((len(names), len(names)))
+        if cov is not None:
+            c[:-1, :-1] = cov
+        c[-1, -1] = phi_se**2
+        cov = c
+    notes = []
+    if ignored:
+        notes.append(f"{src}: ignored parameter names not in InterfaceParams: {sorted(ignored)}")
+    slow = [k for k in ("tau_cr_us", "tau_hs_us", "tau_H_us", "tau_loss2_ms", "E_s_eV")
+            if k not in changes and k not in overrides]
+    if slow:
+        notes.append(f"{src}: slow parameters not seen by TA left at the "
+                     f"{base if isinstance(base, str) else 'base'} defaults: {slow}")
+    return H2Inputs(params=params, phi_inj=phi, names=tuple(names), cov=cov,
+                    source=str(src), notes=tuple(notes))

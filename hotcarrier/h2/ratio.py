@@ -1,0 +1,385 @@
+"""Clean/defective H2 activity ratio, its uncertainty and its sensitivity (spec §9.4, §9.4b).
+
+The ratio is QE_H2(clean) / QE_H2(defective) under the same illumination; it does not depend on
+the reactor photon balance when both catalysts absorb the same photons per gram.
+
+Uncertainty (when a parameter set carries a covariance, e.g. from a TA fit):
+
+* delta method on log r: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d with g = ∇ log QE from
+  ``jax.grad`` (the two fits are independent); 95 % interval r·exp(±1.96 sd);
+* sampling: θ ~ log-normal with the same first-order covariance (positivity of rates, yields and
+  densities), QE for every draw by ``jax.vmap``, 2.5/97.5 percentiles of the ratio.
+
+Sensitivity: the ratio is controlled by the composite
+Λ = N_it,def σ_n v_th exp(−E_s/k_BT) (cm s⁻¹); N_it, σ_n and E_s enter H2 data only through
+it (σ_n and N_it also set the ps trapping rate m k₁ seen by TA), so **only Λ is identifiable
+from H2 activity** — the sensitivity output says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._x64 import with_x64
+from ..errors import HotcarrierError
+from ..physics.parameters import InterfaceParams, preset
+from ..units import KB_EV
+from . import markov
+from .illumination import Spectrum
+from .rate import (INJECTION_INPUTS, H2Prediction, PhotonBalance, effective_inputs, excitation,
+                   injection_model_yield, predict_h2, qe_core)
+
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+IDENTIFIABILITY_NOTE = (
+    "N_it, sigma_n and E_s are not separately identifiable from H2 activity: the ratio is "
+    "governed by Lambda = N_it,def * sigma_n * v_th * exp(-E_s/k_B T) (spec 9.4); TA fixes only "
+    "N_it*sigma_n*v_th (ps trapping). Report the ratio as a function of Lambda.")
+
+
+@dataclass(frozen=True)
+class H2Inputs:
+    """One catalyst for the H2 model: parameters, optional fitted Φ_inj and covariance.
+
+    Attributes
+    ----------
+    params : InterfaceParams
+        Parameter set (fitted values merged onto a preset).
+    phi_inj : float or None, –
+        Fitted gross injection yield at ``params.hbar_omega_eV``; None → model value.
+    names : tuple of str
+        Uncertain quantities: InterfaceParams field names or ``"phi_inj"``.
+    cov : ndarray or None
+        Covariance of ``names`` in their own units (field-name units).
+    source : str
+        Where the set came from (preset name or file).
+    """
+
+    params: InterfaceParams
+    phi_inj: float | None = None
+    names: tuple = ()
+    cov: np.ndarray | None = None
+    source: str = ""
+    notes: tuple = field(default=(), compare=False)
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """True if a usable covariance is attached."""
+        return self.cov is not None and len(self.names) > 0
+
+    def values(self) -> np.ndarray:
+        """Current values of ``names`` (float64)."""
+        return np.array([self.phi_inj if n == "phi_inj" else float(getattr(self.params, n))
+                         for n in self.names], dtype=float)
+
+
+def as_inputs(x, role: str = "clean") -> H2Inputs:
+    """Normalise a preset name, path, InterfaceParams or H2Inputs to :class:`H2Inputs`.
+
+    A path (fit folder, ``summary.json`` or ``result.nc``) is loaded with
+    :func:`hotcarrier.h2.load.load_fit`, using the preset named ``role`` as the base.
+    """
+    if isinstance(x, H2Inputs):
+        return x
+    if isinstance(x, InterfaceParams):
+        return H2Inputs(x, source="parameters")
+    if isinstance(x, str) and x in ("clean", "defective"):
+        return H2Inputs(preset(x), source=f"preset {x}")
+    from .load import load_fit
+
+    return load_fit(x, base=role)
+
+
+# ----------------------------------------------------------------------------- pure pieces
+def _log_qe_fn(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool):
+    """θ (vector over ``inp.names``) → log QE_H2 (pure, differentiable)."""
+    names = inp.names
+
+    def f(theta):
+        changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
+        p = dataclasses.replace(inp.params, **changes)
+        phi = theta[names.index("phi_inj")] if "phi_inj" in names else inp.phi_inj
+        phi_eff, xi = effective_inputs(p, exc, phi, model, p_ref=inp.params)
+        return jnp.log(qe_core(p, phi_eff, xi, n_terms, cds)["qe_h2"])
+
+    return f
+
+
+def _lognormal_draws(mean, cov, n, key):
+    """Draws with log-normal marginals matching mean and first-order covariance (all > 0)."""
+    mean = np.asarray(mean, float)
+    if np.any(mean <= 0):
+        raise HotcarrierError("sampling needs positive parameter values; use method='delta'")
+    cov_log = np.asarray(cov, float) / np.outer(mean, mean)
+    cov_log = 0.5 * (cov_log + cov_log.T)
+    w, v = np.linalg.eigh(cov_log)
+    a = v * np.sqrt(np.clip(w, 0.0, None))
+    z = np.asarray(jax.random.normal(key, (n, mean.size), dtype=jnp.float64))
+    return mean * np.exp(z @ a.T - 0.5 * np.diag(cov_log))
+
+
+@dataclass(frozen=True)
+class H2Ratio:
+    """Clean/defective ratio with uncertainty (floats; intervals as (low, high) or None)."""
+
+    clean: H2Prediction
+    defective: H2Prediction
+    value: float
+    ci95: tuple | None
+    method: str | None
+    delta_ci95: tuple | None = None
+    sampling_ci95: tuple | None = None
+    stderr_log: float | None = None
+    Lambda_clean_cm_s: float = float("nan")
+    Lambda_defective_cm_s: float = float("nan")
+    sources: tuple = ("", "")
+    notes: tuple = ()
+
+    def to_dict(self) -> dict:
+        """Plain-JSON dictionary (the ``hotcarrier h2 --json`` layout)."""
+        return {
+            "clean": {**self.clean.to_dict(), "source": self.sources[0],
+                      "Lambda_cm_s": self.Lambda_clean_cm_s},
+            "defective": {**self.defective.to_dict(), "source": self.sources[1],
+                          "Lambda_cm_s": self.Lambda_defective_cm_s},
+            "ratio": {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None,
+                      "method": self.method,
+                      "delta_ci95": list(self.delta_ci95) if self.delta_ci95 else None,
+                      "sampling_ci95": list(self.sampling_ci95) if self.sampling_ci95 else None,
+                      "stderr_log": self.stderr_log},
+            "notes": list(self.notes),
+        }
+
+
+def lambda_composite(p: InterfaceParams):
+    """Λ = N_it σ_n v_th exp(−E_s/k_BT), cm s⁻¹ (0.91 for the defective defaults)."""
+    return p.N_it_cm2 * p.sigma_n_cm2 * p.v_th_cm_s * jnp.exp(-p.E_s_eV
+                                                              / (KB_EV * p.temperature_K))
+
+
+@with_x64
+def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None = None,
+             absorption=None, photon_balance: PhotonBalance | None = None,
+             cds_channel: bool = True, injection_model: str = "all_above",
+             uncertainty: str = "both", n_samples: int = 2000, seed: int = 0) -> H2Ratio:
+    """Predict QE_H2 for two catalysts and their ratio, with uncertainty when available.
+
+    Parameters
+    ----------
+    clean, defective : str, path, InterfaceParams or H2Inputs
+        ``"clean"``/``"defective"`` presets, a fit folder / ``summary.json`` / ``result.nc``
+        (slow parameters TA cannot see come from the preset of the same role; see
+        :func:`hotcarrier.h2.load.load_fit`), a parameter set, or prepared inputs.
+    spectrum, absorption, photon_balance, cds_channel, injection_model
+        As :func:`hotcarrier.h2.predict_h2` (same illumination for both).
+    uncertainty : {"both", "delta", "sampling", "none"}
+        Which propagation to run when a covariance is attached; ``ci95`` is the sampling
+        interval when run, else the delta-method interval; None without any covariance.
+    n_samples : int
+        Draws per catalyst for the sampling method.
+    seed : int
+        PRNG seed of the sampling method.
+    """
+    if uncertainty not in ("both", "delta", "sampling", "none"):
+        raise HotcarrierError(f"uncertainty must be both/delta/sampling/none, got {uncertainty!r}")
+    ci = as_inputs(clean, "clean")
+    di = as_inputs(defective, "defective")
+    kw = dict(spectrum=spectrum, absorption=absorption, photon_balance=photon_balance,
+              cds_channel=cds_channel, injection_model=injection_model)
+    pc = predict_h2(ci.params, phi_inj=ci.phi_inj, **kw)
+    pd = predict_h2(di.params, phi_inj=di.phi_inj, **kw)
+    value = pc.qe_h2 / pd.qe_h2
+    notes = [IDENTIFIABILITY_NOTE, *ci.notes, *di.notes]
+    delta_ci = samp_ci = sd = None
+    if uncertainty != "none" and (ci.has_uncertainty or di.has_uncertainty):
+        exc_c = excitation(ci.params, spectrum, absorption=absorption)
+        exc_d = excitation(di.params, spectrum, absorption=absorption)
+        var = 0.0
+        fns = []
+        for inp, exc in ((ci, exc_c), (di, exc_d)):
+            n = markov.padded_terms(float(inp.params.mean_traps))
+            if inp.has_uncertainty:
+                f = _log_qe_fn(inp, exc, n, injection_model, cds_channel)
+                g = np.asarray(jax.grad(f)(jnp.asarray(inp.values())))
+                var += float(g @ np.asarray(inp.cov) @ g)
+            fns.append((inp, exc))
+        sd = math.sqrt(max(var, 0.0))
+        if uncertainty in ("both", "delta"):
+            delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
+        if uncertainty in ("both", "sampling"):
+            keys = jax.random.split(jax.random.PRNGKey(seed), 2)
+            logs = []
+            for (inp, exc), key in zip(fns, keys):
+                if not inp.has_uncertainty:
+                    logs.append(np.full(n_samples, math.log(
+                        pc.qe_h2 if inp is ci else pd.qe_h2)))
+                    continue
+                draws = _lognormal_draws(inp.values(), inp.cov, n_samples, key)
+                lam_max = _max_lambda(inp, draws)
+                n = markov.padded_terms(lam_max)
+                f = jax.jit(jax.vmap(_log_qe_fn(inp, exc, n, injection_model, cds_channel)))
+                logs.append(np.asarray(f(jnp.asarray(draws))))
+            lr = logs[0] - logs[1]
+            lr = lr[np.isfinite(lr)]
+            samp_ci = (float(np.exp(np.percentile(lr, 2.5))), float(np.exp(np.percentile(lr, 97.5))))
+    ci95 = samp_ci if samp_ci is not None else delta_ci
+    method = "sampling" if samp_ci is not None else ("delta" if delta_ci is not None else None)
+    if ci95 is None:
+        notes.append("no covariance available (presets or fits without stderr): ratio.ci95 = null")
+    return H2Ratio(pc, pd, value, ci95, method, delta_ci, samp_ci, sd,
+                   float(lambda_composite(ci.params)), float(lambda_composite(di.params)),
+                   (ci.source, di.source), tuple(notes))
+
+
+def _max_lambda(inp: H2Inputs, draws) -> float:
+    """Largest mean trap number among the draws (to size the Poisson sum)."""
+    lam = float(inp.params.mean_traps)
+    if "N_it_cm2" in inp.names or "R1_nm" in inp.names:
+        scale = np.ones(len(draws))
+        if "N_it_cm2" in inp.names:
+            i = inp.names.index("N_it_cm2")
+            scale = scale * draws[:, i] / inp.values()[i]
+        if "R1_nm" in inp.names:
+            i = inp.names.index("R1_nm")
+            scale = scale * (draws[:, i] / inp.values()[i]) ** 2
+        lam = max(lam, float(np.max(lam * scale)))
+    return lam
+
+
+# ----------------------------------------------------------------------------- sweeps
+def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
+    """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (vmapped), reference case."""
+    uses_model = inp.phi_inj is None or field_name in INJECTION_INPUTS
+    base_phi = None
+    if inp.phi_inj is not None and field_name in INJECTION_INPUTS:
+        base_phi = inp.phi_inj / injection_model_yield(inp.params, model)
+
+    def one(v):
+        p = dataclasses.replace(inp.params, **{field_name: v})
+        if uses_model:
+            phi = injection_model_yield(p, model)
+            if base_phi is not None:
+                phi = phi * base_phi
+        else:
+            phi = inp.phi_inj
+        return qe_core(p, phi, 0.0, n_terms, cds)["qe_h2"]
+
+    return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(values, dtype=jnp.float64)))
+
+
+@with_x64
+def ratio_sweep(field_name: str, values, clean="clean", defective="defective", *,
+                which: str = "defective", injection_model: str = "all_above",
+                cds_channel: bool = True) -> np.ndarray:
+    """Ratio for each value of one InterfaceParams field (§9.4 reference illumination).
+
+    ``which``: ``"defective"``, ``"clean"`` or ``"both"`` — the set(s) the value is applied to.
+    """
+    ci = as_inputs(clean, "clean")
+    di = as_inputs(defective, "defective")
+    if which not in ("clean", "defective", "both"):
+        raise HotcarrierError(f"which must be clean/defective/both, got {which!r}")
+    values = np.atleast_1d(np.asarray(values, float))
+    lams = [float(ci.params.mean_traps), float(di.params.mean_traps)]
+    if field_name in ("N_it_cm2", "R1_nm"):
+        for inp in (ci, di):
+            for v in values:
+                lams.append(float(dataclasses.replace(inp.params, **{field_name: v}).mean_traps))
+    n = markov.padded_terms(max(lams))
+    if which in ("clean", "both"):
+        qc = _qe_sweep(ci, field_name, values, n, injection_model, cds_channel)
+    else:
+        qc = _qe_sweep(ci, "temperature_K", np.full(1, ci.params.temperature_K), n,
+                       injection_model, cds_channel)
+    if which in ("defective", "both"):
+        qd = _qe_sweep(di, field_name, values, n, injection_model, cds_channel)
+    else:
+        qd = _qe_sweep(di, "temperature_K", np.full(1, di.params.temperature_K), n,
+                       injection_model, cds_channel)
+    return qc / qd
+
+
+SENSITIVITY_CASES = (
+    # (label, field, values, which) — the rows of the spec's §9.4 sensitivity table
+    ("N_it,def (cm^-2)", "N_it_cm2", (1e12, 3e12, 1e13, 3e13), "defective"),
+    ("E_s (eV), both", "E_s_eV", (0.25, 0.30, 0.35), "both"),
+    ("sigma_n (cm^2), both", "sigma_n_cm2", (1e-16, 1e-15, 1e-14), "both"),
+    ("N_it,clean (cm^-2)", "N_it_cm2", (1e9, 1e11, 3e11), "clean"),
+    ("tau_hs (us), both", "tau_hs_us", (1.0, 10.0, 100.0), "both"),
+    ("tau_inj,def (fs)", "tau_inj_fs", (30.0, 300.0, 3000.0), "defective"),
+)
+
+
+@with_x64
+def sensitivity(clean="clean", defective="defective", *, injection_model: str = "all_above",
+                cds_channel: bool = True, cases=SENSITIVITY_CASES) -> dict:
+    """Sensitivity of the ratio (§9.4 reference illumination).
+
+    Returns a dict with
+
+    * ``elasticities``: ∂ ln r/∂ ln N_it,def, ∂ ln r/∂ ln σ_n (both sets), ∂ ln r/∂ E_s
+      (both, eV⁻¹) and ∂ ln r/∂ ln Λ_def along N_it (from ``jax.grad``);
+    * ``table``: the ratio for each case of :data:`SENSITIVITY_CASES` (one parameter varied);
+    * ``crossings``: N_it,def and E_s where the ratio equals 100 and 1000;
+    * ``note``: the identifiability statement.
+    """
+    ci = as_inputs(clean, "clean")
+    di = as_inputs(defective, "defective")
+    n = markov.padded_terms(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
+
+    def log_ratio(x):
+        n_def, sig, es = x
+        pc = dataclasses.replace(ci.params, sigma_n_cm2=sig, E_s_eV=es)
+        pd = dataclasses.replace(di.params, N_it_cm2=n_def, sigma_n_cm2=sig, E_s_eV=es)
+        phc = injection_model_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
+        phd = injection_model_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
+        qc = qe_core(pc, phc, 0.0, n, cds_channel)["qe_h2"]
+        qd = qe_core(pd, phd, 0.0, n, cds_channel)["qe_h2"]
+        return jnp.log(qc / qd)
+
+    x0 = jnp.array([di.params.N_it_cm2, ci.params.sigma_n_cm2, ci.params.E_s_eV], jnp.float64)
+    g = np.asarray(jax.grad(log_ratio)(x0))
+    el = {"dlnr_dlnNit_def": float(g[0] * x0[0]), "dlnr_dlnsigma_n": float(g[1] * x0[1]),
+          "dlnr_dEs_per_eV": float(g[2]),
+          "dlnr_dlnLambda_def_via_Nit": float(g[0] * x0[0])}
+    table = []
+    for label, fld, vals, which in cases:
+        r = ratio_sweep(fld, vals, ci, di, which=which, injection_model=injection_model,
+                        cds_channel=cds_channel)
+        table.append({"parameter": label, "field": fld, "applied_to": which,
+                      "values": list(vals), "ratio": [float(v) for v in r]})
+    crossings = {
+        "N_it_def_cm2": {str(t): _crossing(lambda v: ratio_sweep(
+            "N_it_cm2", v, ci, di, which="defective", injection_model=injection_model,
+            cds_channel=cds_channel), t, 1e11, 1e14, log=True) for t in (100, 1000)},
+        "E_s_eV": {str(t): _crossing(lambda v: ratio_sweep(
+            "E_s_eV", v, ci, di, which="both", injection_model=injection_model,
+            cds_channel=cds_channel), t, 0.15, 0.45, log=False) for t in (100, 1000)},
+    }
+    only_nit = float(ratio_sweep("N_it_cm2", [di.params.N_it_cm2], ci,
+                                 dataclasses.replace(ci, source="clean with defective N_it"),
+                                 which="defective", injection_model=injection_model,
+                                 cds_channel=cds_channel)[0])
+    return {"elasticities": el, "table": table, "crossings": crossings,
+            "only_N_it_differs": only_nit, "note": IDENTIFIABILITY_NOTE}
+
+
+def _crossing(fn, target, lo, hi, log=True, n=161):
+    """Value of x in [lo, hi] where fn(x) = target (grid + interpolation in log r); None if none."""
+    xs = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
+    ys = np.log(np.asarray(fn(xs)))
+    t = math.log(target)
+    s = np.sign(ys - t)
+    idx = np.nonzero(s[:-1] * s[1:] <= 0)[0]
+    if idx.size == 0:
+        return None
+    i = int(idx[0])
+    u = (t - ys[i]) / (ys[i + 1] - ys[i])
+    if log:
+        return float(np.exp(np.log(xs[i]) + u * (np.log(xs[i + 1]) - np.log(xs[i]))))
+    return float(xs[i] + u * (xs[i + 1] - xs[i]))
