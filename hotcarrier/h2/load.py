@@ -58,7 +58,7 @@ class FitResultError(HotcarrierError, ValueError):
 
 
 def _fix(path) -> str:
-    return (f"{path}: expected a fit folder with summary.json (written by 'hotcarrier fit'), a "
+    return ("expected a fit folder with summary.json (written by 'hotcarrier fit'), a "
             "summary.json or a result.nc; see docs/h2.md 'Inputs from TA fits'")
 
 

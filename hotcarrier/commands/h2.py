@@ -1,0 +1,169 @@
+"""``hotcarrier h2``: predicted photocatalytic H2 evolution and the clean/defective ratio (spec §9)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+
+from ..errors import HotcarrierError
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``h2`` sub-command."""
+    p = subparsers.add_parser(
+        "h2", help="predict QE_H2, rates and the clean/defective ratio (spec §9)",
+        description=(
+            "Predict the H2 quantum efficiency (H2 per absorbed photon) of two catalysts and "
+            "their ratio. Each of --clean/--defective is a preset (clean, defective) or a fit "
+            "folder / summary.json / result.nc from 'hotcarrier fit'; parameters a fit does not "
+            "contain (slow µs–ms processes TA cannot see) keep the preset defaults of that role "
+            "unless set with --set. Without --spectrum: the spec §9.4 reference case "
+            "(monochromatic 2.1 eV absorbed by the Au core)."))
+    p.add_argument("--clean", default="clean", metavar="{clean|defective|PATH}",
+                   help="clean catalyst (default: preset clean)")
+    p.add_argument("--defective", default="defective", metavar="{clean|defective|PATH}",
+                   help="defective catalyst (default: preset defective)")
+    p.add_argument("--spectrum", metavar="SPEC",
+                   help="mono:590 | mono:2.1eV | led:450[:FWHM] | lamp[:420[:800[:flat]]] | "
+                        "file:PATH[:W] | PATH (two columns nm, photons per nm)")
+    p.add_argument("--irradiance", type=float, metavar="mW/cm2",
+                   help="incident irradiance (mW cm⁻²) for the photon balance")
+    p.add_argument("--mass", type=float, metavar="g", help="catalyst mass (g) for the rate")
+    p.add_argument("--area", type=float, metavar="cm2", help="illuminated area (cm²)")
+    p.add_argument("--absorbance", type=float,
+                   help="measured decadic absorbance of the suspension (else computed from "
+                        "particle number and σ_abs)")
+    p.add_argument("--catalyst-share", type=float, default=1.0,
+                   help="catalyst share of --absorbance (default 1)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="set an InterfaceParams field for both catalysts (repeatable)")
+    p.add_argument("--set-clean", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--set-defective", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--uncertainty", choices=("both", "delta", "sampling", "none"),
+                   default="both", help="propagation of fit covariances (default both)")
+    p.add_argument("--samples", type=int, default=2000, help="draws for sampling (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cds-channel", action="store_true",
+                   help="drop the optional CdS band-gap channel (§9.3)")
+    p.add_argument("--injection-model", default="all_above",
+                   choices=("all_above", "hemisphere", "escape_cone", "fowler"))
+    p.add_argument("--sensitivity", action="store_true",
+                   help="add the §9.4 sensitivity table and elasticities")
+    p.add_argument("--plot", metavar="PATH", help="write the ratio-vs-Λ figure (png/pdf/svg)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _parse_sets(items, what) -> dict:
+    out = {}
+    for it in items:
+        name, sep, val = it.partition("=")
+        if not sep:
+            raise HotcarrierError(f"{what} {it!r}: expected NAME=VALUE (e.g. E_s_eV=0.28)")
+        try:
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise HotcarrierError(f"{what} {it!r}: value is not a number") from None
+    return out
+
+
+def _inputs(spec: str, role: str, overrides: dict):
+    from ..h2.load import load_fit
+    from ..h2.ratio import H2Inputs
+    from ..physics.parameters import preset
+
+    if spec in ("clean", "defective"):
+        try:
+            p = preset(spec).replace(**overrides)
+        except KeyError as exc:
+            raise HotcarrierError(f"--set: {exc.args[0]}") from None
+        return H2Inputs(p, source=f"preset {spec}")
+    return load_fit(spec, base=role, overrides=overrides)
+
+
+def compute(args) -> dict:
+    """Run the prediction for parsed arguments; returns the JSON-able result."""
+    from ..h2 import PhotonBalance, h2_ratio, parse_spectrum, plot_ratio, sensitivity
+
+    both = _parse_sets(args.set, "--set")
+    ci = _inputs(args.clean, "clean", {**both, **_parse_sets(args.set_clean, "--set-clean")})
+    di = _inputs(args.defective, "defective",
+                 {**both, **_parse_sets(args.set_defective, "--set-defective")})
+    spectrum = parse_spectrum(args.spectrum, args.irradiance) if args.spectrum else None
+    balance = None
+    if args.mass is not None or args.area is not None:
+        if args.mass is None or args.area is None or args.irradiance is None:
+            raise HotcarrierError("a photon balance needs --mass (g), --area (cm²) and "
+                                  "--irradiance (mW cm⁻²) together")
+        balance = PhotonBalance(args.mass, args.area, args.irradiance, args.absorbance,
+                                args.catalyst_share)
+    res = h2_ratio(ci, di, spectrum=spectrum, photon_balance=balance,
+                   cds_channel=not args.no_cds_channel, injection_model=args.injection_model,
+                   uncertainty=args.uncertainty, n_samples=args.samples, seed=args.seed)
+    out = res.to_dict()
+    if args.sensitivity:
+        out["sensitivity"] = sensitivity(ci, di, injection_model=args.injection_model,
+                                         cds_channel=not args.no_cds_channel)
+    if args.plot:
+        out["figure"] = str(plot_ratio(args.plot, ci, di, ratio_value=res.value, ci95=res.ci95,
+                                       injection_model=args.injection_model))
+    return out
+
+
+def _fmt(x, spec=".3g"):
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def run(args) -> int:
+    """Entry point of ``hotcarrier h2``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = compute(args)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if msgs:
+        out.setdefault("warnings", []).extend(msgs)
+    if args.json:
+        print(json.dumps(out, indent=2, allow_nan=False, default=_json_default))
+        return 0
+    for m in msgs:
+        print(f"warning: {m}", file=sys.stderr)
+    c, d, r = out["clean"], out["defective"], out["ratio"]
+    print(f"illumination: {c['illumination']}")
+    print(f"{'':12s}{'Φ_inj':>9s}{'λ traps':>10s}{'⟨P_C→H2⟩':>11s}{'QE_H2':>11s}"
+          f"{'rate µmol/g/h':>15s}")
+    for name, x in (("clean", c), ("defective", d)):
+        print(f"{name:12s}{_fmt(x['phi_inj'], '.4f'):>9s}{_fmt(x['mean_traps'], '.4g'):>10s}"
+              f"{_fmt(x['p_c_h2']):>11s}{_fmt(x['qe_h2']):>11s}{_fmt(x['rate_umol_g_h']):>15s}")
+        print(f"{'':12s}source: {x['source']}")
+    ci = r["ci95"]
+    ci_txt = (f"  95 % interval [{ci[0]:.3g}, {ci[1]:.3g}] ({r['method']})" if ci
+              else "  (no uncertainty: no fit covariance)")
+    print(f"ratio clean/defective: {r['value']:.4g}{ci_txt}")
+    print(f"Λ_def = {d['Lambda_cm_s']:.3g} cm s⁻¹ (Λ_clean = {c['Lambda_cm_s']:.3g}); only Λ, not "
+          "N_it, σ_n, E_s separately, is identifiable from H2 data")
+    if "sensitivity" in out:
+        s = out["sensitivity"]
+        print("sensitivity (one parameter varied, §9.4):")
+        for row in s["table"]:
+            pairs = ", ".join(f"{v:g}: {q:.3g}" for v, q in zip(row["values"], row["ratio"]))
+            print(f"  {row['parameter']:24s} {pairs}")
+        e = s["elasticities"]
+        print(f"  d ln r/d ln N_it,def = {e['dlnr_dlnNit_def']:.3g}, d ln r/d ln σ_n = "
+              f"{e['dlnr_dlnsigma_n']:.3g}, d ln r/dE_s = {e['dlnr_dEs_per_eV']:.3g} eV⁻¹")
+    if "figure" in out:
+        print(f"figure: {out['figure']}")
+    return 0
+
+
+def _json_default(o):
+    try:
+        return float(o)
+    except (TypeError, ValueError):
+        return str(o)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    argparse.ArgumentParser()
