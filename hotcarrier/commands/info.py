@@ -94,9 +94,11 @@ def format_text(s: dict) -> str:
     if sv:
         rel = ", ".join(f"{v / sv[0]:.3g}" for v in sv)
         lines.append(f"SVD         leading singular values {sv[0]:.4g} × [{rel}]")
-    for key in ("sample", "date", "pump_wavelength_nm", "pump_energy_uJ"):
+    labels = {"sample": "sample", "date": "date", "pump_wavelength_nm": "pump (nm)",
+              "pump_energy_uJ": "pump (µJ)"}
+    for key, label in labels.items():
         if key in s:
-            lines.append(f"{key:<11} {s[key]}".replace("pump_wavelength_nm", "pump (nm)  ").replace("pump_energy_uJ", "pump (µJ)  "))
+            lines.append(f"{label:<11} {s[key]}")
     return "\n".join(lines)
 
 
