@@ -1,0 +1,272 @@
+"""Linear compartmental kinetics: rate matrices and IRF-convolved populations.
+
+A scheme is a set of first-order transfers ``source → target`` (target ``None`` = ground
+state) between ``n`` compartments. Its rate matrix K (dx/dt = K x) has K[j, i] = k(i→j) and
+K[i, i] = −dᵢ, with dᵢ the total decay rate of compartment i.
+
+Method (and why)
+----------------
+For an *acyclic* scheme (no compartment feeds back into itself, which covers parallel/DAS,
+sequential/EAS and branched target schemes) the populations have a closed form as a sum
+over the transfer paths from every initially populated compartment. For a path
+a → … → i through compartments with decay rates (d₀, …, d_m),
+
+    x_i(t) ⊇ p₀[a] · ∏ k(path) · (−1)^m · φ[d₀, …, d_m](t)
+
+where φ(d)(t) = exp_conv_gauss(t, d, μ, σ) is the IRF-convolved decay and φ[…] its divided
+difference with respect to the rate (the Bateman solution written as a divided
+difference; convolution commutes with it). This needs no eigen-decomposition, so there is
+no ``jnp.linalg.eig`` (which has no derivative for non-symmetric matrices) and derivatives
+are exact autodiff of closed forms.
+
+Divided differences of a set S are symmetric in its points and computed recursively,
+DD(S) = (DD(S∖{a}) − DD(S∖{b})) / (d_b − d_a), choosing a, b = the slowest and fastest
+member (the largest denominator), and cached per set. When all rates of S lie within
+``rtol·max|d| + atol`` of each other (exactly or nearly equal rates: degenerate
+eigenvalues), the recursion would divide 0 by 0 or cancel catastrophically; there
+DD(S) = φ⁽ᵐ⁾(d̄)/m! at the mean rate d̄ (Taylor; error O(δ²)), using the analytic confluent
+kernel for m = 1 and forward-mode derivatives of it for m ≥ 2. Both branches are always
+evaluated on safe inputs and selected with ``where`` (finite gradients everywhere). With
+rtol = 1e-5 the regular branch loses at most ~5 digits to cancellation (≈1e-11 relative)
+and the Taylor branch errs by ≲ (1e-5·d·t)²/24.
+
+Schemes with cycles (reversible transfers) are rejected with a :class:`ModelError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import cached_property
+
+import jax.numpy as jnp
+
+from .errors import ModelError
+from .irf import exp_conv_gauss, exp_conv_gauss_deriv
+
+__all__ = ["Scheme", "rate_matrix", "decay_rates", "convolved_populations", "populations"]
+
+RTOL_DEGENERATE = 1e-5
+ATOL_DEGENERATE = 1e-12  # ps⁻¹
+
+
+def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):
+    """Rate matrix K (dx/dt = K x) of a linear compartmental scheme.
+
+    Parameters
+    ----------
+    n : int
+        Number of compartments.
+    transfers : sequence of (source, target)
+        Compartment indices; target ``None`` means decay to the ground state.
+    rates : Array (len(transfers),), ps⁻¹
+        Rate of each transfer.
+
+    Returns
+    -------
+    Array (n, n), ps⁻¹
+        K[target, source] = +k, K[source, source] = −Σ outgoing k. Columns of a scheme
+        without ground-state decay sum to zero (population is conserved).
+    """
+    rates = jnp.asarray(rates)
+    K = jnp.zeros((n, n), dtype=rates.dtype)
+    for e, (s, tgt) in enumerate(transfers):
+        K = K.at[s, s].add(-rates[e])
+        if tgt is not None:
+            K = K.at[tgt, s].add(rates[e])
+    return K
+
+
+def decay_rates(n: int, transfers, rates):
+    """Total decay rate dᵢ = Σ outgoing rates of each compartment (ps⁻¹), shape (n,)."""
+    rates = jnp.asarray(rates)
+    d = jnp.zeros((n,), dtype=rates.dtype)
+    for e, (s, _) in enumerate(transfers):
+        d = d.at[s].add(rates[e])
+    return d
+
+
+class Scheme:
+    """Static structure of an acyclic compartmental scheme (hashable; no traced values).
+
+    Parameters
+    ----------
+    n : int
+        Number of compartments.
+    transfers : sequence of (source, target or None)
+
+    Raises
+    ------
+    ModelError
+        If an index is out of range or the scheme has a cycle.
+    """
+
+    def __init__(self, n: int, transfers: Sequence[tuple[int, int | None]]):
+        self.n = int(n)
+        self.transfers = tuple((int(s), None if t is None else int(t)) for s, t in transfers)
+        problems = []
+        for s, t in self.transfers:
+            if not 0 <= s < n or (t is not None and not 0 <= t < n):
+                problems.append(f"transfer {s}→{t} refers to a compartment outside 0..{n - 1}")
+            if s == t:
+                problems.append(f"transfer {s}→{t} goes from a compartment to itself")
+        if problems:
+            raise ModelError("invalid kinetic scheme:\n  - " + "\n  - ".join(problems))
+        self.order  # raises on cycles
+
+    def __hash__(self):
+        return hash((self.n, self.transfers))
+
+    def __eq__(self, other):
+        return isinstance(other, Scheme) and (self.n, self.transfers) == (other.n, other.transfers)
+
+    def __repr__(self):
+        return f"Scheme(n={self.n}, transfers={self.transfers})"
+
+    @cached_property
+    def order(self) -> tuple[int, ...]:
+        """A topological order of the compartments (sources before targets)."""
+        indeg = [0] * self.n
+        for _, t in self.transfers:
+            if t is not None:
+                indeg[t] += 1
+        ready = [i for i in range(self.n) if indeg[i] == 0]
+        out = []
+        while ready:
+            i = ready.pop(0)
+            out.append(i)
+            for s, t in self.transfers:
+                if s == i and t is not None:
+                    indeg[t] -= 1
+                    if indeg[t] == 0:
+                        ready.append(t)
+        if len(out) != self.n:
+            cyc = sorted(set(range(self.n)) - set(out))
+            raise ModelError(f"the kinetic scheme has a cycle through compartments {cyc}; only "
+                             "acyclic schemes (no reversible transfers) are supported")
+        return tuple(out)
+
+    @cached_property
+    def paths(self) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+        """Every path as (compartments, transfer indices), starting at any compartment."""
+        out = []
+
+        def walk(nodes, edges):
+            out.append((tuple(nodes), tuple(edges)))
+            for e, (s, t) in enumerate(self.transfers):
+                if s == nodes[-1] and t is not None:
+                    walk([*nodes, t], [*edges, e])
+
+        for i in range(self.n):
+            walk([i], [])
+        return tuple(out)
+
+
+def _dd_all(scheme: Scheme, d, phi, dphi):
+    """Divided differences of ``phi`` over every node set used by the scheme's paths."""
+    cache: dict[frozenset, jnp.ndarray] = {}
+    d_scale_atol = ATOL_DEGENERATE
+
+    def dd(S: frozenset):
+        if S in cache:
+            return cache[S]
+        nodes = sorted(S)
+        if len(nodes) == 1:
+            val = phi(nodes[0])
+        else:
+            m = len(nodes) - 1
+            ds = jnp.stack([d[i] for i in nodes])
+            lo, hi = jnp.min(ds), jnp.max(ds)
+            spread = hi - lo
+            close = spread <= RTOL_DEGENERATE * jnp.maximum(jnp.abs(lo), jnp.abs(hi)) + d_scale_atol
+            ia, ib = jnp.argmin(ds), jnp.argmax(ds)
+            # regular recursion, one candidate per ordered pair, selected by (argmin, argmax)
+            regular = 0.0
+            for a in range(len(nodes)):
+                for b in range(len(nodes)):
+                    if a == b:
+                        continue
+                    denom = ds[b] - ds[a]
+                    safe = jnp.where(close, 1.0, denom)
+                    cand = (dd(S - {nodes[a]}) - dd(S - {nodes[b]})) / safe
+                    regular = jnp.where((ia == a) & (ib == b), cand, regular)
+            mean = jnp.mean(ds)
+            taylor = dphi(mean, m) / math.factorial(m)
+            val = jnp.where(close, taylor, regular)
+        cache[S] = val
+        return val
+
+    return dd
+
+
+def _assemble(scheme: Scheme, rates, p0, dd):
+    rates = jnp.asarray(rates)
+    cols = [0.0] * scheme.n
+    for nodes, edges in scheme.paths:
+        coef = p0[nodes[0]]
+        for e in edges:
+            coef = coef * rates[e]
+        sign = (-1.0) ** (len(nodes) - 1)
+        cols[nodes[-1]] = cols[nodes[-1]] + sign * coef * dd(frozenset(nodes))
+    return jnp.stack(cols, axis=-1)
+
+
+def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
+    """Compartment populations convolved with a unit-area Gaussian IRF.
+
+    Parameters
+    ----------
+    scheme : Scheme
+        Static acyclic scheme.
+    t : Array (T,), ps
+        Delays.
+    rates : Array (n_transfers,), ps⁻¹
+        Transfer rates (≥ 0), in the order of ``scheme.transfers``.
+    p0 : Array (n,)
+        Initial populations (at the IRF centre).
+    mu : float, ps
+        IRF centre.
+    sigma : float, ps
+        IRF standard deviation.
+
+    Returns
+    -------
+    Array (T, n)
+        Populations; for σ → 0 the solution of dx/dt = K x for t > μ, x(μ) = p₀.
+    """
+    t = jnp.asarray(t)
+    d = decay_rates(scheme.n, scheme.transfers, rates)
+
+    def phi(i):
+        return exp_conv_gauss(t, d[i], mu, sigma)
+
+    def dphi(k, m):
+        return exp_conv_gauss_deriv(t, k, mu, sigma, m)
+
+    return _assemble(scheme, rates, jnp.asarray(p0), _dd_all(scheme, d, phi, dphi))
+
+
+def populations(scheme: Scheme, t, rates, p0):
+    """Populations without IRF (a δ excitation at t = 0; zero before).
+
+    Parameters
+    ----------
+    scheme, t, rates, p0
+        As in :func:`convolved_populations`.
+
+    Returns
+    -------
+    Array (T, n)
+    """
+    t = jnp.asarray(t)
+    d = decay_rates(scheme.n, scheme.transfers, rates)
+    pos = t >= 0
+    tt = jnp.where(pos, t, 0.0)
+
+    def phi(i):
+        return jnp.where(pos, jnp.exp(-d[i] * tt), 0.0)
+
+    def dphi(k, m):
+        return jnp.where(pos, (-tt) ** m * jnp.exp(-k * tt), 0.0)
+
+    return _assemble(scheme, rates, jnp.asarray(p0), _dd_all(scheme, d, phi, dphi))
