@@ -431,7 +431,7 @@ class ChirpEstimate:
                 f"(rms {self.rms_ps:.3g} ps)")
 
 
-def estimate_chirp(ds: xr.Dataset, *, order: int = 3, fraction: float = 0.5,
+def estimate_chirp(ds: xr.Dataset, *, order: int = 4, fraction: float = 0.5,
                    delay_window=(-5.0, 5.0), min_peak: float | None = None,
                    n_sigma: float = 3.0) -> ChirpEstimate:
     """Estimate the chirp polynomial from the data's onsets (robust polynomial fit).
