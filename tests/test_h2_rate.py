@@ -62,7 +62,7 @@ def test_single_charge_numbers_of_spec_9_5():
 
 def test_photon_balance_warns_outside_single_charge_regime():
     # 100 mW cm⁻² at 590 nm on an optically thin suspension: g ≈ 1.9e6 s⁻¹ (§9.5) → occupancy ~9
-    thin = PhotonBalance(catalyst_mass_g=1e-9, illuminated_area_cm2=1.0)
+    thin = PhotonBalance(catalyst_mass_g=1e-12, illuminated_area_cm2=1.0)  # N_p σ/A ≈ 1e-7
     spec = monochromatic(590.0, irradiance_mW_cm2=100.0)
     with pytest.warns(NonlinearRegimeWarning, match="9.5"):
         pred = predict_h2(CLEAN, spec, photon_balance=thin)
