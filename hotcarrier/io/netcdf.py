@@ -8,8 +8,10 @@ write: booleans become 0/1, ``None`` becomes ``""``, mappings and sequences beco
 
 from __future__ import annotations
 
+import gc
 import io
 import json
+import sys
 
 import numpy as np
 import xarray as xr
@@ -31,12 +33,10 @@ def read(path, *, time_unit_override: str | None = None):
     """Read a netCDF file holding a TA dataset (converting a non-ps delay axis to ps)."""
     raw = read_bytes(path)
     engine = "scipy" if raw.startswith(_MAGIC[1:]) else "h5netcdf"
-    try:
-        with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:
-            ds = f.load()
-    except Exception as exc:  # h5py/scipy raise many types for damaged files
-        raise DataFormatError(path, f"not a readable netCDF file ({type(exc).__name__}: "
-                              f"{str(exc)[:120]})", "check the file is complete") from None
+    ds, problem = _open(raw, engine)
+    if problem:
+        raise DataFormatError(path, f"not a readable netCDF file ({problem})",
+                              "check the file is complete")
     ds.encoding = {}
     for v in ds.variables.values():
         v.encoding = {}
@@ -61,6 +61,29 @@ def read(path, *, time_unit_override: str | None = None):
                               "the file does not follow the TA dataset convention "
                               "(docs/dataset.md)") from None
     return ds
+
+
+def _open(raw: bytes, engine: str):
+    """Open in memory; returns (dataset, None) or (None, problem text).
+
+    A damaged HDF5 file can make h5netcdf's half-built ``File`` object fail again in its
+    ``__del__`` (an "exception ignored" report); those objects are collected here, with the
+    unraisable hook silenced, before the error is raised, so nothing leaks to the caller.
+    """
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    problem = None
+    ds = None
+    try:
+        try:
+            with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:
+                ds = f.load()
+        except Exception as exc:  # h5py/scipy raise many types for damaged files
+            problem = f"{type(exc).__name__}: {str(exc)[:120]}"
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    return ds, problem
 
 
 def _attr(v):
