@@ -37,8 +37,13 @@ def load_from_args(path, args):
     return load_ta(path, format=getattr(args, "in_format", None), **over)
 
 
-def summarize(ds, n_singular: int = 5) -> dict:
-    """The ``info`` summary of a TA dataset as a JSON-ready dict."""
+def summarize(ds, n_singular: int = 5, *, file: str | None = None,
+              fmt: str | None = None) -> dict:
+    """The ``info`` summary of a TA dataset as a JSON-ready dict.
+
+    ``file`` and ``fmt`` name the file read and its detected format (default: the dataset's
+    ``source_file`` / ``source_format`` attributes).
+    """
     from ..dataset import fit_mask
     from ..svd import svd
 
@@ -47,8 +52,8 @@ def summarize(ds, n_singular: int = 5) -> dict:
     dup_vals = np.unique(t[1:][np.diff(t) == 0])
     sv = svd(ds, n_components=n_singular)["singular_value"].values
     out = {
-        "file": ds.attrs.get("source_file", ""),
-        "format": ds.attrs.get("source_format", ""),
+        "file": file if file is not None else ds.attrs.get("source_file", ""),
+        "format": fmt if fmt is not None else ds.attrs.get("source_format", ""),
         "n_time": int(t.size),
         "n_wavelength": int(w.size),
         "time_min_ps": float(t.min()),
@@ -117,8 +122,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Print the summary; errors in the file raise DataFormatError (exit code 2)."""
+    from pathlib import Path
+
+    from ..io import _format_name, detect_format
+
     ds = load_from_args(args.file, args)
-    s = summarize(ds)
+    fmt = _format_name(args.in_format, args.file) if args.in_format else detect_format(args.file)
+    s = summarize(ds, file=Path(args.file).name, fmt=fmt)
     if args.json:
         print(json.dumps(s, ensure_ascii=False))
     else:
