@@ -19,9 +19,10 @@ import re
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, decode_text, parse_numbers, read_bytes
+from ._common import build_dataset, decode_text, parse_numbers, read_bytes, signal_unit
 
 _KIND_RE = re.compile(r"^\s*(time|wavelength)\s+explicit\s*$", re.IGNORECASE)
+_UNIT_RE = re.compile(r"signal in (\S+)\s*$", re.IGNORECASE)
 _INTERVAL_RE = re.compile(r"^\s*intervalnr\s+(\S+)\s*$", re.IGNORECASE)
 
 
@@ -31,7 +32,7 @@ def sniff(text_head: str) -> bool:
 
 
 def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
-         signal_units: str = "OD"):
+         signal_units: str | None = None):
     """Read a legacy Glotaran ASCII file into a TA dataset.
 
     Parameters
@@ -42,8 +43,9 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
         Unit of the delays in the file (the format does not say; Glotaran uses ps).
     spectral_unit : str
         ``nm`` (default), ``cm-1`` or ``eV``.
-    signal_units : str
-        Unit of the values (the format does not say; default ``OD``).
+    signal_units : str, optional
+        Unit of the values. The format does not say; default ``OD``, or the unit named by a
+        ``signal in <unit>`` header line (as hotcarrier writes it).
     """
     text = decode_text(read_bytes(path), path)
     lines = text.splitlines()
@@ -100,6 +102,9 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
     for r, (row, where) in enumerate(zip(rows, labels)):
         mat[r] = parse_numbers(row, path, where)
     other, values = mat[:, 0], mat[:, 1:]
+    if signal_units is None:
+        m = next((_UNIT_RE.search(h) for h in header if _UNIT_RE.search(h)), None)
+        signal_units = m.group(1) if m and signal_unit(m.group(1)) else "OD"
     attrs = {"title": header[0] if header else "", "metadata_text": "\n".join(header)}
     if kind == "time":
         delay, wl, sig = axis, other, values.T
