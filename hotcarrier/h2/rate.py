@@ -17,6 +17,7 @@ reference case (monochromatic 2.1 eV, all absorbed by Au) QE_H2 = ½ Φ_inj ⟨P
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -306,6 +307,41 @@ class H2Prediction:
         return dataclasses.asdict(self)
 
 
+@functools.partial(jax.jit, static_argnames=("n_terms", "cds_channel", "mode", "model"))
+def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_terms, cds_channel, mode,
+                   model):
+    """Jitted QE core (compiled once per static combination; pure JAX, differentiable).
+
+    ``mode``: ``"single"`` — Φ̄_Au = Σ w_au · phi_inj (one line at the fit's energy);
+    ``"model"`` — Φ_inj(E) from the injection model (``phi_inj`` unused);
+    ``"scaled"`` — the model's spectral shape scaled to the fitted ``phi_inj``.
+    ``w_au`` = w_abs ξ_Au per bin; ``xi_cds_eff`` = Σ w_abs ξ_CdS.
+    """
+    if mode == "single":
+        phi_eff = jnp.sum(w_au) * phi_inj
+    elif mode == "model":
+        phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, None, model))
+    else:
+        phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, phi_inj, model))
+    out = qe_core(p, phi_eff, xi_cds_eff, n_terms, cds_channel)
+    out["phi_eff"] = phi_eff
+    out["occ_per_g"] = occupancy_core(p, phi_eff, xi_cds_eff, n_terms, cds_channel)
+    return out
+
+
+def kernel_mode(p: InterfaceParams, exc: Excitation, phi_inj) -> str:
+    """The ``mode`` of :func:`predict_kernel` for these inputs."""
+    if phi_inj is None:
+        return "model"
+    return "single" if is_single_line(p, exc) else "scaled"
+
+
+def is_single_line(p: InterfaceParams, exc: Excitation) -> bool:
+    """True when ``exc`` is one line at ``p.hbar_omega_eV`` (fitted Φ_inj applies directly)."""
+    return exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
+                                                    float(p.hbar_omega_eV), rel_tol=1e-12)
+
+
 @with_x64
 def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi_inj=None,
                absorption=None, photon_balance: PhotonBalance | None = None,
@@ -337,14 +373,18 @@ def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi
     """
     exc = excitation(params, spectrum, absorption=absorption, balance=photon_balance)
     n = markov.padded_terms(float(params.mean_traps))
-    phi_eff, xi_cds = effective_inputs(params, exc, phi_inj, injection_model)
-    out = qe_core(params, phi_eff, xi_cds, n, cds_channel)
+    mode = kernel_mode(params, exc, phi_inj)
+    xi_cds = float(np.sum(exc.w_abs * exc.xi_cds))
+    out = predict_kernel(params, jnp.float64(1.0 if phi_inj is None else phi_inj),
+                         jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
+                         jnp.float64(xi_cds), n_terms=n, cds_channel=cds_channel, mode=mode,
+                         model=injection_model)
+    phi_eff = out["phi_eff"]
     rate = occ = ok = None
     if photon_balance is not None:
         qe = float(out["qe_h2"])
         rate = 3600.0 * 1e6 * exc.particles_per_gram * exc.absorbed_per_particle_s * qe / N_A
-        occ = exc.absorbed_per_particle_s * float(occupancy_core(params, phi_eff, xi_cds, n,
-                                                                 cds_channel))
+        occ = exc.absorbed_per_particle_s * float(out["occ_per_g"])
         ok = occ < OCCUPANCY_LIMIT
         check_single_charge(occ, exc.absorbed_per_particle_s)
     xi_au_abs = float(np.sum(exc.w_abs * exc.xi_au))

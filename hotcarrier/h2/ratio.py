@@ -19,6 +19,7 @@ from H2 activity** — the sensitivity output says so.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -32,8 +33,8 @@ from ..physics.parameters import InterfaceParams, preset
 from ..units import KB_EV
 from . import markov
 from .illumination import Spectrum
-from .rate import (INJECTION_INPUTS, H2Prediction, PhotonBalance, effective_inputs, excitation,
-                   injection_model_yield, predict_h2, qe_core)
+from .rate import (INJECTION_INPUTS, H2Prediction, PhotonBalance, excitation,
+                   injection_model_yield, kernel_mode, predict_h2, predict_kernel, qe_core)
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 IDENTIFIABILITY_NOTE = (
@@ -96,18 +97,40 @@ def as_inputs(x, role: str = "clean") -> H2Inputs:
 
 
 # ----------------------------------------------------------------------------- pure pieces
-def _log_qe_fn(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool):
-    """θ (vector over ``inp.names``) → log QE_H2 (pure, differentiable)."""
-    names = inp.names
+def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_terms, cds, mode, model):
+    """θ (vector over ``names``) → log QE_H2 (pure, differentiable)."""
+    changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
+    p = dataclasses.replace(params, **changes)
+    if "phi_inj" in names:
+        phi = theta[names.index("phi_inj")]
+    out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_terms=n_terms, cds_channel=cds,
+                         mode=mode, model=model)
+    return jnp.log(out["qe_h2"])
 
-    def f(theta):
-        changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
-        p = dataclasses.replace(inp.params, **changes)
-        phi = theta[names.index("phi_inj")] if "phi_inj" in names else inp.phi_inj
-        phi_eff, xi = effective_inputs(p, exc, phi, model, p_ref=inp.params)
-        return jnp.log(qe_core(p, phi_eff, xi, n_terms, cds)["qe_h2"])
 
-    return f
+_STATIC = ("names", "n_terms", "cds", "mode", "model")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _log_qe_grad(theta, *args, **static):
+    """∇_θ log QE_H2 (jitted once per static combination)."""
+    return jax.grad(lambda th: _log_qe(th, *args, **static))(theta)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _log_qe_batch(thetas, *args, **static):
+    """log QE_H2 for each row of ``thetas`` (vmapped, jitted)."""
+    return jax.vmap(lambda th: _log_qe(th, *args, **static))(thetas)
+
+
+def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool):
+    """Positional and static arguments of :func:`_log_qe` for one catalyst."""
+    args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
+            jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
+            jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
+    static = dict(names=tuple(inp.names), n_terms=n_terms, cds=cds,
+                  mode=kernel_mode(inp.params, exc, inp.phi_inj), model=model)
+    return args, static
 
 
 def _lognormal_draws(mean, cov, n, key):
@@ -204,8 +227,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         for inp, exc in ((ci, exc_c), (di, exc_d)):
             n = markov.padded_terms(float(inp.params.mean_traps))
             if inp.has_uncertainty:
-                f = _log_qe_fn(inp, exc, n, injection_model, cds_channel)
-                g = np.asarray(jax.grad(f)(jnp.asarray(inp.values())))
+                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel)
+                g = np.asarray(_log_qe_grad(jnp.asarray(inp.values()), *args, **static))
                 var += float(g @ np.asarray(inp.cov) @ g)
             fns.append((inp, exc))
         sd = math.sqrt(max(var, 0.0))
@@ -222,8 +245,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
                 draws = _lognormal_draws(inp.values(), inp.cov, n_samples, key)
                 lam_max = _max_lambda(inp, draws)
                 n = markov.padded_terms(lam_max)
-                f = jax.jit(jax.vmap(_log_qe_fn(inp, exc, n, injection_model, cds_channel)))
-                logs.append(np.asarray(f(jnp.asarray(draws))))
+                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel)
+                logs.append(np.asarray(_log_qe_batch(jnp.asarray(draws), *args, **static)))
             lr = logs[0] - logs[1]
             lr = lr[np.isfinite(lr)]
             samp_ci = (float(np.exp(np.percentile(lr, 2.5))), float(np.exp(np.percentile(lr, 97.5))))
@@ -252,24 +275,45 @@ def _max_lambda(inp: H2Inputs, draws) -> float:
 
 
 # ----------------------------------------------------------------------------- sweeps
+@functools.partial(jax.jit, static_argnames=("n_terms", "model", "cds", "mode"))
+def _sweep_kernel(batch, base, phi, *, n_terms, model, cds, mode):
+    """QE_H2 (reference illumination) for a batch of parameter sets (every leaf batched).
+
+    Batching every leaf (instead of one named field) lets all sweeps share one compilation
+    per (n_terms, mode, batch size).
+    """
+
+    def one(p):
+        if mode == "fixed":
+            ph = phi
+        elif mode == "model":
+            ph = injection_model_yield(p, model)
+        else:  # fitted Φ_inj rescaled by the model's change
+            ph = phi * injection_model_yield(p, model) / injection_model_yield(base, model)
+        return qe_core(p, ph, 0.0, n_terms, cds)["qe_h2"]
+
+    return jax.vmap(one)(batch)
+
+
+def _bucket(n: int) -> int:
+    """Padded batch size (power of two, ≥ 8) so that sweeps reuse compiled shapes."""
+    return max(8, 1 << (int(n) - 1).bit_length())
+
+
 def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
-    """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (vmapped), reference case."""
-    uses_model = inp.phi_inj is None or field_name in INJECTION_INPUTS
-    base_phi = None
-    if inp.phi_inj is not None and field_name in INJECTION_INPUTS:
-        base_phi = inp.phi_inj / injection_model_yield(inp.params, model)
-
-    def one(v):
-        p = dataclasses.replace(inp.params, **{field_name: v})
-        if uses_model:
-            phi = injection_model_yield(p, model)
-            if base_phi is not None:
-                phi = phi * base_phi
-        else:
-            phi = inp.phi_inj
-        return qe_core(p, phi, 0.0, n_terms, cds)["qe_h2"]
-
-    return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(values, dtype=jnp.float64)))
+    """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (reference case)."""
+    if inp.phi_inj is None:
+        mode = "model"
+    else:
+        mode = "scaled" if field_name in INJECTION_INPUTS else "fixed"
+    values = np.asarray(values, dtype=float)
+    size = _bucket(values.size)
+    padded = np.concatenate([values, np.full(size - values.size, values[-1])])
+    batch = jax.tree.map(lambda leaf: jnp.full(size, leaf, dtype=jnp.float64), inp.params)
+    batch = dataclasses.replace(batch, **{field_name: jnp.asarray(padded)})
+    phi = jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj)
+    out = _sweep_kernel(batch, inp.params, phi, n_terms=n_terms, model=model, cds=cds, mode=mode)
+    return np.asarray(out)[: values.size]
 
 
 @with_x64
