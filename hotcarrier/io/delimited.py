@@ -127,6 +127,10 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
                                       "remove the blank line")
             raise DataFormatError(path, f"ragged rows: line {ln} has {len(toks)} fields; "
                                   f"expected {width}", "every row needs the same number of cells")
+    if delim is None and len(header) > width and not is_number(header[0], decimal):
+        # whitespace-delimited corner label with spaces, e.g. "Time [ps]"
+        k = len(header) - width + 1
+        header = [" ".join(header[:k]), *header[k:]]
     if len(header) == width:
         corner, col_tokens = header[0], header[1:]
     elif len(header) == width - 1:
