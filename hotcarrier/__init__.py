@@ -2,7 +2,12 @@
 
 Float64: the package does not change JAX's global settings at import; see
 :mod:`hotcarrier._x64` (``hotcarrier.x64()`` is a context manager enabling float64).
+Importing the package does not import JAX; the names below load their modules on first use.
 """
+
+from __future__ import annotations
+
+import importlib
 
 from ._x64 import x64
 from .dataset import check_ta, make_ta_dataset
@@ -10,5 +15,18 @@ from .errors import DataFormatError, HotcarrierError
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "load_ta": "hotcarrier.io",
+    "save_ta": "hotcarrier.io",
+    "preprocess": "hotcarrier.preprocess",
+}
+
 __all__ = ["x64", "check_ta", "make_ta_dataset", "DataFormatError", "HotcarrierError",
-           "__version__"]
+           "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        mod = importlib.import_module(_LAZY[name])
+        return mod if mod.__name__.endswith(name) else getattr(mod, name)
+    raise AttributeError(f"module 'hotcarrier' has no attribute {name!r}")

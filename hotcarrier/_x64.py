@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import functools
 
-import jax
-
 
 @contextlib.contextmanager
 def x64():
     """Enable float64 in JAX for the duration of the ``with`` block only."""
+    import jax  # lazily: reading files must not pay for importing JAX
+
     with jax.enable_x64(True):
         yield
 
@@ -30,7 +30,7 @@ def with_x64(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with jax.enable_x64(True):
+        with x64():
             return fn(*args, **kwargs)
 
     return wrapper

@@ -37,11 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hotcarrier`` console script."""
-    import jax
+    import os
 
     from .errors import HotcarrierError
 
-    jax.config.update("jax_enable_x64", True)  # our own process: float64 throughout
+    # Our own process: float64 throughout. Set through the environment so that commands
+    # that never touch JAX (info, convert) do not pay for importing it.
+    if "jax" in sys.modules:
+        sys.modules["jax"].config.update("jax_enable_x64", True)
+    else:
+        os.environ["JAX_ENABLE_X64"] = "1"
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
