@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from hotcarrier.cli import main
+from hotcarrier.errors import HotcarrierError
 from hotcarrier.h2 import (FitResultError, H2Inputs, h2_ratio, lambda_composite, load_fit,
-                           plot_ratio, ratio_sweep, sensitivity)
+                           plot_ratio, ratio_sweep, sensitivity, with_prior)
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
 
 
@@ -206,6 +207,28 @@ def test_ratio_from_fits_covers_the_true_ratio(tmp_path):
 
 def test_presets_give_no_interval():
     assert h2_ratio().ci95 is None
+
+
+def test_user_priors_on_slow_parameters():
+    # E_s shared by both sets (fully correlated) vs independent per-set priors: the delta
+    # interval follows ∂ln r/∂E_s of each set; the clean set hardly depends on E_s, so both
+    # are close to r·exp(±1.96·0.02·37) ≈ [120, 2200]
+    shared = h2_ratio(shared_uncertainty={"E_s_eV": 0.02}, n_samples=400)
+    assert shared.value == h2_ratio().value
+    lo, hi = shared.delta_ci95
+    np.testing.assert_allclose(math.log(hi / shared.value) / 1.96, 0.02 * 36.6, rtol=0.02)
+    indep = h2_ratio(with_prior("clean", "E_s_eV", 0.30, 0.02),
+                     with_prior("defective", "E_s_eV", 0.30, 0.02), uncertainty="delta")
+    assert indep.stderr_log > shared.stderr_log  # correlated part cancels in the ratio
+    with pytest.raises(HotcarrierError, match="differs between the sets"):
+        h2_ratio("clean", dataclasses.replace(DEFECTIVE, E_s_eV=0.28),
+                 shared_uncertainty={"E_s_eV": 0.02})
+
+
+def test_cli_set_with_uncertainty(capsys):
+    assert main(["h2", "--set", "E_s_eV=0.30+-0.02", "--samples", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ratio"]["ci95"] is not None and out["ratio"]["method"] == "sampling"
 
 
 # ----------------------------------------------------------------------------- CLI + figure

@@ -39,9 +39,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--catalyst-share", type=float, default=1.0,
                    help="catalyst share of --absorbance (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="set an InterfaceParams field for both catalysts (repeatable)")
-    p.add_argument("--set-clean", action="append", default=[], metavar="NAME=VALUE")
-    p.add_argument("--set-defective", action="append", default=[], metavar="NAME=VALUE")
+                   help="set an InterfaceParams field for both catalysts (repeatable); "
+                        "NAME=VALUE±SE (or +-) adds a shared, fully correlated uncertainty")
+    p.add_argument("--set-clean", action="append", default=[], metavar="NAME=VALUE[±SE]",
+                   help="set a field of the clean set only (±SE: independent prior)")
+    p.add_argument("--set-defective", action="append", default=[], metavar="NAME=VALUE[±SE]",
+                   help="set a field of the defective set only (±SE: independent prior)")
     p.add_argument("--uncertainty", choices=("both", "delta", "sampling", "none"),
                    default="both", help="propagation of fit covariances (default both)")
     p.add_argument("--samples", type=int, default=2000, help="draws for sampling (default 2000)")
@@ -57,41 +60,51 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _parse_sets(items, what) -> dict:
-    out = {}
+def _parse_sets(items, what) -> tuple[dict, dict]:
+    """NAME=VALUE or NAME=VALUE±SE (also +-) → (values, standard errors)."""
+    values, errors = {}, {}
     for it in items:
         name, sep, val = it.partition("=")
         if not sep:
-            raise HotcarrierError(f"{what} {it!r}: expected NAME=VALUE (e.g. E_s_eV=0.28)")
+            raise HotcarrierError(f"{what} {it!r}: expected NAME=VALUE or NAME=VALUE±SE "
+                                  "(e.g. E_s_eV=0.28 or E_s_eV=0.30+-0.03)")
+        val = val.replace("+-", "±")
+        v, _, se = val.partition("±")
         try:
-            out[name.strip()] = float(val)
+            values[name.strip()] = float(v)
+            if se:
+                errors[name.strip()] = float(se)
         except ValueError:
             raise HotcarrierError(f"{what} {it!r}: value is not a number") from None
-    return out
+    return values, errors
 
 
-def _inputs(spec: str, role: str, overrides: dict):
+def _inputs(spec: str, role: str, overrides: dict, priors: dict):
     from ..h2.load import load_fit
-    from ..h2.ratio import H2Inputs
+    from ..h2.ratio import H2Inputs, with_prior
     from ..physics.parameters import preset
 
     if spec in ("clean", "defective"):
         try:
-            p = preset(spec).replace(**overrides)
+            inp = H2Inputs(preset(spec).replace(**overrides), source=f"preset {spec}")
         except KeyError as exc:
             raise HotcarrierError(f"--set: {exc.args[0]}") from None
-        return H2Inputs(p, source=f"preset {spec}")
-    return load_fit(spec, base=role, overrides=overrides)
+    else:
+        inp = load_fit(spec, base=role, overrides=overrides)
+    for name, se in priors.items():
+        inp = with_prior(inp, name, overrides[name], se)
+    return inp
 
 
 def compute(args) -> dict:
     """Run the prediction for parsed arguments; returns the JSON-able result."""
     from ..h2 import PhotonBalance, h2_ratio, parse_spectrum, plot_ratio, sensitivity
 
-    both = _parse_sets(args.set, "--set")
-    ci = _inputs(args.clean, "clean", {**both, **_parse_sets(args.set_clean, "--set-clean")})
-    di = _inputs(args.defective, "defective",
-                 {**both, **_parse_sets(args.set_defective, "--set-defective")})
+    both, shared = _parse_sets(args.set, "--set")
+    cv, cse = _parse_sets(args.set_clean, "--set-clean")
+    dv, dse = _parse_sets(args.set_defective, "--set-defective")
+    ci = _inputs(args.clean, "clean", {**both, **cv}, cse)
+    di = _inputs(args.defective, "defective", {**both, **dv}, dse)
     spectrum = parse_spectrum(args.spectrum, args.irradiance) if args.spectrum else None
     balance = None
     if args.mass is not None or args.area is not None:
@@ -102,7 +115,8 @@ def compute(args) -> dict:
                                 args.catalyst_share)
     res = h2_ratio(ci, di, spectrum=spectrum, photon_balance=balance,
                    cds_channel=not args.no_cds_channel, injection_model=args.injection_model,
-                   uncertainty=args.uncertainty, n_samples=args.samples, seed=args.seed)
+                   uncertainty=args.uncertainty, n_samples=args.samples, seed=args.seed,
+                   shared_uncertainty=shared)
     out = res.to_dict()
     if args.sensitivity:
         out["sensitivity"] = sensitivity(ci, di, injection_model=args.injection_model,

@@ -8,6 +8,7 @@ Curated API::
     ratio_sweep(field, values, clean, defective, which="defective") -> ndarray
     plot_ratio(path, clean, defective)             # ratio vs Λ and vs N_it,def (matplotlib)
     load_fit(path, base="clean") -> H2Inputs       # summary.json / result.nc of `hotcarrier fit`
+    with_prior(inputs, name, value, stderr)        # a user-supplied uncertainty (slow params)
     spectra: monochromatic, led, lamp, from_file, parse_spectrum; PhotonBalance
 
 See ``docs/h2.md`` for the model, its assumptions and a worked example.
@@ -19,12 +20,13 @@ from .load import FitResultError, load_fit
 from .plot import plot_ratio, ratio_vs_trap_density
 from .rate import (H2Prediction, PhotonBalance, particles_per_gram, predict_h2,
                    single_charge_occupancy)
-from .ratio import H2Inputs, H2Ratio, h2_ratio, lambda_composite, ratio_sweep, sensitivity
+from .ratio import (H2Inputs, H2Ratio, h2_ratio, lambda_composite, ratio_sweep, sensitivity,
+                    with_prior)
 
 __all__ = [
     "predict_h2", "h2_ratio", "sensitivity", "ratio_sweep", "plot_ratio", "ratio_vs_trap_density",
     "load_fit", "H2Inputs", "H2Ratio", "H2Prediction", "PhotonBalance", "Spectrum",
     "SpectrumError", "FitResultError", "SimpleAbsorption", "TabulatedAbsorption", "monochromatic",
     "led", "lamp", "from_file", "parse_spectrum", "particles_per_gram", "single_charge_occupancy",
-    "lambda_composite",
+    "lambda_composite", "with_prior",
 ]

@@ -123,12 +123,12 @@ def _log_qe_batch(thetas, *args, **static):
     return jax.vmap(lambda th: _log_qe(th, *args, **static))(thetas)
 
 
-def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool):
+def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool, names=None):
     """Positional and static arguments of :func:`_log_qe` for one catalyst."""
     args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
             jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
             jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
-    static = dict(names=tuple(inp.names), n_terms=n_terms, cds=cds,
+    static = dict(names=tuple(inp.names if names is None else names), n_terms=n_terms, cds=cds,
                   mode=kernel_mode(inp.params, exc, inp.phi_inj), model=model)
     return args, static
 
@@ -189,7 +189,8 @@ def lambda_composite(p: InterfaceParams):
 def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None = None,
              absorption=None, photon_balance: PhotonBalance | None = None,
              cds_channel: bool = True, injection_model: str = "all_above",
-             uncertainty: str = "both", n_samples: int = 2000, seed: int = 0) -> H2Ratio:
+             uncertainty: str = "both", n_samples: int = 2000, seed: int = 0,
+             shared_uncertainty: dict | None = None) -> H2Ratio:
     """Predict QE_H2 for two catalysts and their ratio, with uncertainty when available.
 
     Parameters
@@ -207,71 +208,141 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         Draws per catalyst for the sampling method.
     seed : int
         PRNG seed of the sampling method.
+    shared_uncertainty : dict, optional
+        ``{field: stderr}`` for parameters with one common value in both sets (e.g. the slow
+        parameters TA cannot see, ``{"E_s_eV": 0.03}``); propagated fully correlated.
     """
     if uncertainty not in ("both", "delta", "sampling", "none"):
         raise HotcarrierError(f"uncertainty must be both/delta/sampling/none, got {uncertainty!r}")
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
+    shared = _check_shared(shared_uncertainty, ci, di)
     kw = dict(spectrum=spectrum, absorption=absorption, photon_balance=photon_balance,
               cds_channel=cds_channel, injection_model=injection_model)
     pc = predict_h2(ci.params, phi_inj=ci.phi_inj, **kw)
     pd = predict_h2(di.params, phi_inj=di.phi_inj, **kw)
     value = pc.qe_h2 / pd.qe_h2
     notes = [IDENTIFIABILITY_NOTE, *ci.notes, *di.notes]
+    if shared:
+        notes.append("shared uncertainty (same value in both sets, fully correlated): "
+                     + ", ".join(f"{k} ± {v:g}" for k, v in shared.items()))
     delta_ci = samp_ci = sd = None
-    if uncertainty != "none" and (ci.has_uncertainty or di.has_uncertainty):
-        exc_c = excitation(ci.params, spectrum, absorption=absorption)
-        exc_d = excitation(di.params, spectrum, absorption=absorption)
-        var = 0.0
-        fns = []
-        for inp, exc in ((ci, exc_c), (di, exc_d)):
+    if uncertainty != "none" and (ci.has_uncertainty or di.has_uncertainty or shared):
+        s_names = tuple(shared)
+        s_vals = np.array([float(getattr(ci.params, k)) for k in s_names])
+        s_cov = np.diag([shared[k] ** 2 for k in s_names])
+        parts = []
+        for inp in (ci, di):
+            names = tuple(inp.names) + s_names
+            own = len(inp.names)
+            vals = np.concatenate([inp.values(), s_vals])
+            exc = excitation(inp.params, spectrum, absorption=absorption)
+            parts.append((inp, names, own, vals, exc))
+        # delta method on log r = log QE_c(θ_c, θ_s) − log QE_d(θ_d, θ_s)
+        grads = []
+        for inp, names, own, vals, exc in parts:
+            if not names:
+                grads.append(np.zeros(0))
+                continue
             n = markov.padded_terms(float(inp.params.mean_traps))
-            if inp.has_uncertainty:
-                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel)
-                g = np.asarray(_log_qe_grad(jnp.asarray(inp.values()), *args, **static))
-                var += float(g @ np.asarray(inp.cov) @ g)
-            fns.append((inp, exc))
+            args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
+            grads.append(np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static)))
+        var = 0.0
+        for (inp, names, own, vals, exc), g in zip(parts, grads):
+            if own:
+                var += float(g[:own] @ np.asarray(inp.cov) @ g[:own])
+        if s_names:
+            gs = grads[0][parts[0][2]:] - grads[1][parts[1][2]:]
+            var += float(gs @ s_cov @ gs)
         sd = math.sqrt(max(var, 0.0))
         if uncertainty in ("both", "delta"):
             delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
         if uncertainty in ("both", "sampling"):
-            keys = jax.random.split(jax.random.PRNGKey(seed), 2)
+            k_c, k_d, k_s = jax.random.split(jax.random.PRNGKey(seed), 3)
+            ds = (_lognormal_draws(s_vals, s_cov, n_samples, k_s) if s_names
+                  else np.zeros((n_samples, 0)))
             logs = []
-            for (inp, exc), key in zip(fns, keys):
-                if not inp.has_uncertainty:
-                    logs.append(np.full(n_samples, math.log(
-                        pc.qe_h2 if inp is ci else pd.qe_h2)))
+            for (inp, names, own, vals, exc), key, qe in zip(parts, (k_c, k_d),
+                                                            (pc.qe_h2, pd.qe_h2)):
+                if not names:
+                    logs.append(np.full(n_samples, math.log(qe)))
                     continue
-                draws = _lognormal_draws(inp.values(), inp.cov, n_samples, key)
-                lam_max = _max_lambda(inp, draws)
-                n = markov.padded_terms(lam_max)
-                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel)
+                do = (_lognormal_draws(inp.values(), inp.cov, n_samples, key) if own
+                      else np.zeros((n_samples, 0)))
+                draws = np.concatenate([do, ds], axis=1)
+                n = markov.padded_terms(_max_lambda(inp, names, vals, draws))
+                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
                 logs.append(np.asarray(_log_qe_batch(jnp.asarray(draws), *args, **static)))
             lr = logs[0] - logs[1]
             lr = lr[np.isfinite(lr)]
-            samp_ci = (float(np.exp(np.percentile(lr, 2.5))), float(np.exp(np.percentile(lr, 97.5))))
+            samp_ci = (float(np.exp(np.percentile(lr, 2.5))),
+                       float(np.exp(np.percentile(lr, 97.5))))
     ci95 = samp_ci if samp_ci is not None else delta_ci
     method = "sampling" if samp_ci is not None else ("delta" if delta_ci is not None else None)
     if ci95 is None:
-        notes.append("no covariance available (presets or fits without stderr): ratio.ci95 = null")
+        notes.append("no covariance available (presets or fits without stderr, no "
+                     "shared_uncertainty): ratio.ci95 = null")
     return H2Ratio(pc, pd, value, ci95, method, delta_ci, samp_ci, sd,
                    float(lambda_composite(ci.params)), float(lambda_composite(di.params)),
                    (ci.source, di.source), tuple(notes))
 
 
-def _max_lambda(inp: H2Inputs, draws) -> float:
+def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
+    """Validate ``shared_uncertainty`` (name → stderr, same value in both sets)."""
+    shared = {k: float(v) for k, v in (shared or {}).items()}
+    known = {f.name for f in dataclasses.fields(InterfaceParams)}
+    problems = []
+    for k, se in shared.items():
+        if k not in known:
+            problems.append(f"{k!r} is not an InterfaceParams field")
+            continue
+        if not se > 0:
+            problems.append(f"{k}: standard error must be > 0, got {se}")
+        a, b = float(getattr(ci.params, k)), float(getattr(di.params, k))
+        if a != b:
+            problems.append(f"{k} differs between the sets ({a:g} vs {b:g}); a shared "
+                            "uncertainty needs one common value (use per-set priors instead)")
+        if k in ci.names or k in di.names:
+            problems.append(f"{k} already has a fitted uncertainty in one of the sets")
+    if problems:
+        raise HotcarrierError("invalid shared uncertainty: " + "; ".join(problems))
+    return shared
+
+
+def with_prior(inp: H2Inputs, name: str, value: float, stderr: float) -> H2Inputs:
+    """``inp`` with ``name`` set to ``value`` and an independent standard error ``stderr``.
+
+    Use it for slow parameters TA cannot see (e.g. E_s_eV = 0.30 ± 0.03 for one catalyst).
+    """
+    inp = as_inputs(inp)
+    if name == "phi_inj":
+        params, phi = inp.params, float(value)
+    else:
+        params, phi = inp.params.replace(**{name: float(value)}), inp.phi_inj
+    if not stderr > 0:
+        raise HotcarrierError(f"{name}: standard error must be > 0, got {stderr}")
+    names = [n for n in inp.names if n != name]
+    keep = [i for i, n in enumerate(inp.names) if n != name]
+    k = len(names)
+    cov = np.zeros((k + 1, k + 1))
+    if k:
+        cov[:k, :k] = np.asarray(inp.cov)[np.ix_(keep, keep)]
+    cov[k, k] = float(stderr) ** 2
+    return dataclasses.replace(inp, params=params, phi_inj=phi, names=tuple(names) + (name,),
+                               cov=cov)
+
+
+def _max_lambda(inp: H2Inputs, names, vals, draws) -> float:
     """Largest mean trap number among the draws (to size the Poisson sum)."""
     lam = float(inp.params.mean_traps)
-    if "N_it_cm2" in inp.names or "R1_nm" in inp.names:
-        scale = np.ones(len(draws))
-        if "N_it_cm2" in inp.names:
-            i = inp.names.index("N_it_cm2")
-            scale = scale * draws[:, i] / inp.values()[i]
-        if "R1_nm" in inp.names:
-            i = inp.names.index("R1_nm")
-            scale = scale * (draws[:, i] / inp.values()[i]) ** 2
-        lam = max(lam, float(np.max(lam * scale)))
-    return lam
+    scale = np.ones(len(draws))
+    if "N_it_cm2" in names:
+        i = names.index("N_it_cm2")
+        scale = scale * draws[:, i] / vals[i]
+    if "R1_nm" in names:
+        i = names.index("R1_nm")
+        scale = scale * (draws[:, i] / vals[i]) ** 2
+    return max(lam, float(np.max(lam * scale)))
 
 
 # ----------------------------------------------------------------------------- sweeps
