@@ -163,6 +163,12 @@ class H2Ratio:
     sources: tuple = ("", "")
     notes: tuple = ()
 
+    def summary(self) -> str:
+        """One line, e.g. for ``hotcarrier demo``: the ratio, its interval and both QEs."""
+        ci = (f" (95 % interval {self.ci95[0]:.3g}–{self.ci95[1]:.3g})" if self.ci95 else "")
+        return (f"predicted clean/defective H2 ratio: {self.value:.3g}{ci}; "
+                f"QE_H2 {self.clean.qe_h2:.3g} vs {self.defective.qe_h2:.3g} per absorbed photon")
+
     def to_dict(self) -> dict:
         """Plain-JSON dictionary (the ``hotcarrier h2 --json`` layout)."""
         return {
