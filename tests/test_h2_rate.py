@@ -7,9 +7,19 @@ import numpy as np
 import pytest
 
 from hotcarrier.errors import HotcarrierError, NonlinearRegimeWarning
-from hotcarrier.h2 import (PhotonBalance, SimpleAbsorption, SpectrumError, from_file, lamp, led,
-                           monochromatic, parse_spectrum, particles_per_gram, predict_h2,
-                           single_charge_occupancy)
+from hotcarrier.h2 import (
+    PhotonBalance,
+    SimpleAbsorption,
+    SpectrumError,
+    from_file,
+    lamp,
+    led,
+    monochromatic,
+    parse_spectrum,
+    particles_per_gram,
+    predict_h2,
+    single_charge_occupancy,
+)
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
 
 

@@ -10,8 +10,17 @@ import pytest
 
 from hotcarrier.cli import main
 from hotcarrier.errors import HotcarrierError
-from hotcarrier.h2 import (FitResultError, H2Inputs, h2_ratio, lambda_composite, load_fit,
-                           plot_ratio, ratio_sweep, sensitivity, with_prior)
+from hotcarrier.h2 import (
+    FitResultError,
+    H2Inputs,
+    h2_ratio,
+    lambda_composite,
+    load_fit,
+    plot_ratio,
+    ratio_sweep,
+    sensitivity,
+    with_prior,
+)
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
 
 
@@ -215,7 +224,7 @@ def test_user_priors_on_slow_parameters():
     # are close to r·exp(±1.96·0.02·37) ≈ [120, 2200]
     shared = h2_ratio(shared_uncertainty={"E_s_eV": 0.02}, n_samples=400)
     assert shared.value == h2_ratio().value
-    lo, hi = shared.delta_ci95
+    _, hi = shared.delta_ci95
     np.testing.assert_allclose(math.log(hi / shared.value) / 1.96, 0.02 * 36.6, rtol=0.02)
     indep = h2_ratio(with_prior("clean", "E_s_eV", 0.30, 0.02),
                      with_prior("defective", "E_s_eV", 0.30, 0.02), uncertainty="delta")

@@ -14,19 +14,60 @@ Curated API::
 See ``docs/h2.md`` for the model, its assumptions and a worked example.
 """
 
-from .illumination import (SimpleAbsorption, Spectrum, SpectrumError, TabulatedAbsorption,
-                           from_file, lamp, led, monochromatic, parse_spectrum)
+from .illumination import (
+                           SimpleAbsorption,
+                           Spectrum,
+                           SpectrumError,
+                           TabulatedAbsorption,
+                           from_file,
+                           lamp,
+                           led,
+                           monochromatic,
+                           parse_spectrum,
+)
 from .load import FitResultError, load_fit
 from .plot import plot_ratio, ratio_vs_trap_density
-from .rate import (H2Prediction, PhotonBalance, particles_per_gram, predict_h2,
-                   single_charge_occupancy)
-from .ratio import (H2Inputs, H2Ratio, h2_ratio, lambda_composite, ratio_sweep, sensitivity,
-                    with_prior)
+from .rate import (
+                           H2Prediction,
+                           PhotonBalance,
+                           particles_per_gram,
+                           predict_h2,
+                           single_charge_occupancy,
+)
+from .ratio import (
+                           H2Inputs,
+                           H2Ratio,
+                           h2_ratio,
+                           lambda_composite,
+                           ratio_sweep,
+                           sensitivity,
+                           with_prior,
+)
 
 __all__ = [
-    "predict_h2", "h2_ratio", "sensitivity", "ratio_sweep", "plot_ratio", "ratio_vs_trap_density",
-    "load_fit", "H2Inputs", "H2Ratio", "H2Prediction", "PhotonBalance", "Spectrum",
-    "SpectrumError", "FitResultError", "SimpleAbsorption", "TabulatedAbsorption", "monochromatic",
-    "led", "lamp", "from_file", "parse_spectrum", "particles_per_gram", "single_charge_occupancy",
-    "lambda_composite", "with_prior",
+                           "FitResultError",
+                           "H2Inputs",
+                           "H2Prediction",
+                           "H2Ratio",
+                           "PhotonBalance",
+                           "SimpleAbsorption",
+                           "Spectrum",
+                           "SpectrumError",
+                           "TabulatedAbsorption",
+                           "from_file",
+                           "h2_ratio",
+                           "lambda_composite",
+                           "lamp",
+                           "led",
+                           "load_fit",
+                           "monochromatic",
+                           "parse_spectrum",
+                           "particles_per_gram",
+                           "plot_ratio",
+                           "predict_h2",
+                           "ratio_sweep",
+                           "ratio_vs_trap_density",
+                           "sensitivity",
+                           "single_charge_occupancy",
+                           "with_prior",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import HotcarrierError, ModelError, NonlinearRegimeWarning
 from ..physics.parameters import InterfaceParams
-from ..units import HC_EV_NM, N_A
+from ..units import N_A
 from . import markov
 from .illumination import DEFAULT_ABSORPTION, Spectrum
 
@@ -265,26 +265,6 @@ def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorpti
                       np.asarray(xi_cds, float), label, g, q_abs, ppg)
 
 
-def effective_inputs(p: InterfaceParams, exc: Excitation, phi_inj=None,
-                     model: str = "all_above", p_ref: InterfaceParams | None = None):
-    """(Φ̄_Au, ξ̄_CdS) for the core, pure JAX given the arrays of ``exc``.
-
-    For one bin at ``p.hbar_omega_eV`` with a given ``phi_inj`` no model call is made, so fitted
-    results work without the injection module. ``p_ref`` (concrete, default ``p``) is used for
-    that check when ``p`` holds traced values.
-    """
-    p_ref = p if p_ref is None else p_ref
-    w = jnp.asarray(exc.w_abs * exc.xi_au)
-    xi_cds = jnp.sum(jnp.asarray(exc.w_abs * exc.xi_cds))
-    single = exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
-                                                      float(p_ref.hbar_omega_eV), rel_tol=1e-12)
-    if phi_inj is not None and single:
-        phi_eff = jnp.sum(w) * phi_inj
-    else:
-        phi_eff = jnp.sum(w * injection_spectrum(p, exc.energy_eV, phi_inj, model))
-    return phi_eff, xi_cds
-
-
 @dataclass(frozen=True)
 class H2Prediction:
     """Predicted H2 evolution of one particle type (all floats; units in the names)."""
@@ -424,8 +404,3 @@ def single_charge_occupancy(params: InterfaceParams, g_per_s, *, phi_inj=None,
     phi = injection_model_yield(params, injection_model) if phi_inj is None else phi_inj
     n = markov.padded_terms(float(params.mean_traps))
     return np.asarray(g_per_s, float) * float(occupancy_core(params, phi, 0.0, n, False, method))
-
-
-def wavelength_of(energy_eV):
-    """Vacuum wavelength (nm) of a photon energy (eV)."""
-    return HC_EV_NM / np.asarray(energy_eV, float)

@@ -33,8 +33,17 @@ from ..physics.parameters import InterfaceParams, preset
 from ..units import KB_EV
 from . import markov
 from .illumination import Spectrum
-from .rate import (INJECTION_INPUTS, H2Prediction, PhotonBalance, excitation,
-                   injection_model_yield, kernel_mode, predict_h2, predict_kernel, qe_core)
+from .rate import (
+    INJECTION_INPUTS,
+    H2Prediction,
+    PhotonBalance,
+    excitation,
+    injection_model_yield,
+    kernel_mode,
+    predict_h2,
+    predict_kernel,
+    qe_core,
+)
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 IDENTIFIABILITY_NOTE = (
@@ -128,8 +137,8 @@ def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool, names=
     args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
             jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
             jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
-    static = dict(names=tuple(inp.names if names is None else names), n_terms=n_terms, cds=cds,
-                  mode=kernel_mode(inp.params, exc, inp.phi_inj), model=model)
+    static = {"names": tuple(inp.names if names is None else names), "n_terms": n_terms,
+              "cds": cds, "mode": kernel_mode(inp.params, exc, inp.phi_inj), "model": model}
     return args, static
 
 
@@ -223,8 +232,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
     shared = _check_shared(shared_uncertainty, ci, di)
-    kw = dict(spectrum=spectrum, absorption=absorption, photon_balance=photon_balance,
-              cds_channel=cds_channel, injection_model=injection_model)
+    kw = {"spectrum": spectrum, "absorption": absorption, "photon_balance": photon_balance,
+          "cds_channel": cds_channel, "injection_model": injection_model}
     pc = predict_h2(ci.params, phi_inj=ci.phi_inj, **kw)
     pd = predict_h2(di.params, phi_inj=di.phi_inj, **kw)
     value = pc.qe_h2 / pd.qe_h2
