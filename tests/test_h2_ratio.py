@@ -256,7 +256,7 @@ def test_cli_photon_balance_and_fit_paths(tmp_path, capsys):
     c = _fake_fit(tmp_path, "clean", CLEAN, rng)
     d = _fake_fit(tmp_path, "defective", DEFECTIVE, rng)
     argv = ["h2", "--clean", str(c), "--defective", str(d), "--spectrum", "led:450",
-            "--irradiance", "0.001", "--mass", "0.01", "--area", "5", "--samples", "200",
+            "--irradiance", "0.001", "--mass", "0.01", "--area", "5", "--uncertainty", "delta",
             "--json"]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out)
@@ -281,3 +281,22 @@ def test_plot_ratio_writes_atomically(tmp_path):
 def test_inputs_object_passthrough():
     inp = H2Inputs(DEFECTIVE, phi_inj=0.0910)
     np.testing.assert_allclose(h2_ratio("clean", inp).value, 517.2, rtol=1e-3)
+
+
+def test_load_fit_from_result_nc(tmp_path):
+    # result.nc layout of STYLE.md §4: value, stderr (param), covariance (param, param_)
+    xr = pytest.importorskip("xarray")
+    names = ["tau_bet_ps", "N_it_cm2"]
+    cov = np.array([[0.04, 1e10], [1e10, 4e24]])
+    ds = xr.Dataset({"value": ("param", [1.8, 1.2e13]), "stderr": ("param", [0.2, 2e12]),
+                     "covariance": (("param", "param_"), cov)},
+                    coords={"param": names, "param_": names},
+                    attrs={"injection_quantum_yield": 0.09,
+                           "injection_quantum_yield_stderr": 0.005})
+    path = tmp_path / "result.nc"
+    ds.to_netcdf(path)
+    inp = load_fit(path, base="defective")
+    assert inp.params.tau_bet_ps == 1.8 and inp.params.N_it_cm2 == 1.2e13
+    assert inp.names == ("tau_bet_ps", "N_it_cm2", "phi_inj") and inp.phi_inj == 0.09
+    np.testing.assert_allclose(inp.cov[:2, :2], cov)
+    np.testing.assert_allclose(inp.cov[2, 2], 0.005**2)
