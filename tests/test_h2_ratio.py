@@ -212,6 +212,10 @@ def test_ratio_from_fits_covers_the_true_ratio(tmp_path):
     np.testing.assert_allclose(res.delta_ci95, res.sampling_ci95, rtol=0.08)
     # first-order log-scale sd: defective N_it (elasticity ≈ 1.15 × 10 %) dominates
     assert 0.1 < res.stderr_log < 0.25
+    # QE intervals of each catalyst contain its point value (and the truth, 2.28e-2 / 4.41e-5)
+    for (lo_q, hi_q), q, t in zip(res.qe_ci95, (res.clean.qe_h2, res.defective.qe_h2),
+                                  (2.279e-2, 4.407e-5), strict=True):
+        assert lo_q < q < hi_q and lo_q < t < hi_q
 
 
 def test_presets_give_no_interval():

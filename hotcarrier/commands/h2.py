@@ -151,7 +151,9 @@ def run(args) -> int:
     for name, x in (("clean", c), ("defective", d)):
         print(f"{name:12s}{_fmt(x['phi_inj'], '.4f'):>9s}{_fmt(x['mean_traps'], '.4g'):>10s}"
               f"{_fmt(x['p_c_h2']):>11s}{_fmt(x['qe_h2']):>11s}{_fmt(x['rate_umol_g_h']):>15s}")
-        print(f"{'':12s}source: {x['source']}")
+        qci = x.get("qe_h2_ci95")
+        qtxt = f"QE_H2 95 % interval [{qci[0]:.3g}, {qci[1]:.3g}]; " if qci else ""
+        print(f"{'':12s}{qtxt}source: {x['source']}")
     ci = r["ci95"]
     ci_txt = (f"  95 % interval [{ci[0]:.3g}, {ci[1]:.3g}] ({r['method']})" if ci
               else "  (no uncertainty: no fit covariance)")

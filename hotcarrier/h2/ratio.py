@@ -171,6 +171,7 @@ class H2Ratio:
     Lambda_defective_cm_s: float = float("nan")
     sources: tuple = ("", "")
     notes: tuple = ()
+    qe_ci95: tuple = (None, None)  # 95 % intervals of QE_H2 (clean, defective), same method
 
     def summary(self) -> str:
         """One line, e.g. for ``hotcarrier demo``: the ratio, its interval and both QEs."""
@@ -182,8 +183,10 @@ class H2Ratio:
         """Plain-JSON dictionary (the ``hotcarrier h2 --json`` layout)."""
         return {
             "clean": {**self.clean.to_dict(), "source": self.sources[0],
+                      "qe_h2_ci95": _list(self.qe_ci95[0]),
                       "Lambda_cm_s": self.Lambda_clean_cm_s},
             "defective": {**self.defective.to_dict(), "source": self.sources[1],
+                          "qe_h2_ci95": _list(self.qe_ci95[1]),
                           "Lambda_cm_s": self.Lambda_defective_cm_s},
             "ratio": {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None,
                       "method": self.method,
@@ -192,6 +195,10 @@ class H2Ratio:
                       "stderr_log": self.stderr_log},
             "notes": list(self.notes),
         }
+
+
+def _list(t):
+    return None if t is None else [float(x) for x in t]
 
 
 def lambda_composite(p: InterfaceParams):
@@ -242,6 +249,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         notes.append("shared uncertainty (same value in both sets, fully correlated): "
                      + ", ".join(f"{k} ± {v:g}" for k, v in shared.items()))
     delta_ci = samp_ci = sd = None
+    qe_ci = (None, None)
     if uncertainty != "none" and (ci.has_uncertainty or di.has_uncertainty or shared):
         s_names = tuple(shared)
         s_vals = np.array([float(getattr(ci.params, k)) for k in s_names])
@@ -263,15 +271,21 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
             args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
             grads.append(np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static)))
         var = 0.0
-        for (inp, names, own, vals, exc), g in zip(parts, grads):
-            if own:
-                var += float(g[:own] @ np.asarray(inp.cov) @ g[:own])
+        var_qe = []
+        for (inp, names, own, vals, exc), g in zip(parts, grads, strict=True):
+            v_own = float(g[:own] @ np.asarray(inp.cov) @ g[:own]) if own else 0.0
+            v_s = float(g[own:] @ s_cov @ g[own:]) if s_names and names else 0.0
+            var += v_own
+            var_qe.append(v_own + v_s)
         if s_names:
             gs = grads[0][parts[0][2]:] - grads[1][parts[1][2]:]
             var += float(gs @ s_cov @ gs)
         sd = math.sqrt(max(var, 0.0))
         if uncertainty in ("both", "delta"):
             delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
+            qe_ci = tuple(
+                (q * math.exp(-Z95 * math.sqrt(v)), q * math.exp(Z95 * math.sqrt(v))) if v > 0
+                else None for q, v in zip((pc.qe_h2, pd.qe_h2), var_qe, strict=True))
         if uncertainty in ("both", "sampling"):
             k_c, k_d, k_s = jax.random.split(jax.random.PRNGKey(seed), 3)
             ds = (_lognormal_draws(s_vals, s_cov, n_samples, k_s) if s_names
@@ -292,6 +306,9 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
             lr = lr[np.isfinite(lr)]
             samp_ci = (float(np.exp(np.percentile(lr, 2.5))),
                        float(np.exp(np.percentile(lr, 97.5))))
+            qe_ci = tuple(
+                (float(np.exp(np.percentile(lq, 2.5))), float(np.exp(np.percentile(lq, 97.5))))
+                if np.ptp(lq) > 0 else None for lq in logs)
     ci95 = samp_ci if samp_ci is not None else delta_ci
     method = "sampling" if samp_ci is not None else ("delta" if delta_ci is not None else None)
     if ci95 is None:
@@ -299,7 +316,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
                      "shared_uncertainty): ratio.ci95 = null")
     return H2Ratio(pc, pd, value, ci95, method, delta_ci, samp_ci, sd,
                    float(lambda_composite(ci.params)), float(lambda_composite(di.params)),
-                   (ci.source, di.source), tuple(notes))
+                   (ci.source, di.source), tuple(notes), qe_ci)
 
 
 def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
