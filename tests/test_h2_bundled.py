@@ -3,9 +3,10 @@
 Runs when the repository holds saved fits of the physical model for the bundled synthetic
 datasets: ``fits/<name containing 'clean'>/summary.json`` and
 ``fits/<name containing 'defective'>/summary.json`` (layout: docs/h2.md §5). The generating
-parameters are read from a ``true_parameters`` block (name → value) of the summary or of
-``datasets/<same name>.json`` when present, else they are the presets (the bundled datasets are
-simulated from ``CLEAN``/``DEFECTIVE``). Skipped, with the reason, while those files are absent.
+parameters are the ``generating_parameters`` attribute (JSON, ``interface`` block) of the
+bundled dataset ``datasets/<fit folder name>*.nc`` written by
+:mod:`hotcarrier.physics.simulate`, else the presets. Skipped, with the reason, while those
+files are absent.
 """
 
 import json
@@ -29,16 +30,13 @@ def _find(role: str):
 
 def _truth(summary: Path, role: str):
     p = preset(role)
-    blocks = []
-    data = json.loads(summary.read_text())
-    blocks.append(data.get("true_parameters"))
-    side = ROOT / "datasets" / f"{summary.parent.name}.json"
-    if side.is_file():
-        blocks.append(json.loads(side.read_text()).get("true_parameters"))
-    for b in blocks:
-        if isinstance(b, dict):
-            known = {k: float(v) for k, v in b.items() if hasattr(p, k)}
-            return p.replace(**known)
+    for nc in sorted((ROOT / "datasets").glob(f"{summary.parent.name}*.nc")):
+        xr = pytest.importorskip("xarray")
+        with xr.open_dataset(nc) as ds:
+            gp = ds.attrs.get("generating_parameters")
+        if isinstance(gp, str):
+            block = json.loads(gp).get("interface", {})
+            return p.replace(**{k: float(v) for k, v in block.items() if hasattr(p, k)})
     return p
 
 

@@ -1,7 +1,9 @@
 """Load a fitted result (``hotcarrier fit`` of the physical model) as H2-model inputs.
 
 Accepted paths: a fit folder (containing ``summary.json``, optionally ``result.nc``), a
-``summary.json`` file, or a ``result.nc`` file. Expected ``summary.json`` layout::
+``summary.json`` file, or a ``result.nc`` file (either with a ``summary_json`` attribute, as the
+physical-model fit writes it, or with ``value``/``stderr``/``covariance`` over ``param``).
+Expected ``summary.json`` layout (that of :mod:`hotcarrier.physics.physfit`)::
 
     {
       "parameters": {                      # also accepted: "params", "fitted_parameters"
@@ -20,12 +22,14 @@ Rules:
 
 * parameter names are :class:`~hotcarrier.physics.parameters.InterfaceParams` field names;
   unknown names are ignored (listed in the notes);
+* instrument and nonlinear-module fields (``irf_fwhm_fs``, ``hbar_omega_eV``, …) are loaded but
+  their stderr is not propagated (they do not enter the H2 model);
 * a time unit differing from the field-name suffix (e.g. ``"unit": "fs"`` for ``tau_bet_ps``)
   is converted; other units are taken as the field's unit;
 * fields not in the file — in particular the slow parameters TA cannot see (tau_cr_us,
   tau_hs_us, tau_H_us, tau_loss2_ms, E_s_eV, and σ_n/N_it separately) — keep the values of the
   ``base`` preset (spec §11 defaults) unless ``overrides`` sets them;
-* ``derived.injection_quantum_yield`` is used as Φ_inj (gross yield at the TA pump energy
+* ``derived.injection_quantum_yield`` (or an ``injection_quantum_yield`` parameter) is used as Φ_inj (gross yield at the TA pump energy
   ``hbar_omega_eV``) and its ``stderr`` in the uncertainty; the parameters that only enter
   Φ_inj (η_CID, τ_inj, τ_ee, φ_B, …) are then left out of the covariance so that they are not
   counted twice;
@@ -50,6 +54,11 @@ from .rate import INJECTION_INPUTS
 from .ratio import H2Inputs
 
 SUFFIX_TIME = {"_fs": "fs", "_ps": "ps", "_ns": "ns", "_us": "us", "_ms": "ms"}
+NOT_H2 = frozenset({"irf_fwhm_fs", "hbar_omega_eV", "tau_th_ps", "tau_b_ps", "gamma_e", "G_eph",
+                    "C_l", "tau_env_ps", "A_star", "eps_r"})
+"""Fields that do not enter the H2 model (instrument, nonlinear metal module) or are not
+uncertain in it (the pump energy): their values are loaded, their stderr is not propagated."""
+PHI_NAMES = ("injection_quantum_yield", "phi_inj")
 PARAM_KEYS = ("parameters", "params", "fitted_parameters")
 
 
@@ -90,6 +99,8 @@ def _read_nc(path: Path) -> dict:
         import xarray as xr
 
         with xr.open_dataset(path) as ds:
+            if isinstance(ds.attrs.get("summary_json"), str):  # physical-model fit result
+                return json.loads(ds.attrs["summary_json"])
             names = [str(n) for n in ds["param"].values]
             out = {"parameters": {n: {"value": float(v), "stderr": float(s), "fixed": False}
                                   for n, v, s in zip(names, ds["value"].values,
@@ -103,7 +114,7 @@ def _read_nc(path: Path) -> dict:
                         "value": float(ds.attrs[key]),
                         "stderr": float(ds.attrs.get(key + "_stderr", float("nan")))}
             return out
-    except (OSError, KeyError, ValueError, ImportError) as exc:
+    except (OSError, KeyError, ValueError, ImportError, json.JSONDecodeError) as exc:
         raise FitResultError(f"{path}: cannot read parameters from result.nc ({exc})\n  fix: "
                              + _fix(path)) from None
 
@@ -151,7 +162,11 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     base_p = preset(base) if isinstance(base, str) else base
     known = {f.name for f in fields(InterfaceParams)}
     changes, stderr, ignored = {}, {}, []
+    phi_entry = None
     for name, entry in params_block.items():
+        if name in PHI_NAMES:
+            phi_entry = entry if isinstance(entry, dict) else {"value": entry}
+            continue
         if name not in known:
             ignored.append(name)
             continue
@@ -166,7 +181,8 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
             raise FitResultError(f"{src}: parameter {name!r} has no numeric value\n  fix: "
                                  + _fix(src)) from None
         changes[name] = val
-        if not fixed and se is not None and math.isfinite(float(se)) and float(se) > 0:
+        if (not fixed and name not in NOT_H2 and se is not None and math.isfinite(float(se))
+                and float(se) > 0):
             stderr[name] = _convert(name, float(se), unit)
     overrides = dict(overrides or {})
     bad = set(overrides) - known
@@ -178,7 +194,7 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
         stderr.pop(k, None)
 
     phi = phi_se = None
-    inj = (data.get("derived") or {}).get("injection_quantum_yield")
+    inj = (data.get("derived") or {}).get("injection_quantum_yield") or phi_entry
     if isinstance(inj, dict) and inj.get("value") is not None:
         phi = float(inj["value"])
         se = inj.get("stderr")
