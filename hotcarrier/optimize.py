@@ -66,10 +66,10 @@ class OptimizeResult(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("loss_fn", "max_iter", "memory_size", "patience",
-                                   "max_linesearch_steps"))
+                                   "max_linesearch_steps", "callback"))
 def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: float = 1e-13,
              f_floor: float = 1e-300, patience: int = 3, memory_size: int = 10,
-             max_linesearch_steps: int = 30) -> OptimizeResult:
+             max_linesearch_steps: int = 30, callback=None) -> OptimizeResult:
     """Minimise ``loss_fn(x, *args)`` with optax L-BFGS (zoom line search).
 
     Parameters
@@ -87,6 +87,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         Convergence criterion, see the module docstring.
     memory_size, max_linesearch_steps : int
         L-BFGS history length and zoom line-search budget.
+    callback : callable, optional
+        ``callback(n_iter, loss, grad_norm)`` called on the host after every iteration
+        (``jax.debug.callback``; progress display). Static: pass a stable function.
 
     Returns
     -------
@@ -101,8 +104,6 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     opt = optax.lbfgs(memory_size=memory_size,
                       linesearch=optax.scale_by_zoom_linesearch(
                           max_linesearch_steps=max_linesearch_steps, initial_guess_strategy="one"))
-    vg = optax.value_and_grad_from_state(f)
-
     state0 = opt.init(flat0)
     v0, g0 = jax.value_and_grad(f)(flat0)
     dtype = v0.dtype
@@ -120,7 +121,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         return c["status"] < 0
 
     def body(c):
-        value, grad = vg(c["x"], state=c["state"])
+        # the loss and gradient at x are carried (from the line search), not recomputed;
+        # this also keeps a single traced copy of the gradient inside the loop
+        value, grad = c["f"], c["g"]
         upd, state = opt.update(grad, c["state"], c["x"], value=value, grad=grad, value_fn=f)
         x = optax.apply_updates(c["x"], upd)
         # value/grad at the new point are cached by the line search in the state
@@ -139,6 +142,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         nev = c["nev"] + jnp.asarray(nls, jnp.int32)
         new = dict(x=x, state=state, f=fv, g=gv, it=it, nev=nev, stall=stall,
                    status=jnp.asarray(status, jnp.int32))
+        if callback is not None:
+            jax.debug.callback(callback, it, fv, jnp.max(jnp.abs(gv)))
         # freeze items that had already stopped (matters under vmap)
         done = c["status"] >= 0
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)

@@ -1,0 +1,242 @@
+"""TOML model files → :class:`~hotcarrier.targetmodel.TargetModel` (format: docs/model-file.md).
+
+Every problem in a file is collected and reported in one :class:`ModelError` that names the
+file, e.g.::
+
+    model.toml: 2 problem(s):
+      - [parameters.k3]: unknown key 'vaule' (allowed: value, min, max, fixed, expr, unit)
+      - transfers[2]: missing 'rate'
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+
+from .errors import ModelError
+from .targetmodel import (
+    IRF,
+    Constraint,
+    DatasetModel,
+    Parameter,
+    ParameterSet,
+    Relation,
+    TargetModel,
+    Transfer,
+    Weight,
+)
+
+__all__ = ["load_model", "parse_model"]
+
+_TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
+        "preprocess", "datasets"}
+_MODEL = {"name", "compartments", "initial", "normalize_initial", "coherent_artifact",
+          "baseline", "link_spectra", "scheme"}
+_PARAM = {"value", "min", "max", "fixed", "expr", "unit"}
+_IRF = {"center", "width", "dispersion_center", "center_dispersion", "width_dispersion",
+        "extra"}
+_PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "time_range",
+        "wavelength_range", "exclude"}
+_DS = {"name", "irf", "scale", "weights"}
+
+
+def load_model(path) -> TargetModel:
+    """Read a TOML model file.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    TargetModel
+
+    Raises
+    ------
+    ModelError
+        Naming the file and listing every problem.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError(f"{p}: model file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{p}: cannot read the model file ({exc})") from None
+    return parse_model(text, source=str(p))
+
+
+def parse_model(text: str, source: str = "<model>") -> TargetModel:
+    """Parse TOML model text (see :func:`load_model`)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{source}: not valid TOML ({exc})") from None
+    problems: list[str] = []
+
+    def unknown(d, allowed, where):
+        if isinstance(d, dict):
+            for k in d:
+                if k not in allowed:
+                    problems.append(f"{where}: unknown key {k!r} (allowed: "
+                                    f"{', '.join(sorted(allowed))})")
+
+    unknown(doc, _TOP, "top level")
+    m = doc.get("model", {})
+    if not isinstance(m, dict):
+        problems.append("[model] must be a table")
+        m = {}
+    unknown(m, _MODEL, "[model]")
+    comps = m.get("compartments")
+    if not isinstance(comps, list) or not all(isinstance(c, str) for c in comps or [None]):
+        problems.append("[model] compartments must be a list of names, e.g. "
+                        "compartments = [\"s1\", \"s2\"]")
+        comps = []
+
+    # ---- transfers
+    transfers = []
+    tr_list = doc.get("transfers", [])
+    if not isinstance(tr_list, list):
+        problems.append("transfers must be an array of tables")
+        tr_list = []
+    for i, tr in enumerate(tr_list):
+        where = f"transfers[{i}]"
+        if not isinstance(tr, dict):
+            problems.append(f"{where}: expected a table like {{from = \"s1\", to = \"s2\", "
+                            "rate = \"k1\"}")
+            continue
+        unknown(tr, {"from", "to", "rate"}, where)
+        for k in ("from", "rate"):
+            if k not in tr:
+                problems.append(f"{where}: missing {k!r}")
+        to = tr.get("to", "ground")
+        transfers.append(Transfer(str(tr.get("from", "")),
+                                  None if to in ("ground", "", None) else str(to),
+                                  str(tr.get("rate", "0"))))
+
+    # ---- parameters (rates and IRF widths used by bare name default to min = 0)
+    positive = {t.rate for t in transfers}
+    irf_doc = doc.get("irf", {})
+    if isinstance(irf_doc, dict) and "width" in irf_doc:
+        positive.add(str(irf_doc["width"]))
+    params = []
+    pdoc = doc.get("parameters", {})
+    if not isinstance(pdoc, dict):
+        problems.append("[parameters] must be a table")
+        pdoc = {}
+    for name, spec in pdoc.items():
+        where = f"[parameters.{name}]"
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            spec = {"value": spec}
+        if not isinstance(spec, dict):
+            hint = (" (a top-level key such as 'transfers' placed after [parameters] belongs to "
+                    "that table in TOML: move it above the first [table])"
+                    if name in _TOP else "")
+            problems.append(f"{where}: expected a number or a table {{value = ..., min = ...}}"
+                            + hint)
+            continue
+        unknown(spec, _PARAM, where)
+        try:
+            lo = float(spec.get("min", 0.0 if name in positive else -math.inf))
+            hi = float(spec.get("max", math.inf))
+            val = float(spec.get("value", math.nan))
+        except (TypeError, ValueError):
+            problems.append(f"{where}: value/min/max must be numbers")
+            continue
+        if "expr" in spec and "value" in spec:
+            problems.append(f"{where}: give either 'value' or 'expr', not both")
+        params.append(Parameter(name, val, lo, hi, bool(spec.get("fixed", False)),
+                                spec.get("expr"), str(spec.get("unit", ""))))
+
+    # ---- IRF
+    def make_irf(d, where, base: IRF | None = None):
+        if not isinstance(d, dict):
+            problems.append(f"{where}: must be a table")
+            return base or IRF()
+        unknown(d, _IRF, where)
+        b = base or IRF()
+        extra = d.get("extra", b.extra)
+        ex = []
+        for j, e in enumerate(extra):
+            if isinstance(e, dict) and {"shift", "width", "scale"} <= set(e):
+                ex.append((str(e["shift"]), str(e["width"]), str(e["scale"])))
+            elif isinstance(e, tuple):
+                ex.append(e)
+            else:
+                problems.append(f"{where}.extra[{j}]: expected {{shift = ..., width = ..., "
+                                "scale = ...}")
+        dc = d.get("dispersion_center", b.dispersion_center)
+        return IRF(center=str(d.get("center", b.center)), width=str(d.get("width", b.width)),
+                   dispersion_center=None if dc is None else float(dc),
+                   center_dispersion=[str(x) for x in d.get("center_dispersion",
+                                                            b.center_dispersion)],
+                   width_dispersion=[str(x) for x in d.get("width_dispersion",
+                                                           b.width_dispersion)],
+                   extra=ex)
+
+    irf = make_irf(irf_doc, "[irf]")
+
+    def make_weights(lst, where):
+        out = []
+        if not isinstance(lst, list):
+            problems.append(f"{where}: must be an array of tables")
+            return out
+        for j, w in enumerate(lst):
+            wh = f"{where}[{j}]"
+            if not isinstance(w, dict) or "value" not in w:
+                problems.append(f"{wh}: expected {{wavelength = [lo, hi], delay = [lo, hi], "
+                                "value = 0.1}")
+                continue
+            unknown(w, {"wavelength", "delay", "value"}, wh)
+            out.append(Weight(float(w["value"]),
+                              tuple(float(x) for x in w.get("wavelength", (-math.inf, math.inf))),
+                              tuple(float(x) for x in w.get("delay", (-math.inf, math.inf)))))
+        return out
+
+    weights = make_weights(doc.get("weights", []), "weights")
+    relations = []
+    for j, r in enumerate(doc.get("relations", [])):
+        if not isinstance(r, dict) or not {"species", "to"} <= set(r):
+            problems.append(f"relations[{j}]: expected {{species = \"s3\", to = \"s2\", "
+                            "factor = 1}")
+            continue
+        unknown(r, {"species", "to", "factor"}, f"relations[{j}]")
+        relations.append(Relation(str(r["species"]), str(r["to"]), str(r.get("factor", 1))))
+    constraints = []
+    for j, c in enumerate(doc.get("constraints", [])):
+        if not isinstance(c, dict) or "species" not in c or "zero" not in c:
+            problems.append(f"constraints[{j}]: expected {{species = \"s1\", zero = [lo, hi]}}")
+            continue
+        unknown(c, {"species", "zero"}, f"constraints[{j}]")
+        lo, hi = (float(x) for x in c["zero"])
+        constraints.append(Constraint(str(c["species"]), lo, hi))
+    pre = doc.get("preprocess", {})
+    unknown(pre, _PRE, "[preprocess]")
+    datasets = []
+    for j, d in enumerate(doc.get("datasets", [{}])):
+        where = f"datasets[{j}]"
+        if not isinstance(d, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        unknown(d, _DS, where)
+        datasets.append(DatasetModel(
+            name=str(d.get("name", f"dataset{j + 1}")),
+            irf=make_irf(d.get("irf", {}), f"{where}.irf", irf),
+            scale=None if d.get("scale") is None else str(d["scale"]),
+            weights=make_weights(d["weights"], f"{where}.weights") if "weights" in d
+            else list(weights)))
+    initial = m.get("initial", {})
+    if not isinstance(initial, dict):
+        problems.append("[model] initial must be a table, e.g. initial = {s1 = 1}")
+        initial = {}
+    if problems:
+        raise ModelError(f"{source}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    pset = ParameterSet(params, source)
+    return TargetModel(
+        compartments=list(comps), transfers=transfers,
+        initial={k: str(v) for k, v in initial.items()}, parameters=pset, datasets=datasets,
+        normalize_initial=bool(m.get("normalize_initial", False)), relations=relations,
+        constraints=constraints, coherent_artifact=int(m.get("coherent_artifact", 0)),
+        baseline=bool(m.get("baseline", False)), link_spectra=bool(m.get("link_spectra", True)),
+        scheme_kind=m.get("scheme"), preprocess=dict(pre), source=source, toml_text=text)

@@ -1,0 +1,117 @@
+"""Overview figure of a fit result (matplotlib with the Agg backend, imported lazily).
+
+Time axes are linear–log: linear within ±``linthresh`` ps of time zero, logarithmic beyond
+(matplotlib's ``symlog``), so the rise and the nanosecond tail are both visible.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["overview"]
+
+
+def _suffixes(ds):
+    names = [v for v in ds.data_vars if v == "data" or v.startswith("data_")]
+    return [n[len("data"):] for n in names]
+
+
+def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: int = 110) -> Path:
+    """Write the overview figure of ``result`` (FitResult) to ``path`` atomically.
+
+    Panels per dataset: data map, residual map, traces with fits at ``n_traces``
+    wavelengths; then species-associated (and decay-associated) spectra and populations.
+
+    Parameters
+    ----------
+    result : FitResult
+    path : str or Path
+        Output file (format from the extension, e.g. ``.png``).
+    linthresh : float, ps
+        Half-width of the linear part of the time axis.
+    n_traces : int
+        Number of kinetic traces shown.
+    dpi : int
+
+    Returns
+    -------
+    Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .io.atomic import atomic_path
+
+    ds = result.dataset
+    sfx = _suffixes(ds)
+    nrow = len(sfx) + 1
+    fig, axes = plt.subplots(nrow, 3, figsize=(15, 4.0 * nrow), squeeze=False)
+    for r, s in enumerate(sfx):
+        data, res = ds["data" + s], ds["residual" + s]
+        tdim, wdim = data.dims
+        t, wl = ds[tdim].values, ds[wdim].values
+        vmax = float(np.nanpercentile(np.abs(data.values), 99.5)) or 1.0
+        for ax, arr, title in ((axes[r, 0], data.values, "data"),
+                               (axes[r, 1], res.values, "residual")):
+            lim = vmax if title == "data" else float(np.nanpercentile(np.abs(res.values), 99.5)) or 1.0
+            m = ax.pcolormesh(wl, t, arr, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest")
+            ax.set_yscale("symlog", linthresh=linthresh)
+            ax.set_xlabel("wavelength (nm)")
+            ax.set_ylabel("delay (ps)")
+            ax.set_title(f"{title}{s}")
+            fig.colorbar(m, ax=ax, label=data.attrs.get("units", ""))
+        ax = axes[r, 2]
+        amp = np.nanmax(np.abs(data.values), axis=0)
+        picks = np.unique(np.linspace(0, wl.size - 1, n_traces + 2).astype(int)[1:-1])
+        if np.all(np.isfinite(amp)):
+            picks = np.unique(np.r_[picks[:-1], int(np.nanargmax(amp))])
+        for j in picks:
+            line, = ax.plot(t, data.values[:, j], ".", ms=3, label=f"{wl[j]:.0f} nm")
+            ax.plot(t, ds["fit" + s].values[:, j], "-", color=line.get_color(), lw=1.2)
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.axhline(0, color="0.6", lw=0.5)
+        ax.set_xlabel("delay (ps)")
+        ax.set_title(f"traces and fit{s}")
+        ax.legend(fontsize=8)
+    s0 = sfx[0]
+    ax = axes[-1, 0]
+    wdim = ds["data" + s0].dims[1]
+    for sp in ds["species"].values:
+        ax.plot(ds[wdim].values, ds["sas" + s0].sel(species=sp).values, label=str(sp))
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_title("species-associated spectra")
+    ax.set_xlabel("wavelength (nm)")
+    ax.legend(fontsize=8)
+    ax = axes[-1, 1]
+    if "das" + s0 in ds:
+        for k in ds["decay"].values:
+            tau = float(ds["decay_lifetime"].values[k])
+            ax.plot(ds[wdim].values, ds["das" + s0].sel(decay=k).values, label=f"τ = {tau:.3g} ps")
+        ax.set_title("decay-associated spectra")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "DAS not defined\n(degenerate rates)", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_xlabel("wavelength (nm)")
+    ax = axes[-1, 2]
+    tdim = ds["population" + s0].dims[1]
+    for sp in ds["species"].values:
+        ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values, label=str(sp))
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlabel("delay (ps)")
+    ax.set_title("populations")
+    ax.legend(fontsize=8)
+    summ = result.summary()
+    fig.suptitle(f"{summ.get('model', '')}: cost {summ['cost']:.6g}, RMSE {summ['rmse']:.3g}, "
+                 f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path

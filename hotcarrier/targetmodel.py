@@ -1,0 +1,669 @@
+"""Target-analysis model specification: compartments, transfers, parameters, IRF, spectra.
+
+A :class:`TargetModel` is plain Python (no traced values). It is built from a TOML model file
+(:mod:`hotcarrier.modelfile`) or from the quick options (:meth:`TargetModel.from_scheme`), and
+compiles to pure JAX functions:
+
+* :class:`ParameterSet` maps an unconstrained vector θ (what optax sees) to the physical
+  values of every parameter (free, fixed and expressions) — ``log`` for ``(0, ∞)``, a
+  logistic map for ``(a, b)``, ``a + exp`` for ``(a, ∞)``, identity when unbounded;
+* :meth:`TargetModel.matrix` gives, for one dataset, the design matrix C (wavelength, delay,
+  column) whose columns are the IRF-convolved compartment populations (after spectral
+  relations), the coherent-artefact terms and the baseline.
+
+Expressions are small arithmetic over parameter names (``+ - * / **``, ``exp``, ``log``,
+``sqrt``, ``abs``, numbers), e.g. ``k1 = "b * ksum"``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import ModelError
+from .irf import gaussian_irf
+from .kinetics import Scheme, convolved_populations
+
+__all__ = [
+    "Parameter",
+    "ParameterSet",
+    "Transfer",
+    "IRF",
+    "Relation",
+    "Constraint",
+    "Weight",
+    "DatasetModel",
+    "TargetModel",
+]
+
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+_FUNCS = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "abs": jnp.abs}
+
+
+@dataclass
+class Parameter:
+    """One model parameter.
+
+    Attributes
+    ----------
+    name : str
+    value : float
+        Starting (or fixed) value; ignored for expressions.
+    min, max : float
+        Bounds (open interval; ±inf for none).
+    fixed : bool
+    expr : str or None
+        Expression of other parameters (then neither free nor fixed).
+    unit : str
+    """
+
+    name: str
+    value: float = float("nan")
+    min: float = -math.inf
+    max: float = math.inf
+    fixed: bool = False
+    expr: str | None = None
+    unit: str = ""
+
+    @property
+    def free(self) -> bool:
+        """True when the optimiser varies this parameter."""
+        return not self.fixed and self.expr is None
+
+
+class _Expr:
+    """A parsed arithmetic expression over parameter names."""
+
+    def __init__(self, text: str, where: str):
+        self.text = text
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError as exc:
+            raise ModelError(f"{where}: cannot parse expression {text!r} ({exc.msg})") from None
+        self.names: set[str] = set()
+        self._check(tree.body, where)
+        self.tree = tree.body
+
+    def _check(self, node, where):
+        ok = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Add, ast.Sub,
+              ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Load)
+        for sub in ast.walk(node):
+            if not isinstance(sub, ok):
+                raise ModelError(f"{where}: expression {self.text!r} uses unsupported syntax "
+                                 f"({type(sub).__name__}); allowed: + - * / ** numbers, names, "
+                                 f"{', '.join(_FUNCS)}")
+            if isinstance(sub, ast.Call):
+                if not isinstance(sub.func, ast.Name) or sub.func.id not in _FUNCS:
+                    raise ModelError(f"{where}: expression {self.text!r} calls an unknown "
+                                     f"function; allowed: {', '.join(_FUNCS)}")
+            elif isinstance(sub, ast.Name) and sub.id not in _FUNCS:
+                self.names.add(sub.id)
+            elif isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float)):
+                raise ModelError(f"{where}: expression {self.text!r} has a non-numeric constant")
+
+    def evaluate(self, env):
+        def ev(n):
+            if isinstance(n, ast.Constant):
+                return float(n.value)
+            if isinstance(n, ast.Name):
+                return env[n.id]
+            if isinstance(n, ast.UnaryOp):
+                v = ev(n.operand)
+                return -v if isinstance(n.op, ast.USub) else v
+            if isinstance(n, ast.BinOp):
+                a, b = ev(n.left), ev(n.right)
+                op = type(n.op)
+                return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                        ast.Div: lambda: a / b, ast.Pow: lambda: a**b}[op]()
+            if isinstance(n, ast.Call):
+                return _FUNCS[n.func.id](*[ev(x) for x in n.args])
+            raise AssertionError(n)  # pragma: no cover
+
+        return ev(self.tree)
+
+
+class ParameterSet:
+    """An ordered set of parameters with the map θ (unconstrained, free) → physical values.
+
+    Parameters
+    ----------
+    params : sequence of Parameter
+    source : str
+        Where they come from (named in error messages).
+
+    Raises
+    ------
+    ModelError
+        Listing every problem (unknown names in expressions, circular expressions, values
+        outside bounds, ...).
+    """
+
+    def __init__(self, params: Sequence[Parameter], source: str = "model"):
+        self.params = list(params)
+        self.source = source
+        self.index = {p.name: i for i, p in enumerate(self.params)}
+        problems = []
+        if len(self.index) != len(self.params):
+            seen = set()
+            for p in self.params:
+                if p.name in seen:
+                    problems.append(f"parameter {p.name!r} is defined twice")
+                seen.add(p.name)
+        self.exprs = {}
+        for p in self.params:
+            if p.expr is not None:
+                try:
+                    e = _Expr(p.expr, f"parameter {p.name!r}")
+                except ModelError as exc:
+                    problems.append(str(exc))
+                    continue
+                unknown = sorted(e.names - set(self.index))
+                if unknown:
+                    problems.append(f"parameter {p.name!r}: expression {p.expr!r} refers to "
+                                    f"undefined parameter(s) {unknown}")
+                self.exprs[p.name] = e
+            else:
+                if not np.isfinite(p.value):
+                    problems.append(f"parameter {p.name!r} has no finite value")
+                elif p.free and not (p.min < p.value < p.max):
+                    problems.append(f"parameter {p.name!r} = {p.value:g} is outside its open "
+                                    f"bounds ({p.min:g}, {p.max:g}); move the start value inside")
+                if p.min >= p.max:
+                    problems.append(f"parameter {p.name!r} has min {p.min:g} >= max {p.max:g}")
+        self.order = []
+        if not problems:
+            try:
+                self.order = self._expr_order()
+            except ModelError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ModelError(f"{source}: {len(problems)} problem(s) with parameters:\n  - "
+                             + "\n  - ".join(problems))
+        self.free_names = [p.name for p in self.params if p.free]
+
+    def _expr_order(self):
+        done = {p.name for p in self.params if p.expr is None}
+        order, pending = [], dict(self.exprs)
+        while pending:
+            ready = [n for n, e in pending.items() if e.names <= done]
+            if not ready:
+                raise ModelError(f"circular parameter expressions among {sorted(pending)}")
+            for n in ready:
+                order.append(n)
+                done.add(n)
+                del pending[n]
+        return order
+
+    @property
+    def names(self) -> list[str]:
+        """All parameter names, in definition order."""
+        return [p.name for p in self.params]
+
+    def __getitem__(self, name) -> Parameter:
+        """The parameter called ``name``."""
+        return self.params[self.index[name]]
+
+    def _transform(self, p: Parameter, raw):
+        lo, hi = p.min, p.max
+        if np.isfinite(lo) and np.isfinite(hi):
+            return lo + (hi - lo) * jax.nn.sigmoid(raw)
+        if np.isfinite(lo):
+            return lo + jnp.exp(raw)
+        if np.isfinite(hi):
+            return hi - jnp.exp(raw)
+        return raw
+
+    def _inverse(self, p: Parameter, value: float) -> float:
+        lo, hi = p.min, p.max
+        if np.isfinite(lo) and np.isfinite(hi):
+            u = (value - lo) / (hi - lo)
+            return float(np.log(u / (1 - u)))
+        if np.isfinite(lo):
+            return float(np.log(value - lo))
+        if np.isfinite(hi):
+            return float(np.log(hi - value))
+        return float(value)
+
+    def theta0(self, values: dict | None = None) -> np.ndarray:
+        """Unconstrained start vector of the free parameters (from their values)."""
+        values = values or {}
+        return np.array([self._inverse(self[n], values.get(n, self[n].value))
+                         for n in self.free_names], dtype=float)
+
+    def physical(self, theta):
+        """All parameter values (Array, definition order) from the free vector θ (pure JAX)."""
+        env = {}
+        for p in self.params:
+            if p.expr is None and not p.free:
+                env[p.name] = jnp.asarray(p.value, dtype=jnp.asarray(theta).dtype)
+        for i, n in enumerate(self.free_names):
+            env[n] = self._transform(self[n], theta[i])
+        for n in self.order:
+            env[n] = jnp.asarray(self.exprs[n].evaluate(env))
+        return jnp.stack([env[p.name] for p in self.params])
+
+    def with_values(self, values: dict) -> ParameterSet:
+        """A copy with new start values (e.g. the fitted ones)."""
+        new = [Parameter(**{**p.__dict__, "value": float(values.get(p.name, p.value))})
+               for p in self.params]
+        return ParameterSet(new, self.source)
+
+
+@dataclass
+class Transfer:
+    """A first-order transfer ``source → target`` (target None = ground state)."""
+
+    source: str
+    target: str | None
+    rate: str  # parameter name or expression
+
+
+@dataclass
+class IRF:
+    """Gaussian IRF of one dataset, parameters given by name or expression.
+
+    ``center``/``width`` disperse with wavelength as polynomials in
+    x = (λ − dispersion_center)/100 nm (pyglotaran): μ(λ) = center + Σ cᵢ xⁱ (i ≥ 1).
+    ``extra`` Gaussians (multi-Gaussian IRF) are (centre shift, width, relative scale).
+    """
+
+    center: str = "irf_center"
+    width: str = "irf_width"
+    dispersion_center: float | None = None
+    center_dispersion: list[str] = field(default_factory=list)
+    width_dispersion: list[str] = field(default_factory=list)
+    extra: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Relation:
+    """Spectrum of ``species`` = ``factor`` × spectrum of ``target`` (factor: name/expr/number)."""
+
+    species: str
+    target: str
+    factor: str = "1"
+
+
+@dataclass
+class Constraint:
+    """Spectrum of ``species`` is zero for wavelengths in [low, high] nm."""
+
+    species: str
+    low: float
+    high: float
+
+
+@dataclass
+class Weight:
+    """Residuals in the wavelength (nm) × delay (ps) box are multiplied by ``value``."""
+
+    value: float
+    wavelength: tuple[float, float] = (-math.inf, math.inf)
+    delay: tuple[float, float] = (-math.inf, math.inf)
+
+
+@dataclass
+class DatasetModel:
+    """Per-dataset part of a model: its IRF, an optional scale parameter, weights."""
+
+    name: str = "dataset1"
+    irf: IRF = field(default_factory=IRF)
+    scale: str | None = None
+    weights: list[Weight] = field(default_factory=list)
+
+
+@dataclass
+class TargetModel:
+    """A target (global) analysis model.
+
+    Attributes
+    ----------
+    compartments : list of str
+    transfers : list of Transfer
+    initial : dict
+        Initial population of each compartment (missing = 0); names or numbers.
+    normalize_initial : bool
+        Divide the initial populations by their sum.
+    parameters : ParameterSet
+    datasets : list of DatasetModel
+        One per fitted dataset (shared kinetics, own IRF/scale/weights).
+    relations, constraints : lists
+    coherent_artifact : int
+        Number of IRF-shaped artefact columns (0 none; 1 IRF; 2 + first derivative; 3 + second).
+    baseline : bool
+        Add a constant (offset) column.
+    link_spectra : bool
+        With several datasets, share the spectra at equal wavelengths (pyglotaran's clp
+        linking); otherwise each dataset gets its own spectra.
+    scheme_kind : str or None
+        "parallel"/"sequential" for the quick path (lifetimes are then reported).
+    preprocess : dict
+        Preprocessing options (applied by :func:`hotcarrier.fit.prepare`).
+    source : str
+        Where the model came from (error messages, results).
+    """
+
+    compartments: list[str]
+    transfers: list[Transfer]
+    initial: dict
+    parameters: ParameterSet
+    datasets: list[DatasetModel] = field(default_factory=lambda: [DatasetModel()])
+    normalize_initial: bool = False
+    relations: list[Relation] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
+    coherent_artifact: int = 0
+    baseline: bool = False
+    link_spectra: bool = True
+    scheme_kind: str | None = None
+    preprocess: dict = field(default_factory=dict)
+    source: str = "model"
+    toml_text: str = ""
+
+    def __post_init__(self):
+        self.validate()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self):
+        """Check names and references; raise one :class:`ModelError` listing every problem."""
+        problems = []
+        comp = self.compartments
+        if len(set(comp)) != len(comp):
+            problems.append(f"compartment names are not unique: {comp}")
+        if not comp:
+            problems.append("the model has no compartments")
+        names = set(self.parameters.names)
+        self._exprs = {}
+
+        def expr(text, where):
+            text = str(text)
+            try:
+                e = _Expr(text, where)
+            except ModelError as exc:
+                problems.append(str(exc))
+                return
+            unknown = sorted(e.names - names)
+            if unknown:
+                problems.append(f"{where}: {text!r} refers to undefined parameter(s) {unknown}")
+            self._exprs[text] = e
+
+        for tr in self.transfers:
+            w = f"transfer {tr.source}→{tr.target or 'ground'}"
+            if tr.source not in comp:
+                problems.append(f"{w}: unknown compartment {tr.source!r}")
+            if tr.target is not None and tr.target not in comp:
+                problems.append(f"{w}: unknown compartment {tr.target!r}")
+            expr(tr.rate, f"{w} rate")
+        for c, v in self.initial.items():
+            if c not in comp:
+                problems.append(f"initial population given for unknown compartment {c!r}")
+            expr(v, f"initial population of {c}")
+        if not self.initial:
+            problems.append("no initial population: give e.g. initial = {s1 = 1}")
+        for r in self.relations:
+            for s in (r.species, r.target):
+                if s not in comp:
+                    problems.append(f"relation {r.species}={r.factor}·{r.target}: unknown "
+                                    f"compartment {s!r}")
+            expr(r.factor, f"relation {r.species}→{r.target} factor")
+        related = {r.species for r in self.relations}
+        for r in self.relations:
+            if r.target in related:
+                problems.append(f"relation chain: {r.target!r} is itself related to another "
+                                "species; relate both to the same free species")
+        for c in self.constraints:
+            if c.species not in comp:
+                problems.append(f"constraint: unknown compartment {c.species!r}")
+            if c.species in related:
+                problems.append(f"constraint on {c.species!r}, whose spectrum is set by a "
+                                "relation; constrain the related species instead")
+        for d in self.datasets:
+            irf = d.irf
+            expr(irf.center, f"dataset {d.name!r} IRF centre")
+            expr(irf.width, f"dataset {d.name!r} IRF width")
+            for i, cname in enumerate(irf.center_dispersion + irf.width_dispersion):
+                expr(cname, f"dataset {d.name!r} IRF dispersion term {i + 1}")
+            if (irf.center_dispersion or irf.width_dispersion) and irf.dispersion_center is None:
+                problems.append(f"dataset {d.name!r}: IRF dispersion needs dispersion_center (nm)")
+            for sh, wd, sc in irf.extra:
+                for x in (sh, wd, sc):
+                    expr(x, f"dataset {d.name!r} extra IRF Gaussian")
+            if d.scale is not None:
+                expr(d.scale, f"dataset {d.name!r} scale")
+        if not self.datasets:
+            problems.append("the model has no dataset section")
+        if self.coherent_artifact not in (0, 1, 2, 3):
+            problems.append(f"coherent_artifact = {self.coherent_artifact}; expected 0–3")
+        try:
+            self.scheme = Scheme(len(comp), [
+                (comp.index(t.source), None if t.target is None else comp.index(t.target))
+                for t in self.transfers]) if not problems else None
+        except ModelError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ModelError(f"{self.source}: {len(problems)} problem(s):\n  - "
+                             + "\n  - ".join(problems))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def free_species(self) -> list[str]:
+        """Compartments with their own spectrum (not set by a relation)."""
+        related = {r.species for r in self.relations}
+        return [c for c in self.compartments if c not in related]
+
+    @property
+    def column_names(self) -> list[str]:
+        """Names of the design-matrix columns (free spectra)."""
+        cols = list(self.free_species)
+        cols += [f"artifact{i}" for i in range(self.coherent_artifact)]
+        if self.baseline:
+            cols.append("baseline")
+        return cols
+
+    def _env(self, pvec):
+        return {n: pvec[i] for i, n in enumerate(self.parameters.names)}
+
+    def _ev(self, text, env):
+        return jnp.asarray(self._exprs[str(text)].evaluate(env))
+
+    def rates(self, pvec):
+        """Transfer rates (ps⁻¹) in the order of ``self.transfers``."""
+        env = self._env(pvec)
+        return jnp.stack([self._ev(t.rate, env) for t in self.transfers])
+
+    def initial_populations(self, pvec):
+        """Initial populations (normalised if requested)."""
+        env = self._env(pvec)
+        p0 = [self._ev(self.initial[c], env) if c in self.initial else jnp.asarray(0.0)
+              for c in self.compartments]
+        p0 = jnp.stack(p0)
+        if self.normalize_initial:
+            p0 = p0 / jnp.sum(p0)
+        return p0
+
+    def rate_matrix(self, pvec):
+        """Rate matrix K (dx/dt = K x), ps⁻¹."""
+        from .kinetics import rate_matrix
+
+        return rate_matrix(self.scheme.n, self.scheme.transfers, self.rates(pvec))
+
+    def relation_matrix(self, pvec):
+        """R (n_compartments, n_free_species): species spectrum = R @ free spectra."""
+        env = self._env(pvec)
+        free = self.free_species
+        R = jnp.zeros((len(self.compartments), len(free)))
+        for i, c in enumerate(self.compartments):
+            if c in free:
+                R = R.at[i, free.index(c)].set(1.0)
+        for r in self.relations:
+            R = R.at[self.compartments.index(r.species), free.index(r.target)].add(
+                self._ev(r.factor, env))
+        return R
+
+    def irf_at(self, pvec, d: int, wavelength):
+        """IRF centre(s), width(s) and relative scale(s) at each wavelength for dataset ``d``.
+
+        Returns
+        -------
+        mu, sigma, scale : Array (W, n_gauss)
+        """
+        env = self._env(pvec)
+        irf = self.datasets[d].irf
+        wl = jnp.asarray(wavelength)
+        x = (wl - (irf.dispersion_center or 0.0)) / 100.0
+        mu = self._ev(irf.center, env) + 0.0 * wl
+        for i, c in enumerate(irf.center_dispersion):
+            mu = mu + self._ev(c, env) * x ** (i + 1)
+        sig = self._ev(irf.width, env) + 0.0 * wl
+        for i, c in enumerate(irf.width_dispersion):
+            sig = sig + self._ev(c, env) * x ** (i + 1)
+        mus, sigs, scs = [mu], [sig], [jnp.ones_like(wl)]
+        for sh, wd, sc in irf.extra:
+            mus.append(mu + self._ev(sh, env))
+            sigs.append(self._ev(wd, env) + 0.0 * wl)
+            scs.append(self._ev(sc, env) + 0.0 * wl)
+        return jnp.stack(mus, -1), jnp.stack(sigs, -1), jnp.stack(scs, -1)
+
+    def species_populations(self, pvec, d: int, t, wavelength):
+        """IRF-convolved compartment populations, Array (W, T, n_compartments)."""
+        rates = self.rates(pvec)
+        p0 = self.initial_populations(pvec)
+        mu, sig, sc = self.irf_at(pvec, d, wavelength)
+        t = jnp.asarray(t)
+
+        def one(m, s, w):
+            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss),
+                            out_axes=0)(m, s)  # (G, T, n)
+            return jnp.einsum("g,gtn->tn", w, pops) / jnp.sum(w)
+
+        return jax.vmap(one)(mu, sig, sc)
+
+    def matrix(self, pvec, d: int, t, wavelength):
+        """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`)."""
+        pops = self.species_populations(pvec, d, t, wavelength)
+        C = jnp.einsum("wtn,nk->wtk", pops, self.relation_matrix(pvec))
+        extra = []
+        if self.coherent_artifact:
+            mu, sig, _ = self.irf_at(pvec, d, wavelength)
+            tt = jnp.asarray(t)[None, :]
+            for order in range(self.coherent_artifact):
+                # scaled by σ^(order+1) so every artefact column is O(1)
+                g = gaussian_irf(tt, mu[:, :1], sig[:, :1], order=order) * sig[:, :1] ** (order + 1)
+                extra.append(g)
+        if self.baseline:
+            extra.append(jnp.ones(C.shape[:2]))
+        if extra:
+            C = jnp.concatenate([C, jnp.stack(extra, -1)], axis=-1)
+        if self.datasets[d].scale is not None:
+            C = C * self._ev(self.datasets[d].scale, self._env(pvec))
+        return C
+
+    def column_mask(self, wavelength) -> np.ndarray:
+        """(W, n_columns) float: 0 where a spectral constraint forces the spectrum to zero."""
+        wl = np.asarray(wavelength, float)
+        m = np.ones((wl.size, len(self.column_names)))
+        for c in self.constraints:
+            j = self.column_names.index(c.species)
+            m[(wl >= c.low) & (wl <= c.high), j] = 0.0
+        return m
+
+    def weight_map(self, d: int, delay, wavelength) -> np.ndarray:
+        """(T, W) multiplicative residual weights of dataset ``d``.
+
+        As in pyglotaran, each interval end snaps to the nearest measured delay/wavelength
+        and the snapped interval is inclusive (so a point 0.67 nm outside "720–890 nm" can be
+        weighted when it is the nearest one to 720 nm).
+        """
+        t = np.asarray(delay, float)
+        wl = np.asarray(wavelength, float)
+        w = np.ones((t.size, wl.size))
+        for wt in self.datasets[d].weights:
+            box = np.outer(_snapped(t, wt.delay), _snapped(wl, wt.wavelength))
+            w = np.where(box, w * wt.value, w)
+        return w
+
+    # ------------------------------------------------------------------ quick path
+    @classmethod
+    def from_scheme(cls, kind: str, lifetimes: Sequence[float], *, fix_lifetime=(),
+                    irf_fwhm: float = 0.1, fix_irf: bool = False, t0: float = 0.0,
+                    fix_t0: bool = False, n_datasets: int = 1, baseline: bool = False,
+                    coherent_artifact: int = 0) -> TargetModel:
+        """A parallel (DAS) or sequential (EAS) model from lifetimes (ps).
+
+        Parameters
+        ----------
+        kind : {"parallel", "sequential"}
+        lifetimes : sequence of float, ps
+            Initial guesses (or fixed values), one per compartment.
+        fix_lifetime : iterable of int
+            1-based indices of lifetimes held fixed.
+        irf_fwhm : float, ps
+            IRF full width at half maximum (parameter ``irf_fwhm``; σ = FWHM/2.3548).
+        fix_irf, fix_t0 : bool
+            Hold the IRF width / time zero fixed.
+        t0 : float, ps
+            IRF centre.
+        n_datasets : int
+            Datasets sharing the kinetics (each with its own ``t0_<i>`` when > 1).
+        baseline : bool
+            Add a constant offset column.
+        coherent_artifact : int
+            Coherent-artefact columns (0–3).
+
+        Returns
+        -------
+        TargetModel
+        """
+        if kind not in ("parallel", "sequential"):
+            raise ModelError(f"scheme {kind!r}; expected 'parallel' or 'sequential'")
+        n = len(lifetimes)
+        if n == 0:
+            raise ModelError("give at least one lifetime (e.g. --lifetimes 4,75,1e5)")
+        problems = [f"lifetime {i + 1} = {v:g} ps must be > 0"
+                    for i, v in enumerate(lifetimes) if not v > 0]
+        bad = [i for i in fix_lifetime if not 1 <= int(i) <= n]
+        if bad:
+            problems.append(f"--fix-lifetime {bad}: there are only {n} lifetimes (count from 1)")
+        if not irf_fwhm > 0:
+            problems.append(f"IRF FWHM {irf_fwhm:g} ps must be > 0")
+        if problems:
+            raise ModelError("quick model: " + "; ".join(problems))
+        fixed = {int(i) for i in fix_lifetime}
+        params = [Parameter(f"tau{i + 1}", float(v), 0.0, math.inf, (i + 1) in fixed, unit="ps")
+                  for i, v in enumerate(lifetimes)]
+        params.append(Parameter("irf_fwhm", float(irf_fwhm), 0.0, math.inf, fix_irf, unit="ps"))
+        comps = [f"s{i + 1}" for i in range(n)]
+        if kind == "parallel":
+            transfers = [Transfer(c, None, f"1/tau{i + 1}") for i, c in enumerate(comps)]
+            initial = {c: "1" for c in comps}
+        else:
+            transfers = [Transfer(comps[i], comps[i + 1] if i + 1 < n else None, f"1/tau{i + 1}")
+                         for i in range(n)]
+            initial = {comps[0]: "1"}
+        datasets = []
+        for k in range(n_datasets):
+            name = "t0" if n_datasets == 1 else f"t0_{k + 1}"
+            params.append(Parameter(name, float(t0), fixed=fix_t0, unit="ps"))
+            datasets.append(DatasetModel(name=f"dataset{k + 1}",
+                                         irf=IRF(center=name, width=f"irf_fwhm/{FWHM_PER_SIGMA!r}")))
+        return cls(compartments=comps, transfers=transfers, initial=initial,
+                   parameters=ParameterSet(params, "quick model"), datasets=datasets,
+                   baseline=baseline, coherent_artifact=coherent_artifact, scheme_kind=kind,
+                   source=f"quick {kind} model")
+
+
+def _snapped(axis: np.ndarray, interval) -> np.ndarray:
+    """Boolean mask of ``axis`` inside ``interval`` with both ends snapped to grid points."""
+    lo, hi = interval
+    sel = np.ones(axis.size, bool)
+    if np.isfinite(lo):
+        sel &= axis >= axis[int(np.argmin(np.abs(axis - lo)))]
+    if np.isfinite(hi):
+        sel &= axis <= axis[int(np.argmin(np.abs(axis - hi)))]
+    return sel
