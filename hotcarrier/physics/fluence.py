@@ -373,7 +373,8 @@ def _series_jac(x, p0, f, a, w, scale, fwhm_fs, free, beam_ratio, n_nodes, cfg, 
 @with_x64
 def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
                        free=("eta_cid", "tau_inj_fs"), sigma=None, *, beam_ratio=None,
-                       n_nodes: int = 12, amplitude_scale=None, pump_fwhm_fs=100.0, cfg: TTMConfig = TTMConfig(),
+                       n_nodes: int = 12, amplitude_scale=None, pump_fwhm_fs=100.0,
+                       cfg: TTMConfig = TTMConfig(),
                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2, max_iter: int = 50,
                        rtol: float = 1e-8) -> FluenceSeriesFit:
     """Global fit of the nonlinear model (charging, TTM) to t = 0⁺ amplitudes vs fluence.
