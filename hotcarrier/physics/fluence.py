@@ -18,7 +18,9 @@ Definitions used here
 * F is the on-axis (peak) fluence. With a Gaussian pump (1/e² radius w_pu) and probe (w_pr),
   the probed ensemble sees S = κ ∫₀¹ u^{κ−1} S₁(F u) du, κ = (w_pu/w_pr)² (spec §2 A.5 with
   u = F(r)/F); ``beam_ratio=None`` means a probe much smaller than the pump (S = S₁(F)).
-  The particle-to-particle Poisson spread of N_abs is not averaged (mean field).
+  The particle-to-particle Poisson spread of N_abs is not averaged (mean field); to leading
+  order it changes A by −β/2 ≈ −1e-3 relative (E[n²] = N² + N, β = 1.87e-3 per photon, see
+  :func:`estimated_yield_deviation`).
 """
 
 from __future__ import annotations
