@@ -119,6 +119,9 @@ def test_gradient_of_ratio_wrt_trap_density_is_available():
 
 
 # ----------------------------------------------------------------------------- loader
+Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+
+
 def _write_fit(folder, values, stderr, phi, phi_se, extra=None):
     folder.mkdir(parents=True, exist_ok=True)
     units = {"tau_bet_ps": "ps", "tau_sep_ps": "ps", "N_it_cm2": "cm-2", "tau_trec_ns": "ns",
@@ -127,8 +130,8 @@ def _write_fit(folder, values, stderr, phi, phi_se, extra=None):
                   "fixed": stderr.get(k) is None} for k, v in values.items()}
     data = {"parameters": params,
             "derived": {"injection_quantum_yield": {"value": phi, "stderr": phi_se,
-                                                    "ci95": [phi - 1.96 * phi_se,
-                                                             phi + 1.96 * phi_se]}}}
+                                                    "ci95": [phi - Z95 * phi_se,
+                                                             phi + Z95 * phi_se]}}}
     data.update(extra or {})
     (folder / "summary.json").write_text(json.dumps(data))
     return folder

@@ -1,4 +1,4 @@
-"""``hotcarrier h2``: predicted photocatalytic H2 evolution and the clean/defective ratio (spec §9)."""
+"""``hotcarrier h2``: predicted photocatalytic H2 evolution, clean/defective ratio (spec §9)."""
 
 from __future__ import annotations
 

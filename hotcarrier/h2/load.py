@@ -29,8 +29,10 @@ Rules:
 * fields not in the file — in particular the slow parameters TA cannot see (tau_cr_us,
   tau_hs_us, tau_H_us, tau_loss2_ms, E_s_eV, and σ_n/N_it separately) — keep the values of the
   ``base`` preset (spec §11 defaults) unless ``overrides`` sets them;
-* ``derived.injection_quantum_yield`` (or an ``injection_quantum_yield`` parameter) is used as Φ_inj (gross yield at the TA pump energy
-  ``hbar_omega_eV``) and its ``stderr`` in the uncertainty; the parameters that only enter
+* ``derived.injection_quantum_yield`` (or an ``injection_quantum_yield`` parameter) is used as
+  Φ_inj (gross yield at the TA pump energy ``hbar_omega_eV``); its standard error is the larger
+  of ``stderr`` and the ``ci95`` half-width / 1.96 (a profile-likelihood interval is often
+  wider than the Wald one); the parameters that only enter
   Φ_inj (η_CID, τ_inj, τ_ee, φ_B, …) are then left out of the covariance so that they are not
   counted twice;
 * the covariance is the file's ``covariance`` block (or ``result.nc``'s ``covariance`` variable
@@ -197,12 +199,15 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     inj = (data.get("derived") or {}).get("injection_quantum_yield") or phi_entry
     if isinstance(inj, dict) and inj.get("value") is not None:
         phi = float(inj["value"])
+        cands = []
         se = inj.get("stderr")
         if se is not None and math.isfinite(float(se)) and float(se) > 0:
-            phi_se = float(se)
-        elif isinstance(inj.get("ci95"), (list, tuple)) and len(inj["ci95"]) == 2:
-            lo, hi = (float(x) for x in inj["ci95"])
-            phi_se = (hi - lo) / (2 * 1.959963984540054) if hi > lo else None
+            cands.append(float(se))
+        ci = inj.get("ci95")
+        if (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci
+                and float(ci[1]) > float(ci[0])):
+            cands.append((float(ci[1]) - float(ci[0])) / (2 * 1.959963984540054))
+        phi_se = max(cands) if cands else None  # the wider of Wald and (profile) interval
     elif isinstance(inj, (int, float)):
         phi = float(inj)
     if phi is not None:

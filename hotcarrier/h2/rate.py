@@ -1,4 +1,4 @@
-"""Quantum efficiency of H2 evolution, absolute rate from a photon balance, validity (spec §9.3, §9.5).
+"""QE of H2 evolution, absolute rate from a photon balance, validity check (spec §9.3, §9.5).
 
 Pure core: :func:`qe_core` and :func:`occupancy_core` (pytrees/arrays in, arrays out; jit, vmap
 and grad work). Edge: :func:`excitation`, :func:`photon_balance_arrays`, :func:`predict_h2`
