@@ -145,3 +145,13 @@ def test_cds_channel_under_blue_light():
     off = predict_h2(CLEAN, s, cds_channel=False)
     assert on.xi_cds == pytest.approx(0.26)
     np.testing.assert_allclose(on.qe_h2 - off.qe_h2, 0.5 * 0.26 * on.p_x_h2, rtol=1e-12)
+
+
+def test_bad_parameters_are_reported_at_the_edge():
+    from hotcarrier.errors import ModelError
+
+    bad = CLEAN.replace(tau_hs_us=0.0, N_it_cm2=-1.0)
+    with pytest.raises(ModelError, match="tau_hs_us.*\n.*N_it_cm2"):
+        predict_h2(bad)
+    with pytest.raises(ModelError, match="phi_inj"):
+        predict_h2(CLEAN, phi_inj=1.5)

@@ -283,8 +283,27 @@ class H2Prediction:
     linear_regime_ok: bool | None = None  # occupancy < 0.1
 
     def to_dict(self) -> dict:
-        """Plain-JSON dictionary."""
-        return dataclasses.asdict(self)
+        """Plain-JSON dictionary (NaN → None)."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+POSITIVE_FIELDS = ("tau_bet_ps", "tau_sep_ps", "tau_trec_ns", "sigma_n_cm2", "v_th_cm_s",
+                   "temperature_K", "tau_cr_us", "tau_hs_us", "tau_H_us", "tau_loss2_ms",
+                   "tau_hsX_ps", "tau_X_ns", "R1_nm", "d_shell_nm", "hbar_omega_eV")
+NONNEGATIVE_FIELDS = ("N_it_cm2", "E_s_eV", "k_XAu_ps")
+
+
+def check_params(p: InterfaceParams, what: str = "parameters") -> None:
+    """Raise ModelError listing every H2-relevant field that is not finite/positive."""
+    problems = []
+    for name in POSITIVE_FIELDS + NONNEGATIVE_FIELDS:
+        v = float(getattr(p, name))
+        if not math.isfinite(v) or (v <= 0 if name in POSITIVE_FIELDS else v < 0):
+            need = "> 0" if name in POSITIVE_FIELDS else "≥ 0"
+            problems.append(f"{name} = {v:g} (must be finite and {need})")
+    if problems:
+        raise ModelError(f"{what} cannot be used by the H2 model:\n  - " + "\n  - ".join(problems))
 
 
 @functools.partial(jax.jit, static_argnames=("n_terms", "cds_channel", "mode", "model"))
@@ -351,6 +370,9 @@ def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi
     NonlinearRegimeWarning
         When the mean number of long-lived excess electrons per particle exceeds 0.1 (§9.5).
     """
+    check_params(params)
+    if phi_inj is not None and not 0 < float(phi_inj) <= 1:
+        raise ModelError(f"phi_inj = {phi_inj} must lie in (0, 1]")
     exc = excitation(params, spectrum, absorption=absorption, balance=photon_balance)
     n = markov.padded_terms(float(params.mean_traps))
     mode = kernel_mode(params, exc, phi_inj)

@@ -238,6 +238,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         raise HotcarrierError(f"uncertainty must be both/delta/sampling/none, got {uncertainty!r}")
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
+    check_params(ci.params, f"the clean set ({ci.source})")
+    check_params(di.params, f"the defective set ({di.source})")
     shared = _check_shared(shared_uncertainty, ci, di)
     kw = {"spectrum": spectrum, "absorption": absorption, "photon_balance": photon_balance,
           "cds_channel": cds_channel, "injection_model": injection_model}
