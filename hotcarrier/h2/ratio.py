@@ -37,6 +37,7 @@ from .rate import (
     INJECTION_INPUTS,
     H2Prediction,
     PhotonBalance,
+    check_params,
     excitation,
     injection_model_yield,
     kernel_mode,
