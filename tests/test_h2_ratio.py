@@ -307,3 +307,10 @@ def test_load_fit_from_result_nc(tmp_path):
     assert inp.names == ("tau_bet_ps", "N_it_cm2", "phi_inj") and inp.phi_inj == 0.09
     np.testing.assert_allclose(inp.cov[:2, :2], cov)
     np.testing.assert_allclose(inp.cov[2, 2], 0.005**2)
+
+
+def test_barrier_pinning_is_a_weak_lever():
+    # spec §8.5 [C]: Δφ_pin = −0.2 … +0.4 eV on the defective set gives ratio 462–681
+    r = ratio_sweep("dphi_pin_eV", [-0.2, 0.0, 0.2, 0.4])
+    assert round(r[0]) == 462 and round(r[-1]) == 681
+    assert np.all(np.diff(r) > 0)
