@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
                         "particle number and σ_abs)")
     p.add_argument("--catalyst-share", type=float, default=1.0,
                    help="catalyst share of --absorbance (default 1)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE[±SE]",
                    help="set an InterfaceParams field for both catalysts (repeatable); "
                         "NAME=VALUE±SE (or +-) adds a shared, fully correlated uncertainty")
     p.add_argument("--set-clean", action="append", default=[], metavar="NAME=VALUE[±SE]",
