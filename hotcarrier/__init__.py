@@ -19,6 +19,10 @@ _LAZY = {
     "load_ta": "hotcarrier.io",
     "save_ta": "hotcarrier.io",
     "preprocess": "hotcarrier.preprocess",
+    "predict_h2": "hotcarrier.h2",
+    "h2_ratio": "hotcarrier.h2",
+    "FitResult": "hotcarrier.result",
+    "InterfaceParams": "hotcarrier.physics.parameters",
 }
 
 __all__ = ["x64", "check_ta", "make_ta_dataset", "DataFormatError", "HotcarrierError",
@@ -28,5 +32,5 @@ __all__ = ["x64", "check_ta", "make_ta_dataset", "DataFormatError", "HotcarrierE
 def __getattr__(name: str):
     if name in _LAZY:
         mod = importlib.import_module(_LAZY[name])
-        return mod if mod.__name__.endswith(name) else getattr(mod, name)
+        return getattr(mod, name) if hasattr(mod, name) else mod
     raise AttributeError(f"module 'hotcarrier' has no attribute {name!r}")
