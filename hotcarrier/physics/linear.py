@@ -107,6 +107,9 @@ def _dd(ga, gb, t, a, b, t0, sigma):
     return jnp.where(near, conf, (ga - gb) / d_safe)
 
 
+_dd_stacked = _dd  # same formula; named for the stacked (leading-axis) use
+
+
 def divided_difference(t, a, b, t0, sigma):
     """D(a, b) = (g(a) − g(b))/(b − a): IRF ⊗ (e^{−at} − e^{−bt})/(b − a); g₁ when a ≈ b.
 
@@ -171,14 +174,15 @@ def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=
     k_trap = mm * r.k1
     k_C = r.k_bet + r.k_sep + k_trap
     k_L = r.k_L0 + mm * r.k1_fcb
-    # four kernels and three divided differences cover the whole chain (compile-time lean)
-    gH = exp_conv_gauss(t, r.k_H, t0, s)
-    gC = exp_conv_gauss(t, k_C, t0, s)
-    gT = exp_conv_gauss(t, r.k_T, t0, s)
-    gL = exp_conv_gauss(t, k_L, t0, s)
-    D_HC = _dd(gH, gC, t, r.k_H, k_C, t0, s)
-    D_CT = _dd(gC, gT, t, k_C, r.k_T, t0, s)
-    D_CL = _dd(gC, gL, t, k_C, k_L, t0, s)
+    # four kernels and three divided differences cover the whole chain; each kind of kernel is
+    # evaluated in ONE stacked call (a small XLA graph compiles several times faster)
+    ones = jnp.ones_like(k_C)
+    g4 = exp_conv_gauss(t, jnp.stack([r.k_H * ones, k_C, r.k_T * ones, k_L]), t0, s)
+    gH, gC, gT, gL = g4[0], g4[1], g4[2], g4[3]
+    a3 = jnp.stack([r.k_H * ones, k_C, k_C])
+    b3 = jnp.stack([k_C, r.k_T * ones, k_L])
+    d3 = _dd_stacked(jnp.stack([gH, gC, gC]), jnp.stack([gC, gT, gL]), t, a3, b3, t0, s)
+    D_HC, D_CT, D_CL = d3[0], d3[1], d3[2]
     H = r.b_H * gH
     C = r.b_C * gC + r.b_H * r.k_inj * D_HC
     T = k_trap * (r.b_C * D_CT + r.b_H * r.k_inj * (D_HC - D_CT) / (r.k_T - r.k_H))
@@ -187,7 +191,8 @@ def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=
     return jnp.stack([H, C, T, L])
 
 
-def populations(t, p, *, model: str = "all_above", t0=0.0, sigma=None, n_max: int | None = None):
+def populations(t, p, *, model: str = "all_above", t0=0.0, sigma=None, n_max: int | None = None,
+                quadrature: int | None = None):
     """Poisson-averaged IRF-convolved populations (H, C, T, L) per absorbed photon (spec §5.3, §8.4).
 
     Parameters
@@ -205,13 +210,26 @@ def populations(t, p, *, model: str = "all_above", t0=0.0, sigma=None, n_max: in
     n_max : int, optional
         Static truncation of the trap-count sum; default ⌈λ + 12√λ + 30⌉ from the concrete
         λ = ``p.mean_traps`` (pass it explicitly under ``jit`` when N_it is traced).
+    quadrature : int, optional
+        Use an n-node Gauss–Poisson quadrature (:func:`traps.gauss_poisson_nodes`) instead of
+        the truncated sum: the fitter's fast path (agrees to < 1e-10, tested).
 
     Returns
     -------
     Array (4, N), electrons per absorbed photon
     """
+    if quadrature is not None:
+        return _populations_quad(jnp.asarray(t, float), p, t0, _sigma(p, sigma), quadrature,
+                                 model)
     n = traps.m_max(p.mean_traps) if n_max is None else n_max
     return _populations(jnp.asarray(t, float), p, t0, _sigma(p, sigma), n, model)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _populations_quad(t, p, t0, sigma, n_nodes, model):
+    x, w = traps.gauss_poisson_nodes(p.mean_traps, n_nodes)
+    y = convolved_populations_m(t, p, x, model=model, t0=t0, sigma=sigma)
+    return jnp.einsum("m,smn->sn", w, y)
 
 
 @functools.partial(jax.jit, static_argnums=(4, 5))

@@ -1,0 +1,198 @@
+"""Transient-absorption observables of the linear model (spec §7).
+
+Mid-IR (injected-electron free-carrier absorption, spec §7.1), per sample::
+
+    ΔA_IR(τ) = κ ρ_abs [ C + r_LL L + r_T T ](τ − t0) ⊗ IRF + β_Au ρ_abs ΔT_e(τ − t0) ⊗ IRF
+               + artefact(τ)
+
+with ρ_abs the absorbed photon density (in 10¹² cm⁻³), κ = σ_CB ℓ / ln 10 expressed in mOD per
+10¹² cm⁻³ CB electrons, r_LL = σ_LL/σ_CB = 1 [A] and r_T = σ_T/σ_CB = 0.2 [A] (trapped electrons
+absorb weakly; Peng 2010 [V]). The reference (band-gap-excited CdS, one CB electron per absorbed
+photon at 0⁺, spec §7.1 calibration) is ΔA_ref = κ q_ref ρ_ref [X_C + r_T X_T] with
+X_C = g(τ; 1/τ_ref), X_T its trapped electrons, q_ref = σ_CB,ref/σ_CB,s (default 1).
+
+Visible (spec §7.2): ΔA_vis(τ, λ) = Σ_s S_s(λ) ρ_abs y_s(τ − t0(λ)) + artefact(τ, λ) with species
+N (non-thermal energy), ΔT_e, ΔT_l (Au LSPR bleach/broadening), CB = C + L and T (CdS band-edge
+bleach near 480–515 nm). Chirp: t0(λ) = t00 + c1(λ − λ_ref) + c2(λ − λ_ref)² (spec §7.3).
+Coherent artefact: a0 G_σ + a1 G'_σ + a2 G''_σ (spec §7.3).
+
+Linear-regime metal response (the nonlinear three-temperature model is
+:mod:`hotcarrier.physics.ttm`): the absorbed energy (1 − η_rad)ħω per photon enters the
+non-thermal reservoir N, which thermalises into the electrons at a = 1/τ_th and directly into the
+lattice at b = 1/τ_b; the electrons heat the lattice at k_eph = G/(γT0) and the lattice loses heat
+to the solvent at 1/τ_env. In this linearisation the heat flow back from the lattice to the
+electrons (relative size γT0/C_l ≈ 0.8 %) is neglected, so the chain stays lower-triangular and
+closed-form. Temperatures are per absorbed photon per particle (K).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from ..irf import exp_conv_gauss, gaussian_irf
+from ..units import Q_E
+from . import linear
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ObservableParams:
+    """Parameters of the TA observables (spec §7); a JAX pytree. Units in the comments."""
+
+    kappa_mOD: float = 1.0  # σ_CB ℓ/ln10: mOD per 10¹² cm⁻³ CB electrons [A] (calibrated)
+    r_LL: float = 1.0  # σ_LL/σ_CB, – [A]
+    r_T: float = 0.2  # σ_T/σ_CB, – [A]; Peng 2010 [V]
+    beta_au_mOD_K: float = 0.004  # mid-IR metal (Drude) response, mOD per K per 10¹² cm⁻³ [A]
+    t0_ps: float = 0.0  # time zero of the mid-IR sample traces, ps
+    art_midir: tuple = (0.0, 0.0, 0.0)  # artefact a0 (mOD ps), a1 (mOD ps²), a2 per 10¹² cm⁻³
+    # reference (band-gap-excited CdS, one CB electron per absorbed photon)
+    q_ref: float = 1.0  # σ_CB,ref/σ_CB,sample, – [A]
+    tau_ref_ps: float = 100.0  # CB-electron trapping in the reference, ps [V] Peng 2010 (~100 ps)
+    tau_ref_trap_ns: float = 1.0  # decay of the reference's trapped electrons, ns [A]
+    t0_ref_ps: float = 0.0  # reference time zero, ps
+    art_ref: tuple = (0.0, 0.0, 0.0)  # reference artefact, as art_midir
+    # visible chirp (spec §7.3)
+    chirp_c1_ps_nm: float = 0.0  # ps nm⁻¹
+    chirp_c2_ps_nm2: float = 0.0  # ps nm⁻²
+    lambda_ref_nm: float = 550.0  # nm
+
+
+def metal_response(t, p, t0=0.0, sigma=None, T0=300.0):
+    """Linear-regime (N, ΔT_e, ΔT_l) of the Au core per absorbed photon, IRF-convolved.
+
+    Parameters
+    ----------
+    t : Array (N,), ps
+    p : InterfaceParams
+        Uses η_rad, ħω, R1, τ_th, τ_b, γ, G, C_l, τ_env (spec §6, table 11).
+    t0, sigma : float, ps
+        IRF centre and width (default from ``p.irf_fwhm_fs``).
+    T0 : float, K
+        Ambient temperature for C_e = γT0.
+
+    Returns
+    -------
+    Array (3, N)
+        N as a fraction of ħω (–), ΔT_e and ΔT_l in K per absorbed photon per particle.
+    """
+    s = linear._sigma(p, sigma)
+    t = jnp.asarray(t, float)
+    a = 1.0 / p.tau_th_ps
+    b = 1.0 / p.tau_b_ps
+    kN = a + b
+    k_eph = p.G_eph / (p.gamma_e * T0) * 1e-12  # ps⁻¹ (≈ 1.23 ps⁻¹)
+    k_env = 1.0 / p.tau_env_ps
+    src = 1.0 - p.eta_rad
+    g3 = exp_conv_gauss(t, jnp.stack([kN, k_eph, k_env])[:, None], t0, s)  # one stacked call
+    gN, ge, gl = g3[0], g3[1], g3[2]
+    d3 = linear._dd(jnp.stack([gN, ge, gN]), jnp.stack([ge, gl, gl]), t,
+                    jnp.stack([kN, k_eph, kN])[:, None], jnp.stack([k_eph, k_env, k_env])[:, None],
+                    t0, s)
+    D_Ne, D_el, D_Nl = d3[0], d3[1], d3[2]
+    N = src * gN
+    Ee = src * a * D_Ne
+    El = src * (b * D_Nl + a * k_eph * (D_Ne - D_el) / (k_env - kN))
+    vc = 4.0 / 3.0 * math.pi * (p.R1_nm * 1e-9) ** 3  # m³
+    e_ph = p.hbar_omega_eV * Q_E  # J
+    return jnp.stack([N, Ee * e_ph / (p.gamma_e * T0 * vc), El * e_ph / (p.C_l * vc)])
+
+
+def artefact(t, t0, sigma, amps):
+    """Coherent artefact a0 G_σ + a1 G'_σ + a2 G''_σ (spec §7.3); ``amps`` = (a0, a1, a2)."""
+    return (amps[0] * gaussian_irf(t, t0, sigma, 0) + amps[1] * gaussian_irf(t, t0, sigma, 1)
+            + amps[2] * gaussian_irf(t, t0, sigma, 2))
+
+
+def artefact_basis(t, t0, sigma):
+    """The three artefact shapes (G, G', G'') as an array (3, N)."""
+    return jnp.stack([gaussian_irf(t, t0, sigma, k) for k in range(3)])
+
+
+def midir_kinetics(t, p, o: ObservableParams, *, model="all_above", n_max=None, sigma=None,
+                   quadrature=None):
+    """Electron-absorption kinetics C + r_LL L + r_T T per absorbed photon at the sample t0."""
+    y = linear.populations(t, p, model=model, t0=o.t0_ps, sigma=sigma, n_max=n_max,
+                           quadrature=quadrature)
+    return y[1] + o.r_LL * y[3] + o.r_T * y[2]
+
+
+def reference_kinetics(t, p, o: ObservableParams, sigma=None):
+    """CB (+ weighted trapped) electrons per absorbed photon of the band-gap reference, –."""
+    s = linear._sigma(p, sigma)
+    k = 1.0 / o.tau_ref_ps
+    kT = 1e-3 / o.tau_ref_trap_ns
+    g2 = exp_conv_gauss(t, jnp.stack([k, kT])[:, None], o.t0_ref_ps, s)
+    gX, gT = g2[0], g2[1]
+    XT = k * linear._dd(gX, gT, t, k, kT, o.t0_ref_ps, s)
+    return gX + o.r_T * XT
+
+
+def midir_signal(t, p, o: ObservableParams, rho_1e12, *, model="all_above", n_max=None):
+    """Mid-IR ΔA of the sample (mOD) at absorbed photon density ``rho_1e12`` (10¹² cm⁻³)."""
+    s = linear._sigma(p, None)
+    kin = midir_kinetics(t, p, o, model=model, n_max=n_max)
+    te = metal_response(t, p, o.t0_ps, s)[1]
+    return rho_1e12 * (o.kappa_mOD * kin + o.beta_au_mOD_K * te
+                       + artefact(t, o.t0_ps, s, o.art_midir))
+
+
+def reference_signal(t, p, o: ObservableParams, rho_1e12):
+    """Mid-IR ΔA of the calibration reference (mOD) at absorbed density ``rho_1e12``."""
+    s = linear._sigma(p, None)
+    return rho_1e12 * (o.kappa_mOD * o.q_ref * reference_kinetics(t, p, o)
+                       + artefact(t, o.t0_ref_ps, s, o.art_ref))
+
+
+def chirp_t0(wavelength_nm, o: ObservableParams):
+    """Time zero per probe wavelength t0(λ) = t00 + c1(λ−λ_ref) + c2(λ−λ_ref)², ps."""
+    d = jnp.asarray(wavelength_nm, float) - o.lambda_ref_nm
+    return o.t0_ps + o.chirp_c1_ps_nm * d + o.chirp_c2_ps_nm2 * d * d
+
+
+VISIBLE_SPECIES = ("N", "dTe", "dTl", "CB", "T")
+"""Species of the visible model: non-thermal energy, ΔT_e, ΔT_l, CB(+L) electrons, trapped."""
+
+
+def visible_species(t, p, t0, *, model="all_above", n_max=None, sigma=None):
+    """Visible-model species (5, N) per absorbed photon at time zero ``t0`` (scalar)."""
+    s = linear._sigma(p, sigma)
+    y = linear.populations(t, p, model=model, t0=t0, sigma=s, n_max=n_max)
+    m = metal_response(t, p, t0, s)
+    return jnp.stack([m[0], m[1], m[2], y[1] + y[3], y[2]])
+
+
+def default_visible_spectra(wavelength_nm, lspr_nm=594.0):
+    """Synthetic species-associated spectra (5, W) in mOD per unit species per 10¹² cm⁻³.
+
+    LSPR bleach with broadening wings for N, ΔT_e, ΔT_l (difference of Lorentzians around
+    ``lspr_nm``), CdS band-edge bleach at 495 nm (Gaussian, 14 nm) for CB electrons and a weaker
+    one for trapped electrons. Shapes are [A] (for synthetic data only; fits treat them free).
+    """
+    lam = jnp.asarray(wavelength_nm, float)
+
+    def lor(w):
+        return w**2 / ((lam - lspr_nm) ** 2 + w**2)
+
+    broad = lor(48.0) - lor(40.0)  # negative at the centre, positive wings
+    bleach_cds = -jnp.exp(-0.5 * ((lam - 495.0) / 14.0) ** 2)
+    return jnp.stack([0.6 * broad, 0.08 * broad, 0.01 * broad, 0.5 * bleach_cds,
+                      0.15 * bleach_cds])
+
+
+def visible_signal(t, wavelength_nm, p, o: ObservableParams, rho_1e12, spectra,
+                   art_amps=None, *, model="all_above", n_max=None):
+    """Visible ΔA map (delay × wavelength, mOD) with chirp and coherent artefact."""
+    s = linear._sigma(p, None)
+    t0s = chirp_t0(wavelength_nm, o)
+
+    def column(t0, spec, amps):
+        y = visible_species(t, p, t0, model=model, n_max=n_max, sigma=s)
+        return rho_1e12 * (spec @ y + artefact(t, t0, s, amps))
+
+    if art_amps is None:
+        art_amps = jnp.zeros((len(wavelength_nm), 3))
+    return jax.vmap(column, in_axes=(0, 1, 0), out_axes=1)(t0s, spectra, art_amps)
