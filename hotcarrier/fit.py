@@ -27,7 +27,7 @@ from ._x64 import with_x64
 from .errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
 from .optimize import STATUS_MESSAGES, minimize
 from .targetmodel import TargetModel
-from .uncertainty import gauss_newton_covariance, profile_interval, residual_jacobian
+from .uncertainty import gauss_newton_covariance, profile_interval
 from .varpro import Objective, build_problem
 
 __all__ = ["fit", "prepare", "FitSetup", "setup"]
@@ -97,8 +97,7 @@ def _load(item, model: TargetModel, base_dir):
     else:
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
-    check_ta(ds)
-    ds = prepare(ds, model.preprocess, base_dir=base_dir)
+    ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)
     return ds
 
@@ -122,7 +121,7 @@ class FitSetup:
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
-        self.objective = Objective(model, self.problem)
+        self.objective = Objective.for_problem(model, self.problem)
         self.theta0 = jnp.asarray(model.parameters.theta0())
         self.arrays = self.problem.arrays
 
@@ -194,8 +193,14 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF width "
                        "zero/negative or an expression dividing by zero — check the parameters")
     cb = _Progress(progress) if progress is not None else None
-    r = minimize(s.objective.cost, s.theta0, s.arrays, max_iter=max_iter, gtol=gtol, ftol=ftol,
-                 callback=cb)
+    # diagonal preconditioning: optimise u = D·θ with D the column norms of the residual
+    # Jacobian at the start, so that every direction has unit Gauss–Newton curvature
+    # (the compiled Jacobian is reused for the uncertainties at the end)
+    J0 = np.asarray(s.objective.jacobian(s.theta0, s.arrays))
+    D = np.sqrt(np.sum(J0 * J0, axis=0))
+    D = jnp.asarray(np.where(np.isfinite(D) & (D > 0), D, 1.0))
+    r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
+                 gtol=gtol, ftol=ftol, callback=cb)
     status = int(r.status)
     if status == 3:
         raise FitError(f"{model.source}: the fit diverged — the cost or its gradient became "
@@ -203,7 +208,7 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
                        "without bounds running away (give rates a lower bound 0, the IRF width "
                        "min > 0), t0 far outside the delay range, or a lifetime guess far too "
                        "short for the time grid; tighten bounds or start values")
-    theta = np.asarray(r.x)
+    theta = np.asarray(r.x / D)
     if np.any(np.abs(theta) > 50):
         bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
         warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
@@ -251,7 +256,7 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float):
     from .uncertainty import propagate_covariance
 
     th = jnp.asarray(theta)
-    J = residual_jacobian(s.objective.residual, th, s.arrays)
+    J = s.objective.jacobian(th, s.arrays)
     # rows of masked cells are zero and carry no information
     cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes)
     cov_phys, _ = propagate_covariance(s.model.parameters.physical, th, cr.covariance,

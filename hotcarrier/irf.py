@@ -215,21 +215,20 @@ def exp_conv_gauss_moments(t, rate, t0, sigma, order: int):
     s2 = sigma * sigma
     z = (rate * s2 - tau) / (sigma * SQRT2)
     early = z >= 0.0
-    tau_e = jnp.where(early, tau, 0.0)
-    z_e = jnp.where(early, z, 0.0)
-    tau_l = jnp.where(early, rate * s2 + sigma, tau)
-    z_l = jnp.where(early, -1.0 / SQRT2, z)
-    gauss = jnp.exp(-0.5 * (tau / sigma) ** 2) / (sigma * SQRT_2PI)
-    ex_e = erfcx(z_e)
-    c_early = 0.5 * jnp.exp(-0.5 * (tau_e / sigma) ** 2) * ex_e
-    c_late = 0.5 * jnp.exp(-rate * tau_l + 0.5 * (rate * sigma) ** 2) * erfc(z_l)
-    h0 = jnp.where(early, c_early, c_late)
+    # one erfcx for both branches: for z < 0, erfc(z) = 2 − e^{−z²}·erfcx(−z), and
+    # ½·e^{−kτ+k²σ²/2}·e^{−z²} = ½·e^{−τ²/(2σ²)}, so c = e^{−kτ+k²σ²/2} − ½·E·erfcx(|z|)
+    # with E = e^{−τ²/(2σ²)}; both terms are ≤ 1 there and c ≥ ½·e^{−kτ+k²σ²/2}.
+    w = erfcx(jnp.abs(z))
+    E = jnp.exp(-0.5 * (tau / sigma) ** 2)
+    tau_l = jnp.where(early, rate * s2, tau)  # exponent ≤ −k²σ²/2 ≤ 0 on the late branch
+    A = jnp.exp(-rate * tau_l + 0.5 * (rate * sigma) ** 2)
+    h0 = jnp.where(early, 0.5 * E * w, A - 0.5 * E * w)
     out = [h0]
     if order >= 1:
-        g_e = jnp.exp(-0.5 * (tau_e / sigma) ** 2) / (sigma * SQRT_2PI)
-        h1_e = s2 * g_e * jnp.maximum(1.0 - SQRT_PI * z_e * ex_e, 0.0)
-        g_l = jnp.exp(-0.5 * (tau_l / sigma) ** 2) / (sigma * SQRT_2PI)
-        h1_l = (tau_l - rate * s2) * c_late + s2 * g_l
+        gauss = E / (sigma * SQRT_2PI)
+        z_e = jnp.where(early, z, 0.0)
+        h1_e = s2 * gauss * jnp.maximum(1.0 - SQRT_PI * z_e * w, 0.0)
+        h1_l = (tau - rate * s2) * h0 + s2 * gauss
         out.append(jnp.where(early, h1_e, h1_l))
     a = tau - rate * s2
     for n in range(1, order):

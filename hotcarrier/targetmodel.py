@@ -450,6 +450,19 @@ class TargetModel:
             raise ModelError(f"{self.source}: {len(problems)} problem(s):\n  - "
                              + "\n  - ".join(problems))
 
+    def cache_key(self) -> str:
+        """A string that is equal for models that compile to the same program.
+
+        Everything structural and the values of fixed parameters (compiled in as constants);
+        not the start values of free parameters, nor preprocessing or weights (data arrays).
+        """
+        ps = [(p.name, p.min, p.max, p.fixed, p.expr, p.value if p.fixed else None)
+              for p in self.parameters.params]
+        ds = [(d.irf, d.scale) for d in self.datasets]
+        return repr((self.compartments, self.transfers, sorted(self.initial.items()), ps, ds,
+                     self.normalize_initial, self.relations, self.constraints,
+                     self.coherent_artifact, self.baseline, self.link_spectra))
+
     # ------------------------------------------------------------------ structure
     @property
     def free_species(self) -> list[str]:

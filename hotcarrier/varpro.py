@@ -167,7 +167,8 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
         eval_wl = wls
         colmask = [jnp.asarray(model.column_mask(wl)) for wl in wls]
     arrays = dict(t=[jnp.asarray(t) for t in ts], y=[jnp.asarray(y) for y in ys],
-                  w=[jnp.asarray(w) for w in ws], colmask=colmask)
+                  w=[jnp.asarray(w) for w in ws], colmask=colmask,
+                  wl=[jnp.asarray(w) for w in eval_wl])
     return VarproProblem(link=link, wavelengths=eval_wl, arrays=arrays, index=index,
                          n_data=n_data)
 
@@ -179,26 +180,44 @@ class Objective:
     its compiled program for new data of the same shapes.
     """
 
-    def __init__(self, model, problem: VarproProblem):
+    def __init__(self, model, link: bool, n_sets: int):
         self.model = model
-        self.link = problem.link
-        self.n_sets = len(problem.arrays["t"])
-        self.wavelengths = [jnp.asarray(w) for w in problem.wavelengths]
+        self.link = link
+        self.n_sets = n_sets
         self.cost = _Bound(self, "_cost")
         self.residual = _Bound(self, "_residual")
+        self.scaled_cost = _Bound(self, "_scaled_cost")
         self._jit_details = jax.jit(self._details)
+        self.jacobian = jax.jit(jax.jacfwd(lambda th, arrays: self._residual(th, arrays)))
+
+    @classmethod
+    def for_problem(cls, model, problem: VarproProblem) -> Objective:
+        """The (cached) objective of ``model`` on a problem of this structure.
+
+        Objectives are cached by the model's structural key, so fitting the same model again
+        (new data of any size, new start values) reuses the compiled programs.
+        """
+        key = (model.cache_key(), problem.link, len(problem.arrays["t"]))
+        obj = _CACHE.get(key)
+        if obj is None:
+            obj = _CACHE[key] = cls(model, problem.link, len(problem.arrays["t"]))
+        return obj
+
+    def _scaled_cost(self, u, arrays, scale):
+        """Cost at θ = u / scale (diagonal preconditioning of the optimiser's variables)."""
+        return self._cost(u / scale, arrays)
 
     def _blocks(self, theta, arrays):
         """Per block group: design matrices (W, R, k), data (W, R), weights (W, R)."""
         p = self.model.parameters.physical(theta)
         if self.link:
-            Cs = [self.model.matrix(p, d, arrays["t"][d], self.wavelengths[0])
+            Cs = [self.model.matrix(p, d, arrays["t"][d], arrays["wl"][0])
                   for d in range(self.n_sets)]
             C = jnp.concatenate(Cs, axis=1)
             y = jnp.concatenate(arrays["y"], axis=1)
             w = jnp.concatenate(arrays["w"], axis=1)
             return [(C, y, w, arrays["colmask"][0])]
-        return [(self.model.matrix(p, d, arrays["t"][d], self.wavelengths[d]), arrays["y"][d],
+        return [(self.model.matrix(p, d, arrays["t"][d], arrays["wl"][d]), arrays["y"][d],
                  arrays["w"][d], arrays["colmask"][d]) for d in range(self.n_sets)]
 
     @staticmethod
@@ -234,14 +253,17 @@ class Objective:
         return self._jit_details(theta, arrays)
 
 
+_CACHE: dict = {}
+
+
 class _Bound:
     """A hashable callable bound to an Objective (identity hash → stable jit cache)."""
 
     def __init__(self, obj, name):
         self.obj, self.name = obj, name
 
-    def __call__(self, theta, arrays):
-        return getattr(self.obj, self.name)(theta, arrays)
+    def __call__(self, theta, *args):
+        return getattr(self.obj, self.name)(theta, *args)
 
     def __hash__(self):
         return hash((id(self.obj), self.name))

@@ -1,0 +1,124 @@
+"""``hotcarrier fit DATA... (--model MODEL.toml | --scheme ...) --out DIR``.
+
+A thin layer over :func:`hotcarrier.fit.fit`: every option maps to a model or fit argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``fit`` sub-command."""
+    p = subparsers.add_parser(
+        "fit", help="global/target analysis of TA data (variable projection, optax L-BFGS)",
+        description="Fit a kinetic model to one or several TA datasets. Either give a TOML "
+        "model file (--model) or use the quick global-analysis path (--scheme, --lifetimes).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
+    p.add_argument("--model", help="TOML model file (docs/model-file.md)")
+    p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
+                   "overview.png)")
+    q = p.add_argument_group("quick global analysis (no model file)")
+    q.add_argument("--scheme", choices=("parallel", "sequential"),
+                   help="parallel (DAS) or sequential (EAS) scheme")
+    q.add_argument("--lifetimes", type=_floats, help="initial lifetimes in ps, e.g. 4,75,1e5")
+    q.add_argument("--fix-lifetime", type=int, action="append", default=[], metavar="N",
+                   help="hold the N-th lifetime fixed (counting from 1; repeatable)")
+    q.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM, ps")
+    q.add_argument("--fix-irf", action="store_true", help="hold the IRF width fixed")
+    q.add_argument("--t0", type=float, default=0.0, help="time zero (IRF centre), ps")
+    q.add_argument("--fix-t0", action="store_true", help="hold time zero fixed")
+    q.add_argument("--baseline", action="store_true", help="add a constant offset component")
+    q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
+                   help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
+    pre = p.add_argument_group("preprocessing (override the model file's [preprocess])")
+    pre.add_argument("--time-range", type=float, nargs=2, metavar=("LO", "HI"),
+                     help="keep delays in [LO, HI] ps")
+    pre.add_argument("--wavelength-range", type=float, nargs=2, metavar=("LO", "HI"),
+                     help="keep wavelengths in [LO, HI] nm")
+    pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"),
+                     help="drop the wavelength band [A, B] nm (repeatable)")
+    pre.add_argument("--background-before", type=float, metavar="T",
+                     help="subtract the mean signal of delays before T ps")
+    pre.add_argument("--bad-values", type=float, metavar="X", help="mask cells with |signal| > X")
+    pre.add_argument("--chirp", metavar="FILE|auto",
+                     help="chirp polynomial file (one line, comma-separated, highest power first; "
+                     "t0 in ps at λ in nm) or 'auto' to estimate it")
+    o = p.add_argument_group("fit options")
+    o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
+    o.add_argument("--profile", action="append", default=[], metavar="PARAM",
+                   help="also compute a profile-likelihood interval for PARAM (repeatable)")
+    o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
+    o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
+    o.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def _preprocess_overrides(args) -> dict:
+    out = {}
+    for key in ("time_range", "wavelength_range", "background_before", "bad_values", "chirp"):
+        v = getattr(args, key)
+        if v is not None:
+            out[key] = list(v) if isinstance(v, (list, tuple)) else v
+    if args.exclude:
+        out["exclude"] = [list(x) for x in args.exclude]
+    return out
+
+
+def build_model(args):
+    """The TargetModel described by the command line."""
+    from ..errors import ModelError
+    from ..modelfile import load_model
+    from ..targetmodel import TargetModel
+
+    if args.model and args.scheme:
+        raise ModelError("give either --model or --scheme, not both")
+    if args.model:
+        model = load_model(args.model)
+    elif args.scheme:
+        if not args.lifetimes:
+            raise ModelError("--scheme needs --lifetimes (initial guesses in ps, e.g. 4,75,1e5)")
+        model = TargetModel.from_scheme(
+            args.scheme, args.lifetimes, fix_lifetime=args.fix_lifetime, irf_fwhm=args.irf_fwhm,
+            fix_irf=args.fix_irf, t0=args.t0, fix_t0=args.fix_t0, n_datasets=len(args.data),
+            baseline=args.baseline, coherent_artifact=args.coherent_artifact)
+    else:
+        raise ModelError("give a model file (--model MODEL.toml) or a quick scheme "
+                         "(--scheme sequential --lifetimes 4,75,1e5)")
+    model.preprocess = {**model.preprocess, **_preprocess_overrides(args)}
+    return model
+
+
+def run(args) -> int:
+    """Run the fit and write the outputs."""
+    from ..fit import fit
+
+    model = build_model(args)
+    t0 = time.perf_counter()
+
+    def progress(it, cost, gnorm):
+        if it == 1 or it % 10 == 0:
+            print(f"  iteration {it:5d}   cost {cost:.10g}   max|grad| {gnorm:.3g}   "
+                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+    if not args.quiet:
+        print(f"fitting {', '.join(args.data)} with {model.source} "
+              "(compiling the model first: a few seconds)", file=sys.stderr, flush=True)
+    res = fit(args.data, model, max_iter=args.max_iter,
+              progress=None if args.quiet else progress, profile=args.profile or None)
+    out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
+    print(res)
+    print(f"wrote {out}/ (summary.json"
+          + ("" if args.no_netcdf else ", result.nc")
+          + ("" if args.no_figure else ", overview.png") + ")")
+    return 0
