@@ -488,8 +488,8 @@ class PhysicalFitResult:
             ax = axes[0] if role == "sample" else axes[1]
             for r in rr:
                 n = r["t"].size
-                ax.plot(r["t"], r["y"], ".", ms=3, alpha=0.6)
-                ax.plot(r["t"], self.fit[i:i + n], "-", lw=1.2, label=r["name"])
+                (line,) = ax.plot(r["t"], self.fit[i:i + n], "-", lw=1.2, label=r["name"])
+                ax.plot(r["t"], r["y"], ".", ms=3, alpha=0.5, color=line.get_color())
                 i += n
             ax.set_xscale("symlog", linthresh=1.0)
             ax.set_xlabel("delay (ps)")
@@ -497,8 +497,9 @@ class PhysicalFitResult:
             ax.set_title("sample (mid-IR)" if role == "sample" else "reference (CdS, band gap)")
             ax.legend(fontsize=7)
         d = self.derived[PHI]
-        fig.suptitle(f"{self.spec.name}: Φ_inj = {d['value']:.4f} ± {d['stderr']:.4f} "
-                     f"(95 % CI {d['ci95'][0]:.4f}–{d['ci95'][1]:.4f})")
+        lo, hi = (float("nan") if c is None else c for c in d["ci95"])
+        fig.suptitle(f"{self.spec.name}: Φ_inj = {d['value']:.4f} ± "
+                     f"{d['stderr'] or float('nan'):.4f} (95 % CI {lo:.4f}–{hi:.4f})")
         fig.tight_layout()
         fig.savefig(path, dpi=90)
         plt.close(fig)
@@ -507,7 +508,8 @@ class PhysicalFitResult:
         d = self.derived[PHI]
         lines = [f"PhysicalFitResult  {self.spec.name}  converged={self.converged} "
                  f"({self.n_iterations} it, {self.wall_time_s:.1f} s)  RMSE {self.rmse:.3g}",
-                 f"  Φ_inj = {d['value']:.4f} ± {d['stderr']:.4f}  ci95 {d['ci95']}"]
+                 f"  Φ_inj = {d['value']:.4f} ± {d['stderr'] or float('nan'):.4f}  "
+                 f"ci95 {d['ci95']}"]
         for k in self.spec.free:
             lines.append(f"  {k:24s} {self.values[k]:.6g} ± {self.stderr.get(k, float('nan')):.2g}")
         return "\n".join(lines)
