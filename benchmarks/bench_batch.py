@@ -12,7 +12,8 @@ projection; starting values 30–40 % off (``synthetic.START_*``).
 
 hotcarrier: for every batch size ``N`` a fresh child process (so nothing is cached between
 sizes) builds the batch and calls the batch fitter twice on it: the first call includes tracing
-and XLA compilation, the second is the steady-state run; ``compile ≈ first − second``.
+and XLA compilation, the second is the steady-state run; ``compile ≈ first − second``
+(cross-checked with JAX's own compile log, ``JAX_LOG_COMPILES=1``, summed over the child).
 Chunking (``--chunk``, default 256, jax 0.10 on 2 CPU cores can dead-lock in batched LAPACK
 above ~512 items; see ``../shared/jax-notes.md``) is passed to the fitter when it accepts it.
 
@@ -49,20 +50,44 @@ DEFAULT_PG_PYTHON = "/work/venv-glotaran/bin/python"
 # child: one batch size, one fresh process
 # --------------------------------------------------------------------------------------------
 
-def _hc_fit_batch_callable():
-    """Return ``fit(t, w, data[N,T,W], chunk) -> dict`` wrapping ``hotcarrier.batch``.
+FWHM_PER_SIGMA = 2.0 * (2.0 * 0.6931471805599453) ** 0.5  # 2.3548…
 
-    Adapter to the batch engineer's API; raises ImportError with a clear message when the module
-    is absent.
+
+def _hc_fit_batch_callable():
+    """Return ``fit(t, w, data[N,T,W], chunk) -> dict`` wrapping ``hotcarrier.batch.fit_arrays``.
+
+    The model is hotcarrier's quick sequential model (``TargetModel.from_scheme``) with the same
+    starting point as ``pyglotaran_batch.py``: lifetimes 1/START_RATES, IRF FWHM from
+    START_IRF_WIDTH, t0 = START_IRF_CENTER; IRF centre and width free. Defaults of ``fit_arrays``
+    are kept (standard errors and spectra computed, as pyglotaran does).
     """
     try:
-        import hotcarrier.batch as hb  # noqa: F401
+        from hotcarrier.batch import fit_arrays
     except ModuleNotFoundError as exc:
         raise ImportError(
             "hotcarrier.batch is not available yet (the batch fitter has not landed); "
             "bench_batch.py cannot time the hotcarrier side"
         ) from exc
-    raise NotImplementedError("adapter to hotcarrier.batch not written yet")
+    import numpy as np
+
+    import synthetic as S
+    from hotcarrier.targetmodel import TargetModel
+
+    model = TargetModel.from_scheme(
+        "sequential", [1.0 / k for k in S.START_RATES],
+        irf_fwhm=S.START_IRF_WIDTH * FWHM_PER_SIGMA, t0=S.START_IRF_CENTER)
+
+    def fit(t, w, data, chunk):
+        res = fit_arrays(model, t, w, data, chunk_size=chunk)
+        taus = np.asarray(res["value"].sel(param=["tau1", "tau2", "tau3"]).values, float)
+        return {
+            "rates": 1.0 / taus,
+            "converged": np.asarray(res["converged"].values, bool),
+            "cost": np.asarray(res["cost"].values, float),
+            "n_iter": np.asarray(res["n_iter"].values) if "n_iter" in res else None,
+        }
+
+    return fit
 
 
 def child(n: int, n_delays: int, n_wavelengths: int, chunk: int, seed: int) -> dict:
@@ -95,6 +120,8 @@ def child(n: int, n_delays: int, n_wavelengths: int, chunk: int, seed: int) -> d
         "n_converged": int(conv.sum()),
         "median_cost": float(np.median(np.asarray(r2["cost"]))),
         "max_rate_rel_error_median_over_batch": float(np.median(rel.max(axis=1))),
+        "median_n_iter": (None if r2.get("n_iter") is None
+                          else float(np.median(r2["n_iter"]))),
         "first_equals_second": bool(np.allclose(np.asarray(r1["rates"]), rates)),
     }
 
@@ -106,16 +133,20 @@ def child(n: int, n_delays: int, n_wavelengths: int, chunk: int, seed: int) -> d
 def run_child(n, nt, nw, chunk, seed, timeout):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(n), str(nt), str(nw),
            str(chunk), str(seed)]
+    from bench_hippius import parse_compile_log, timed_run
+
     env = dict(os.environ)
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
-    wall = time.perf_counter() - t0
+    env["JAX_LOG_COMPILES"] = "1"
+    proc, wall, cpu = timed_run(cmd, env, timeout)
     for line in proc.stdout.splitlines():
         if line.startswith("CHILD "):
             rec = json.loads(line[6:])
             rec["process_s"] = wall
+            rec["cpu_s"] = cpu
+            # JAX's own compile log over the whole child (both calls)
+            rec["logged_compile"] = parse_compile_log(proc.stderr)
             return rec
     return {"n": n, "n_delays": nt, "n_wavelengths": nw, "error": proc.stderr[-3000:],
             "rc": proc.returncode, "process_s": wall}

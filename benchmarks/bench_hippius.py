@@ -2,23 +2,30 @@
 
 Runs in the project's virtual environment::
 
-    python benchmarks/bench_hippius.py [--reps-hc 3] [--reps-pg 2] [--skip-pyglotaran]
+    python benchmarks/bench_hippius.py [--reps-hc 3] [--reps-pg 3] [--skip-pyglotaran]
 
 What is timed
 -------------
 * **hotcarrier** — every repetition is a *fresh process* running the CLI,
-  ``python -m hotcarrier fit DATA --model fits/hippius/model.toml --out TMP``, so Python start-up,
-  imports, data loading, JIT compilation and the fit are all included (``process_s``; the
-  persistent JAX compilation cache is switched off in the child). The fit's own
-  ``summary.json`` gives ``wall_time_s``, ``cost``, ``converged``, ``n_iterations``.
-  Compile and run are separated by a second child process (``--split``, on by default) that calls
-  the CLI entry point twice in one interpreter: the first call pays tracing + XLA compilation,
-  the second reuses the compiled functions, so ``compile ≈ first − second`` and ``run = second``.
-  If ``summary.json`` reports a compile time itself, that is recorded too.
+  ``python -m hotcarrier fit DATA --model fits/hippius/model.toml --out TMP --quiet --no-figure
+  --no-netcdf`` (``--hc-args``), so Python start-up, imports, data loading, JIT compilation, the
+  fit and the standard errors are all included (``process_s``; the persistent JAX compilation
+  cache is switched off in the child). The fit's own ``summary.json`` gives ``wall_time_s``
+  (inside ``fit()``: setup, compilation, optimisation, covariance), ``fit_time_s`` (the same
+  without the covariance step), ``cost``, ``converged``, ``n_iterations``.
+  Compile time is measured in the same child with ``JAX_LOG_COMPILES=1``: the sums of JAX's own
+  "Finished XLA compilation … in X sec" and "jaxpr to MLIR module conversion" lines give
+  ``compile_s`` (XLA + lowering), "Finished tracing" lines give ``tracing_s`` (nested jits may be
+  counted twice, so it is an upper bound); ``run_s = fit wall_time_s − compile_s − tracing_s``
+  (a lower bound on the pure run time). ``--split`` additionally runs one child that calls the
+  CLI twice in one interpreter (first call − second call, meaningful only if the second call
+  reuses compiled functions).
 * **pyglotaran** — ``benchmarks/pyglotaran_hippius.py`` in the pyglotaran venv
   (``$PYGLOTARAN_PYTHON``, default ``/work/venv-glotaran/bin/python``), also a fresh process per
   repetition; ``process_s`` (includes imports and numba compilation) and ``wall_time_s``
-  (``optimize()`` only) are recorded.
+  (``optimize()`` only, which includes pyglotaran's standard errors) are recorded.
+  Every child's CPU time (user + sys, from ``getrusage(RUSAGE_CHILDREN)``) is recorded too: on a
+  machine shared with other jobs it is a steadier measure than wall time.
 
 Repetitions are interleaved (hc, pg, hc, pg, hc, …) so that load from other processes on the
 shared machine hits both tools alike. Reported: medians, min/max, and the ratios
@@ -32,6 +39,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,14 +64,17 @@ t0 = time.perf_counter()
 from hotcarrier.cli import main
 t_import = time.perf_counter() - t0
 data, model, out1, out2 = sys.argv[1:5]
-t0 = time.perf_counter(); rc1 = main(["fit", data, "--model", model, "--out", out1]); t1 = time.perf_counter() - t0
-t0 = time.perf_counter(); rc2 = main(["fit", data, "--model", model, "--out", out2]); t2 = time.perf_counter() - t0
+extra = ["--quiet", "--no-figure", "--no-netcdf"]
+t0 = time.perf_counter(); rc1 = main(["fit", data, "--model", model, "--out", out1, *extra]); t1 = time.perf_counter() - t0
+t0 = time.perf_counter(); rc2 = main(["fit", data, "--model", model, "--out", out2, *extra]); t2 = time.perf_counter() - t0
 print("SPLIT " + json.dumps({"import_s": t_import, "first_call_s": t1, "second_call_s": t2, "rc": [rc1, rc2]}))
 """
 
 
-def child_env():
+def child_env(log_compiles: bool = False):
     env = dict(os.environ)
+    if log_compiles:
+        env["JAX_LOG_COMPILES"] = "1"
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env["JAX_ENABLE_COMPILATION_CACHE"] = "false"
     env.setdefault("PYTHONHASHSEED", "0")
@@ -92,6 +104,49 @@ def pick(summary: dict, *keys):
     return None
 
 
+_COMPILE_RE = {
+    "xla_compile_s": re.compile(r"Finished XLA compilation of .* in ([0-9.eE+-]+) sec"),
+    "lowering_s": re.compile(r"Finished jaxpr to MLIR module conversion .* in ([0-9.eE+-]+) sec"),
+    "tracing_s": re.compile(r"Finished tracing \+ transforming .* in ([0-9.eE+-]+) sec|"
+                            r"Finished tracing .* in ([0-9.eE+-]+) sec"),
+}
+
+
+_XLA_NAME = re.compile(r"Finished XLA compilation of (.*) in [0-9.eE+-]+ sec")
+
+
+def parse_compile_log(text: str, top: int = 6) -> dict:
+    out = {k: 0.0 for k in _COMPILE_RE}
+    out["n_xla_compilations"] = 0
+    biggest = []
+    for line in text.splitlines():
+        for key, rx in _COMPILE_RE.items():
+            m = rx.search(line)
+            if m:
+                v = float(next(g for g in m.groups() if g is not None))
+                out[key] += v
+                if key == "xla_compile_s":
+                    out["n_xla_compilations"] += 1
+                    n = _XLA_NAME.search(line)
+                    biggest.append((v, n.group(1)[:80] if n else "?"))
+                break
+    out["compile_s"] = out["xla_compile_s"] + out["lowering_s"]
+    out["largest_xla_compilations"] = [[name, round(v, 3)]
+                                       for v, name in sorted(biggest, reverse=True)[:top]]
+    return out
+
+
+def timed_run(cmd, env, timeout):
+    """subprocess.run with wall time and the child's CPU time (user + sys)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return proc, wall, cpu
+
+
 def compile_from_summary(summary: dict):
     flat = dict(summary)
     for v in summary.values():
@@ -103,20 +158,23 @@ def compile_from_summary(summary: dict):
     return None, None
 
 
-def run_hotcarrier(data: Path, model: Path, timeout: float) -> dict:
+def run_hotcarrier(data: Path, model: Path, timeout: float, extra_args: list[str]) -> dict:
     out_dir = Path(tempfile.mkdtemp(prefix="hc_hippius_"))
     cmd = [sys.executable, "-m", "hotcarrier", "fit", str(data), "--model", str(model),
-           "--out", str(out_dir)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=timeout,
-                          cwd=ROOT)
-    wall = time.perf_counter() - t0
+           "--out", str(out_dir), *extra_args]
+    proc, wall, cpu = timed_run(cmd, child_env(log_compiles=True), timeout)
     summary = read_summary(out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
+    comp = parse_compile_log(proc.stderr)
+    fit_wall = pick(summary, "wall_time_s")
     rec = {
         "process_s": wall,
+        "cpu_s": cpu,
         "rc": proc.returncode,
-        "fit_wall_time_s": pick(summary, "wall_time_s"),
+        "fit_wall_time_s": fit_wall,
+        "fit_time_s_excl_covariance": pick(summary, "fit_time_s"),
+        **comp,
+        "run_s": (fit_wall - comp["compile_s"] - comp["tracing_s"]) if fit_wall else None,
         "cost": pick(summary, "cost"),
         "converged": pick(summary, "converged"),
         "n_iterations": pick(summary, "n_iterations"),
@@ -133,15 +191,12 @@ def run_hotcarrier(data: Path, model: Path, timeout: float) -> dict:
 def run_split(data: Path, model: Path, timeout: float) -> dict:
     d1 = Path(tempfile.mkdtemp(prefix="hc_split1_"))
     d2 = Path(tempfile.mkdtemp(prefix="hc_split2_"))
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", SPLIT_CHILD, str(data), str(model), str(d1),
-                           str(d2)], capture_output=True, text=True, env=child_env(),
-                          timeout=timeout, cwd=ROOT)
-    wall = time.perf_counter() - t0
+    proc, wall, cpu = timed_run([sys.executable, "-c", SPLIT_CHILD, str(data), str(model),
+                                 str(d1), str(d2)], child_env(), timeout)
     s1, s2 = read_summary(d1), read_summary(d2)
     shutil.rmtree(d1, ignore_errors=True)
     shutil.rmtree(d2, ignore_errors=True)
-    rec = {"process_s": wall, "rc": proc.returncode}
+    rec = {"process_s": wall, "cpu_s": cpu, "rc": proc.returncode}
     for line in proc.stdout.splitlines():
         if line.startswith("SPLIT "):
             rec.update(json.loads(line[6:]))
@@ -158,10 +213,8 @@ def run_split(data: Path, model: Path, timeout: float) -> dict:
 
 def run_pyglotaran(pg_python: str, data: Path, timeout: float) -> dict:
     cmd = [pg_python, str(HERE / "pyglotaran_hippius.py"), "--data", str(data)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    wall = time.perf_counter() - t0
-    rec = {"process_s": wall, "rc": proc.returncode}
+    proc, wall, cpu = timed_run(cmd, dict(os.environ), timeout)
+    rec = {"process_s": wall, "cpu_s": cpu, "rc": proc.returncode}
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
             res = json.loads(line)
@@ -172,6 +225,9 @@ def run_pyglotaran(pg_python: str, data: Path, timeout: float) -> dict:
                 "rmse": res.get("rmse"),
                 "n_evaluations": res.get("n_evaluations"),
                 "n_jacobian_evaluations": res.get("n_jacobian_evaluations"),
+                "n_residual_evaluations_incl_fd_jacobian": (
+                    res["n_evaluations"] + res["n_jacobian_evaluations"] * len(res["parameters"])
+                    if res.get("n_jacobian_evaluations") is not None else None),
                 "termination_reason": res.get("termination_reason"),
                 "parameters": res.get("parameters"),
             })
@@ -197,6 +253,19 @@ def cpu_model():
     return platform.processor()
 
 
+def git_state():
+    def g(*a):
+        try:
+            return subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT,
+                                  timeout=30).stdout.rstrip("\n")
+        except (OSError, subprocess.SubprocessError):
+            return None
+    dirty = g("status", "--porcelain", "--", "hotcarrier", "fits")
+    return {"commit": g("rev-parse", "HEAD"),
+            "hotcarrier_or_fits_dirty": bool(dirty),
+            "dirty_files": dirty.splitlines() if dirty else []}
+
+
 def versions():
     out = {"python": platform.python_version()}
     for mod in ("jax", "jaxlib", "optax", "numpy", "hotcarrier"):
@@ -210,9 +279,11 @@ def versions():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps-hc", type=int, default=3)
-    ap.add_argument("--reps-pg", type=int, default=2)
-    ap.add_argument("--no-split", dest="split", action="store_false",
-                    help="skip the compile/run split child")
+    ap.add_argument("--reps-pg", type=int, default=3)
+    ap.add_argument("--split", action="store_true",
+                    help="also run one child calling the CLI twice in one interpreter")
+    ap.add_argument("--hc-args", default="--quiet --no-figure --no-netcdf",
+                    help="extra arguments for 'hotcarrier fit' (default: %(default)s)")
     ap.add_argument("--skip-pyglotaran", action="store_true")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -242,14 +313,16 @@ def main(argv=None):
     hc_runs, pg_runs, splits = [], [], []
     for i in range(max(args.reps_hc, reps_pg)):
         if i < args.reps_hc:
-            r = run_hotcarrier(args.data, args.model, args.timeout)
+            r = run_hotcarrier(args.data, args.model, args.timeout, args.hc_args.split())
             hc_runs.append(r)
-            print(f"[{i}] hotcarrier  process {r['process_s']:.2f} s  fit {r['fit_wall_time_s']}  "
-                  f"cost {r['cost']}  rc {r['rc']}", flush=True)
+            print(f"[{i}] hotcarrier  process {r['process_s']:.2f} s  cpu {r['cpu_s']:.1f} s  "
+                  f"fit {r['fit_wall_time_s']}  compile {r['compile_s']:.1f} s  "
+                  f"cost {r['cost']}  iters {r['n_iterations']}  rc {r['rc']}", flush=True)
         if i < reps_pg:
             r = run_pyglotaran(pg_python, args.data, args.timeout)
             pg_runs.append(r)
-            print(f"[{i}] pyglotaran  process {r['process_s']:.2f} s  fit {r.get('fit_wall_time_s')}  "
+            print(f"[{i}] pyglotaran  process {r['process_s']:.2f} s  cpu {r['cpu_s']:.1f} s  "
+                  f"fit {r.get('fit_wall_time_s')}  "
                   f"cost {r.get('cost')}  nfev {r.get('n_evaluations')}  rc {r['rc']}", flush=True)
     if args.split:
         for _ in range(1):
@@ -262,7 +335,12 @@ def main(argv=None):
     ok_pg = [r for r in pg_runs if r["rc"] == 0]
     hc = {
         "process_s": stats([r["process_s"] for r in ok_hc]),
+        "cpu_s": stats([r["cpu_s"] for r in ok_hc]),
         "fit_wall_time_s": stats([r["fit_wall_time_s"] for r in ok_hc]),
+        "fit_time_s_excl_covariance": stats([r["fit_time_s_excl_covariance"] for r in ok_hc]),
+        "compile_s": stats([r["compile_s"] for r in ok_hc]),
+        "tracing_s": stats([r["tracing_s"] for r in ok_hc]),
+        "run_s": stats([r["run_s"] for r in ok_hc]),
         "summary_compile_s": stats([r.get("summary_compile_s") for r in ok_hc]),
         "cost": stats([r["cost"] for r in ok_hc]),
         "n_iterations": [r["n_iterations"] for r in ok_hc],
@@ -274,6 +352,7 @@ def main(argv=None):
         hc["split_import_s"] = stats([s.get("import_s") for s in splits])
     pg = {
         "process_s": stats([r["process_s"] for r in ok_pg]),
+        "cpu_s": stats([r["cpu_s"] for r in ok_pg]),
         "fit_wall_time_s": stats([r["fit_wall_time_s"] for r in ok_pg]),
         "cost": stats([r["cost"] for r in ok_pg]),
         "n_evaluations": [r.get("n_evaluations") for r in ok_pg],
@@ -284,6 +363,11 @@ def main(argv=None):
         ratios["end_to_end_process"] = pg["process_s"]["median"] / hc["process_s"]["median"]
     if hc["fit_wall_time_s"] and pg["fit_wall_time_s"]:
         ratios["fit_only"] = pg["fit_wall_time_s"]["median"] / hc["fit_wall_time_s"]["median"]
+    if hc["cpu_s"] and pg["cpu_s"]:
+        ratios["end_to_end_cpu"] = pg["cpu_s"]["median"] / hc["cpu_s"]["median"]
+    if hc["run_s"] and pg["fit_wall_time_s"]:
+        ratios["pg_fit_vs_hc_run_excl_compile"] = (pg["fit_wall_time_s"]["median"]
+                                                   / hc["run_s"]["median"])
     if hc.get("split_run_s") and pg["fit_wall_time_s"]:
         ratios["pg_fit_vs_hc_warm_run"] = pg["fit_wall_time_s"]["median"] / hc["split_run_s"]["median"]
 
@@ -293,6 +377,7 @@ def main(argv=None):
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(),
                     "loadavg_at_end": os.getloadavg()},
         "versions": versions(),
+        "git": git_state(),
         "data": str(args.data),
         "model": str(args.model),
         "reference_cost_readme": REFERENCE_COST,
