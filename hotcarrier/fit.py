@@ -197,7 +197,9 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     # Jacobian at the start, so that every direction has unit Gauss–Newton curvature
     # (the compiled Jacobian is reused for the uncertainties at the end)
     J0 = np.asarray(s.objective.jacobian(s.theta0, s.arrays))
-    D = np.sqrt(np.sum(J0 * J0, axis=0))
+    # × √n_free bounds the largest curvature by 1 (Gershgorin), so the first unit step of
+    # L-BFGS never overshoots the quadratic model (a large first step can jump basins)
+    D = np.sqrt(np.sum(J0 * J0, axis=0) * J0.shape[1])
     D = jnp.asarray(np.where(np.isfinite(D) & (D > 0), D, 1.0))
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
                  gtol=gtol, ftol=ftol, callback=cb)
@@ -258,7 +260,10 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float):
     th = jnp.asarray(theta)
     J = s.objective.jacobian(th, s.arrays)
     # rows of masked cells are zero and carry no information
-    cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes)
+    # in the unconstrained space a standard error > 100 (a factor e^100 for a log-rate) means
+    # the data do not determine the parameter at all: flagged, not reported as a number
+    cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes,
+                                 max_stderr=100.0)
     cov_phys, _ = propagate_covariance(s.model.parameters.physical, th, cr.covariance,
                                        cr.identifiable)
     return cr, cov_phys

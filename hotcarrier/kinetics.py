@@ -210,7 +210,10 @@ def _dd_all(scheme: Scheme, d, moments):
                 for b in range(len(nodes)):
                     if a == b:
                         continue
-                    safe = jnp.where(close, 1.0, ds[b] - ds[a])
+                    # every candidate gets a non-zero denominator (unselected pairs may be
+                    # degenerate): 0·∞ in the reverse pass would otherwise give NaN gradients
+                    den = ds[b] - ds[a]
+                    safe = jnp.where(close | (den == 0.0), 1.0, den)
                     cand = (dd(S - {nodes[a]}) - dd(S - {nodes[b]})) / safe
                     regular = jnp.where((ia == a) & (ib == b), cand, regular)
             taylor = (-1.0) ** m * H[m, :, col[S]] / math.factorial(m)

@@ -15,6 +15,7 @@ The functions are pure JAX/NumPy on arrays; parameters are flat vectors.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -80,7 +81,8 @@ def residual_jacobian(residual_fn, x, *args):
 
 
 def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
-                            rcond: float = 1e-10, participation: float = 0.05
+                            rcond: float = 1e-10, participation: float = 0.05,
+                            col_rtol: float = 1e-8, max_stderr: float = math.inf
                             ) -> CovarianceResult:
     """Covariance of the free parameters from the residual Jacobian.
 
@@ -100,6 +102,13 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
     participation : float
         A parameter whose squared weight in the null directions exceeds this is flagged
         non-identifiable.
+    col_rtol : float
+        A parameter whose Jacobian column norm is below ``col_rtol`` × the largest one has
+        (almost) no effect on the residuals — e.g. a rate that ran away to 0 or ∞ in log
+        space — and is flagged non-identifiable.
+    max_stderr : float
+        Standard errors above this (in the parameters' own units, e.g. log/logit space
+        where 100 means "not even the order of magnitude") are flagged non-identifiable.
 
     Returns
     -------
@@ -117,7 +126,7 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
     rmse2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
     JTJ = J.T @ J
     norms = np.sqrt(np.clip(np.diag(JTJ), 0.0, None))
-    ok_col = norms > 0
+    ok_col = norms > col_rtol * (norms.max() if n else 1.0)
     scale = np.where(ok_col, norms, 1.0)
     M = JTJ / np.outer(scale, scale)
     M[~ok_col, :] = 0.0
@@ -137,6 +146,16 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
         inv = np.linalg.inv(sub) / np.outer(scale[idx], scale[idx])
         cov[np.ix_(idx, idx)] = inv * rmse2
     stderr = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
+    huge = np.isfinite(stderr) & (stderr > max_stderr)
+    if huge.any():  # undetermined: recompute without them so the others are conditional
+        keep = identifiable & ~huge
+        cov = np.full((n, n), np.nan)
+        idx = np.flatnonzero(keep)
+        if idx.size:
+            sub = M[np.ix_(idx, idx)]
+            cov[np.ix_(idx, idx)] = np.linalg.inv(sub) / np.outer(scale[idx], scale[idx]) * rmse2
+        identifiable = keep
+        stderr = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
     return CovarianceResult(covariance=cov, stderr=stderr, correlation=correlation_matrix(cov),
                             identifiable=identifiable, rmse=float(np.sqrt(rmse2)), dof=dof,
                             condition=condition, null_directions=Vn)
