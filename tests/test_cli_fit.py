@@ -1,0 +1,50 @@
+"""``hotcarrier fit``: the quick global-analysis path on real data, outputs, errors."""
+
+import json
+
+import pytest
+
+from hotcarrier.cli import main
+
+RU = "kimopack_ru_dppz/TA_Ru-dppz_400nm_ACN.SIA"
+CHIRP = "kimopack_ru_dppz/TA_Ru-dppz_400nm_ACN_chirp.dat"
+
+
+def test_ru_dppz_quick_path_matches_kimopack(shared_data, tmp_path, capsys):
+    out = tmp_path / "ru"
+    rc = main(["fit", str(shared_data / RU), "--scheme", "sequential", "--lifetimes", "4,75,1.8e5",
+               "--fix-lifetime", "3", "--irf-fwhm", "0.12", "--fix-irf", "--t0", "0", "--fix-t0",
+               "--time-range", "0.35", "2000", "--wavelength-range", "320", "770",
+               "--exclude", "380", "405", "--background-before", "-0.5", "--bad-values", "20",
+               "--chirp", str(shared_data / CHIRP), "--out", str(out), "--no-figure"])
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["converged"] and (out / "result.nc").is_file()
+    for key in ("n_iterations", "wall_time_s", "cost", "rmse", "chi2_reduced", "n_data", "n_free",
+                "parameters"):
+        assert key in s
+    assert s["n_free"] == 2 and s["parameters"]["tau3"]["fixed"]
+    t1, t2, t3 = s["lifetimes_ps"]
+    # issue #3: within 5 % of KiMoPack's 4.25 ps and 74.5 ps (we get 4.14 and 70.9: −2.6 %,
+    # −4.8 %; τ2's standard error is 2.8 ps, so the difference is 1.3σ)
+    assert t1 == pytest.approx(4.25, rel=0.05) and t2 == pytest.approx(74.5, rel=0.05)
+    assert t3 == 1.8e5
+    printed = capsys.readouterr()
+    assert "FitResult  converged" in printed.out and "iteration" in printed.err
+
+
+def test_bad_model_file_lists_every_problem(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('transfers = [{from = "s1", to = "s9", rate = "k1"}]\n'
+                   '[model]\ncompartments = ["s1", "s2"]\ninitial = {s1 = 1}\n'
+                   '[parameters]\nk1 = {vaule = 1}\n')
+    data = tmp_path / "d.csv"
+    data.write_text("x")
+    rc = main(["fit", str(data), "--model", str(bad), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(bad) in err and "vaule" in err
+
+
+def test_quick_path_needs_lifetimes(tmp_path, capsys):
+    rc = main(["fit", "x.ascii", "--scheme", "parallel", "--out", str(tmp_path)])
+    assert rc == 2 and "--lifetimes" in capsys.readouterr().err
