@@ -170,7 +170,7 @@ def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=
     r = chain_rates(p, model)
     t = jnp.asarray(t, float)
     m = jnp.asarray(m, float)
-    mm = m[..., None] if m.ndim else m
+    mm = jnp.atleast_1d(m)[..., None]  # (M, 1): rates broadcast against t (N,)
     k_trap = mm * r.k1
     k_C = r.k_bet + r.k_sep + k_trap
     k_L = r.k_L0 + mm * r.k1_fcb
@@ -188,7 +188,8 @@ def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=
     T = k_trap * (r.b_C * D_CT + r.b_H * r.k_inj * (D_HC - D_CT) / (r.k_T - r.k_H))
     L = r.k_sep * (r.b_C * D_CL + r.b_H * r.k_inj * (D_HC - D_CL) / (k_L - r.k_H))
     H = jnp.broadcast_to(H, C.shape)
-    return jnp.stack([H, C, T, L])
+    y = jnp.stack([H, C, T, L])
+    return y[:, 0] if m.ndim == 0 else y
 
 
 def populations(t, p, *, model: str = "all_above", t0=0.0, sigma=None, n_max: int | None = None,

@@ -157,10 +157,11 @@ VISIBLE_SPECIES = ("N", "dTe", "dTl", "CB", "T")
 """Species of the visible model: non-thermal energy, ΔT_e, ΔT_l, CB(+L) electrons, trapped."""
 
 
-def visible_species(t, p, t0, *, model="all_above", n_max=None, sigma=None):
+def visible_species(t, p, t0, *, model="all_above", n_max=None, sigma=None, quadrature=None):
     """Visible-model species (5, N) per absorbed photon at time zero ``t0`` (scalar)."""
     s = linear._sigma(p, sigma)
-    y = linear.populations(t, p, model=model, t0=t0, sigma=s, n_max=n_max)
+    y = linear.populations(t, p, model=model, t0=t0, sigma=s, n_max=n_max,
+                           quadrature=quadrature)
     m = metal_response(t, p, t0, s)
     return jnp.stack([m[0], m[1], m[2], y[1] + y[3], y[2]])
 

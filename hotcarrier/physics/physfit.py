@@ -127,7 +127,8 @@ def params_with_yield(p: InterfaceParams, phi, model: str = "all_above") -> Inte
 
 # --------------------------------------------------------------------------- the residual
 CANDIDATES = (PHI, "tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "irf_fwhm_fs", "t0_ps",
-              "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T")
+              "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "chirp_c1_ps_nm",
+              "chirp_c2_ps_nm2")
 """Parameters a model file may free. The optimiser always sees all of them; the fixed ones are
 *pinned* by a traced mask, so every fit (any preset, any free set, every profile-likelihood
 point) with data of the same shapes reuses ONE compiled program."""
@@ -152,6 +153,7 @@ class _Residual:
     n_nodes: int
     model: str
     fixed_kappa: bool
+    visible: bool = False
 
     def values(self, x, ctrl):
         return [jnp.where(ctrl["pin"][i], ctrl["pinval"][i],
@@ -211,8 +213,38 @@ class _Residual:
             c = c.at[0].set(kap)
         return (data["y"] - fit) * w, c, fit
 
+    def solve_visible(self, x, ctrl, base_p, base_o, data):
+        """Visible map: species kinetics per wavelength (chirped t0), spectra by projection.
+
+        Returns (weighted residual (Nt·W,), spectra (W, 8), model (Nt, W)); columns are the
+        species of :data:`observables.VISIBLE_SPECIES` (×ρ_abs) and the artefact G, G', G''.
+        """
+        p, o = self.params(x, ctrl, base_p, base_o)
+        s = linear._sigma(p, None)
+        t, wl = data["t_v"], data["wl_v"]
+        t0s = ob.chirp_t0(wl, o)
+
+        def column(t0, y, w):
+            ys = ob.visible_species(t, p, t0, model=self.model, sigma=s,
+                                    quadrature=self.n_nodes) * data["rho_v"]
+            A = jnp.concatenate([ys, ob.artefact_basis(t, t0, s)]).T  # (Nt, 8)
+            Aw = A * w[:, None]
+            sumsq = jnp.sum(Aw * Aw, axis=0)
+            sc = jnp.sqrt(jnp.where(sumsq == 0.0, 1.0, sumsq))
+            M = (Aw / sc).T @ (Aw / sc)
+            c = jnp.linalg.solve(M + 1e-14 * jnp.eye(8), (Aw / sc).T @ (y * w)) / sc
+            fit = A @ c
+            return (y - fit) * w, c, fit
+
+        r, c, fit = jax.vmap(column, in_axes=(0, 1, 1), out_axes=(1, 0, 1))(
+            t0s, data["y_v"], data["w_v"])
+        return r.ravel(), c, fit
+
     def __call__(self, x, ctrl, base_p, base_o, data):
-        return self.solve(x, ctrl, base_p, base_o, data)[0]
+        r = self.solve(x, ctrl, base_p, base_o, data)[0]
+        if self.visible:
+            r = jnp.concatenate([r, self.solve_visible(x, ctrl, base_p, base_o, data)[0]])
+        return r
 
 
 _P_FIELDS = {f.name for f in dataclasses.fields(InterfaceParams)}
@@ -318,14 +350,28 @@ def collect_data(datasets: dict, probes=("midir",)):
     from ..dataset import fit_mask
 
     rows = {"sample": [], "reference": []}
+    visible = []
     problems = []
     for name, ds in datasets.items():
         role = ds.attrs.get("hotcarrier_role")
         probe = ds.attrs.get("probe", "midir")
         if probe not in probes:
             continue
+        if probe == "visible":
+            if "absorbed_photon_density_cm3" not in ds.attrs:
+                problems.append(f"{name}: attribute absorbed_photon_density_cm3 is missing")
+                continue
+            ok = fit_mask(ds)
+            w = ds["weight"].values if "weight" in ds else np.ones(ds["signal"].shape)
+            visible.append(dict(name=name, t=ds["delay"].values.astype(float),
+                                wl=ds["wavelength"].values.astype(float),
+                                y=np.where(ok, ds["signal"].values, 0.0),
+                                w=np.where(ok, w, 0.0),
+                                rho=float(ds.attrs["absorbed_photon_density_cm3"]) * 1e-12,
+                                units=ds["signal"].attrs.get("units", "")))
+            continue
         if probe != "midir":
-            problems.append(f"{name}: probe {probe!r} is not supported by the fit yet")
+            problems.append(f"{name}: probe {probe!r} is not supported by the fit")
             continue
         if role not in rows:
             problems.append(f"{name}: attribute hotcarrier_role must be 'sample' or 'reference' "
@@ -356,9 +402,11 @@ def collect_data(datasets: dict, probes=("midir",)):
                                units=ds["signal"].attrs.get("units", "")))
     if not rows["sample"]:
         problems.append(f"no sample mid-IR trace found among {list(datasets)}")
+    if len(visible) > 1:
+        problems.append(f"one visible map at most can be fitted (got {[v['name'] for v in visible]})")
     if problems:
         raise FitError("cannot fit the physical model:\n  - " + "\n  - ".join(problems))
-    units = {r["units"] for rr in rows.values() for r in rr}
+    units = {r["units"] for rr in rows.values() for r in rr} | {v["units"] for v in visible}
     if len(units) > 1:
         raise FitError(f"mixed signal units {sorted(units)}; convert them to one unit first")
 
@@ -373,6 +421,10 @@ def collect_data(datasets: dict, probes=("midir",)):
     tr, yr, wr, rr_ = stack(rows["reference"])
     arrays = dict(t_s=ts, rho_s=rs, t_r=tr, rho_r=rr_, y=np.concatenate([ys, yr]),
                   w=np.concatenate([ws, wr]))
+    if visible:
+        v = visible[0]
+        arrays.update(t_v=v["t"], wl_v=v["wl"], y_v=v["y"], w_v=v["w"], rho_v=v["rho"])
+        rows["visible"] = visible
     return {k: jnp.asarray(v, float) for k, v in arrays.items()}, rows, units.pop()
 
 
@@ -402,6 +454,8 @@ class PhysicalFitResult:
     units: str
     profile: dict = field(default_factory=dict)
     n_amplitudes: int = N_AMPLITUDES
+    visible_spectra: np.ndarray | None = None  # (W, 8): N, ΔT_e, ΔT_l, CB, T, artefact ×3
+    visible_fit: np.ndarray | None = None  # (Nt, W), signal units
 
     @property
     def injection_quantum_yield(self) -> float:
@@ -440,6 +494,10 @@ class PhysicalFitResult:
             "parameters": params, "derived": self.derived,
             "amplitudes": {k: _f(v) for k, v in self.amplitudes.items()},
             "datasets": [r["name"] for rr in self.rows.values() for r in rr],
+            "chirp": ({"c1_ps_nm": float(self.obs.chirp_c1_ps_nm),
+                       "c2_ps_nm2": float(self.obs.chirp_c2_ps_nm2),
+                       "lambda_ref_nm": float(self.obs.lambda_ref_nm)}
+                      if self.visible_fit is not None else None),
         }
 
     def to_dataset(self):
@@ -447,18 +505,29 @@ class PhysicalFitResult:
         import xarray as xr
 
         names, t = [], []
-        for rr in self.rows.values():
+        mid = {k: v for k, v in self.rows.items() if k != "visible"}
+        for rr in mid.values():
             for r in rr:
                 names += [r["name"]] * r["t"].size
                 t.append(r["t"])
-        y = np.concatenate([r["y"] for rr in self.rows.values() for r in rr])
-        return xr.Dataset(
+        y = np.concatenate([r["y"] for rr in mid.values() for r in rr])
+        ds = xr.Dataset(
             {"signal": ("row", y, {"units": self.units}),
              "fit": ("row", self.fit, {"units": self.units}),
              "weighted_residual": ("row", self.residual)},
             coords={"delay": ("row", np.concatenate(t), {"units": "ps"}),
                     "trace": ("row", np.asarray(names))},
             attrs={"summary_json": json.dumps(self.summary())})
+        if self.visible_fit is not None:
+            v = self.rows["visible"][0]
+            ds = ds.assign_coords(delay_vis=("delay_vis", v["t"], {"units": "ps"}),
+                                  wavelength=("wavelength", v["wl"], {"units": "nm"}))
+            ds["visible_signal"] = (("delay_vis", "wavelength"), v["y"], {"units": self.units})
+            ds["visible_fit"] = (("delay_vis", "wavelength"), self.visible_fit,
+                                 {"units": self.units})
+            ds["visible_spectra"] = (("wavelength", "component"), self.visible_spectra,
+                                     {"components": "N,dTe,dTl,CB,T,art0,art1,art2"})
+        return ds
 
     def write(self, out_dir) -> Path:
         """Write ``summary.json`` (atomic), ``result.nc`` and ``fit.png`` into ``out_dir``."""
@@ -482,9 +551,10 @@ class PhysicalFitResult:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+        nvis = self.visible_fit is not None
+        fig, axes = plt.subplots(1, 2 + nvis, figsize=(10 + 5 * nvis, 4))
         i = 0
-        for role, rr in self.rows.items():
+        for role, rr in ((k, v) for k, v in self.rows.items() if k != "visible"):
             ax = axes[0] if role == "sample" else axes[1]
             for r in rr:
                 n = r["t"].size
@@ -495,6 +565,18 @@ class PhysicalFitResult:
             ax.set_xlabel("delay (ps)")
             ax.set_ylabel(f"ΔA ({self.units})")
             ax.set_title("sample (mid-IR)" if role == "sample" else "reference (CdS, band gap)")
+            ax.legend(fontsize=7)
+        if nvis:
+            ax = axes[2]
+            v = self.rows["visible"][0]
+            for wl in (495.0, 560.0, 600.0):
+                j = int(np.argmin(np.abs(v["wl"] - wl)))
+                (line,) = ax.plot(v["t"], self.visible_fit[:, j], "-", lw=1.2,
+                                  label=f"{v['wl'][j]:.0f} nm")
+                ax.plot(v["t"], v["y"][:, j], ".", ms=3, alpha=0.5, color=line.get_color())
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlabel("delay (ps)")
+            ax.set_title("visible (chirped, fitted spectra)")
             ax.legend(fontsize=7)
         d = self.derived[PHI]
         lo, hi = (float("nan") if c is None else c for c in d["ci95"])
@@ -559,6 +641,10 @@ def _compiled(res_fn: _Residual):
 
     def both(x, *a):
         r, c, fit = res_fn.solve(x, *a)
+        if res_fn.visible:
+            rv, cv, fitv = res_fn.solve_visible(x, *a)
+            r = jnp.concatenate([r, rv])
+            return r, (r, c, fit, cv, fitv)
         return r, (r, c, fit)
 
     rjx = jax.jit(jax.jacfwd(both, has_aux=True))
@@ -567,8 +653,8 @@ def _compiled(res_fn: _Residual):
         return rjx(x, *a)[1]
 
     def rj(x, *a):
-        J, (r, _, _) = rjx(x, *a)
-        return r, J
+        J, aux = rjx(x, *a)
+        return aux[0], J
 
     def derived_all(x, ctrl, base_p, base_o, data=None):
         vals = jnp.stack(res_fn.values(x, ctrl))
@@ -665,7 +751,11 @@ def _fit(datasets, spec, progress):
                       float)
     data["col_on"] = jnp.asarray(col_on)
     n_amp = int(col_on.sum()) - (0 if has_ref else 1)
-    res_fn = _Residual(n_nodes=N_NODES, model=spec.barrier_model, fixed_kappa=not has_ref)
+    has_vis = "visible" in rows
+    res_fn = _Residual(n_nodes=N_NODES, model=spec.barrier_model, fixed_kappa=not has_ref,
+                       visible=has_vis)
+    if has_vis:
+        n_amp += 8 * int(data["wl_v"].size)
     solve, jac_fn, derived_jac = _compiled(res_fn)
     free_names = [k for k in CANDIDATES if k in spec.free]
     free_idx = np.array([CANDIDATES.index(k) for k in free_names])
@@ -683,6 +773,8 @@ def _fit(datasets, spec, progress):
             "pinval": jnp.asarray(pinval)}
     args = (ctrl, spec.params, spec.obs, data)
     n_data = int(jnp.sum(data["w"] > 0))
+    if has_vis:
+        n_data += int(jnp.sum(data["w_v"] > 0))
     progress(f"fitting {len(free_names)} parameters to {n_data} points")
     if spec.optimizer == "lbfgs":
         from ..optimize import least_squares
@@ -694,8 +786,9 @@ def _fit(datasets, spec, progress):
     else:
         x, _, n_iter, conv, J, r_ = levenberg_marquardt(jac_fn, x0, args, free_idx,
                                                         max_iter=spec.max_iter)
-    resid, amps, fit = solve(jnp.asarray(x), *args)
+    resid, amps, fit, *vis = solve(jnp.asarray(x), *args)
     cost = 0.5 * float(jnp.sum(resid**2))
+    resid = resid[: int(data["y"].size)]
     J = J[:, free_idx]
     cov = gauss_newton_covariance(J, cost, n_data, n_amplitudes=n_amp)
     x_np = np.asarray(x)
@@ -748,7 +841,9 @@ def _fit(datasets, spec, progress):
         rmse=float(cov.rmse), n_data=n_data, values=values, stderr=stderr, identifiable=ident,
         derived=derived, amplitudes={k: v for k, v, on in zip(amp_names, np.asarray(amps), col_on)
                                      if on}, rows=rows, fit=np.asarray(fit),
-        residual=np.asarray(resid), units=units, profile=prof, n_amplitudes=n_amp)
+        residual=np.asarray(resid), units=units, profile=prof, n_amplitudes=n_amp,
+        visible_spectra=np.asarray(vis[0]) if vis else None,
+        visible_fit=np.asarray(vis[1]) if vis else None)
     if not out.converged:
         from ..errors import ConvergenceWarning
 
