@@ -103,7 +103,9 @@ def test_demo_fits_bundled():
 
 
 def test_nonlinear_regime_warning():
-    b = simulate.simulate_bundle("clean", seed=1, include_visible=False, fluences=(0.02, 0.2))
+    # same shapes as the other fits (three sample traces) ⇒ no recompilation
+    b = simulate.simulate_bundle("clean", seed=1, include_visible=False,
+                                 fluences=(0.02, 0.05, 0.2))
     with pytest.warns(NonlinearRegimeWarning, match="linear regime"):
         physfit.fit_physical(b, SPEC["clean"])
 

@@ -17,7 +17,7 @@ def test_gauss_poisson_quadrature_matches_truncated_sum():
     # ⌈λ + 12√λ + 30⌉ (spec §8.4), over λ from 0 to 212 (N_it up to 3e13 cm⁻²): the
     # integrands are smooth in m, agreement to 1e-12 absolute (populations ≤ 1)
     t = jnp.asarray(simulate.midir_delays())
-    for n_it in (0.0, 1e10, 3e11, 1e12, 1e13, 3e13):
+    for n_it in (0.0, 3e11, 3e13):  # λ = 0, 2.1, 212
         p = DEFECTIVE.replace(N_it_cm2=n_it)
         exact = linear.populations(t, p)
         quad = linear.populations(t, p, quadrature=16)
