@@ -454,6 +454,8 @@ class PhysicalFitResult:
     units: str
     profile: dict = field(default_factory=dict)
     n_amplitudes: int = N_AMPLITUDES
+    condition: float = float("nan")
+    optimizer: str = "lm"
     visible_spectra: np.ndarray | None = None  # (W, 8): N, ΔT_e, ΔT_l, CB, T, artefact ×3
     visible_fit: np.ndarray | None = None  # (Nt, W), signal units
 
@@ -480,17 +482,37 @@ class PhysicalFitResult:
                 entry["derived_from"] = PHI
                 entry["note"] = ("sub-IRF split of Φ_inj not identifiable (spec §7.3); set by "
                                  "the fixed direct share η_CID/Φ_inj and τ_ee")
-            if name in free and not self.identifiable.get(name, True):
-                entry["identifiable"] = False
+            lo_hi = free.get(name)
+            entry.update(free=name in free, expr=("derived from injection_quantum_yield"
+                                                  if entry.get("derived_from") else None),
+                         min=lo_hi[0] if lo_hi else None, max=lo_hi[1] if lo_hi else None,
+                         identifiable=(self.identifiable.get(name, True) if name in free
+                                       else None))
             params[name] = entry
         dof = self.n_data - len(free) - self.n_amplitudes
+        from .. import __version__
+
+        at_bound = [k for k, (lo, hi) in free.items() if k in self.values
+                    and min(self.values[k] - lo, hi - self.values[k]) <= 0.01 * (hi - lo)]
         return {
             "model": {"type": "hotcarrier", "name": self.spec.name, "file": self.spec.source,
                       "barrier_model": self.spec.barrier_model},
-            "converged": bool(self.converged), "n_iterations": int(self.n_iterations),
-            "wall_time_s": round(float(self.wall_time_s), 3), "cost": float(self.cost),
+            "converged": bool(self.converged),
+            "message": ("converged (relative cost decrease < 1e-12 or step < 1e-10)"
+                        if self.converged else "iteration cap reached"),
+            "n_iterations": int(self.n_iterations), "n_evaluations": None,
+            "wall_time_s": round(float(self.wall_time_s), 3),
+            "fit_time_s": round(float(self.wall_time_s), 3),
+            "optimizer": ("Levenberg–Marquardt (forward-mode Jacobian)" if self.optimizer == "lm"
+                          else "optax L-BFGS (hotcarrier.optimize)"),
+            "criterion": "weighted least squares, amplitudes by variable projection",
+            "cost": float(self.cost),
             "rmse": float(self.rmse), "chi2_reduced": float(2 * self.cost / max(dof, 1)),
             "n_data": int(self.n_data), "n_free": int(len(free)),
+            "n_amplitudes": int(self.n_amplitudes), "dof": int(dof),
+            "condition_number": _f(self.condition),
+            "non_identifiable": [k for k in free if not self.identifiable.get(k, True)],
+            "at_bound": at_bound, "hotcarrier_version": __version__,
             "parameters": params, "derived": self.derived,
             "amplitudes": {k: _f(v) for k, v in self.amplitudes.items()},
             "datasets": [r["name"] for rr in self.rows.values() for r in rr],
@@ -842,6 +864,7 @@ def _fit(datasets, spec, progress):
         derived=derived, amplitudes={k: v for k, v, on in zip(amp_names, np.asarray(amps), col_on)
                                      if on}, rows=rows, fit=np.asarray(fit),
         residual=np.asarray(resid), units=units, profile=prof, n_amplitudes=n_amp,
+        condition=float(cov.condition), optimizer=spec.optimizer,
         visible_spectra=np.asarray(vis[0]) if vis else None,
         visible_fit=np.asarray(vis[1]) if vis else None)
     if not out.converged:
