@@ -1,0 +1,208 @@
+"""Batch results as one labelled :class:`xarray.Dataset`, saved atomically; summaries.
+
+Layout::
+
+    dims:   batch, param, free_param, start  (+ column, wavelength when spectra are kept)
+    coords: batch (0..N-1), item (batch) names, param, free_param, column, wavelength
+    data:   value, stderr              (batch, param)       physical values, 1σ (NaN: fixed or
+                                                             not identifiable)
+            theta                      (batch, free_param)  unconstrained optimum
+            identifiable               (batch, free_param)
+            converged, status, error   (batch)              per-item verdicts (STATUS_MESSAGES)
+            cost, chi2_red, n_data, n_iter, n_eval, grad_norm, best_start  (batch)
+            start_cost, start_converged (batch, start)       multi-start diagnostics
+            spectra                    (batch, column, wavelength)
+    attrs:  model_source, model_toml, status_messages (JSON), n_devices, chunk_size, n_starts,
+            wall_s, hotcarrier_version, ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["results_to_dataset", "save_results", "summary_records", "summary_table",
+           "median_relative_error"]
+
+
+def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
+                       attrs: dict | None = None) -> xr.Dataset:
+    """Assemble per-item result arrays (batch axis first) into the batch Dataset."""
+    from .. import __version__
+    from .fit import STATUS_MESSAGES
+
+    pnames = list(model.parameters.names)
+    free = list(model.parameters.free_names)
+    units = {p.name: p.unit for p in model.parameters.params}
+    n = len(res["cost"])
+    b = ("batch",)
+    dv = {
+        "value": (("batch", "param"), np.asarray(res["value"], float),
+                  {"long_name": "fitted parameter value (physical)"}),
+        "stderr": (("batch", "param"), np.asarray(res["stderr"], float),
+                   {"long_name": "standard error (Gauss–Newton, pyglotaran dof); NaN when "
+                                 "fixed or not identifiable"}),
+        "theta": (("batch", "free_param"), np.asarray(res["theta"], float),
+                  {"long_name": "unconstrained optimum (what the optimiser sees)"}),
+        "identifiable": (("batch", "free_param"), np.asarray(res["identifiable"], bool)),
+        "converged": (b, np.asarray(res["converged"], bool)),
+        "status": (b, np.asarray(res["status"], np.int32),
+                   {"long_name": "per-item status; see attrs status_messages"}),
+        "error": (b, np.asarray([str(e) for e in res["error"]], dtype=str)),
+        "cost": (b, np.asarray(res["cost"], float), {"long_name": "½Σ(weighted residual)²"}),
+        "chi2_red": (b, np.asarray(res["chi2_red"], float),
+                     {"long_name": "2·cost/(n_data − n_free − n_amplitudes)"}),
+        "n_data": (b, np.asarray(res["n_data"], np.int64)),
+        "n_iter": (b, np.asarray(res["n_iter"], np.int32)),
+        "n_eval": (b, np.asarray(res["n_eval"], np.int32)),
+        "grad_norm": (b, np.asarray(res["grad_norm"], float)),
+        "best_start": (b, np.asarray(res["best_start"], np.int32)),
+        "start_cost": (("batch", "start"), np.asarray(res["start_cost"], float)),
+        "start_converged": (("batch", "start"), np.asarray(res["start_converged"], bool)),
+    }
+    coords = {
+        "batch": ("batch", np.arange(n)),
+        "item": ("batch", np.asarray([str(x) for x in res["name"]], dtype=str)),
+        "param": ("param", np.asarray(pnames, dtype=str)),
+        "free_param": ("free_param", np.asarray(free, dtype=str)),
+        "param_unit": ("param", np.asarray([units[p] for p in pnames], dtype=str)),
+    }
+    if "spectra" in res and wavelengths is not None and column_names is not None:
+        dv["spectra"] = (("batch", "wavelength", "column"), np.asarray(res["spectra"], float),
+                         {"long_name": "fitted spectra (amplitudes of the design columns)"})
+        coords["wavelength"] = ("wavelength", np.asarray(wavelengths, float), {"units": "nm"})
+        coords["column"] = ("column", np.asarray(column_names, dtype=str))
+    a = {
+        "model_source": str(model.source),
+        "model_toml": str(getattr(model, "toml_text", "") or ""),
+        "status_messages": json.dumps({str(k): v for k, v in STATUS_MESSAGES.items()}),
+        "hotcarrier_version": __version__,
+    }
+    a.update({k: v for k, v in (attrs or {}).items() if v is not None})
+    ds = xr.Dataset(dv, coords=coords, attrs=a)
+    if "spectra" in ds:
+        ds["spectra"] = ds["spectra"].transpose("batch", "column", "wavelength")
+    return ds
+
+
+def save_results(ds: xr.Dataset, path) -> Path:
+    """Write the batch Dataset to netCDF (h5netcdf) atomically; returns the path."""
+    from ..io.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def summary_records(ds: xr.Dataset) -> list[dict]:
+    """One JSON-able dict per item: name, verdict, cost, χ²_red, parameters ± stderr."""
+    msgs = json.loads(ds.attrs.get("status_messages", "{}"))
+    out = []
+    pn = [str(p) for p in ds["param"].values]
+    for i in range(ds.sizes["batch"]):
+        st = int(ds["status"].values[i])
+        rec = {
+            "item": str(ds["item"].values[i]),
+            "converged": bool(ds["converged"].values[i]),
+            "status": st,
+            "message": msgs.get(str(st), ""),
+            "error": str(ds["error"].values[i]),
+            "cost": _num(ds["cost"].values[i]),
+            "chi2_red": _num(ds["chi2_red"].values[i]),
+            "n_data": int(ds["n_data"].values[i]),
+            "n_iter": int(ds["n_iter"].values[i]),
+            "best_start": int(ds["best_start"].values[i]),
+            "parameters": {p: {"value": _num(ds["value"].values[i, j]),
+                               "stderr": _num(ds["stderr"].values[i, j])}
+                           for j, p in enumerate(pn)},
+        }
+        out.append(rec)
+    return out
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "nan"
+    return f"{v:.4g}"
+
+
+def summary_table(ds: xr.Dataset, max_rows: int | None = 50) -> str:
+    """A plain-text table: one row per item (value ±stderr per free parameter), then totals."""
+    free = [str(p) for p in ds["free_param"].values]
+    pn = [str(p) for p in ds["param"].values]
+    cols = [pn.index(f) for f in free]
+    head = ["item", "ok", "status", "chi2_red", "iter"] + free
+    rows = []
+    n = ds.sizes["batch"]
+    show = range(n) if max_rows is None or n <= max_rows else list(range(max_rows))
+    for i in show:
+        v = ds["value"].values[i]
+        s = ds["stderr"].values[i]
+        rows.append([str(ds["item"].values[i])[:32],
+                     "yes" if ds["converged"].values[i] else "NO",
+                     str(int(ds["status"].values[i])),
+                     _fmt(ds["chi2_red"].values[i]), str(int(ds["n_iter"].values[i]))]
+                    + [f"{_fmt(v[c])}±{_fmt(s[c])}" for c in cols])
+    widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h)
+              for k, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    if len(show) < n:
+        lines.append(f"... {n - len(show)} more item(s) (see summary.json)")
+    conv = ds["converged"].values
+    lines.append(f"{int(conv.sum())}/{n} converged")
+    if conv.any():
+        med = {f: float(np.median(ds["value"].values[conv, pn.index(f)])) for f in free}
+        lines.append("median over converged items: "
+                     + ", ".join(f"{k} = {_fmt(v)}" for k, v in med.items()))
+    return "\n".join(lines)
+
+
+def median_relative_error(ds: xr.Dataset, truth: dict, *, sort: bool = False,
+                          only_converged: bool = True) -> dict:
+    """Median (over items) relative error |fit/true − 1| per parameter.
+
+    Parameters
+    ----------
+    ds : batch Dataset
+    truth : dict
+        ``{param: true value}``.
+    sort : bool
+        Sort the listed parameters' values ascending per item before comparing with the
+        sorted true values (lifetimes of a parallel model carry no label).
+    only_converged : bool
+        Ignore items that did not converge.
+
+    Returns
+    -------
+    dict
+        ``{param: median relative error}`` plus ``"max_over_params"``: the median over items
+        of each item's worst parameter.
+    """
+    names = list(truth)
+    pn = [str(p) for p in ds["param"].values]
+    vals = ds["value"].values[:, [pn.index(n) for n in names]]
+    tv = np.array([truth[n] for n in names], float)
+    if sort:
+        vals = np.sort(vals, axis=1)
+        order = np.argsort(tv)
+        tv = tv[order]
+        names = [names[k] for k in order]
+    if only_converged:
+        vals = vals[ds["converged"].values]
+    rel = np.abs(vals / tv - 1.0)
+    out = {n: float(np.median(rel[:, k])) if rel.size else float("nan")
+           for k, n in enumerate(names)}
+    out["max_over_params"] = float(np.median(rel.max(axis=1))) if rel.size else float("nan")
+    return out

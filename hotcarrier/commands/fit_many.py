@@ -1,0 +1,237 @@
+"""``hotcarrier fit-many FILES... (--model MODEL.toml | --scheme ...) --out DIR``.
+
+Fits every file with the same model in batched, compiled calls (:func:`hotcarrier.batch.fit_batch`).
+Files are first scanned (loaded, preprocessed, checked) one at a time and grouped by shape and
+wavelength grid; each group is then streamed through the fitter in chunks (peak memory follows
+``--chunk-size``). A file that cannot be read or fitted is reported in the summary and never
+stops the others.
+
+Outputs in DIR: ``batch.nc`` (one xarray Dataset, ``batch`` dimension; per-group files
+``group<k>.nc`` with spectra when the files have several grids), ``summary.json`` and
+``items/<name>.json`` per file. Exit code 0 when every item converged, 1 when some did not,
+2 on input errors (no files, bad model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _devices(text: str):
+    if text == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--devices: expected a number or 'all', got {text!r}") \
+            from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("--devices must be >= 1")
+    return n
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``fit-many`` sub-command."""
+    p = subparsers.add_parser(
+        "fit-many", help="fit many TA files with one model in batched, compiled calls",
+        description="Fit every file (or every file in a folder, or every match of a quoted "
+        "glob) with the same model: vmapped over files, in chunks, over all local devices. "
+        "Prints a summary table; writes batch.nc, summary.json and items/<name>.json to --out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("files", nargs="+", metavar="FILES",
+                   help="TA data files, folders (every non-hidden file inside) or glob patterns")
+    p.add_argument("--model", help="TOML model file (docs/model-file.md)")
+    p.add_argument("--out", required=True, help="output folder")
+    q = p.add_argument_group("quick global analysis (no model file)")
+    q.add_argument("--scheme", choices=("parallel", "sequential"),
+                   help="parallel (DAS) or sequential (EAS) scheme")
+    q.add_argument("--lifetimes", type=_floats, help="initial lifetimes in ps, e.g. 4,75,1e5")
+    q.add_argument("--fix-lifetime", type=int, action="append", default=[], metavar="N",
+                   help="hold the N-th lifetime fixed (counting from 1; repeatable)")
+    q.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM, ps")
+    q.add_argument("--fix-irf", action="store_true", help="hold the IRF width fixed")
+    q.add_argument("--t0", type=float, default=0.0, help="time zero (IRF centre), ps")
+    q.add_argument("--fix-t0", action="store_true", help="hold time zero fixed")
+    q.add_argument("--baseline", action="store_true", help="add a constant offset component")
+    q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
+                   help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
+    pre = p.add_argument_group("preprocessing (override the model file's [preprocess])")
+    pre.add_argument("--time-range", type=float, nargs=2, metavar=("LO", "HI"))
+    pre.add_argument("--wavelength-range", type=float, nargs=2, metavar=("LO", "HI"))
+    pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"))
+    pre.add_argument("--background-before", type=float, metavar="T")
+    pre.add_argument("--bad-values", type=float, metavar="X")
+    pre.add_argument("--chirp", metavar="FILE|auto")
+    o = p.add_argument_group("batch options")
+    o.add_argument("--chunk-size", type=int, default=256,
+                   help="files per compiled call (memory grows with it; <= 512 advised)")
+    o.add_argument("--devices", type=_devices, default=None, metavar="N|all",
+                   help="devices to shard each chunk over (default: all local devices)")
+    o.add_argument("--starts", type=int, default=1, metavar="S",
+                   help="starts per file (multi-start; the best converged one is kept)")
+    o.add_argument("--start-factor", type=float, default=3.0,
+                   help="random starts scale bounded parameters by up to this factor")
+    o.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    o.add_argument("--max-iter", type=int, default=500, help="L-BFGS iteration cap per file")
+    o.add_argument("--no-stderr", action="store_true", help="skip standard errors")
+    o.add_argument("--no-spectra", action="store_true", help="do not keep fitted spectra")
+    o.add_argument("--rows", type=int, default=50, help="rows of the printed table")
+    o.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=run)
+
+
+def expand_inputs(specs) -> list[Path]:
+    """Files from paths, folders and glob patterns (sorted within each spec, duplicates once)."""
+    out, seen = [], set()
+    for spec in specs:
+        p = Path(spec)
+        if p.is_dir():
+            found = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith("."))
+        elif p.exists():
+            found = [p]
+        else:
+            found = sorted(Path(x) for x in glob.glob(spec) if Path(x).is_file())
+        for f in found:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(f)
+    return out
+
+
+def _build_model(args):
+    from .fit import build_model
+
+    ns = argparse.Namespace(**vars(args))
+    ns.data = [None]  # one dataset per item
+    return build_model(ns)
+
+
+def _safe_name(name: str, used: set) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "item"
+    cand, k = base, 1
+    while cand in used:
+        k += 1
+        cand = f"{base}_{k}"
+    used.add(cand)
+    return cand
+
+
+def run(args) -> int:
+    """Scan, group, fit, write, summarise."""
+    import numpy as np
+    import xarray as xr
+
+    from ..batch import (TextProgress, fit_batch, save_results, summary_records,
+                         summary_table)
+    from ..batch.fit import Prepared, _failed_results
+    from ..batch.results import results_to_dataset
+    from ..dataset import check_ta
+    from ..errors import HotcarrierError
+    from ..fit import prepare
+    from ..io import load_ta
+
+    t_start = time.perf_counter()
+    model = _build_model(args)
+    base_dir = Path(args.model).resolve().parent if args.model else None
+    files = expand_inputs(args.files)
+    if not files:
+        raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
+    if args.chunk_size < 1 or args.starts < 1:
+        raise HotcarrierError("--chunk-size and --starts must be >= 1")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def loader(path):
+        ds = prepare(load_ta(path), model.preprocess, base_dir=base_dir)
+        check_ta(ds, Path(path).name)
+        return ds
+
+    # pass 1: scan one file at a time; group by delay count and wavelength grid
+    groups: dict = {}
+    failed: list[tuple[int, Prepared]] = []
+    for i, f in enumerate(files):
+        try:
+            ds = loader(f)
+            key = (ds.sizes["delay"], np.round(ds["wavelength"].values, 6).tobytes())
+            groups.setdefault(key, []).append(i)
+        except (HotcarrierError, OSError, ValueError) as exc:
+            failed.append((i, Prepared(f.name, None, 0, None, f"{type(exc).__name__}: {exc}")))
+        if not args.quiet:
+            print(f"\rscanning {i + 1}/{len(files)}", end="", file=sys.stderr)
+    if not args.quiet:
+        print(file=sys.stderr)
+
+    # pass 2: fit each group, streamed in chunks
+    parts = []
+    for g, idx in enumerate(groups.values()):
+        label = "fit" if len(groups) == 1 else f"fit group {g + 1}/{len(groups)}"
+        ds = fit_batch(model, [files[i] for i in idx], names=[files[i].name for i in idx],
+                       loader=loader, n_starts=args.starts, start_factor=args.start_factor,
+                       seed=args.seed, chunk_size=args.chunk_size, devices=args.devices,
+                       max_iter=args.max_iter, stderr=not args.no_stderr,
+                       spectra=not args.no_spectra,
+                       progress=None if args.quiet else TextProgress(label=label))
+        ds = ds.assign_coords(input_index=("batch", np.asarray(idx)))
+        parts.append(ds)
+    if failed:
+        res = _failed_results(dict(n_par=len(model.parameters.names),
+                                   n_free=len(model.parameters.free_names)),
+                              [p for _, p in failed], args.starts)
+        fds = results_to_dataset(model, res, attrs={"source": "fit-many"})
+        parts.append(fds.assign_coords(input_index=("batch", np.asarray([i for i, _ in failed]))))
+
+    # one Dataset in input order; spectra only when every fitted file shares one grid
+    fitted = [p for p in parts if "spectra" in p]
+    if len(parts) == 1:
+        combined = parts[0]
+    else:
+        if len(fitted) > 1:
+            for k, part in enumerate(fitted):
+                save_results(part, out / f"group{k + 1}.nc")
+        keep = parts
+        if len(fitted) > 1:
+            keep = [p.drop_vars(["spectra", "wavelength", "column"], errors="ignore")
+                    for p in parts]
+        combined = xr.concat(keep, dim="batch", data_vars="all", coords="different",
+                             compat="equals", join="outer", combine_attrs="override")
+    combined = combined.sortby("input_index")
+    combined = combined.assign_coords(batch=np.arange(combined.sizes["batch"]))
+    combined.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
+                          n_files=len(files), n_groups=len(groups))
+    save_results(combined, out / "batch.nc")
+
+    recs = summary_records(combined)
+    items = out / "items"
+    items.mkdir(exist_ok=True)
+    used: set = set()
+    for r, f in zip(recs, [files[i] for i in combined["input_index"].values]):
+        r["file"] = str(f)
+        name = _safe_name(Path(r["item"]).stem, used)
+        (items / f"{name}.json").write_text(json.dumps(r, indent=1, allow_nan=False) + "\n")
+    n_conv = int(combined["converged"].sum())
+    summary = {
+        "n_items": len(recs), "n_converged": n_conv, "n_groups": len(groups),
+        "wall_s": float(combined.attrs["wall_s"]), "model": str(model.source),
+        "chunk_size": int(args.chunk_size), "n_starts": int(args.starts),
+        "items": recs,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    if not args.quiet:
+        print(summary_table(combined, max_rows=args.rows))
+        print(f"{len(recs)} file(s), {len(groups)} shape group(s), "
+              f"{summary['wall_s']:.1f} s; results in {out}/ (batch.nc, summary.json, items/)")
+    return 0 if n_conv == len(recs) else 1
