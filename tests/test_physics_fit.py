@@ -110,6 +110,23 @@ def test_nonlinear_regime_warning():
         physfit.fit_physical(b, SPEC["clean"])
 
 
+def test_fluence_dependent_yield_is_flagged():
+    # mimic charging (spec §6.5): the highest-fluence trace 15 % low ⇒ the apparent Φ_inj per
+    # trace falls with ρ_abs; the slope test (> 3σ) must warn
+    b = simulate.simulate_bundle("clean", seed=7, include_visible=False)
+    ds = b["midir_F0.100"]
+    b["midir_F0.100"] = ds.copy(data={**{k: v.values for k, v in ds.data_vars.items()},
+                                      "signal": ds["signal"].values * 0.85})
+    with pytest.warns(NonlinearRegimeWarning, match="changes with fluence"):
+        res = physfit.fit_physical(b, SPEC["clean"])
+    lin = res.derived["fluence_linearity"]
+    assert lin["slope_z"] < -3
+    # and with linear data the slope is consistent with 0 (bundled data: no warning)
+    res = physfit.fit_physical(simulate.simulate_bundle("clean", seed=8, include_visible=False),
+                               SPEC["clean"])
+    assert abs(res.derived["fluence_linearity"]["slope_z"]) < 3
+
+
 def test_model_file_errors(tmp_path):
     f = tmp_path / "m.toml"
     f.write_text('[model]\ntype = "hotcarrier"\npreset = "nope"\n[free]\n'
