@@ -8,9 +8,7 @@ delta-method standard error from the Gauss–Newton covariance of the projected 
 
 import json
 import math
-import warnings
 
-import numpy as np
 import pytest
 
 from hotcarrier.errors import ModelError, NonlinearRegimeWarning
