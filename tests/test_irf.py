@@ -63,10 +63,10 @@ def test_confluent_is_minus_rate_derivative():
 
 def test_kernel_gradients():
     T = jnp.linspace(-1.0, 3.0, 40)  # spans the branch switch
-    check_grads(lambda k, s, t0: exp_conv_gauss(T, k, t0, s), (1.3, 0.07, 0.1), order=1,
+    check_grads(jax.jit(lambda k, s, t0: exp_conv_gauss(T, k, t0, s)), (1.3, 0.07, 0.1), order=1,
                 modes=["fwd", "rev"])
-    check_grads(lambda k, s, t0: exp_conv_gauss_confluent(T, k, t0, s), (1.3, 0.07, 0.1), order=1,
-                modes=["fwd", "rev"])
+    check_grads(jax.jit(lambda k, s, t0: exp_conv_gauss_confluent(T, k, t0, s)), (1.3, 0.07, 0.1),
+                order=1, modes=["fwd", "rev"])
     for f in (exp_conv_gauss, exp_conv_gauss_confluent):
         g = jax.grad(lambda k, s: f(jnp.array([-1e3, -1.0, 0.0, 1e3]), k, 0.0, s).sum(), argnums=(0, 1))
         for k in (0.0, 50.0, 5e4):
