@@ -204,6 +204,11 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
                  gtol=gtol, ftol=ftol, callback=cb)
     status = int(r.status)
+    if status == 3 and int(r.n_iter) == 0:
+        raise FitError(f"{model.source}: the model is not finite at the start values (its "
+                       "gradient is NaN/inf); likely cause: a start or fixed value that makes a "
+                       "rate or the IRF width zero/negative/infinite, or an expression dividing "
+                       "by zero — check the parameters")
     if status == 3:
         raise FitError(f"{model.source}: the fit diverged — the cost or its gradient became "
                        f"NaN/inf after {int(r.n_iter)} iterations. Likely causes: a parameter "

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ConvergenceWarning
 from hotcarrier.fit import fit, setup
 from hotcarrier.targetmodel import (
     IRF,
@@ -76,6 +77,16 @@ def test_parallel_round_trip():
     _check(res, true)
     assert res.lifetimes_ps == pytest.approx([res.parameters["tau1"]["value"],
                                               res.parameters["tau2"]["value"]])
+
+
+def test_iteration_cap_warns_and_reports():
+    # same structure as the parallel round trip: reuses its compiled objective
+    m = TargetModel.from_scheme("parallel", [1.0, 30.0], irf_fwhm=0.15, t0=0.1)
+    data = simulate(m, {"tau1": 1.5, "tau2": 20.0, "irf_fwhm": 0.12, "t0": 0.05}, seed=1)
+    with pytest.warns(ConvergenceWarning, match="iteration cap"):
+        res = fit(data, m, max_iter=2)
+    assert not res.converged and res.summary()["n_iterations"] == 2
+    assert "NOT converged" in repr(res)
 
 
 @pytest.mark.slow  # the Ru-dppz CLI test fits a real sequential model in the default run
