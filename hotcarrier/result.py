@@ -114,9 +114,12 @@ class FitResult:
                 v, e, note = f"{p['value']:.6g}", "", "fixed"
             else:
                 v, e = pdg_round(p["value"], p["stderr"])
-                note = "" if p["stderr"] is not None else "← not identifiable"
+                flags = []
+                if p["stderr"] is None:
+                    flags.append("not identifiable")
                 if name in s.get("at_bound", []):
-                    note = "← within 1 % of bound"
+                    flags.append("within 1 % of bound")
+                note = ("← " + "; ".join(flags)) if flags else ""
                 lo, hi = p.get("min"), p.get("max")
                 if lo is not None or hi is not None:
                     note = (f"({_b(lo, '-∞')}, {_b(hi, '∞')}) " + note).strip()
