@@ -329,8 +329,9 @@ class FitResult:
             "wall_time_s": round(wall, 3),
             "fit_time_s": round(opt["fit_seconds"], 3),
             "optimizer": opt["optimizer"],
-            "criterion": f"max|grad| <= {opt['gtol']:g}*cost or relative decrease <= "
-                         f"{opt['ftol']:g} on 3 steps",
+            "criterion": f"max|grad| <= {opt['gtol']:g}*cost, or relative decrease <= "
+                         f"{opt['ftol']:g} on 3 steps with max|grad| <= sqrt({opt['gtol']:g})"
+                         "*cost (gradient in the preconditioned variables)",
             "cost": cost,
             "rmse": rmse,
             "chi2_reduced": rmse**2,
