@@ -95,8 +95,8 @@ def test_batch_item_equals_single_fit_and_failures_are_isolated():
     ds = fit_arrays(MODEL, T, WL, stack, chunk_size=CHUNK)
     conv = ds["converged"].values
     assert conv.tolist() == [True, False, True, False, True, True, True, True]
-    assert int(ds["status"].values[1]) == 4  # no usable data
-    assert int(ds["status"].values[3]) in (2, 3)
+    assert int(ds["status"].values[1]) == 10  # no usable data
+    assert int(ds["status"].values[3]) in (2, 3, 4)
     assert ds["error"].values[1] != ""
     assert int(ds["n_data"].values[4]) == int(np.sum(~holes))
     # the good items are the same as fitted alone (batched with other good items only)
@@ -112,8 +112,9 @@ def test_single_fit_matches_hotcarrier_fit():
     pytest.importorskip("hotcarrier.fit")
     from hotcarrier.fit import fit
 
-    d = noisy(1, seed=3)[0]
-    ds = fit_arrays(MODEL, T, WL, d[None], chunk_size=CHUNK)
+    data = noisy(8, seed=3)
+    d = data[0]
+    ds = fit_arrays(MODEL, T, WL, data, chunk_size=CHUNK)
     res = fit(make_ta_dataset(T, WL, d), model())
     vals = res.dataset["value"].values if hasattr(res, "dataset") else None
     if vals is None:
@@ -196,21 +197,20 @@ def test_bootstrap_residual_and_wavelength():
 
 
 def test_results_roundtrip_and_summaries(tmp_path):
-    data = noisy(3, seed=50)
+    data = noisy(8, seed=50)
     data[1] = np.nan
-    ds = fit_arrays(MODEL, T, WL, data, chunk_size=CHUNK, names=["a", "b", "c"])
+    ds = fit_arrays(MODEL, T, WL, data, chunk_size=CHUNK, names=list("abcdefgh"))
     p = save_results(ds, tmp_path / "batch.nc")
     back = xr.load_dataset(p, engine="h5netcdf")
     np.testing.assert_array_equal(back["value"].values, ds["value"].values)
     assert back["converged"].dtype == bool
-    assert list(back["item"].values) == ["a", "b", "c"]
+    assert list(back["item"].values) == list("abcdefgh")
     recs = summary_records(ds)
     json.dumps(recs, allow_nan=False)
-    assert [r["converged"] for r in recs] == [True, False, True]
-    assert recs[1]["status"] == 4 and recs[1]["parameters"]["tau1"]["value"] is None \
-        or recs[1]["status"] == 4
+    assert [r["converged"] for r in recs] == [True, False] + [True] * 6
+    assert recs[1]["status"] == 10 and recs[1]["message"].startswith("too few")
     table = summary_table(ds)
-    assert "2/3 converged" in table and "tau1" in table
+    assert "7/8 converged" in table and "tau1" in table
 
 
 def test_mismatched_item_is_flagged_not_fatal():
@@ -218,7 +218,7 @@ def test_mismatched_item_is_flagged_not_fatal():
     other = make_ta_dataset(T[:40], WL, noisy(1, seed=61)[0][:40])  # another shape
     ds = fit_batch(MODEL, [good[0], other, good[1]], chunk_size=CHUNK)
     assert ds["converged"].values.tolist() == [True, False, True]
-    assert int(ds["status"].values[1]) == 5 and "shape" in str(ds["error"].values[1])
+    assert int(ds["status"].values[1]) == 11 and "shape" in str(ds["error"].values[1])
 
 
 def test_large_batch_above_512_in_one_call():
@@ -252,7 +252,7 @@ sys.path.insert(0, {tests!r})
 from hotcarrier.batch import fit_arrays
 from test_batch import MODEL, T, WL, NOISE, clean_map
 assert len(jax.devices()) == 8, jax.devices()
-t, wl = T[::2], WL[::2]
+t, wl = T, WL[::2]
 clean = clean_map(t=t, wl=wl)
 rng = np.random.default_rng(0)
 data = clean[None] + NOISE * rng.standard_normal((16, *clean.shape))
@@ -261,7 +261,7 @@ one = fit_arrays(MODEL, t, wl, data, devices=1, chunk_size=16)
 many = fit_arrays(MODEL, t, wl, data, devices=None, chunk_size=16)
 out = dict(n_devices=[int(one.attrs["n_devices"]), int(many.attrs["n_devices"])],
            converged=[one["converged"].values.tolist(), many["converged"].values.tolist()])
-ok = one["status"].values < 4  # every item that was fitted (converged or not)
+ok = one["converged"].values
 for v in ("value", "stderr", "cost", "theta"):
     a, b = one[v].values[ok], many[v].values[ok]
     out[v] = float(np.nanmax(np.abs(a - b) / np.maximum(np.abs(a), 1e-300)))
@@ -280,7 +280,8 @@ def test_sharded_equals_unsharded_on_8_cpu_devices():
     out = json.loads(line[0][7:])
     assert out["n_devices"] == [1, 8]
     assert out["converged"][0] == out["converged"][1]
-    assert out["converged"][0][5] is False and out["converged"][0].count(True) >= 12
+    # every item with data converges; the flagged one is the same in both runs
+    assert out["converged"][0][5] is False and out["converged"][0].count(True) == 15
     for v in ("value", "stderr", "cost", "theta"):
         assert out[v] <= 1e-10, (v, out[v])
 
@@ -303,3 +304,39 @@ def test_1000_maps_200x100_recover_lifetimes():
           f"median relative lifetime error {err}")
     assert int(ds["converged"].sum()) >= 990
     assert err["max_over_params"] < 0.02
+
+
+MEMORY_SCRIPT = r"""
+import resource, sys, json
+import numpy as np
+sys.path.insert(0, {root!r})
+from hotcarrier.batch import fit_batch
+from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.targetmodel import TargetModel
+n = int(sys.argv[1])
+t = np.linspace(-1, 100, 200)
+wl = np.linspace(450, 750, 100)
+m = TargetModel.from_scheme("parallel", [5.0], irf_fwhm=0.3)
+def gen():  # 200 x 100 maps made on demand: 160 kB each
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        yield make_ta_dataset(t, wl, 1e-3 * rng.standard_normal((200, 100)))
+ds = fit_batch(m, gen(), chunk_size=32, max_iter=1, stderr=False, spectra=False)
+assert ds.sizes["batch"] == n
+print("RESULT " + json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+"""
+
+
+@pytest.mark.slow
+def test_peak_memory_follows_chunk_size_not_batch_size():
+    """Streaming 2048 generated 200 × 100 maps (330 MB if held at once) in chunks of 32 uses
+    about the memory of 64 maps."""
+    rss = {}
+    for n in (64, 2048):
+        proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT.format(root=str(ROOT)),
+                               str(n)], capture_output=True, text=True, timeout=900)
+        line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        assert line, proc.stderr[-3000:]
+        rss[n] = json.loads(line[0][7:]) * 1024  # ru_maxrss is in kB on Linux
+    held = 2048 * 200 * 100 * 8
+    assert rss[2048] - rss[64] < 0.2 * held, rss

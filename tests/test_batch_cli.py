@@ -44,8 +44,8 @@ def test_fit_many_writes_results_and_reports_failures(folder, tmp_path, capsys):
     assert names[0] == "broken.nc" and names[1] == "dead.nc" and len(names) == 9
     conv = ds["converged"].values
     assert conv.tolist() == [False, False] + [True] * 7
-    assert int(ds["status"].values[0]) == 5 and "broken" not in str(ds["error"].values[1])
-    assert int(ds["status"].values[1]) == 4
+    assert int(ds["status"].values[0]) == 11 and "broken" not in str(ds["error"].values[1])
+    assert int(ds["status"].values[1]) == 10
     tau = ds["value"].sel(param=["tau1", "tau2"]).values[2:]
     np.testing.assert_allclose(np.median(np.sort(tau, axis=1), axis=0),
                                [TRUE["tau1"], TRUE["tau2"]], rtol=0.05)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
-from .fit import Prepared, _fitter_for, _run, fit_batch, prepare_item
+from .fit import Prepared, _fitter_for, _run, prepare_item
 from .streaming import DEFAULT_CHUNK_SIZE
 
 __all__ = ["bootstrap"]
@@ -118,14 +118,17 @@ def bootstrap(model, data, *, n_samples: int = 200, method: str = "residual", se
     base = prepare_item(model, data, "data")
     if base.arrays is None:
         raise HotcarrierError(f"bootstrap: the data cannot be fitted: {base.error}")
-    first = fit_batch(model, [data], starts=starts, n_starts=n_starts, devices=1,
-                      max_iter=max_iter, gtol=gtol, ftol=ftol)
+    opts = dict(max_iter=max_iter, gtol=gtol, ftol=ftol, stderr=True, spectra=True)
+    # the original fit runs padded to the resamples' chunk size (same options), so that with
+    # a single start both share one compiled program
+    first = _run(model, iter([base]), int(n_samples), starts=starts, n_starts=n_starts,
+                 start_factor=3.0, seed=seed, chunk_size=chunk_size, devices=devices,
+                 progress=None, attrs={"source": "bootstrap (original fit)"}, **opts)
     if not bool(first["converged"].values[0]):
         raise FitError(f"bootstrap: the original fit did not converge (status "
                        f"{int(first['status'].values[0])}); fix the fit first")
     theta = first["theta"].values[0]
-    opts = dict(max_iter=max_iter, gtol=gtol, ftol=ftol, stderr=False, spectra=True)
-    fitter = _fitter_for(model, base, 1, dict(opts))
+    fitter = _fitter_for(model, base, devices, dict(opts))
     rng = np.random.default_rng(seed)
     items = _resamples(fitter, base, theta, int(n_samples), method, rng)
     ds = _run(model, items, int(n_samples), starts=(), n_starts=1, start_factor=1.0, seed=0,

@@ -50,11 +50,17 @@ __all__ = [
     "prepare_item",
 ]
 
-#: Per-item status codes of a batch (0/1 converged).
+#: Status of an item with too few usable data points (batch-level; not an optimiser code).
+NO_DATA = 10
+#: Status of an item that could not be prepared (unreadable file, other shape or grid).
+NOT_PREPARED = 11
+
+#: Per-item status codes of a batch: the optimiser's (:data:`hotcarrier.optimize.STATUS_MESSAGES`;
+#: 0 and 1 are converged) plus the batch's own 10 and 11.
 STATUS_MESSAGES = {
     **_OPT_STATUS,
-    4: "too few usable data points (all NaN or masked)",
-    5: "item could not be prepared (load or validation error)",
+    NO_DATA: "too few usable data points (all NaN or masked)",
+    NOT_PREPARED: "item could not be prepared (load or validation error)",
 }
 
 
@@ -318,7 +324,7 @@ class BatchFitter:
         """Start fitting ``items`` (padded to ``size``) and return a handle for :meth:`collect`.
 
         The arrays of items that failed or do not match the layout are replaced by a
-        placeholder (all weights 0); those items get status 5.
+        placeholder (all weights 0); those items get status :data:`NOT_PREPARED`.
         """
         arrays, n_data, errors = [], [], []
         for it in items:
@@ -348,11 +354,12 @@ class BatchFitter:
         n_amp = r.pop("n_amplitudes").astype(np.int64)
         too_few = n_data <= n_free + n_amp
         failed = np.array([bool(e) for e in errors])
-        status = np.where(failed, 5, np.where(too_few, 4, r["status"]))
+        status = np.where(failed, NOT_PREPARED, np.where(too_few, NO_DATA, r["status"]))
+        flagged = failed | too_few
         r["status"] = status.astype(np.int32)
-        r["converged"] = r["converged"] & (status <= 1)
+        r["converged"] = r["converged"] & ~flagged
         r["n_data"] = n_data.astype(np.int64)
-        r["error"] = np.array([e or ("" if s != 4 else STATUS_MESSAGES[4])
+        r["error"] = np.array([e or ("" if s != NO_DATA else STATUS_MESSAGES[NO_DATA])
                                for e, s in zip(errors, status)], dtype=object)
         r["name"] = np.array(names, dtype=object)
         dof = n_data - n_free - n_amp
@@ -363,7 +370,7 @@ class BatchFitter:
         if self.stderr:
             jtj_all = r.pop("jtj")
             for i in range(k):
-                if status[i] >= 4 or not np.all(np.isfinite(jtj_all[i])):
+                if flagged[i] or not np.all(np.isfinite(jtj_all[i])):
                     continue
                 jtj = 0.5 * (jtj_all[i] + jtj_all[i].T)
                 w, V = np.linalg.eigh(jtj)
@@ -512,7 +519,7 @@ def _failed_results(fitter_like: dict, items: list[Prepared], n_starts: int) -> 
     nan = np.full(k, np.nan)
     return dict(theta=np.full((k, n_free), np.nan), value=np.full((k, n_par), np.nan),
                 cost=nan, n_iter=np.zeros(k, np.int32), n_eval=np.zeros(k, np.int32),
-                converged=np.zeros(k, bool), status=np.full(k, 5, np.int32), grad_norm=nan,
+                converged=np.zeros(k, bool), status=np.full(k, NOT_PREPARED, np.int32), grad_norm=nan,
                 best_start=np.zeros(k, np.int64), start_cost=np.full((k, n_starts), np.nan),
                 start_converged=np.zeros((k, n_starts), bool), n_data=np.zeros(k, np.int64),
                 error=np.array([it.error for it in items], dtype=object),
@@ -574,7 +581,7 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
         file paths (loaded lazily, chunk by chunk, with ``loader``). Generators are consumed
         lazily: peak memory follows ``chunk_size``, not the number of items. Every item must
         have the same array shapes and wavelength grid (delays may differ); items that do not
-        are flagged (status 5) rather than fitted.
+        are flagged (status 11) rather than fitted.
     names : sequence of str, optional
         Item names (default: file names for paths, ``source_file`` attrs, else indices).
     starts : sequence of mapping

@@ -130,6 +130,13 @@ def _safe_name(name: str, used: set) -> str:
     return cand
 
 
+def _write_json(path: Path, obj) -> None:
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+
+
 def run(args) -> int:
     """Scan, group, fit, write, summarise."""
     import numpy as np
@@ -221,7 +228,7 @@ def run(args) -> int:
     for r, f in zip(recs, [files[i] for i in combined["input_index"].values]):
         r["file"] = str(f)
         name = _safe_name(Path(r["item"]).stem, used)
-        (items / f"{name}.json").write_text(json.dumps(r, indent=1, allow_nan=False) + "\n")
+        _write_json(items / f"{name}.json", r)
     n_conv = int(combined["converged"].sum())
     summary = {
         "n_items": len(recs), "n_converged": n_conv, "n_groups": len(groups),
@@ -229,7 +236,7 @@ def run(args) -> int:
         "chunk_size": int(args.chunk_size), "n_starts": int(args.starts),
         "items": recs,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    _write_json(out / "summary.json", summary)
     if not args.quiet:
         print(summary_table(combined, max_rows=args.rows))
         print(f"{len(recs)} file(s), {len(groups)} shape group(s), "
