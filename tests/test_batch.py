@@ -329,14 +329,15 @@ print("RESULT " + json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 @pytest.mark.slow
 def test_peak_memory_follows_chunk_size_not_batch_size():
-    """Streaming 2048 generated 200 × 100 maps (330 MB if held at once) in chunks of 32 uses
-    about the memory of 64 maps."""
+    """Streaming 4096 generated 200 × 100 maps (655 MB if held at once) in chunks of 32 uses
+    about the memory of 64 maps (measured: 750 MB vs 746 MB peak RSS, JAX runtime and
+    compilation included; the RSS peak varies by ~±70 MB between runs)."""
     rss = {}
-    for n in (64, 2048):
+    for n in (64, 4096):
         proc = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT.format(root=str(ROOT)),
                                str(n)], capture_output=True, text=True, timeout=900)
         line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
         assert line, proc.stderr[-3000:]
         rss[n] = json.loads(line[0][7:]) * 1024  # ru_maxrss is in kB on Linux
-    held = 2048 * 200 * 100 * 8
-    assert rss[2048] - rss[64] < 0.2 * held, rss
+    held = 4096 * 200 * 100 * 8
+    assert rss[4096] - rss[64] < 0.25 * held, rss
