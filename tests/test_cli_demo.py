@@ -24,3 +24,16 @@ def test_demo_prints_yields_and_ratio(tmp_path, capsys):
     assert abs(s["h2_ratio_presets"] - 517) < 1.0
     assert (tmp_path / "demo" / "h2_ratio.png").stat().st_size > 10_000
     assert (tmp_path / "demo" / "au_cds_clean" / "summary.json").exists()
+
+
+def test_fit_cli_dispatches_physical_model_files(tmp_path, capsys):
+    from hotcarrier.bundled import dataset_path, fits_dir
+
+    rc = main(["fit", str(dataset_path("au_cds_defective.nc")), "--model",
+               str(fits_dir() / "au_cds_defective" / "model.toml"), "--out", str(tmp_path / "f")])
+    assert rc == 0
+    s = json.loads((tmp_path / "f" / "summary.json").read_text())
+    phi = s["derived"]["injection_quantum_yield"]
+    # generated with Φ_inj = 0.0910 (spec V2): within 3 standard errors and inside the interval
+    assert abs(phi["value"] - 0.0910) < 3 * phi["stderr"]
+    assert phi["ci95"][0] < 0.0910 < phi["ci95"][1]

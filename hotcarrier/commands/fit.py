@@ -103,6 +103,17 @@ def run(args) -> int:
     """Run the fit and write the outputs."""
     from ..fit import fit
 
+    if getattr(args, "model", None):
+        from ..physics.physfit import fit_physical_model_file, is_physical_model_file
+
+        if is_physical_model_file(args.model):  # the hot-carrier physical model (physfit)
+            if not args.quiet:
+                print(f"fitting {', '.join(args.data)} with the physical model {args.model}",
+                      file=sys.stderr, flush=True)
+            res = fit_physical_model_file(args.data, args.model, args.out)
+            print(res)
+            print(f"wrote {args.out}/ (summary.json, result.nc, figure)")
+            return 0
     model = build_model(args)
     t0 = time.perf_counter()
 

@@ -613,7 +613,7 @@ class PhysicalFitResult:
         lines = [f"PhysicalFitResult  {self.spec.name}  converged={self.converged} "
                  f"({self.n_iterations} it, {self.wall_time_s:.1f} s)  RMSE {self.rmse:.3g}",
                  f"  Φ_inj = {d['value']:.4f} ± {d['stderr'] or float('nan'):.4f}  "
-                 f"ci95 {d['ci95']}"]
+                 f"95 % interval [{d['ci95'][0]:.4f}, {d['ci95'][1]:.4f}]"]
         for k in self.spec.free:
             lines.append(f"  {k:24s} {self.values[k]:.6g} ± {self.stderr.get(k, float('nan')):.2g}")
         return "\n".join(lines)
