@@ -200,7 +200,10 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     # × √n_free bounds the largest curvature by 1 (Gershgorin), so the first unit step of
     # L-BFGS never overshoots the quadratic model (a large first step can jump basins)
     D = np.sqrt(np.sum(J0 * J0, axis=0) * J0.shape[1])
-    D = jnp.asarray(np.where(np.isfinite(D) & (D > 0), D, 1.0))
+    ok = np.isfinite(D) & (D > 1e-8 * np.max(D, initial=0.0))
+    # a parameter with (almost) no effect at the start (e.g. not identifiable) keeps a typical
+    # scale: dividing by ~0 would turn the first unit step into an enormous jump
+    D = jnp.asarray(np.where(ok, D, np.median(D[ok]) if ok.any() else 1.0))
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
                  gtol=gtol, ftol=ftol, callback=cb)
     status = int(r.status)

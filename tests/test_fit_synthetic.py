@@ -19,6 +19,7 @@ from hotcarrier.targetmodel import (
     DatasetModel,
     Parameter,
     ParameterSet,
+    Relation,
     TargetModel,
     Transfer,
 )
@@ -139,7 +140,10 @@ def test_branched_round_trip():
                     transfers=[Transfer("a", "b", "k1"), Transfer("a", "c", "k2"),
                                Transfer("b", None, "k3"), Transfer("c", None, "k4")],
                     initial={"a": "1"}, parameters=ParameterSet(P),
-                    datasets=[DatasetModel(irf=IRF("mu", "sig"))])
+                    datasets=[DatasetModel(irf=IRF("mu", "sig"))],
+                    # without a spectral relation the branching ratio b would only scale the
+                    # free spectra of b and c: not identifiable (as in Hippius, s3 = s2)
+                    relations=[Relation("c", "b", "1")])
     true = {"b": 0.4, "ksum": 0.5, "k3": 0.08, "k4": 0.004, "mu": 0.05, "sig": 0.05}
     res = fit(simulate(m, true, seed=4), m)
     assert res.converged
