@@ -48,7 +48,10 @@ def project(C, y):
         a = argmin ‖y − C a‖ (0 for vanishing / dependent columns).
     """
     T, k = C.shape
-    scale = jnp.sqrt(jnp.max(jnp.sum(C * C, axis=0)))
+    # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
+    # spectral constraint), so take it only of values guarded away from 0.
+    scale2 = jnp.max(jnp.sum(C * C, axis=0))
+    scale = jnp.sqrt(jnp.where(scale2 > 0, scale2, 1.0)) * (scale2 > 0)
     tiny = _RANK_RTOL * scale + 1e-300
     qs, R = [], jnp.zeros((k, k), C.dtype)
     for j in range(k):
@@ -58,9 +61,10 @@ def project(C, y):
                 c = jnp.dot(q, v)
                 v = v - c * q
                 R = R.at[i, j].add(c)
-        nrm = jnp.sqrt(jnp.dot(v, v))
-        ok = nrm > tiny
-        safe = jnp.where(ok, nrm, 1.0)
+        nrm2 = jnp.dot(v, v)
+        ok = nrm2 > tiny * tiny
+        safe = jnp.sqrt(jnp.where(ok, nrm2, 1.0))
+        nrm = jnp.where(ok, safe, 0.0)
         q = jnp.where(ok, v / safe, 0.0)
         R = R.at[j, j].set(jnp.where(ok, nrm, 0.0))
         qs.append(q)
