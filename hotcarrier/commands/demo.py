@@ -1,7 +1,7 @@
 """``hotcarrier demo``: the main job on the bundled data.
 
 1. Fits the physical hot-carrier model to the bundled synthetic clean and defective Au@CdS
-   datasets (mid-IR fluence series + calibration reference + visible map) and prints the
+   datasets (mid-IR fluence series + band-gap calibration reference) and prints the
    injection quantum yield Φ_inj with its 95 % profile-likelihood interval and the true value
    the data were generated with.
 2. Predicts the photocatalytic H₂ clean/defective ratio from those two fits (spec §9), with
@@ -53,7 +53,7 @@ def run(args) -> int:
     t_start = time.perf_counter()
     print("hotcarrier demo — bundled synthetic Au@CdS transient absorption "
           "(see datasets/README.md)")
-    print("fitting the physical model (mid-IR fluence series + CdS reference + visible map) ...",
+    print("fitting the physical model (mid-IR fluence series + band-gap CdS reference, calibrated route) ...",
           flush=True)
     results = demo_fits(out)
     print()
