@@ -17,17 +17,9 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def add_parser(subparsers) -> None:
-    """Register the ``fit`` sub-command."""
-    p = subparsers.add_parser(
-        "fit", help="global/target analysis of TA data (variable projection, optax L-BFGS)",
-        description="Fit a kinetic model to one or several TA datasets. Either give a TOML "
-        "model file (--model) or use the quick global-analysis path (--scheme, --lifetimes).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
+def add_model_arguments(p) -> None:
+    """Model-file, quick-scheme and preprocessing options shared by ``fit`` and ``fit-many``."""
     p.add_argument("--model", help="TOML model file (docs/model-file.md)")
-    p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
-                   "overview.png)")
     q = p.add_argument_group("quick global analysis (no model file)")
     q.add_argument("--scheme", choices=("parallel", "sequential"),
                    help="parallel (DAS) or sequential (EAS) scheme")
@@ -54,6 +46,19 @@ def add_parser(subparsers) -> None:
     pre.add_argument("--chirp", metavar="FILE|auto",
                      help="chirp polynomial file (one line, comma-separated, highest power first; "
                      "t0 in ps at λ in nm) or 'auto' to estimate it")
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``fit`` sub-command."""
+    p = subparsers.add_parser(
+        "fit", help="global/target analysis of TA data (variable projection, optax L-BFGS)",
+        description="Fit a kinetic model to one or several TA datasets. Either give a TOML "
+        "model file (--model) or use the quick global-analysis path (--scheme, --lifetimes).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
+    p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
+                   "overview.png)")
+    add_model_arguments(p)
     o = p.add_argument_group("fit options")
     o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",

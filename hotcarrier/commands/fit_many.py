@@ -22,12 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+from .fit import add_model_arguments
 
 
 def _devices(text: str):
@@ -53,28 +48,8 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILES",
                    help="TA data files, folders (every non-hidden file inside) or glob patterns")
-    p.add_argument("--model", help="TOML model file (docs/model-file.md)")
     p.add_argument("--out", required=True, help="output folder")
-    q = p.add_argument_group("quick global analysis (no model file)")
-    q.add_argument("--scheme", choices=("parallel", "sequential"),
-                   help="parallel (DAS) or sequential (EAS) scheme")
-    q.add_argument("--lifetimes", type=_floats, help="initial lifetimes in ps, e.g. 4,75,1e5")
-    q.add_argument("--fix-lifetime", type=int, action="append", default=[], metavar="N",
-                   help="hold the N-th lifetime fixed (counting from 1; repeatable)")
-    q.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM, ps")
-    q.add_argument("--fix-irf", action="store_true", help="hold the IRF width fixed")
-    q.add_argument("--t0", type=float, default=0.0, help="time zero (IRF centre), ps")
-    q.add_argument("--fix-t0", action="store_true", help="hold time zero fixed")
-    q.add_argument("--baseline", action="store_true", help="add a constant offset component")
-    q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
-                   help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
-    pre = p.add_argument_group("preprocessing (override the model file's [preprocess])")
-    pre.add_argument("--time-range", type=float, nargs=2, metavar=("LO", "HI"))
-    pre.add_argument("--wavelength-range", type=float, nargs=2, metavar=("LO", "HI"))
-    pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"))
-    pre.add_argument("--background-before", type=float, metavar="T")
-    pre.add_argument("--bad-values", type=float, metavar="X")
-    pre.add_argument("--chirp", metavar="FILE|auto")
+    add_model_arguments(p)
     o = p.add_argument_group("batch options")
     o.add_argument("--chunk-size", type=int, default=256,
                    help="files per compiled call (memory grows with it; <= 512 advised)")
