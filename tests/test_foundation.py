@@ -40,3 +40,17 @@ def test_presets_reproduce_trap_numbers_of_spec_v10():
     assert DEFECTIVE.mean_traps == pytest.approx(70.7, rel=2e-3)
     assert CLEAN.k1_per_s == pytest.approx(1.559e9, rel=1e-3)
     assert float(np.exp(-CLEAN.mean_traps)) == pytest.approx(0.932, abs=5e-4)
+
+
+def test_cli_compilation_cache_location_and_opt_out(tmp_path):
+    from hotcarrier.cli import _use_compilation_cache
+
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    _use_compilation_cache(env)
+    assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "hotcarrier" / "jax")
+    env = {"HOTCARRIER_NO_COMPILE_CACHE": "1"}
+    _use_compilation_cache(env)
+    assert "JAX_COMPILATION_CACHE_DIR" not in env
+    env = {"JAX_COMPILATION_CACHE_DIR": "/elsewhere"}
+    _use_compilation_cache(env)
+    assert env["JAX_COMPILATION_CACHE_DIR"] == "/elsewhere"
