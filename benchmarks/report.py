@@ -50,7 +50,7 @@ def hippius():
     wc = hc.get("warm_persistent_cache")
     if wc:
         lines += [
-            f"| hc, warm persistent JAX cache (opt-in), process wall | {rng(wc['process_s'])} | "
+            f"| hc, warm persistent JAX cache (CLI default since 5db0a95), process wall | {rng(wc['process_s'])} | "
             f"{rng(pg['process_s'])} | {f(r.get('end_to_end_process_warm_cache'))} |",
             f"| hc, warm persistent JAX cache, process CPU | {rng(wc['cpu_s'])} | "
             f"{rng(pg['cpu_s'])} | {f(r.get('end_to_end_cpu_warm_cache'))} |",
