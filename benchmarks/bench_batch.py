@@ -33,12 +33,13 @@ import argparse
 import inspect
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_model  # benchmarks/machine.py (the script's folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -160,16 +161,6 @@ def run_pyglotaran(pg_python, n_fits, shapes, timeout):
     if proc.returncode != 0:
         return {"error": proc.stderr[-3000:]}
     return json.loads(out.read_text())
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv=None):

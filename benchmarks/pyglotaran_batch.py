@@ -41,6 +41,8 @@ from glotaran.io import load_model, load_parameters  # noqa: E402
 from glotaran.optimization.optimize import optimize  # noqa: E402
 from glotaran.project import Scheme  # noqa: E402
 
+from machine import cpu_model  # benchmarks/machine.py (the script's folder)
+
 MODEL_YML = """\
 dataset:
   dataset1:
@@ -136,16 +138,6 @@ def measure_shape(n_delays, n_wavelengths, n_fits, max_nfev, seed=1000):
         "fits_per_s": 1.0 / med,
         "fits": fits,
     }
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv=None):
