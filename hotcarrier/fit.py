@@ -25,7 +25,7 @@ import xarray as xr
 
 from ._x64 import with_x64
 from .errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
-from .optimize import STATUS_MESSAGES, minimize
+from .optimize import STATUS_MESSAGES, diagonal_preconditioner, minimize
 from .targetmodel import TargetModel
 from .uncertainty import gauss_newton_covariance, profile_interval
 from .varpro import Objective, build_problem
@@ -193,17 +193,10 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF width "
                        "zero/negative or an expression dividing by zero — check the parameters")
     cb = _Progress(progress) if progress is not None else None
-    # diagonal preconditioning: optimise u = D·θ with D the column norms of the residual
-    # Jacobian at the start, so that every direction has unit Gauss–Newton curvature
-    # (the compiled Jacobian is reused for the uncertainties at the end)
-    J0 = np.asarray(s.objective.jacobian(s.theta0, s.arrays))
-    # × √n_free bounds the largest curvature by 1 (Gershgorin), so the first unit step of
-    # L-BFGS never overshoots the quadratic model (a large first step can jump basins)
-    D = np.sqrt(np.sum(J0 * J0, axis=0) * J0.shape[1])
-    ok = np.isfinite(D) & (D > 1e-8 * np.max(D, initial=0.0))
-    # a parameter with (almost) no effect at the start (e.g. not identifiable) keeps a typical
-    # scale: dividing by ~0 would turn the first unit step into an enormous jump
-    D = jnp.asarray(np.where(ok, D, np.median(D[ok]) if ok.any() else 1.0))
+    # diagonal preconditioning (optimize.diagonal_preconditioner); the compiled Jacobian is
+    # reused for the uncertainties at the end
+    J0 = s.objective.jacobian(s.theta0, s.arrays)
+    D = diagonal_preconditioner(jnp.sum(J0 * J0, axis=0))
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
                  gtol=gtol, ftol=ftol, callback=cb)
     status = int(r.status)

@@ -43,3 +43,13 @@ def test_least_squares_pytree():
     r = least_squares(res, {"a": 1.0, "k": 0.5}, t, y)
     assert bool(r.converged)
     np.testing.assert_allclose([r.x["a"], r.x["k"]], [2.0, 1.3], rtol=1e-8)  # noise-free data
+
+
+def test_diagonal_preconditioner_scales_and_guards_dead_columns():
+    from hotcarrier.optimize import diagonal_preconditioner
+
+    # column norms 3, 4, 0 (a parameter without effect) and NaN: D = √(n Σ J²) with n = 4;
+    # dead/non-finite columns take the median of the others (√4·3 = 6, √4·4 = 8 → 7)
+    D = np.asarray(diagonal_preconditioner(jnp.array([9.0, 16.0, 0.0, jnp.nan])))
+    np.testing.assert_allclose(D, [6.0, 8.0, 7.0, 7.0], rtol=1e-15)
+    np.testing.assert_allclose(np.asarray(diagonal_preconditioner(jnp.zeros(3))), 1.0)

@@ -37,7 +37,7 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
 from ..optimize import STATUS_MESSAGES as _OPT_STATUS
-from ..optimize import minimize
+from ..optimize import diagonal_preconditioner, minimize
 from .sharding import BatchMap, resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, call_progress, chunks, pad_to
 
@@ -205,7 +205,8 @@ class BatchFitter:
     Notes
     -----
     Per item and start, the optimiser works on u = D·θ with D the column norms of the
-    residual Jacobian at the start (the diagonal preconditioning of :func:`hotcarrier.fit.fit`),
+    residual Jacobian at the start (:func:`hotcarrier.optimize.diagonal_preconditioner`, as
+    :func:`hotcarrier.fit.fit`),
     so a batch item follows the same path as a single fit. The compiled program is kept on
     the instance: new data of the same shapes does not recompile; :func:`fit_batch` keeps a
     small cache of fitters.
@@ -270,8 +271,7 @@ class BatchFitter:
     def _one_start(self, theta0, arrays):
         obj = self.objective
         J = self._columns(theta0, arrays)
-        D = jnp.sqrt(jnp.sum(J * J, axis=1))
-        D = jnp.where(jnp.isfinite(D) & (D > 0), D, 1.0)
+        D = diagonal_preconditioner(jnp.sum(J * J, axis=1))
         r = minimize(obj.scaled_cost, theta0 * D, arrays, D, **self.opts)
         return r._replace(x=r.x / D)
 
