@@ -53,14 +53,15 @@ def run(args) -> int:
     t_start = time.perf_counter()
     print("hotcarrier demo — bundled synthetic Au@CdS transient absorption "
           "(see datasets/README.md)")
-    print("fitting the physical model (mid-IR fluence series + band-gap CdS reference, calibrated route) ...",
-          flush=True)
+    print("fitting the physical model (mid-IR fluence series + band-gap CdS reference, "
+          "calibrated route) ...", flush=True)
     results = demo_fits(out)
+    truth = {name: _true_phi(name) for name, _, _ in results}
     print()
     print(f"  {'interface':<12} {'Φ_inj':>7}   {'95 % interval':<17} {'true':>6}")
     for name, value, ci in results:
         label = name.removeprefix("au_cds_")
-        true = _true_phi(name)
+        true = truth[name]
         true_s = f"{true:6.4f}" if true is not None else "   n/a"
         print(f"  {label:<12} {value:7.4f}   [{ci[0]:.4f}, {ci[1]:.4f}]  {true_s}")
     print("  (Liu et al., Nano Energy 2018: ≈0.48 for clean cation-exchange interfaces)")
@@ -76,7 +77,7 @@ def run(args) -> int:
 
     plot_ratio(out / "h2_ratio.png", ratio_value=fitted.value, ci95=fitted.ci95)
     summary = {
-        "injection_quantum_yield": {n: {"value": v, "ci95": list(c), "true": _true_phi(n)}
+        "injection_quantum_yield": {n: {"value": v, "ci95": list(c), "true": truth[n]}
                                     for n, v, c in results},
         "h2_ratio": fitted.to_dict()["ratio"],
         "h2_ratio_presets": preset.value,
