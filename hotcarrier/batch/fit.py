@@ -233,8 +233,7 @@ class BatchFitter:
                                 index=[], n_data=template.n_data)
         self.objective = Objective.for_problem(model, problem)
         self.n_blocks = len(self.wavelengths)
-        self.collapsed = _collapsible(model, self.objective, template.arrays)
-        self.template_arrays = self.layout(template.arrays)
+        self.template_arrays = template.arrays
         self.shapes = jax.tree.leaves(jax.tree.map(np.shape, self.template_arrays))
         self.treedef = jax.tree.structure(self.template_arrays)
         self.stderr = bool(stderr)
@@ -243,15 +242,6 @@ class BatchFitter:
                          memory_size=int(memory_size))
         self.devices = resolve_devices(devices)
         self.mapper = BatchMap(self._item, self.devices)
-
-    def layout(self, arrays: dict) -> dict:
-        """The arrays as the compiled program takes them (one evaluation wavelength when
-        the design matrix does not depend on wavelength; see :func:`_collapsible`)."""
-        if not self.collapsed:
-            return arrays
-        out = dict(arrays)
-        out["wl"] = [np.asarray(w)[:1] for w in arrays["wl"]]
-        return out
 
     # --------------------------------------------------------------------- per item (traced)
     def _columns(self, theta, arrays):
@@ -301,7 +291,7 @@ class BatchFitter:
         """'' when ``item`` matches the compiled layout, else what differs."""
         if item.arrays is None:
             return item.error or "no arrays"
-        arrays = self.layout(item.arrays)
+        arrays = item.arrays
         if jax.tree.structure(arrays) != self.treedef:
             return "the item's fit arrays have another structure (number of datasets?)"
         shapes = jax.tree.leaves(jax.tree.map(np.shape, arrays))
@@ -334,7 +324,7 @@ class BatchFitter:
                 n_data.append(0)
                 errors.append(err)
             else:
-                arrays.append(self.layout(it.arrays))
+                arrays.append(it.arrays)
                 n_data.append(it.n_data)
                 errors.append("")
         leaves = [jax.tree.leaves(a) for a in arrays]
@@ -392,43 +382,6 @@ class BatchFitter:
         return r
 
 
-def _wavelength_independent(model) -> bool:
-    """True when the model's design matrix does not depend on wavelength (no IRF dispersion)."""
-    return all(not d.irf.center_dispersion and not d.irf.width_dispersion
-               for d in model.datasets)
-
-
-def _collapsible(model, objective, arrays) -> bool:
-    """Whether the design matrix can be evaluated at one wavelength and broadcast.
-
-    Without IRF dispersion the design matrix C is the same at every wavelength, and the
-    varpro objective broadcasts a (1, T, k) matrix against the (W, T) data and weights:
-    building C once instead of W times makes the objective ~W times cheaper (C dominates its
-    cost). Checked on the template item at the start values (residuals equal to 1e-10 of
-    their scale); on any mismatch the full evaluation is used.
-    """
-    if not _wavelength_independent(model) or "wl" not in arrays:
-        return False
-    try:
-        with jax.enable_x64(True):
-            full = jax.tree.map(jnp.asarray, arrays)
-            rng = np.random.default_rng(0)  # generic data: the check must not pass on y = 0
-            full["y"] = [jnp.asarray(rng.standard_normal(np.shape(y))) for y in arrays["y"]]
-            full["w"] = [jnp.ones(np.shape(w)) for w in arrays["w"]]
-            one = dict(full)
-            one["wl"] = [w[:1] for w in full["wl"]]
-            th = jnp.asarray(model.parameters.theta0())
-            f = jax.jit(objective.residual)
-            r_full = np.asarray(f(th, full))
-            r_one = np.asarray(f(th, one))
-    except (ValueError, TypeError, IndexError):
-        return False
-    scale = max(float(np.max(np.abs(r_full))) if r_full.size else 0.0, 1e-300)
-    return r_full.shape == r_one.shape and bool(np.all(np.isfinite(r_one))) and \
-        float(np.max(np.abs(r_full - r_one))) <= 1e-10 * scale
-
-
-# ---------------------------------------------------------------------------------------------
 # ---------------------------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------------------------
