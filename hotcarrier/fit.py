@@ -117,13 +117,21 @@ class FitSetup:
         Unconstrained start vector.
     """
 
-    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01):
+    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01,
+                 robust: bool = True):
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
-        self.objective = Objective.for_problem(model, self.problem)
+        self.objective = Objective.for_problem(model, self.problem, robust)
         self.theta0 = jnp.asarray(model.parameters.theta0())
         self.arrays = self.problem.arrays
+
+    def with_robust_kinetics(self) -> FitSetup:
+        """The same setup with the objective that handles (nearly) equal rates."""
+        other = object.__new__(FitSetup)
+        other.__dict__.update(self.__dict__)
+        other.objective = Objective.for_problem(self.model, self.problem, True)
+        return other
 
 
 def _as_model(model) -> tuple[TargetModel, Path | None]:
@@ -137,14 +145,18 @@ def _as_model(model) -> tuple[TargetModel, Path | None]:
 
 
 @with_x64
-def setup(data, model, *, link_tolerance: float = 0.01) -> FitSetup:
-    """Load/prepare the data and bind the model (no fitting). See :func:`fit`."""
+def setup(data, model, *, link_tolerance: float = 0.01, robust: bool = True) -> FitSetup:
+    """Load/prepare the data and bind the model (no fitting). See :func:`fit`.
+
+    ``robust`` False binds the smaller objective whose kinetics are NaN at (nearly) equal
+    rates (:func:`hotcarrier.kinetics.convolved_populations`).
+    """
     model, base = _as_model(model)
     items = list(data) if isinstance(data, (list, tuple)) else [data]
     if len(items) != len(model.datasets):
         raise ModelError(f"{model.source}: {len(items)} dataset(s) given but the model describes "
                          f"{len(model.datasets)} ({', '.join(d.name for d in model.datasets)})")
-    return FitSetup(model, [_load(x, model, base) for x in items], link_tolerance)
+    return FitSetup(model, [_load(x, model, base) for x in items], link_tolerance, robust)
 
 
 @with_x64
@@ -182,41 +194,80 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     from .result import FitResult
 
     t_start = time.perf_counter()
-    s = setup(data, model, link_tolerance=link_tolerance)
+    # the Bateman-only kinetics compile in about half the time; where it meets (nearly) equal
+    # rates it is NaN, and the fit is redone with the recursive divided differences
+    s = setup(data, model, link_tolerance=link_tolerance, robust=False)
+    model = s.model
+    if not model.parameters.free_names:
+        raise FitError(f"{model.source}: no free parameter to fit (all fixed or expressions)")
+    out = _minimise(s, max_iter, gtol, ftol, progress)
+    if out is None or _near_degenerate(s, out[0]):
+        s = s.with_robust_kinetics()
+        out = _minimise(s, max_iter, gtol, ftol, progress)
+    r, evaluation = out
+    return _finish(s, r, evaluation, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
+                   profile=profile)
+
+
+def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
+    """Preconditioned L-BFGS from the start values; (result, evaluation at the optimum).
+
+    None when the start or the fit became non-finite with the fast (Bateman-only) objective,
+    so that the caller retries with the robust one. The residual-Jacobian program
+    (:meth:`Objective.evaluate`) serves the preconditioner, the standard errors and the
+    fit details, so it is compiled once.
+    """
+    evaluate = jax.jit(s.objective.evaluate)
+    r0, J0, _ = evaluate(s.theta0, s.arrays)
+    cost0 = 0.5 * float(r0 @ r0)
+    if not math.isfinite(cost0) or not bool(jnp.all(jnp.isfinite(J0))):
+        if not s.objective.robust:
+            return None
+        raise FitError(f"{s.model.source}: the model is not finite at the start values (cost "
+                       f"{cost0}); likely cause: a start value that makes a rate or the IRF "
+                       "width zero/negative or an expression dividing by zero — check the "
+                       "parameters")
+    cb = _Progress(progress) if progress is not None else None
+    D = diagonal_preconditioner(jnp.sum(J0 * J0, axis=0))
+    # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
+    r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
+                 gtol=gtol, ftol=ftol, callback=cb, value0=cost0, grad0=(J0.T @ r0) / D)
+    if int(r.status) == 3 and not s.objective.robust:
+        return None
+    theta = r.x / D
+    return r._replace(x=theta), evaluate(theta, s.arrays)
+
+
+def _near_degenerate(s: FitSetup, r) -> bool:
+    """True when the fast objective's optimum lies within 2 % of equal rates on a path."""
+    from .kinetics import decay_rates, well_separated
+
+    if s.objective.robust:
+        return False
+    m = s.model
+    rates = m.rates(m.parameters.physical(jnp.asarray(r.x)))
+    d = decay_rates(m.scheme.n, m.scheme.transfers, rates)
+    return not bool(well_separated(m.scheme, d, rtol=0.02))
+
+
+def _finish(s: FitSetup, r, evaluation, *, max_iter, gtol, ftol, t_start, profile):
+    from .result import FitResult
+
     model = s.model
     pset = model.parameters
-    if not pset.free_names:
-        raise FitError(f"{model.source}: no free parameter to fit (all fixed or expressions)")
-    cost0 = float(jax.jit(s.objective.cost)(s.theta0, s.arrays))
-    if not math.isfinite(cost0):
-        raise FitError(f"{model.source}: the model is not finite at the start values (cost "
-                       f"{cost0}); likely cause: a start value that makes a rate or the IRF width "
-                       "zero/negative or an expression dividing by zero — check the parameters")
-    cb = _Progress(progress) if progress is not None else None
-    # diagonal preconditioning (optimize.diagonal_preconditioner); the compiled Jacobian is
-    # reused for the uncertainties at the end
-    J0 = s.objective.jacobian(s.theta0, s.arrays)
-    D = diagonal_preconditioner(jnp.sum(J0 * J0, axis=0))
-    r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
-                 gtol=gtol, ftol=ftol, callback=cb)
     status = int(r.status)
-    if status == 3 and int(r.n_iter) == 0:
-        raise FitError(f"{model.source}: the model is not finite at the start values (its "
-                       "gradient is NaN/inf); likely cause: a start or fixed value that makes a "
-                       "rate or the IRF width zero/negative/infinite, or an expression dividing "
-                       "by zero — check the parameters")
     if status == 3:
         raise FitError(f"{model.source}: the fit diverged — the cost or its gradient became "
                        f"NaN/inf after {int(r.n_iter)} iterations. Likely causes: a parameter "
                        "without bounds running away (give rates a lower bound 0, the IRF width "
                        "min > 0), t0 far outside the delay range, or a lifetime guess far too "
                        "short for the time grid; tighten bounds or start values")
-    theta = np.asarray(r.x / D)
+    theta = np.asarray(r.x)
     if np.any(np.abs(theta) > 50):
         bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
         warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
                       "> 50); they are probably not determined by the data", ParameterAtBoundWarning,
-                      stacklevel=2)
+                      stacklevel=3)
     converged = bool(r.converged)
     if not converged:
         why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
@@ -224,13 +275,13 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
                "stalled: the line search found no decrease although the gradient is not small "
                "(a parameter may have run away; check bounds and start values)")
         warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
-                      stacklevel=2)
+                      stacklevel=3)
     fit_seconds = time.perf_counter() - t_start
     return FitResult.from_fit(s, theta, opt=dict(
         converged=converged, status=status, message=STATUS_MESSAGES[status],
         n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval), grad_norm=float(r.grad_norm),
         optimizer="optax L-BFGS (zoom line search), variable projection", gtol=gtol, ftol=ftol,
-        fit_seconds=fit_seconds), t_start=t_start, profile=profile)
+        fit_seconds=fit_seconds), t_start=t_start, profile=profile, evaluation=evaluation)
 
 
 class _Progress:
@@ -249,8 +300,10 @@ class _Progress:
         return type(o) is type(self) and o.fn == self.fn
 
 
-def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float):
+def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None):
     """Gauss–Newton uncertainties of every parameter (physical space) at ``theta``.
+
+    ``jac``: the residual Jacobian at ``theta`` when already computed.
 
     Returns
     -------
@@ -262,7 +315,7 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float):
     from .uncertainty import propagate_covariance
 
     th = jnp.asarray(theta)
-    J = s.objective.jacobian(th, s.arrays)
+    J = s.objective.jacobian(th, s.arrays) if jac is None else jac
     # rows of masked cells are zero and carry no information
     # in the unconstrained space a standard error > 100 (a factor e^100 for a log-rate) means
     # the data do not determine the parameter at all: flagged, not reported as a number

@@ -24,12 +24,17 @@ DD(S) = (DD(S∖{a}) − DD(S∖{b})) / (d_b − d_a), choosing a, b = the slowe
 member (the largest denominator), and cached per set. When all rates of S lie within
 ``rtol·max|d| + atol`` of each other (exactly or nearly equal rates: degenerate
 eigenvalues), the recursion would divide 0 by 0 or cancel catastrophically; there
-DD(S) = φ⁽ᵐ⁾(d̄)/m! at the mean rate d̄ (Taylor; error O(δ²)), using the analytic
-moment kernels of :func:`~hotcarrier.irf.exp_conv_gauss_moments` (confluent kernel and its
-recurrence). Both branches are always
+DD(S) = φ⁽ᵐ⁾(d̄)/m! at the mean rate d̄ (Taylor; error O(δ²)), from the analytic
+moment kernels of :func:`~hotcarrier.irf.exp_conv_gauss_moments` at the compartment
+rates (confluent kernel and its recurrence) plus one Taylor term. Both branches are always
 evaluated on safe inputs and selected with ``where`` (finite gradients everywhere). With
 rtol = 1e-5 the regular branch loses at most ~5 digits to cancellation (≈1e-11 relative)
-and the Taylor branch errs by ≲ (1e-5·d·t)²/24.
+and the Taylor branch errs by ≲ (1e-5·d·t)²/2.
+
+Fast path: when every two rates on a common path differ by more than 1 %
+(:func:`well_separated`), the divided differences are the explicit Bateman sums
+Σⱼ φ(dⱼ)/∏(dⱼ − d_l): n kernels and an (n × n) coefficient matrix
+(:func:`bateman_matrix`). :func:`convolved_populations` picks the path with ``lax.cond``.
 
 Schemes with cycles (reversible transfers) are rejected with a :class:`ModelError`.
 """
@@ -43,12 +48,14 @@ from functools import cached_property
 import jax.numpy as jnp
 
 from .errors import ModelError
-from .irf import exp_conv_gauss_moments
+from .irf import exp_conv_gauss, exp_conv_gauss_moments
 
-__all__ = ["Scheme", "rate_matrix", "decay_rates", "convolved_populations", "populations"]
+__all__ = ["Scheme", "rate_matrix", "decay_rates", "convolved_populations", "populations",
+           "bateman_matrix", "well_separated"]
 
 RTOL_DEGENERATE = 1e-5
 ATOL_DEGENERATE = 1e-12  # ps⁻¹
+RTOL_FAST = 1e-2  # Bateman sum when every coupled pair of rates differs by more than this
 
 
 def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):
@@ -178,17 +185,20 @@ def _dd_all(scheme: Scheme, d, moments):
     """Divided differences (w.r.t. rate) over every node set used by the scheme's paths.
 
     ``moments(rates, order)`` returns h_n(rates) for n = 0..order, shape (order+1, T, len);
-    φ = h₀ and φ⁽ᵐ⁾ = (−1)ᵐ h_m. All kernel evaluations happen in ONE batched call (the
-    compartment rates and the mean rate of every multi-node set), which keeps the traced
-    program — and its compile time — small.
+    φ = h₀ and φ⁽ᵐ⁾ = (−1)ᵐ h_m. It is called ONCE, at the n compartment rates (one
+    special-function evaluation per compartment, higher orders by recurrence).
+
+    For a set S of m + 1 rates: if they are not all within ``RTOL_DEGENERATE`` of each
+    other, DD(S) = (DD(S∖{a}) − DD(S∖{b}))/(d_b − d_a) with a, b the slowest and fastest
+    member (the largest denominator; chosen at run time by one-hot contraction, so the
+    traced program has two selections per set rather than one branch per pair). Otherwise
+    DD(S) = φ⁽ᵐ⁾(d̄)/m! + O(δ²) at the mean rate d̄, with φ⁽ᵐ⁾(d̄) from the first member's
+    moments and one Taylor term: (−1)ᵐ/m!·[h_m(d₀) − (d̄ − d₀)·h_{m+1}(d₀)] (error
+    O((RTOL_DEGENERATE·d·t)²)). Both branches see safe inputs (finite gradients everywhere).
     """
     sets = _node_sets(scheme)
-    multi = [S for S in sets if len(S) > 1]
-    max_m = max((len(S) - 1 for S in multi), default=0)
-    means = [jnp.mean(jnp.stack([d[i] for i in sorted(S)])) for S in multi]
-    allrates = jnp.concatenate([d, jnp.stack(means)]) if multi else d
-    H = moments(allrates, max_m)  # (max_m + 1, T, n + n_multi)
-    col = {S: scheme.n + j for j, S in enumerate(multi)}
+    max_m = max((len(S) - 1 for S in sets), default=0)
+    H = moments(d, max_m + 1) if max_m > 0 else moments(d, 0)  # (order+1, T, n)
     cache: dict[frozenset, jnp.ndarray] = {}
 
     def dd(S: frozenset):
@@ -204,19 +214,16 @@ def _dd_all(scheme: Scheme, d, moments):
             close = (hi - lo) <= RTOL_DEGENERATE * jnp.maximum(jnp.abs(lo), jnp.abs(hi)) \
                 + ATOL_DEGENERATE
             ia, ib = jnp.argmin(ds), jnp.argmax(ds)
-            # regular recursion with the largest denominator: a = slowest, b = fastest
-            regular = 0.0
-            for a in range(len(nodes)):
-                for b in range(len(nodes)):
-                    if a == b:
-                        continue
-                    # every candidate gets a non-zero denominator (unselected pairs may be
-                    # degenerate): 0·∞ in the reverse pass would otherwise give NaN gradients
-                    den = ds[b] - ds[a]
-                    safe = jnp.where(close | (den == 0.0), 1.0, den)
-                    cand = (dd(S - {nodes[a]}) - dd(S - {nodes[b]})) / safe
-                    regular = jnp.where((ia == a) & (ib == b), cand, regular)
-            taylor = (-1.0) ** m * H[m, :, col[S]] / math.factorial(m)
+            subs = jnp.stack([dd(S - {x}) for x in nodes])  # (m + 1, T)
+            sel = jnp.arange(m + 1)
+            without_a = jnp.tensordot((sel == ia).astype(ds.dtype), subs, 1)
+            without_b = jnp.tensordot((sel == ib).astype(ds.dtype), subs, 1)
+            den = ds[ib] - ds[ia]
+            safe = jnp.where(close | (den == 0.0), 1.0, den)
+            regular = (without_a - without_b) / safe
+            base = nodes[0]
+            shift = jnp.mean(ds) - d[base]
+            taylor = (-1.0) ** m * (H[m, :, base] - shift * H[m + 1, :, base]) / math.factorial(m)
             val = jnp.where(close, taylor, regular)
         cache[S] = val
         return val
@@ -236,7 +243,57 @@ def _assemble(scheme: Scheme, rates, p0, dd):
     return jnp.stack(cols, axis=-1)
 
 
-def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
+def _coupled_pairs(scheme: Scheme) -> tuple[tuple[int, int], ...]:
+    """Pairs of compartments that lie on a common transfer path (their rates are divided)."""
+    pairs = set()
+    for nodes, _ in scheme.paths:
+        for a in range(len(nodes)):
+            for b in range(a + 1, len(nodes)):
+                pairs.add((min(nodes[a], nodes[b]), max(nodes[a], nodes[b])))
+    return tuple(sorted(pairs))
+
+
+def well_separated(scheme: Scheme, d, rtol: float = None):
+    """True when every two decay rates on a common path differ by more than ``rtol`` (relative).
+
+    Then the explicit Bateman sum (:func:`bateman_matrix`) is accurate: its cancellation error
+    is ≲ ε·m!/(rtol)^m for a path of m transfers (≲ 1e-9 for m ≤ 3 at rtol = 1e-2).
+    """
+    rtol = RTOL_FAST if rtol is None else rtol
+    pairs = _coupled_pairs(scheme)
+    if not pairs:
+        return jnp.asarray(True)
+    i = jnp.array([p[0] for p in pairs])
+    j = jnp.array([p[1] for p in pairs])
+    gap = jnp.abs(d[i] - d[j])
+    return jnp.all(gap > rtol * jnp.maximum(jnp.abs(d[i]), jnp.abs(d[j])) + ATOL_DEGENERATE)
+
+
+def bateman_matrix(scheme: Scheme, rates, p0, d):
+    """M (n, n) with populations x(t) = Σⱼ φ(dⱼ)(t)·M[j, :] for distinct rates (Bateman).
+
+    The divided difference over a path's rates is Σⱼ φ(dⱼ)/∏_{l≠j}(dⱼ − d_l), so every
+    population is a fixed combination of the n kernels φ(dⱼ) — one kernel evaluation per
+    compartment and a small matrix product. Valid only when :func:`well_separated`.
+    """
+    rates = jnp.asarray(rates)
+    n = scheme.n
+    M = jnp.zeros((n, n), dtype=rates.dtype)
+    for nodes, edges in scheme.paths:
+        coef = p0[nodes[0]]
+        for e in edges:
+            coef = coef * rates[e]
+        sign = (-1.0) ** (len(nodes) - 1)
+        for j in nodes:
+            den = 1.0
+            for l in nodes:
+                if l != j:
+                    den = den * (d[j] - d[l])
+            M = M.at[j, nodes[-1]].add(sign * coef / den)
+    return M
+
+
+def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool = True):
     """Compartment populations convolved with a unit-area Gaussian IRF.
 
     Parameters
@@ -253,19 +310,53 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
         IRF centre.
     sigma : float, ps
         IRF standard deviation.
+    robust : bool
+        True: handle (nearly) equal rates (below). False: the Bateman sum only, NaN when
+        the rates are not :func:`well_separated` — a smaller program that compiles in about
+        half the time; :func:`hotcarrier.fit.fit` uses it first and falls back to the robust
+        program when it meets NaN or ends near equal rates.
 
     Returns
     -------
     Array (T, n)
         Populations; for σ → 0 the solution of dx/dt = K x for t > μ, x(μ) = p₀.
+
+    Notes
+    -----
+    When the rates on every path are well separated (:func:`well_separated`, relative gap
+    > 1 %) the populations are the Bateman sum: n kernels and one (n × n) matrix
+    (:func:`bateman_matrix`). Otherwise (equal or nearly equal rates) the divided-difference
+    recursion with its Taylor branch is used (module docstring). The choice is a
+    ``lax.cond`` on the rates only, so a single fit runs just one branch; both are exact to
+    rounding where they are used and their derivatives are exact.
     """
+    import jax
+
     t = jnp.asarray(t)
+    rates = jnp.asarray(rates)
+    p0 = jnp.asarray(p0)
     d = decay_rates(scheme.n, scheme.transfers, rates)
+    mu = jnp.asarray(mu, dtype=d.dtype)
+    sigma = jnp.asarray(sigma, dtype=d.dtype)
 
-    def moments(k, order):
-        return exp_conv_gauss_moments(t[:, None], k[None, :], mu, sigma, order)
+    def fast(rates, p0, d, mu, sigma, guard=False):
+        phi = exp_conv_gauss(t[:, None], d[None, :], mu, sigma)
+        M = bateman_matrix(scheme, rates, p0, d)
+        if guard:  # NaN where the Bateman sum is not accurate (the caller then falls back)
+            M = jnp.where(well_separated(scheme, d), M, jnp.nan)
+        return phi @ M
 
-    return _assemble(scheme, rates, jnp.asarray(p0), _dd_all(scheme, d, moments))
+    def recursive(rates, p0, d, mu, sigma):
+        def moments(k, order):
+            return exp_conv_gauss_moments(t[:, None], k[None, :], mu, sigma, order)
+
+        return _assemble(scheme, rates, p0, _dd_all(scheme, d, moments))
+
+    if not _coupled_pairs(scheme):  # parallel scheme: nothing is ever divided
+        return fast(rates, p0, d, mu, sigma)
+    if not robust:
+        return fast(rates, p0, d, mu, sigma, guard=True)
+    return jax.lax.cond(well_separated(scheme, d), fast, recursive, rates, p0, d, mu, sigma)
 
 
 def populations(scheme: Scheme, t, rates, p0):

@@ -201,8 +201,13 @@ class FitResult:
 
     # ------------------------------------------------------------------ builder
     @classmethod
-    def from_fit(cls, s, theta, opt: dict, t_start: float, profile=None) -> FitResult:
-        """Build the result of a target-analysis fit (see :func:`hotcarrier.fit.fit`)."""
+    def from_fit(cls, s, theta, opt: dict, t_start: float, profile=None,
+                 evaluation=None) -> FitResult:
+        """Build the result of a target-analysis fit (see :func:`hotcarrier.fit.fit`).
+
+        ``evaluation``: ``(r, J, details)`` of :meth:`Objective.evaluate` at ``theta`` when
+        already computed (saves compiling the separate details and Jacobian programs).
+        """
         import time
 
         import jax.numpy as jnp
@@ -214,11 +219,14 @@ class FitResult:
         model, pset = s.model, s.model.parameters
         th = jnp.asarray(theta)
         pvec = np.asarray(pset.physical(th))
-        det = s.objective.details(th, s.arrays)
+        if evaluation is None:
+            det, jac = s.objective.details(th, s.arrays), None
+        else:
+            _, jac, det = evaluation
         n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in det))
         rw = np.concatenate([np.asarray(b[2]).ravel() for b in det])
         cost = 0.5 * float(rw @ rw)
-        cr, cov_phys = uncertainties(s, th, n_amp, cost)
+        cr, cov_phys = uncertainties(s, th, n_amp, cost, jac)
         names = pset.names
         se_phys = np.sqrt(np.where(np.diag(cov_phys) >= 0, np.diag(cov_phys), np.nan))
         free_idx = {n: i for i, n in enumerate(pset.free_names)}
@@ -299,8 +307,8 @@ class FitResult:
                 data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
             irf = model.datasets[d].irf
             lam_ref = irf.dispersion_center if irf.dispersion_center is not None else float(np.median(wl))
-            pops = np.asarray(model.species_populations(jnp.asarray(pvec), d, jnp.asarray(t),
-                                                        jnp.asarray([lam_ref])))[0]
+            pops = np.asarray(_populations_at(model, d, s.objective.robust, pvec, t,
+                                              lam_ref))[0]
             data_vars["population" + sfx] = ((sdim, tdim), pops.T,
                                              {"long_name": f"population (IRF at {lam_ref:.5g} nm)"})
             das, lam = _das(K, p0, sas)
@@ -385,3 +393,16 @@ def _das(K, p0, sas):
     order = np.argsort(lam[keep])  # fastest decay first
     A, lam = A[:, keep][:, order], lam[keep][order]
     return A.T @ sas, lam
+
+
+def _populations_at(model, d: int, robust: bool, pvec, t, wavelength):
+    """Populations of dataset ``d`` at one wavelength, as one jitted call (no eager ops).
+
+    ``robust`` as the fit's objective: after a Bateman-only fit (rates well separated) the
+    populations use the same small program.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    fn = jax.jit(lambda p, tt, wl: model.species_populations(p, d, tt, wl, robust))
+    return fn(jnp.asarray(pvec), jnp.asarray(t), jnp.asarray([float(wavelength)]))

@@ -543,32 +543,42 @@ class TargetModel:
             scs.append(self._ev(sc, env) + 0.0 * wl)
         return jnp.stack(mus, -1), jnp.stack(sigs, -1), jnp.stack(scs, -1)
 
-    def species_populations(self, pvec, d: int, t, wavelength):
-        """IRF-convolved compartment populations, Array (W, T, n_compartments)."""
+    def species_populations(self, pvec, d: int, t, wavelength, robust: bool = True):
+        """IRF-convolved compartment populations, Array (W, T, n_compartments).
+
+        ``robust`` as in :func:`hotcarrier.kinetics.convolved_populations`.
+        """
         rates = self.rates(pvec)
         p0 = self.initial_populations(pvec)
         mu, sig, sc = self.irf_at(pvec, d, wavelength)
         t = jnp.asarray(t)
 
         def one(m, s, w):
-            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss),
+            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss,
+                                                                 robust),
                             out_axes=0)(m, s)  # (G, T, n)
             return jnp.einsum("g,gtn->tn", w, pops) / jnp.sum(w)
 
         return jax.vmap(one)(mu, sig, sc)
 
-    def matrix(self, pvec, d: int, t, wavelength):
+    def is_dispersive(self, d: int) -> bool:
+        """True when dataset ``d``'s IRF centre or width varies with wavelength."""
+        irf = self.datasets[d].irf
+        return bool(irf.center_dispersion or irf.width_dispersion)
+
+    def matrix(self, pvec, d: int, t, wavelength, robust: bool = True):
         """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`).
+
+        ``robust`` as in :func:`hotcarrier.kinetics.convolved_populations`.
 
         Without IRF dispersion the matrix is the same at every wavelength: it is built once and
         broadcast, which makes a non-dispersive objective ~W times cheaper.
         """
-        irf = self.datasets[d].irf
         wl = jnp.asarray(wavelength)
-        if wl.shape[0] > 1 and not irf.center_dispersion and not irf.width_dispersion:
-            C1 = self.matrix(pvec, d, t, wl[:1])
+        if wl.shape[0] > 1 and not self.is_dispersive(d):
+            C1 = self.matrix(pvec, d, t, wl[:1], robust)
             return jnp.broadcast_to(C1, (wl.shape[0], *C1.shape[1:]))
-        pops = self.species_populations(pvec, d, t, wavelength)
+        pops = self.species_populations(pvec, d, t, wavelength, robust)
         C = jnp.einsum("wtn,nk->wtk", pops, self.relation_matrix(pvec))
         extra = []
         if self.coherent_artifact:

@@ -1,9 +1,11 @@
 """Variable projection: the spectra are solved by linear least squares inside the objective.
 
-For every wavelength the (weighted) design matrix C (delay × column) differs — IRF
+In general the (weighted) design matrix C (delay × column) differs per wavelength — IRF
 dispersion, masks, weights and spectral constraints are per cell — so the projection is
 ``vmap``-ed over wavelengths; there is no Python loop over wavelengths and the whole
-objective is one jitted program.
+objective is one jitted program. Where C is the same at every wavelength and the weights
+are separable (no dispersion, no per-cell masks: most global analyses and batch maps) one
+QR serves all wavelengths, a matrix of right-hand sides (:func:`shared_blocks`).
 
 The linear solve is a LAPACK-free modified Gram–Schmidt QR with re-orthogonalisation
 ("twice is enough"), unrolled over the few columns: it is exact to rounding for the
@@ -25,27 +27,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["project", "VarproProblem", "build_problem"]
+__all__ = ["project", "VarproProblem", "build_problem", "Objective", "separable_weights"]
 
 _RANK_RTOL = 1e-10
 
 
-def project(C, y):
-    """Least-squares projection of ``y`` onto the columns of ``C`` (one wavelength).
+def _mgs(C):
+    """Thin QR of a small design matrix by modified Gram–Schmidt, twice (LAPACK-free).
 
     Parameters
     ----------
     C : Array (T, k)
-        Weighted design matrix (rows of masked cells are zero).
-    y : Array (T,)
-        Weighted data.
 
     Returns
     -------
-    residual : Array (T,)
-        y − C a.
-    coef : Array (k,)
-        a = argmin ‖y − C a‖ (0 for vanishing / dependent columns).
+    Q : Array (T, k)
+        Orthonormal columns; 0 for a vanished (zero, masked or dependent) column.
+    R : Array (k, k)
+        Upper triangular, C = Q R on the kept columns; R[j, j] = 0 marks a vanished column.
     """
     T, k = C.shape
     # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
@@ -56,7 +55,7 @@ def project(C, y):
     qs, R = [], jnp.zeros((k, k), C.dtype)
     for j in range(k):
         v = C[:, j]
-        for _ in range(2):  # re-orthogonalise
+        for _ in range(2):  # re-orthogonalise ("twice is enough")
             for i, q in enumerate(qs):
                 c = jnp.dot(q, v)
                 v = v - c * q
@@ -64,22 +63,75 @@ def project(C, y):
         nrm2 = jnp.dot(v, v)
         ok = nrm2 > tiny * tiny
         safe = jnp.sqrt(jnp.where(ok, nrm2, 1.0))
-        nrm = jnp.where(ok, safe, 0.0)
         q = jnp.where(ok, v / safe, 0.0)
-        R = R.at[j, j].set(jnp.where(ok, nrm, 0.0))
+        R = R.at[j, j].set(jnp.where(ok, safe, 0.0))
         qs.append(q)
-    Q = jnp.stack(qs, axis=1)
-    qty = Q.T @ y
-    r = y - Q @ qty
-    # back substitution R a = Qᵀy, skipping vanished columns
+    return jnp.stack(qs, axis=1), R
+
+
+def _back_substitute(R, b):
+    """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
+    k = R.shape[0]
     a = [None] * k
     for j in reversed(range(k)):
-        s = qty[j]
+        s = b[j]
         for i in range(j + 1, k):
             s = s - R[j, i] * a[i]
         d = R[j, j]
         a[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
-    return r, jnp.stack(a)
+    return jnp.stack(a)
+
+
+def _forward_substitute_t(R, b):
+    """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0."""
+    k = R.shape[0]
+    z = [None] * k
+    for j in range(k):
+        s = b[j]
+        for i in range(j):
+            s = s - R[i, j] * z[i]
+        d = R[j, j]
+        z[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
+    return jnp.stack(z)
+
+
+def project(C, y):
+    """Least-squares projection of ``y`` onto the columns of ``C`` (one wavelength).
+
+    Parameters
+    ----------
+    C : Array (T, k)
+        Weighted design matrix (rows of masked cells are zero).
+    y : Array (T,) or (T, m)
+        Weighted data (m right-hand sides share the matrix).
+
+    Returns
+    -------
+    residual : Array like ``y``
+        y − C a.
+    coef : Array (k,) or (k, m)
+        a = argmin ‖y − C a‖ (0 for vanishing / dependent columns).
+    """
+    Q, R = _mgs(C)
+    qty = Q.T @ y
+    return y - Q @ qty, _back_substitute(R, qty)
+
+
+def separable_weights(w, rtol: float = 1e-12):
+    """True when a (W, R) weight map is an outer product v(λ)·u(t) (NumPy, host side).
+
+    Then every wavelength's weighted least-squares problem has the same design matrix up to
+    a factor, and the projection is one QR for all wavelengths (:class:`Objective`).
+    """
+    w = np.asarray(w, float)
+    if w.size == 0 or not np.all(np.isfinite(w)):
+        return False
+    v = w.max(axis=1)
+    j = int(np.argmax(v))
+    if v[j] <= 0:
+        return False
+    u = w[j] / v[j]
+    return bool(np.allclose(np.outer(v, u), w, rtol=rtol, atol=0.0))
 
 
 @dataclass
@@ -101,6 +153,10 @@ class VarproProblem:
         (−1 = absent).
     n_data : int
         Cells taking part in the fit.
+    shared : tuple of bool
+        Per block group: the design matrix is the same at every wavelength (no IRF
+        dispersion, equal column masks) and the weights are separable (v(λ)·u(t)), so one QR
+        serves all wavelengths. Empty means "all False".
     """
 
     link: bool
@@ -108,6 +164,7 @@ class VarproProblem:
     arrays: dict
     index: list
     n_data: int
+    shared: tuple = ()
 
 
 def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProblem:
@@ -174,87 +231,236 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
                   w=[jnp.asarray(w) for w in ws], colmask=colmask,
                   wl=[jnp.asarray(w) for w in eval_wl])
     return VarproProblem(link=link, wavelengths=eval_wl, arrays=arrays, index=index,
-                         n_data=n_data)
+                         n_data=n_data, shared=shared_blocks(model, link, ws, colmask))
+
+
+def shared_blocks(model, link: bool, ws, colmask) -> tuple:
+    """Per block group: can one QR serve every wavelength? (see :class:`VarproProblem`)."""
+    def same_matrix(ds_idx):
+        return all(not model.is_dispersive(d) for d in ds_idx)
+
+    def equal_rows(cm):
+        cm = np.asarray(cm)
+        return bool(np.all(cm == cm[:1]))
+
+    if link:
+        w = np.concatenate([np.asarray(x) for x in ws], axis=1)
+        return (same_matrix(range(len(ws))) and equal_rows(colmask[0])
+                and separable_weights(w),)
+    return tuple(same_matrix([d]) and equal_rows(colmask[d]) and separable_weights(ws[d])
+                 for d in range(len(ws)))
 
 
 class Objective:
-    """Pure-JAX objective of a model on a problem's structure: θ → residuals / cost / spectra.
+    """Pure-JAX objective of a model on a problem's structure: θ → residuals / cost / Jacobian.
+
+    Per block group the weighted design matrix Cw(θ) is built by
+    :meth:`TargetModel.matrix`, factorised by modified Gram–Schmidt (Cw = QR) and the data
+    projected: r = (I − QQᵀ)·yw. Where the design matrix is the same at every wavelength
+    (``shared``) one QR serves all wavelengths (a matrix of right-hand sides); otherwise the
+    QR is ``vmap``-ed over wavelengths.
+
+    * :meth:`_cost` has the variable-projection gradient by construction: the amplitudes are
+      held fixed (``stop_gradient``) at their least-squares values, and since the residual is
+      orthogonal to the columns of Cw the gradient of ½‖yw − Cw(θ)a‖² equals that of the
+      projected cost (the reverse pass then runs through Cw(θ) only, not through the QR).
+    * :meth:`_evaluate` gives the residual, its exact (Golub–Pereyra) Jacobian
+      J = −[P⊥·(∂Cw)·a + Q·R⁻ᵀ·(∂Cw)ᵀ·r] from forward-mode derivatives of Cw(θ), and the
+      fit details (amplitudes, model, active columns) in one pass — what the
+      Levenberg–Marquardt loop of :func:`hotcarrier.optimize.levenberg_marquardt` consumes.
 
     Instances are hashable by identity, so ``optimize.minimize(objective.cost, ...)`` reuses
     its compiled program for new data of the same shapes.
     """
 
-    def __init__(self, model, link: bool, n_sets: int):
+    def __init__(self, model, link: bool, n_sets: int, shared: tuple = (), robust: bool = True):
         self.model = model
+        self.robust = bool(robust)
         self.link = link
         self.n_sets = n_sets
+        n_blocks = 1 if link else n_sets
+        self.shared = tuple(shared) if shared else (False,) * n_blocks
         self.cost = _Bound(self, "_cost")
         self.residual = _Bound(self, "_residual")
         self.scaled_cost = _Bound(self, "_scaled_cost")
+        self.evaluate = _Bound(self, "_evaluate")
         self._jit_details = jax.jit(self._details)
-        self.jacobian = jax.jit(jax.jacfwd(lambda th, arrays: self._residual(th, arrays)))
+        self._jit_jacobian = jax.jit(lambda th, arrays: self._evaluate(th, arrays)[1])
 
     @classmethod
-    def for_problem(cls, model, problem: VarproProblem) -> Objective:
+    def for_problem(cls, model, problem: VarproProblem, robust: bool = True) -> Objective:
         """The (cached) objective of ``model`` on a problem of this structure.
 
         Objectives are cached by the model's structural key, so fitting the same model again
-        (new data of any size, new start values) reuses the compiled programs.
+        (new data of any size, new start values) reuses the compiled programs. ``robust``
+        False gives the smaller program that is NaN at (nearly) equal rates
+        (:func:`hotcarrier.kinetics.convolved_populations`).
         """
-        key = (model.cache_key(), problem.link, len(problem.arrays["t"]))
+        n_sets = len(problem.arrays["t"])
+        shared = tuple(problem.shared) if problem.shared else ()
+        key = (model.cache_key(), problem.link, n_sets, shared, bool(robust))
         obj = _CACHE.get(key)
         if obj is None:
-            obj = _CACHE[key] = cls(model, problem.link, len(problem.arrays["t"]))
+            obj = _CACHE[key] = cls(model, problem.link, n_sets, shared, robust)
         return obj
+
+    # ------------------------------------------------------------------ design matrices
+    def _groups(self, arrays):
+        """Per block group: dataset indices, data (W, R), weights (W, R), column mask (W, k)."""
+        if self.link:
+            return [(list(range(self.n_sets)), jnp.concatenate(arrays["y"], axis=1),
+                     jnp.concatenate(arrays["w"], axis=1), arrays["colmask"][0])]
+        return [([d], arrays["y"][d], arrays["w"][d], arrays["colmask"][d])
+                for d in range(self.n_sets)]
+
+    @staticmethod
+    def _row_weights(w):
+        """(v (W,), u (R,)) with w = v ⊗ u for a separable weight map (the shared path)."""
+        v = jnp.max(w, axis=1)
+        j = jnp.argmax(v)
+        vj = v[j]
+        u = w[j] / jnp.where(vj > 0, vj, 1.0)
+        return v, u
+
+    def _designs(self, theta, arrays):
+        """Per block group the weighted design matrix Cw and the unweighted C (masked columns).
+
+        Shared groups: (R, k) matrices (weighted with u(t)); others: (W, R, k).
+        """
+        p = self.model.parameters.physical(theta)
+        cws, cs = [], []
+        for (dsets, _, w, cm), shared in zip(self._groups(arrays), self.shared):
+            wl = arrays["wl"][0] if self.link else arrays["wl"][dsets[0]]
+            if shared:
+                wl = wl[:1]
+            C = jnp.concatenate([self.model.matrix(p, d, arrays["t"][d], wl, self.robust)
+                                 for d in dsets], axis=1)
+            if shared:
+                _, u = self._row_weights(w)
+                C = C[0] * cm[0][None, :]
+                cws.append(C * u[:, None])
+            else:
+                C = C * cm[:, None, :]
+                cws.append(C * w[:, :, None])
+            cs.append(C)
+        return cws, cs
+
+    # ------------------------------------------------------------------ projection
+    def _project(self, Cw, y, w, shared):
+        """QR, projected residual (W, R) and weighted-space amplitudes (W, k) of one group."""
+        yw = y * w
+        if shared:
+            Q, R = _mgs(Cw)
+            A = yw @ Q  # (W, k)
+            r = yw - A @ Q.T
+            ahat = _back_substitute(R, A.T).T  # amplitudes of the u-weighted design
+        else:
+            Q, R = jax.vmap(_mgs)(Cw)
+            A = jnp.einsum("wrk,wr->wk", Q, yw)
+            r = yw - jnp.einsum("wrk,wk->wr", Q, A)
+            ahat = jax.vmap(_back_substitute)(R, A)
+        return Q, R, r, ahat
+
+    def _amplitudes(self, ahat, w, shared):
+        """Physical amplitudes (W, k) from the weighted-space ones."""
+        if not shared:
+            return ahat
+        v, _ = self._row_weights(w)
+        return jnp.where(v[:, None] > 0, ahat / jnp.where(v > 0, v, 1.0)[:, None], 0.0)
+
+    def _residual(self, theta, arrays):
+        cws, _ = self._designs(theta, arrays)
+        out = []
+        for Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays), self.shared):
+            out.append(self._project(Cw, y, w, shared)[2].ravel())
+        return jnp.concatenate(out)
+
+    def _cost(self, theta, arrays):
+        # variable-projection gradient: amplitudes fixed at their least-squares values
+        cws, _ = self._designs(theta, arrays)
+        total = 0.0
+        for Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays), self.shared):
+            _, _, _, ahat = self._project(jax.lax.stop_gradient(Cw), y, w, shared)
+            ahat = jax.lax.stop_gradient(ahat)
+            if shared:
+                r = y * w - ahat @ Cw.T
+            else:
+                r = y * w - jnp.einsum("wrk,wk->wr", Cw, ahat)
+            total = total + 0.5 * jnp.sum(r * r)
+        return total
 
     def _scaled_cost(self, u, arrays, scale):
         """Cost at θ = u / scale (diagonal preconditioning of the optimiser's variables)."""
         return self._cost(u / scale, arrays)
 
-    def _blocks(self, theta, arrays):
-        """Per block group: design matrices (W, R, k), data (W, R), weights (W, R)."""
-        p = self.model.parameters.physical(theta)
-        if self.link:
-            Cs = [self.model.matrix(p, d, arrays["t"][d], arrays["wl"][0])
-                  for d in range(self.n_sets)]
-            C = jnp.concatenate(Cs, axis=1)
-            y = jnp.concatenate(arrays["y"], axis=1)
-            w = jnp.concatenate(arrays["w"], axis=1)
-            return [(C, y, w, arrays["colmask"][0])]
-        return [(self.model.matrix(p, d, arrays["t"][d], arrays["wl"][d]), arrays["y"][d],
-                 arrays["w"][d], arrays["colmask"][d]) for d in range(self.n_sets)]
+    # ------------------------------------------------------------------ residual + Jacobian
+    def _evaluate(self, theta, arrays):
+        """Residual vector, its Jacobian and the fit details at ``theta`` (one pass).
 
-    @staticmethod
-    def _solve(C, y, w, cm):
-        Cw = C * w[:, :, None] * cm[:, None, :]
-        return jax.vmap(project)(Cw, y * w)
+        Returns
+        -------
+        r : Array (N,)
+            Weighted projected residuals (block groups concatenated, wavelength-major).
+        J : Array (N, n_free)
+            Exact variable-projection Jacobian ∂r/∂θ (Golub–Pereyra).
+        details : list of tuples
+            Per block group (amplitudes (W, k), unweighted model (W, R), weighted
+            residual (W, R), number of active columns per wavelength (W,)).
+        """
+        def designs(th):
+            cws, cs = self._designs(th, arrays)
+            return cws, (cws, cs)
 
-    def _residual(self, theta, arrays):
-        out = []
-        for C, y, w, cm in self._blocks(theta, arrays):
-            r, _ = self._solve(C, y, w, cm)
-            out.append(r.ravel())
-        return jnp.concatenate(out)
-
-    def _cost(self, theta, arrays):
-        r = self._residual(theta, arrays)
-        return 0.5 * jnp.sum(r * r)
+        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
+        rs, Js, det = [], [], []
+        for Cw, C, dCw, (_, y, w, _), shared in zip(cws, cs, dcws, self._groups(arrays),
+                                                    self.shared):
+            Q, R, r, ahat = self._project(Cw, y, w, shared)
+            if shared:
+                U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
+                PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
+                B = jnp.einsum("rkp,wr->kwp", dCw, r)
+                Z = _forward_substitute_t(R, B)  # (k, W, p)
+                J = -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
+                active = jnp.sum(jnp.diag(R) > 0) * (self._row_weights(w)[0] > 0)
+            else:
+                U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+                PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
+                B = jnp.einsum("wrkp,wr->wkp", dCw, r)
+                Z = jax.vmap(_forward_substitute_t)(R, B)  # (W, k, p)
+                J = -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+                active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
+            a = self._amplitudes(ahat, w, shared)
+            model = a @ C.T if shared else jnp.einsum("wrk,wk->wr", C, a)
+            rs.append(r.ravel())
+            Js.append(J.reshape(-1, J.shape[-1]))
+            det.append((a, model, r, active))
+        return jnp.concatenate(rs), jnp.concatenate(Js), det
 
     def _details(self, theta, arrays):
         """Per block group: coef (W, k), unweighted model (W, R), weighted residual (W, R),
         and the number of active (non-vanishing) columns per wavelength (W,)."""
+        cws, cs = self._designs(theta, arrays)
         res = []
-        for C, y, w, cm in self._blocks(theta, arrays):
-            r, a = self._solve(C, y, w, cm)
-            model = jnp.einsum("wrk,wk->wr", C * cm[:, None, :], a)
-            norms = jnp.sqrt(jnp.sum((C * w[:, :, None] * cm[:, None, :]) ** 2, axis=1))
-            active = jnp.sum(norms > _RANK_RTOL * jnp.max(norms, axis=1, keepdims=True), axis=1)
+        for Cw, C, (_, y, w, _), shared in zip(cws, cs, self._groups(arrays), self.shared):
+            Q, R, r, ahat = self._project(Cw, y, w, shared)
+            a = self._amplitudes(ahat, w, shared)
+            if shared:
+                model = a @ C.T
+                active = jnp.sum(jnp.diag(R) > 0) * (self._row_weights(w)[0] > 0)
+            else:
+                model = jnp.einsum("wrk,wk->wr", C, a)
+                active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
             res.append((a, model, r, active))
         return res
 
     def details(self, theta, arrays):
         """Jitted :meth:`_details`."""
         return self._jit_details(theta, arrays)
+
+    def jacobian(self, theta, arrays):
+        """Jitted Jacobian of :meth:`_residual` (exact variable projection), (N, n_free)."""
+        return self._jit_jacobian(theta, arrays)
 
 
 _CACHE: dict = {}

@@ -61,7 +61,8 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
                 y = np.zeros_like(ys[d])
                 y[used[d]] = fits[d][used[d]] + e
                 arrays["y"][d] = y
-            yield Prepared(f"sample{b}", arrays, base.n_data, base.wavelengths)
+            yield Prepared(f"sample{b}", arrays, base.n_data, base.wavelengths,
+                           shared=base.shared)
         else:
             groups = [list(range(len(ys)))] if obj.link else [[d] for d in range(len(ys))]
             n_data = 0
@@ -75,7 +76,8 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
                 for d in g:
                     arrays["w"][d] = ws[d] * cw[:, None]
                     n_data += int(np.sum((ws[d] > 0) & (c > 0)[:, None]))
-            yield Prepared(f"sample{b}", arrays, n_data, base.wavelengths)
+            # rows scaled per wavelength: separable weights stay separable
+            yield Prepared(f"sample{b}", arrays, n_data, base.wavelengths, shared=base.shared)
 
 
 @with_x64

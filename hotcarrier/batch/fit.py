@@ -90,6 +90,7 @@ class Prepared:
     n_data: int = 0
     wavelengths: list | None = None
     error: str = ""
+    shared: tuple = ()
 
 
 def prepare_item(model, item, name: str = "") -> Prepared:
@@ -114,7 +115,8 @@ def prepare_item(model, item, name: str = "") -> Prepared:
             prob = build_problem(model, datasets)
         arrays = jax.tree.map(lambda a: np.asarray(a, dtype=float), prob.arrays)
         return Prepared(name, arrays, int(prob.n_data), [np.asarray(w, float)
-                                                         for w in prob.wavelengths])
+                                                         for w in prob.wavelengths],
+                        shared=tuple(prob.shared))
     except (HotcarrierError, ValueError, KeyError) as exc:
         return Prepared(name, None, 0, None, f"{type(exc).__name__}: {exc}")
 
@@ -214,7 +216,7 @@ class BatchFitter:
 
     def __init__(self, model, template: Prepared, *, devices=None, max_iter: int = 500,
                  gtol: float = 1e-9, ftol: float = 1e-13, memory_size: int = 10,
-                 stderr: bool = True, spectra: bool = True):
+                 stderr: bool = True, spectra: bool = True, shared: tuple | None = None):
         from ..varpro import Objective, VarproProblem
 
         if template.arrays is None:
@@ -228,9 +230,12 @@ class BatchFitter:
         self.param_names = list(model.parameters.names)
         self.column_names = list(model.column_names)
         self.wavelengths = [np.asarray(w, float) for w in template.wavelengths]
+        # one QR for all wavelengths where the template allows it (separable weights, no
+        # dispersion); items that do not (e.g. NaN cells) go to a general fitter (_drive)
+        self.shared = tuple(template.shared if shared is None else shared)
         problem = VarproProblem(link=model.link_spectra and len(model.datasets) > 1,
                                 wavelengths=self.wavelengths, arrays=template.arrays,
-                                index=[], n_data=template.n_data)
+                                index=[], n_data=template.n_data, shared=self.shared)
         self.objective = Objective.for_problem(model, problem)
         self.n_blocks = len(self.wavelengths)
         self.template_arrays = template.arrays
@@ -303,6 +308,14 @@ class BatchFitter:
                 return ("wavelength grid differs from the batch's; a batch needs one grid "
                         "(fit groups of equal grids separately: the CLI does this)")
         return ""
+
+    def accepts(self, item: Prepared) -> bool:
+        """False when this fitter projects with one QR per block but ``item``'s weights are not
+        separable (masked cells): such an item needs the general (per-wavelength) fitter."""
+        if item.arrays is None or not any(self.shared):
+            return True
+        own = tuple(item.shared) or (False,) * len(self.shared)
+        return all(o or not f for f, o in zip(self.shared, own))
 
     def placeholder(self) -> dict:
         """Arrays of a failed item: the template with every weight 0 (fits nothing)."""
@@ -390,17 +403,19 @@ _FITTERS: dict = {}
 _MAX_FITTERS = 8
 
 
-def _fitter_for(model, template: Prepared, devices, opts: dict) -> BatchFitter:
+def _fitter_for(model, template: Prepared, devices, opts: dict,
+                shared: tuple | None = None) -> BatchFitter:
     """A cached :class:`BatchFitter` (same model object, layout, options and devices)."""
     devs = resolve_devices(devices)
+    shared = tuple(template.shared if shared is None else shared)
     key = (model.cache_key(),
            tuple((tuple(np.shape(a)) for a in jax.tree.leaves(template.arrays))),
            tuple(w.tobytes() for w in template.wavelengths),
-           tuple(sorted(opts.items())), tuple(d.id for d in devs))
+           tuple(sorted(opts.items())), tuple(d.id for d in devs), shared)
     hit = _FITTERS.get(key)
     if hit is not None:
         return hit
-    fitter = BatchFitter(model, template, devices=devs, **opts)
+    fitter = BatchFitter(model, template, devices=devs, shared=shared, **opts)
     if len(_FITTERS) >= _MAX_FITTERS:
         _FITTERS.pop(next(iter(_FITTERS)))
     _FITTERS[key] = fitter
@@ -444,20 +459,50 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                 failed_early.clear()
             return block
 
+    general = None  # per-wavelength fitter for items the (one-QR) fitter does not accept
+
+    def run_sub(sub):
+        nonlocal general
+        if all(fitter.accepts(it) for it in sub):
+            return fitter.collect(fitter.dispatch(theta0s, sub, size))
+        ok = [i for i, it in enumerate(sub) if fitter.accepts(it)]
+        other = [i for i, it in enumerate(sub) if not fitter.accepts(it)]
+        if general is None:
+            tmpl = sub[other[0]]
+            general = _fitter_for(model, tmpl, devices, opts,
+                                  shared=(False,) * len(fitter.shared))
+        parts = [(other, general.collect(general.dispatch(theta0s, [sub[i] for i in other],
+                                                          size)))]
+        if ok:
+            parts.append((ok, fitter.collect(fitter.dispatch(theta0s, [sub[i] for i in ok],
+                                                             size))))
+        return _merge(parts, len(sub))
+
     block = next_block()
     pending = []  # blocks longer than size (failed records prepended) are split
     while block is not None:
         pending = [block[i:i + size] for i in range(0, len(block), size)]
         for j, sub in enumerate(pending):
-            handle = fitter.dispatch(theta0s, sub, size)
-            nxt = next_block() if j == len(pending) - 1 else None  # host work overlaps
-            r = fitter.collect(handle)
+            nxt = next_block() if j == len(pending) - 1 else None
+            r = run_sub(sub)
             results.append(r)
             done += len(sub)
             n_conv += int(np.sum(r["converged"]))
             call_progress(progress, done, total, {"n_converged": n_conv})
         block = nxt
     return fitter, results, failed_early
+
+
+def _merge(parts: list, k: int) -> dict:
+    """Per-item results of one chunk from parts ``[(indices, results), ...]``, in item order."""
+    out = {}
+    for key in parts[0][1]:
+        first = np.asarray(parts[0][1][key])
+        arr = np.empty((k, *first.shape[1:]), dtype=first.dtype)
+        for idx, res in parts:
+            arr[np.asarray(idx, int)] = np.asarray(res[key])
+        out[key] = arr
+    return out
 
 
 def _concat(results: list[dict]) -> dict:
@@ -624,6 +669,7 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
         As :func:`fit_batch`.
     """
     from ..dataset import make_ta_dataset
+    from ..varpro import separable_weights
 
     if len(model.datasets) != 1:
         raise HotcarrierError("fit_arrays needs a single-dataset model; use fit_batch with "
@@ -661,7 +707,11 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
                 arrays = dict(tmpl.arrays)
                 arrays["y"] = [np.where(ok, s, 0.0)]
                 arrays["w"] = [w]
-                yield Prepared(name_list[i0 + j], arrays, int(np.sum(w > 0)), tmpl.wavelengths)
+                # one QR for all wavelengths unless NaN cells/weights break separability
+                shared = (bool(tmpl.shared and tmpl.shared[0])
+                          and (bool(ok.all()) and weight is None or separable_weights(w)),)
+                yield Prepared(name_list[i0 + j], arrays, int(np.sum(w > 0)), tmpl.wavelengths,
+                               shared=shared)
 
     return _run(model, gen(), n, starts=starts, n_starts=n_starts, start_factor=start_factor,
                 seed=seed, chunk_size=chunk_size, devices=devices, progress=progress,
