@@ -1,0 +1,153 @@
+"""The fast paths of the fitting core against the general ones they replace.
+
+* the exp ⊗ Gaussian kernel's closed-form derivatives (``custom_jvp``) against central finite
+  differences, on both branches and for large k·σ;
+* the Bateman sum (distinct rates) against the recursive divided differences, values and
+  derivatives, and its NaN guard at equal rates;
+* the one-QR projection for separable weights against the per-wavelength projection, and the
+  exact variable-projection Jacobian / envelope gradient against autodiff of the residual;
+* the Levenberg–Marquardt loop on a problem with a known optimum, alone and under vmap.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hotcarrier.irf import exp_conv_gauss
+from hotcarrier.kinetics import Scheme, convolved_populations, well_separated
+from hotcarrier.optimize import levenberg_marquardt
+from hotcarrier.targetmodel import TargetModel
+from hotcarrier.varpro import Objective, build_problem, separable_weights
+
+
+@pytest.fixture(autouse=True)
+def _x64():
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.mark.parametrize("tau,k,sigma", [(-0.3, 0.5, 0.1), (0.02, 2.0, 0.08), (1.5, 0.05, 0.2),
+                                         (0.0, 40.0, 0.1), (3.0, 0.0, 0.05)])
+def test_kernel_derivatives_match_finite_differences(tau, k, sigma):
+    x0 = np.array([tau, k, sigma])
+    f = lambda x: exp_conv_gauss(x[0], x[1], 0.0, x[2])  # noqa: E731
+    g_fwd = np.asarray(jax.jacfwd(f)(jnp.asarray(x0)))
+    g_rev = np.asarray(jax.grad(f)(jnp.asarray(x0)))
+    h = 1e-6
+    fd = np.array([(float(f(x0 + h * e)) - float(f(x0 - h * e))) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(g_fwd, fd, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(g_rev, g_fwd, rtol=1e-14, atol=1e-300)
+
+
+def test_kernel_second_derivative_finite():
+    # jvp of the custom jvp (used by nothing critical, but must not break): finite and right
+    f = lambda k: exp_conv_gauss(0.3, k, 0.0, 0.1)  # noqa: E731
+    d2 = float(jax.grad(jax.grad(f))(1.2))
+    h = 1e-4
+    fd = (float(f(1.2 + h)) - 2 * float(f(1.2)) + float(f(1.2 - h))) / h**2
+    assert math.isfinite(d2) and abs(d2 - fd) < 1e-5 * max(1.0, abs(fd))
+
+
+BRANCHED = Scheme(4, [(0, 1), (0, 2), (1, 3), (2, 3), (3, None)])
+T = jnp.concatenate([jnp.linspace(-0.5, 2.0, 30), jnp.geomspace(2.1, 300.0, 30)])
+
+
+def _both(rates, p0=(1.0, 0.0, 0.0, 0.0), mu=0.1, sigma=0.08):
+    rates, p0 = jnp.asarray(rates), jnp.asarray(p0)
+    fast = convolved_populations(BRANCHED, T, rates, p0, mu, sigma, robust=False)
+    robust = convolved_populations(BRANCHED, T, rates, p0, mu, sigma)
+    return fast, robust
+
+
+def test_bateman_matches_recursion_values_and_derivatives():
+    rates = jnp.array([0.9, 1.7, 0.3, 0.11, 0.02])
+    fast, robust = _both(rates)
+    np.testing.assert_allclose(fast, robust, rtol=1e-11, atol=1e-14)
+    jf = jax.jacfwd(lambda r: convolved_populations(BRANCHED, T, r, jnp.eye(4)[0], 0.1, 0.08,
+                                                    robust=False))(rates)
+    jr = jax.jacfwd(lambda r: convolved_populations(BRANCHED, T, r, jnp.eye(4)[0], 0.1,
+                                                    0.08))(rates)
+    np.testing.assert_allclose(jf, jr, rtol=1e-9, atol=1e-12)
+
+
+def test_bateman_guard_and_separation_threshold():
+    # decay rates of compartments 0 (0.9 + 1.7) and 1 (0.3): separated; then 1 and 3 equal
+    d_ok = jnp.array([2.6, 0.3, 0.11, 0.02])
+    assert bool(well_separated(BRANCHED, d_ok))
+    rates = jnp.array([0.9, 1.7, 0.3, 0.11, 0.3])  # compartment 3 decays at 0.3 = compartment 1
+    fast, robust = _both(rates)
+    assert np.all(np.isnan(np.asarray(fast)))  # never a silently inaccurate Bateman sum
+    assert np.all(np.isfinite(np.asarray(robust)))
+    # just outside the 1 % threshold the two agree closely
+    fast, robust = _both(jnp.array([0.9, 1.7, 0.3, 0.11, 0.3 * 1.015]))
+    np.testing.assert_allclose(fast, robust, rtol=1e-7, atol=1e-10)
+
+
+def _quick_problem(weights=None, mask=None, dispersion=False):
+    from hotcarrier.dataset import make_ta_dataset
+
+    m = TargetModel.from_scheme("sequential", [2.0, 20.0, 200.0], irf_fwhm=0.15)
+    t = np.concatenate([np.linspace(-1, 3, 25), np.geomspace(3.2, 800, 25)])
+    wl = np.linspace(450, 650, 12)
+    rng = np.random.default_rng(1)
+    sig = rng.normal(size=(t.size, wl.size)) * 1e-3 + np.exp(-t / 20)[:, None] * (t > 0)[:, None]
+    ds = make_ta_dataset(t, wl, sig)
+    if weights is not None:
+        ds["weight"] = (("delay", "wavelength"), weights(t, wl))
+    if mask is not None:
+        ds["signal"].values[mask] = np.nan
+    return m, build_problem(m, [ds])
+
+
+def test_shared_projection_equals_per_wavelength():
+    # separable weights (a time window × a wavelength band): one QR serves all wavelengths
+    w = lambda t, wl: np.outer(np.where(t > 100, 0.5, 1.0), np.where(wl > 600, 0.1, 1.0))  # noqa: E731
+    m, prob = _quick_problem(weights=w)
+    assert prob.shared == (True,)
+    fast = Objective(m, False, 1, shared=(True,))
+    general = Objective(m, False, 1, shared=(False,))
+    th = jnp.asarray(m.parameters.theta0()) + 0.05
+    r1, J1, d1 = jax.jit(fast._evaluate)(th, prob.arrays)
+    r2, J2, d2 = jax.jit(general._evaluate)(th, prob.arrays)
+    np.testing.assert_allclose(r1, r2, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(J1, J2, rtol=1e-8, atol=1e-12)
+    for a, b in zip(d1[0], d2[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12)
+    # exact Jacobian = autodiff of the projected residual; envelope gradient = Jᵀr
+    Jad = jax.jacfwd(general._residual)(th, prob.arrays)
+    np.testing.assert_allclose(J2, Jad, rtol=1e-9, atol=1e-13)
+    g = jax.grad(fast._cost)(th, prob.arrays)
+    np.testing.assert_allclose(g, J1.T @ r1, rtol=1e-9, atol=1e-15)
+
+
+def test_masked_cells_use_the_per_wavelength_projection():
+    mask = np.zeros((50, 12), bool)
+    mask[10, 3] = True
+    _, prob = _quick_problem(mask=mask)
+    assert prob.shared == (False,)
+    assert not separable_weights(np.asarray(prob.arrays["w"][0]))
+
+
+def test_levenberg_marquardt_known_optimum_and_vmap():
+    t = jnp.linspace(0.0, 5.0, 40)
+
+    def fn(x, y):
+        model = x[0] * jnp.exp(-x[1] * t)
+        r = model - y
+        J = jnp.stack([jnp.exp(-x[1] * t), -x[0] * t * jnp.exp(-x[1] * t)], axis=1)
+        return r, J, model
+
+    ys = jnp.stack([2.0 * jnp.exp(-0.7 * t), 0.5 * jnp.exp(-3.0 * t)])
+    res = levenberg_marquardt(fn, jnp.array([1.0, 0.2]), ys[0])
+    assert bool(res.converged) and int(res.status) in (0, 1, 5)
+    np.testing.assert_allclose(res.x, [2.0, 0.7], rtol=1e-8)
+    np.testing.assert_allclose(res.aux, ys[0], atol=1e-8)
+    batch = jax.vmap(lambda y: levenberg_marquardt(fn, jnp.array([1.0, 0.2]), y))(ys)
+    np.testing.assert_allclose(batch.x, [[2.0, 0.7], [0.5, 3.0]], rtol=1e-7)
+    assert np.all(np.asarray(batch.converged))
+    # a non-finite start stops at once with status 3
+    bad = levenberg_marquardt(fn, jnp.array([jnp.nan, 0.2]), ys[0])
+    assert int(bad.status) == 3 and not bool(bad.converged)
