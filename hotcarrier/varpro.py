@@ -284,6 +284,7 @@ class Objective:
         self.residual = _Bound(self, "_residual")
         self.scaled_cost = _Bound(self, "_scaled_cost")
         self.evaluate = _Bound(self, "_evaluate")
+        self.evaluate_lean = _Bound(self, "_evaluate_lean")
         self._jit_details = jax.jit(self._details)
         self._jit_jacobian = jax.jit(lambda th, arrays: self._evaluate(th, arrays)[1])
 
@@ -436,6 +437,12 @@ class Objective:
             Js.append(J.reshape(-1, J.shape[-1]))
             det.append((a, model, r, active))
         return jnp.concatenate(rs), jnp.concatenate(Js), det
+
+    def _evaluate_lean(self, theta, arrays):
+        """:meth:`_evaluate` with details reduced to (amplitudes, active columns) per group
+        (what a batch keeps; smaller loop state under ``vmap``)."""
+        r, J, det = self._evaluate(theta, arrays)
+        return r, J, [(a, active) for a, _, _, active in det]
 
     def _details(self, theta, arrays):
         """Per block group: coef (W, k), unweighted model (W, R), weighted residual (W, R),

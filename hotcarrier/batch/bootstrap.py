@@ -84,8 +84,8 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
 def bootstrap(model, data, *, n_samples: int = 200, method: str = "residual", seed: int = 0,
               level: float = 0.6827, starts: Sequence[Mapping[str, float]] = (),
               n_starts: int = 1, chunk_size: int = DEFAULT_CHUNK_SIZE, devices=None,
-              progress: Callable | None = None, max_iter: int = 500, gtol: float = 1e-9,
-              ftol: float = 1e-13):
+              progress: Callable | None = None, max_iter: int = 200, gtol: float = 1e-10,
+              ftol: float = 1e-10):
     """Bootstrap distribution of the parameters of one fit, as a batch of refits.
 
     Parameters

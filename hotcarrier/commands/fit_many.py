@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
     o.add_argument("--start-factor", type=float, default=3.0,
                    help="random starts scale bounded parameters by up to this factor")
     o.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    o.add_argument("--max-iter", type=int, default=500, help="L-BFGS iteration cap per file")
+    o.add_argument("--max-iter", type=int, default=200,
+                   help="Levenberg–Marquardt step cap per file")
     o.add_argument("--no-stderr", action="store_true", help="skip standard errors")
     o.add_argument("--no-spectra", action="store_true", help="do not keep fitted spectra")
     o.add_argument("--rows", type=int, default=50, help="rows of the printed table")
