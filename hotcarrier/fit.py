@@ -217,7 +217,7 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     (:meth:`Objective.evaluate`) serves the preconditioner, the standard errors and the
     fit details, so it is compiled once.
     """
-    evaluate = jax.jit(s.objective.evaluate)
+    evaluate = s.objective.residual_jacobian
     r0, J0, _ = evaluate(s.theta0, s.arrays)
     cost0 = 0.5 * float(r0 @ r0)
     if not math.isfinite(cost0) or not bool(jnp.all(jnp.isfinite(J0))):

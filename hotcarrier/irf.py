@@ -249,23 +249,8 @@ def exp_conv_gauss_moments(t, rate, t0, sigma, order: int):
     """
     tau = t - t0
     s2 = sigma * sigma
-    z = (rate * s2 - tau) / (sigma * SQRT2)
-    early = z >= 0.0
-    # one erfcx for both branches: for z < 0, erfc(z) = 2 − e^{−z²}·erfcx(−z), and
-    # ½·e^{−kτ+k²σ²/2}·e^{−z²} = ½·e^{−τ²/(2σ²)}, so c = e^{−kτ+k²σ²/2} − ½·E·erfcx(|z|)
-    # with E = e^{−τ²/(2σ²)}; both terms are ≤ 1 there and c ≥ ½·e^{−kτ+k²σ²/2}.
-    w = erfcx(jnp.abs(z))
-    E = jnp.exp(-0.5 * (tau / sigma) ** 2)
-    tau_l = jnp.where(early, rate * s2, tau)  # exponent ≤ −k²σ²/2 ≤ 0 on the late branch
-    A = jnp.exp(-rate * tau_l + 0.5 * (rate * sigma) ** 2)
-    h0 = jnp.where(early, 0.5 * E * w, A - 0.5 * E * w)
-    out = [h0]
-    if order >= 1:
-        gauss = E / (sigma * SQRT_2PI)
-        z_e = jnp.where(early, z, 0.0)
-        h1_e = s2 * gauss * jnp.maximum(1.0 - SQRT_PI * z_e * w, 0.0)
-        h1_l = (tau - rate * s2) * h0 + s2 * gauss
-        out.append(jnp.where(early, h1_e, h1_l))
+    h0, _, h1 = _kernel_parts(tau, rate, sigma)  # one erfcx serves every order
+    out = [h0, h1] if order >= 1 else [h0]
     a = tau - rate * s2
     for n in range(1, order):
         out.append(a * out[n] + n * s2 * out[n - 1])

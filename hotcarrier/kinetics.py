@@ -45,6 +45,7 @@ import math
 from collections.abc import Sequence
 from functools import cached_property
 
+import jax
 import jax.numpy as jnp
 
 from .errors import ModelError
@@ -330,8 +331,6 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
     ``lax.cond`` on the rates only, so a single fit runs just one branch; both are exact to
     rounding where they are used and their derivatives are exact.
     """
-    import jax
-
     t = jnp.asarray(t)
     rates = jnp.asarray(rates)
     p0 = jnp.asarray(p0)

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["project", "VarproProblem", "build_problem", "Objective", "separable_weights"]
+__all__ = ["VarproProblem", "build_problem", "Objective", "separable_weights"]
 
 _RANK_RTOL = 1e-10
 
@@ -93,28 +93,6 @@ def _forward_substitute_t(R, b):
         d = R[j, j]
         z[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
     return jnp.stack(z)
-
-
-def project(C, y):
-    """Least-squares projection of ``y`` onto the columns of ``C`` (one wavelength).
-
-    Parameters
-    ----------
-    C : Array (T, k)
-        Weighted design matrix (rows of masked cells are zero).
-    y : Array (T,) or (T, m)
-        Weighted data (m right-hand sides share the matrix).
-
-    Returns
-    -------
-    residual : Array like ``y``
-        y − C a.
-    coef : Array (k,) or (k, m)
-        a = argmin ‖y − C a‖ (0 for vanishing / dependent columns).
-    """
-    Q, R = _mgs(C)
-    qty = Q.T @ y
-    return y - Q @ qty, _back_substitute(R, qty)
 
 
 def separable_weights(w, rtol: float = 1e-12):
@@ -286,7 +264,7 @@ class Objective:
         self.evaluate = _Bound(self, "_evaluate")
         self.evaluate_lean = _Bound(self, "_evaluate_lean")
         self._jit_details = jax.jit(self._details)
-        self._jit_jacobian = jax.jit(lambda th, arrays: self._evaluate(th, arrays)[1])
+        self._jit_evaluate = jax.jit(self._evaluate)
 
     @classmethod
     def for_problem(cls, model, problem: VarproProblem, robust: bool = True) -> Objective:
@@ -423,19 +401,15 @@ class Objective:
                 B = jnp.einsum("rkp,wr->kwp", dCw, r)
                 Z = _forward_substitute_t(R, B)  # (k, W, p)
                 J = -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
-                active = jnp.sum(jnp.diag(R) > 0) * (self._row_weights(w)[0] > 0)
             else:
                 U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
                 PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
                 B = jnp.einsum("wrkp,wr->wkp", dCw, r)
                 Z = jax.vmap(_forward_substitute_t)(R, B)  # (W, k, p)
                 J = -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
-                active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
-            a = self._amplitudes(ahat, w, shared)
-            model = a @ C.T if shared else jnp.einsum("wrk,wk->wr", C, a)
             rs.append(r.ravel())
             Js.append(J.reshape(-1, J.shape[-1]))
-            det.append((a, model, r, active))
+            det.append(self._group_details(C, w, R, r, ahat, shared))
         return jnp.concatenate(rs), jnp.concatenate(Js), det
 
     def _evaluate_lean(self, theta, arrays):
@@ -450,24 +424,32 @@ class Objective:
         cws, cs = self._designs(theta, arrays)
         res = []
         for Cw, C, (_, y, w, _), shared in zip(cws, cs, self._groups(arrays), self.shared):
-            Q, R, r, ahat = self._project(Cw, y, w, shared)
-            a = self._amplitudes(ahat, w, shared)
-            if shared:
-                model = a @ C.T
-                active = jnp.sum(jnp.diag(R) > 0) * (self._row_weights(w)[0] > 0)
-            else:
-                model = jnp.einsum("wrk,wk->wr", C, a)
-                active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
-            res.append((a, model, r, active))
+            _, R, r, ahat = self._project(Cw, y, w, shared)
+            res.append(self._group_details(C, w, R, r, ahat, shared))
         return res
+
+    def _group_details(self, C, w, R, r, ahat, shared):
+        """(amplitudes (W, k), unweighted model (W, R), weighted residual, active columns (W,))."""
+        a = self._amplitudes(ahat, w, shared)
+        if shared:
+            model = a @ C.T
+            active = jnp.sum(jnp.diag(R) > 0) * (self._row_weights(w)[0] > 0)
+        else:
+            model = jnp.einsum("wrk,wk->wr", C, a)
+            active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
+        return a, model, r, active
 
     def details(self, theta, arrays):
         """Jitted :meth:`_details`."""
         return self._jit_details(theta, arrays)
 
+    def residual_jacobian(self, theta, arrays):
+        """Jitted :meth:`_evaluate`: (residual, Jacobian, details) — one compiled program."""
+        return self._jit_evaluate(theta, arrays)
+
     def jacobian(self, theta, arrays):
-        """Jitted Jacobian of :meth:`_residual` (exact variable projection), (N, n_free)."""
-        return self._jit_jacobian(theta, arrays)
+        """Exact variable-projection Jacobian of :meth:`_residual`, (N, n_free)."""
+        return self.residual_jacobian(theta, arrays)[1]
 
 
 _CACHE: dict = {}
