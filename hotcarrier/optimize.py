@@ -301,10 +301,10 @@ def _cholesky_solve(A, b):
     return jax.lax.fori_loop(0, n, backward, jnp.zeros_like(b))
 
 
-@partial(jax.jit, static_argnames=("fn", "max_iter", "callback"))
+@partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
-                        callback=None) -> LMResult:
+                        callback=None, normal: bool = False) -> LMResult:
     """Minimise ½‖r(x)‖² by Levenberg–Marquardt with Marquardt's diagonal scaling.
 
     Pure JAX (``lax.while_loop``), vmap-friendly: under ``vmap`` every item has its own
@@ -321,6 +321,10 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         Start (unconstrained parameters).
     *args : pytree
         Passed to ``fn`` (traced; new data does not recompile).
+    normal : bool
+        ``fn`` returns the Gauss–Newton model instead, ``(½‖r‖², Jᵀr, JᵀJ, aux)`` — for
+        residuals whose normal equations are cheaper than their Jacobian (e.g.
+        :meth:`hotcarrier.varpro.Objective.normal_equations`).
     max_iter : int
         Cap on trial steps.
     ftol, xtol, gtol : float
@@ -350,7 +354,14 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
     n = x0.shape[0]
     dtype = x0.dtype
     r_shape = jax.eval_shape(lambda x: fn(x, *args), x0)
-    aux0 = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), r_shape[2])
+    aux0 = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), r_shape[-1])
+
+    def model(x):
+        if normal:
+            f, g, jtj, aux = fn(x, *args)
+            return f, g, jtj, aux
+        r, J, aux = fn(x, *args)
+        return 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J, aux
     carry0 = dict(x=x0, f=jnp.asarray(jnp.inf, dtype), g=jnp.zeros(n, dtype),
                   jtj=jnp.zeros((n, n), dtype), aux=aux0, D=jnp.zeros(n, dtype),
                   lam=jnp.asarray(lambda0, dtype), nu=jnp.asarray(2.0, dtype), xt=x0,
@@ -361,9 +372,8 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         return c["status"] < 0
 
     def body(c):
-        r, J, aux = fn(c["xt"], *args)
-        ft = 0.5 * jnp.sum(r * r)
-        finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(J))
+        ft, g_t, jtj_t, aux = model(c["xt"])
+        finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(jtj_t)) & jnp.all(jnp.isfinite(g_t))
         first = c["nev"] == 0
         nev = c["nev"] + 1
         accept = finite & (first | (ft < c["f"]))
@@ -373,8 +383,6 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                                                                  1.0 - (2.0 * rho - 1.0) ** 3),
                                   c["lam"] * c["nu"]))
         nu = jnp.where(accept, 2.0, c["nu"] * 2.0)
-        jtj_t = J.T @ J
-        g_t = J.T @ r
         sel = lambda new, old: jnp.where(accept, new, old)  # noqa: E731
         x = sel(c["xt"], c["x"])
         f = sel(ft, c["f"])

@@ -26,6 +26,7 @@ __all__ = [
     "CovarianceResult",
     "residual_jacobian",
     "gauss_newton_covariance",
+    "gauss_newton_covariances",
     "propagate_covariance",
     "correlation_matrix",
     "profile_interval",
@@ -159,6 +160,72 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
     return CovarianceResult(covariance=cov, stderr=stderr, correlation=correlation_matrix(cov),
                             identifiable=identifiable, rmse=float(np.sqrt(rmse2)), dof=dof,
                             condition=condition, null_directions=Vn)
+
+
+def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-10,
+                             col_rtol: float = 1e-8, **options):
+    """:func:`gauss_newton_covariance` for a stack of fits, from their JᵀJ (batch fits).
+
+    Parameters
+    ----------
+    jtj : array (k, n, n)
+        Gauss–Newton matrices JᵀJ of ``k`` fits (non-finite ones are skipped).
+    cost, n_data, n_amplitudes : arrays (k,)
+    rcond, col_rtol, options
+        As in :func:`gauss_newton_covariance`.
+
+    Returns
+    -------
+    covariance : ndarray (k, n, n)
+        NaN for skipped fits and in rows/columns of non-identifiable parameters.
+    identifiable : ndarray (k, n) of bool
+
+    Notes
+    -----
+    Regular fits (every column effective, no eigenvalue of the column-normalised JᵀJ below
+    ``rcond`` × the largest, no standard error above ``max_stderr``) are inverted together;
+    the others go through :func:`gauss_newton_covariance` one by one, so both give the same
+    numbers.
+    """
+    H = np.asarray(jtj, dtype=float)
+    k, n = H.shape[0], H.shape[-1]
+    H = 0.5 * (H + np.swapaxes(H, 1, 2))
+    cost = np.asarray(cost, float)
+    n_data = np.asarray(n_data, np.int64)
+    n_amplitudes = np.asarray(n_amplitudes, np.int64)
+    cov = np.full((k, n, n), np.nan)
+    ident = np.zeros((k, n), bool)
+    finite = np.all(np.isfinite(H), axis=(1, 2)) & np.isfinite(cost)
+    if not finite.any() or n == 0:
+        return cov, ident
+    dof = n_data - n - n_amplitudes
+    rmse2 = np.where(dof > 0, 2.0 * cost / np.maximum(dof, 1), np.nan)
+    norms = np.sqrt(np.clip(np.diagonal(H, axis1=1, axis2=2), 0.0, None))
+    ok_col = norms > col_rtol * norms.max(axis=1, keepdims=True)
+    scale = np.where(ok_col, norms, 1.0)
+    M = H / (scale[:, :, None] * scale[:, None, :])
+    w = np.full((k, n), np.nan)
+    w[finite] = np.linalg.eigvalsh(M[finite])
+    wmax = np.maximum(np.nanmax(np.where(np.isfinite(w), w, -np.inf), axis=1),
+                      np.finfo(float).tiny)
+    regular = finite & ok_col.all(axis=1) & np.all(w > rcond * wmax[:, None], axis=1)
+    if regular.any():
+        inv = np.linalg.inv(M[regular]) / (scale[regular, :, None] * scale[regular, None, :])
+        c = inv * rmse2[regular, None, None]
+        d = np.diagonal(c, axis1=1, axis2=2)
+        huge = np.any(np.isfinite(d) & (np.sqrt(np.abs(d)) > options.get("max_stderr",
+                                                                          math.inf)), axis=1)
+        rows = np.flatnonzero(regular)
+        cov[rows[~huge]] = c[~huge]
+        ident[rows[~huge]] = True
+        regular[rows[huge]] = False
+    for i in np.flatnonzero(finite & ~regular):
+        wi, V = np.linalg.eigh(H[i])
+        jhalf = np.sqrt(np.clip(wi, 0.0, None))[:, None] * V.T  # jhalfᵀ jhalf = JᵀJ
+        cr = gauss_newton_covariance(jhalf, cost[i], int(n_data[i]), int(n_amplitudes[i]),
+                                     rcond=rcond, col_rtol=col_rtol, **options)
+        cov[i], ident[i] = cr.covariance, cr.identifiable
+    return cov, ident
 
 
 def propagate_covariance(transform, x, cov, identifiable=None):

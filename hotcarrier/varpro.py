@@ -263,6 +263,7 @@ class Objective:
         self.scaled_cost = _Bound(self, "_scaled_cost")
         self.evaluate = _Bound(self, "_evaluate")
         self.evaluate_lean = _Bound(self, "_evaluate_lean")
+        self.normal_equations = _Bound(self, "_normal_equations")
         self._jit_details = jax.jit(self._details)
         self._jit_evaluate = jax.jit(self._evaluate)
 
@@ -417,6 +418,73 @@ class Objective:
         (what a batch keeps; smaller loop state under ``vmap``)."""
         r, J, det = self._evaluate(theta, arrays)
         return r, J, [(a, active) for a, _, _, active in det]
+
+    def weighted_data(self, arrays):
+        """Per block group the weighted data y·w (W, R): loop-invariant, so a caller that
+        evaluates many θ on the same data computes it once (:meth:`normal_equations`)."""
+        return [y * w for _, y, w, _ in self._groups(arrays)]
+
+    def _normal_equations(self, theta, arrays, yws=None):
+        """Cost, gradient Jᵀr and Gauss–Newton matrix JᵀJ of the exact varpro Jacobian, without
+        forming J where one QR serves all wavelengths.
+
+        For a shared group (Cw = QR of shape (R, k), amplitudes â (W, k), residual r (W, R))
+        the Golub–Pereyra Jacobian of parameter p is J_p = −[P⊥·∂_pCw·âᵀ + Q·R⁻ᵀ·∂_pCwᵀ·rᵀ]ᵀ;
+        its two terms are orthogonal (P⊥Q = 0) and Qᵀr = 0, so
+
+        * Jᵀr_p = −⟨∂_pCw, rᵀâ⟩,
+        * JᵀJ_pq = tr[(P⊥∂_pCw)ᵀ(P⊥∂_qCw)·âᵀâ] + ⟨R⁻ᵀ∂_pCwᵀrᵀ, R⁻ᵀ∂_qCwᵀrᵀ⟩,
+
+        which costs O(p·k·R·W) instead of the O(p²·R·W) of JᵀJ from an (R·W, p) Jacobian.
+        Other groups form J (:meth:`_evaluate`). ``yws``: :meth:`weighted_data` of
+        ``arrays``, if already at hand. Returns (cost, grad (n,), JᵀJ (n, n), lean details as
+        in :meth:`_evaluate_lean`).
+        """
+        if not any(self.shared):
+            r, J, aux = self._evaluate_lean(theta, arrays)
+            return 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J, aux
+
+        def designs(th):
+            cws, cs = self._designs(th, arrays)
+            return cws, (cws, cs)
+
+        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
+        if yws is None:
+            yws = self.weighted_data(arrays)
+        f, g, H, det = 0.0, 0.0, 0.0, []
+        for Cw, C, dCw, (_, y, w, _), yw, shared in zip(cws, cs, dcws, self._groups(arrays),
+                                                        yws, self.shared):
+            if shared:
+                # one pass over the data: yw·[Q, ∂Cw] (W, k + k·p)
+                n_r, k, n_p = dCw.shape
+                Q, R = _mgs(Cw)
+                P = yw @ jnp.concatenate([Q, dCw.reshape(n_r, k * n_p)], axis=1)
+                A = P[:, :k]  # Qᵀyw per wavelength
+                ahat = _back_substitute(R, A.T).T  # (W, k)
+                r = yw - A @ Q.T
+                QtdC = jnp.einsum("rk,rjp->kjp", Q, dCw)
+                rdC = P[:, k:].reshape(-1, k, n_p) - jnp.einsum("wk,kjp->wjp", A, QtdC)
+                g_grp = -jnp.einsum("wk,wkp->p", ahat, rdC)
+                E = dCw - jnp.einsum("rk,kjp->rjp", Q, QtdC)  # P⊥·∂Cw
+                EG = jnp.einsum("rkp,kj->rjp", E, ahat.T @ ahat).reshape(-1, n_p)
+                H1 = EG.T @ E.reshape(-1, n_p)  # tr[Eₚᵀ E_q âᵀâ]
+                Z = _forward_substitute_t(R, jnp.moveaxis(rdC, 1, 0))  # (k, W, p)
+                H_grp = H1 + jnp.einsum("kwp,kwq->pq", Z, Z)
+            else:
+                Q, R, r, ahat = self._project(Cw, y, w, shared)
+                U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+                PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
+                B = jnp.einsum("wrkp,wr->wkp", dCw, r)
+                Z = jax.vmap(_forward_substitute_t)(R, B)  # (W, k, p)
+                J = -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+                g_grp = jnp.einsum("wrp,wr->p", J, r)
+                H_grp = jnp.einsum("wrp,wrq->pq", J, J)
+            f = f + 0.5 * jnp.sum(r * r)
+            g = g + g_grp
+            H = H + H_grp
+            a, _, _, active = self._group_details(C, w, R, r, ahat, shared)
+            det.append((a, active))
+        return f, g, H, det
 
     def _details(self, theta, arrays):
         """Per block group: coef (W, k), unweighted model (W, R), weighted residual (W, R),

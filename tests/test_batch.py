@@ -170,6 +170,43 @@ def test_multistart_keeps_the_best_converged_start():
     assert np.all(np.abs(v - [2.0, 20.0]) < 4 * s), (v, s)
 
 
+def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics():
+    """The batch fits with the fast Bateman kinetics (NaN at equal rates) and refits the items
+    that end within 2 % of equal rates, or fail, with the robust kinetics — as fit() does."""
+    from hotcarrier.fit import fit
+
+    # item 1: equal true lifetimes, nearly noise-free; the optimum lies 1.8 % from equal rates
+    near = {"tau1": 8.0, "tau2": 8.0, "irf_fwhm": 0.3, "t0": 0.1}
+    rng = np.random.default_rng(40)
+    stack = noisy(3, seed=41)
+    stack[1] = clean_map(true=near) + 1e-3 * NOISE * rng.standard_normal(CLEAN.shape)
+    m = model(tau1=6.0, tau2=11.0)
+    ds = fit_arrays(m, T, WL, stack, chunk_size=CHUNK)
+    assert bool(ds["converged"].all())
+    assert ds["robust_kinetics"].values.tolist() == [False, True, False]
+    single = fit(make_ta_dataset(T, WL, stack[1]), model(tau1=6.0, tau2=11.0))
+    assert single.setup.objective.robust  # the single fit fell back too
+    names = [str(p) for p in single.dataset["param"].values]
+    np.testing.assert_allclose(ds["value"].sel(param=names).values[1],
+                               single.dataset["value"].values, rtol=1e-5)
+
+    # a model whose two steps share one rate: the fast kinetics are NaN from the start
+    from hotcarrier.targetmodel import IRF, DatasetModel, Parameter, ParameterSet, Transfer
+
+    P = [Parameter("tau", 5.0, 0.0, math.inf, unit="ps"), Parameter("mu", 0.0),
+         Parameter("sig", 0.15, 0.0, math.inf)]
+    m1 = TargetModel(compartments=["a", "b"],
+                     transfers=[Transfer("a", "b", "1/tau"), Transfer("b", None, "1/tau")],
+                     initial={"a": "1"}, parameters=ParameterSet(P),
+                     datasets=[DatasetModel(irf=IRF("mu", "sig"))])
+    one = clean_map(m1, {"tau": 12.0, "mu": 0.1, "sig": 0.12})
+    data = one[None] + NOISE * rng.standard_normal((2, *one.shape))
+    ds1 = fit_arrays(m1, T, WL, data, chunk_size=CHUNK)
+    assert bool(ds1["converged"].all()) and bool(ds1["robust_kinetics"].all())
+    tau, s = ds1["value"].sel(param="tau").values, ds1["stderr"].sel(param="tau").values
+    assert np.all(np.abs(tau - 12.0) < 4 * s), (tau, s)
+
+
 def test_make_starts_spread_and_bounds():
     th = make_starts(MODEL.parameters, 5, starts=[{"tau1": 1.0}], factor=2.0, seed=0)
     assert th.shape == (5, 4)

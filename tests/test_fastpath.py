@@ -123,6 +123,23 @@ def test_shared_projection_equals_per_wavelength():
     np.testing.assert_allclose(g, J1.T @ r1, rtol=1e-9, atol=1e-15)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_normal_equations_equal_jacobian_products(shared):
+    # cost, Jᵀr and JᵀJ without forming J (shared) / from J (general) = from the exact J
+    w = lambda t, wl: np.outer(np.where(t > 100, 0.5, 1.0), np.where(wl > 600, 0.1, 1.0))  # noqa: E731
+    m, prob = _quick_problem(weights=w)
+    obj = Objective(m, False, 1, shared=(shared,))
+    th = jnp.asarray(m.parameters.theta0()) + 0.05
+    r, J, _ = jax.jit(obj._evaluate)(th, prob.arrays)
+    f, g, H, aux = jax.jit(obj._normal_equations)(th, prob.arrays)
+    np.testing.assert_allclose(f, 0.5 * r @ r, rtol=1e-12)
+    np.testing.assert_allclose(g, J.T @ r, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(g))))
+    np.testing.assert_allclose(H, J.T @ J, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(H))))
+    # the weighted data may be passed in (computed once outside a loop)
+    f2, g2, H2, _ = obj._normal_equations(th, prob.arrays, obj.weighted_data(prob.arrays))
+    np.testing.assert_allclose(H2, H, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(H))))
+
+
 def test_masked_cells_use_the_per_wavelength_projection():
     mask = np.zeros((50, 12), bool)
     mask[10, 3] = True
@@ -151,3 +168,11 @@ def test_levenberg_marquardt_known_optimum_and_vmap():
     # a non-finite start stops at once with status 3
     bad = levenberg_marquardt(fn, jnp.array([jnp.nan, 0.2]), ys[0])
     assert int(bad.status) == 3 and not bool(bad.converged)
+    # the same loop fed the Gauss–Newton model (cost, Jᵀr, JᵀJ) instead of (r, J)
+    def normal(x, y):
+        r, J, model = fn(x, y)
+        return 0.5 * r @ r, J.T @ r, J.T @ J, model
+
+    same = levenberg_marquardt(normal, jnp.array([1.0, 0.2]), ys[0], normal=True)
+    np.testing.assert_allclose(same.x, res.x, rtol=1e-12)
+    assert int(same.n_eval) == int(res.n_eval) and int(same.status) == int(res.status)

@@ -65,3 +65,25 @@ def test_delta_method_and_profile():
     # linear model: profile is an exact parabola, interval = ±1 stderr (linear interpolation
     # between grid points of a parabola overshoots by < 5 % of a step)
     np.testing.assert_allclose([lo, hi], [beta[1] - se, beta[1] + se], atol=0.05 * se)
+
+
+def test_stacked_covariances_equal_the_single_fit_function():
+    """gauss_newton_covariances (a batch's JᵀJ stack) = gauss_newton_covariance per item:
+    regular items inverted together, a rank-deficient one flagged, a non-finite one skipped."""
+    from hotcarrier.uncertainty import gauss_newton_covariance, gauss_newton_covariances
+
+    rng = np.random.default_rng(3)
+    jacs = [rng.normal(size=(60, 4)) * [1.0, 1e3, 1e-2, 5.0] for _ in range(3)]
+    jacs[1][:, 3] = 2.0 * jacs[1][:, 0]  # parameters 0 and 3 not separately determined
+    jtj = np.stack([J.T @ J for J in jacs] + [np.full((4, 4), np.nan)])
+    cost = np.array([0.3, 0.5, 0.2, np.nan])
+    n_data = np.array([60, 60, 60, 60])
+    n_amp = np.array([10, 10, 10, 10])
+    cov, ident = gauss_newton_covariances(jtj, cost, n_data, n_amp)
+    for i, J in enumerate(jacs):
+        ref = gauss_newton_covariance(J, cost[i], 60, 10)
+        np.testing.assert_array_equal(ident[i], ref.identifiable)
+        # (item 1 goes through a square root of JᵀJ: agreement to its conditioning)
+        np.testing.assert_allclose(cov[i], ref.covariance, rtol=1e-7, equal_nan=True)
+    assert ident[1].tolist() == [False, True, True, False]
+    assert not ident[3].any() and np.all(np.isnan(cov[3]))

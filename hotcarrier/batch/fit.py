@@ -4,8 +4,11 @@ Every item of a batch is fitted with the same :class:`~hotcarrier.targetmodel.Ta
 and the same array shapes, by the variable-projection objective of
 :mod:`hotcarrier.varpro` (spectra solved inside the loss by a LAPACK-free QR) minimised with
 the per-item-convergent Levenberg–Marquardt loop of
-:func:`hotcarrier.optimize.levenberg_marquardt` (exact variable-projection Jacobian; JᵀJ and
-the amplitudes at the optimum come out of the loop). The per-item work is
+:func:`hotcarrier.optimize.levenberg_marquardt` (Gauss–Newton model of the exact
+variable-projection Jacobian; JᵀJ and the amplitudes at the optimum come out of the loop).
+Items are fitted with the fast Bateman kinetics; those whose optimum lies within 2 % of equal
+rates (or that fail) are refitted with the robust kinetics, as :func:`hotcarrier.fit.fit`
+does. One chunk is fitted while the next is prepared and dispatched. The per-item work is
 
 * ``S`` starts (multi-start) fitted side by side (an inner ``vmap``), the best converged one
   kept (lowest cost; the lowest cost overall when none converged);
@@ -25,6 +28,7 @@ The edge functions here take xarray TA datasets, file paths or NumPy arrays and 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -205,21 +209,28 @@ class BatchFitter:
         Compute JᵀJ per item (standard errors, identifiability).
     spectra : bool
         Return the fitted spectra (amplitudes) per item.
+    shared : tuple of bool, optional
+        One QR for all wavelengths per block group (default: the template's).
+    robust : bool
+        Robust (divided-difference) kinetics; False: the Bateman-only kinetics, NaN near
+        equal rates, whose items there the driver refits with a robust fitter.
 
     Notes
     -----
     Per item and start, Levenberg–Marquardt (Marquardt's diagonal scaling, so no separate
-    preconditioner) runs on the exact variable-projection Jacobian; well-posed small global
-    fits converge in a handful of evaluations, and a chunk runs until its slowest item
-    stops. Where the weights are separable and the model has no IRF dispersion, one QR
-    serves all wavelengths (``shared``). The compiled program is kept on
+    preconditioner) runs on the Gauss–Newton model (cost, Jᵀr, JᵀJ) of the exact
+    variable-projection Jacobian; well-posed small global fits converge in a handful of
+    evaluations, and a chunk runs until its slowest item stops. Where the weights are
+    separable and the model has no IRF dispersion, one QR serves all wavelengths
+    (``shared``) and JᵀJ is formed without the Jacobian
+    (:meth:`hotcarrier.varpro.Objective.normal_equations`). The compiled program is kept on
     the instance: new data of the same shapes does not recompile; :func:`fit_batch` keeps a
     small cache of fitters.
     """
 
     def __init__(self, model, template: Prepared, *, devices=None, max_iter: int = 200,
                  gtol: float = 1e-10, ftol: float = 1e-10, stderr: bool = True,
-                 spectra: bool = True, shared: tuple | None = None):
+                 spectra: bool = True, shared: tuple | None = None, robust: bool = True):
         from ..varpro import Objective, VarproProblem
 
         if template.arrays is None:
@@ -239,7 +250,8 @@ class BatchFitter:
         problem = VarproProblem(link=model.link_spectra and len(model.datasets) > 1,
                                 wavelengths=self.wavelengths, arrays=template.arrays,
                                 index=[], n_data=template.n_data, shared=self.shared)
-        self.objective = Objective.for_problem(model, problem)
+        self.robust = bool(robust)
+        self.objective = Objective.for_problem(model, problem, robust=self.robust)
         self.n_blocks = len(self.wavelengths)
         self.template_arrays = template.arrays
         self.shapes = jax.tree.leaves(jax.tree.map(np.shape, self.template_arrays))
@@ -251,12 +263,23 @@ class BatchFitter:
         self.mapper = BatchMap(self._item, self.devices)
 
     # --------------------------------------------------------------------- per item (traced)
-    def _one_start(self, theta0, arrays):
+    def _one_start(self, theta0, arrays, yws):
         """Levenberg–Marquardt from one start; carries JᵀJ and the amplitudes at the optimum."""
-        return levenberg_marquardt(self.objective.evaluate_lean, theta0, arrays, **self.opts)
+        return levenberg_marquardt(self.objective.normal_equations, theta0, arrays, yws,
+                                   normal=True, **self.opts)
+
+    def _near_degenerate(self, theta):
+        """True when the optimum lies within 2 % of equal rates on a path (only a fast,
+        Bateman-only fitter asks: its items there are refitted with the robust kinetics)."""
+        from ..kinetics import decay_rates, well_separated
+
+        m = self.model
+        d = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(self.parameters.physical(theta)))
+        return ~well_separated(m.scheme, d, rtol=0.02)
 
     def _item(self, theta0s, arrays):
-        res = jax.vmap(lambda th: self._one_start(th, arrays))(theta0s)
+        yws = self.objective.weighted_data(arrays)  # loop-invariant: once per item
+        res = jax.vmap(lambda th: self._one_start(th, arrays, yws))(theta0s)
         fun = jnp.where(jnp.isfinite(res.fun), res.fun, jnp.inf)
         conv = jnp.where(res.converged, fun, jnp.inf)
         best = jnp.where(jnp.any(res.converged), jnp.argmin(conv), jnp.argmin(fun))
@@ -268,6 +291,8 @@ class BatchFitter:
                    status=r.status, grad_norm=r.grad_norm, best_start=best,
                    start_cost=res.fun, start_converged=res.converged,
                    n_amplitudes=sum(jnp.sum(active) for _, active in r.aux))
+        if not self.robust:
+            out["near_degenerate"] = self._near_degenerate(theta)
         if self.stderr:
             out["jtj"] = r.jtj
         if self.spectra:
@@ -287,6 +312,8 @@ class BatchFitter:
             return ("array shapes differ from the batch's; a batch needs equal shapes "
                     "(fit groups of equal shape separately: the CLI does this)")
         for a, b in zip(item.wavelengths or [], self.wavelengths):
+            if a is b:
+                continue
             if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6):
                 return ("wavelength grid differs from the batch's; a batch needs one grid "
                         "(fit groups of equal grids separately: the CLI does this)")
@@ -324,15 +351,14 @@ class BatchFitter:
                 n_data.append(it.n_data)
                 errors.append("")
         leaves = [jax.tree.leaves(a) for a in arrays]
-        stacked = pad_to([np.stack(ls) for ls in zip(*leaves)], size)
-        tree = jax.tree.unflatten(self.treedef, stacked)
+        tree = jax.tree.unflatten(self.treedef, [pad_to(ls, size) for ls in zip(*leaves)])
         th = np.broadcast_to(theta0s, (size, *theta0s.shape)).copy()
         out = self.mapper(*self.mapper.put((th, tree)))
         return out, len(items), np.asarray(n_data), errors, [it.name for it in items]
 
     def collect(self, handle) -> dict:
         """Wait for a dispatched chunk and return its per-item results (NumPy)."""
-        from ..uncertainty import gauss_newton_covariance
+        from ..uncertainty import gauss_newton_covariances
 
         out, k, n_data, errors, names = handle
         r = {key: np.asarray(v)[:k] for key, v in out.items()}
@@ -344,6 +370,11 @@ class BatchFitter:
         flagged = failed | too_few
         r["status"] = status.astype(np.int32)
         r["converged"] = r["converged"] & ~flagged
+        # a fast (Bateman-only) fitter hands items near equal rates, and its failures, to
+        # the robust kinetics (_drive)
+        near = r.pop("near_degenerate", np.zeros(k, bool))
+        r["retry"] = ~flagged & (near | ~r["converged"]) if not self.robust else near & False
+        r["robust_kinetics"] = np.full(k, self.robust)
         r["n_data"] = n_data.astype(np.int64)
         r["error"] = np.array([e or ("" if s != NO_DATA else STATUS_MESSAGES[NO_DATA])
                                for e, s in zip(errors, status)], dtype=object)
@@ -354,24 +385,15 @@ class BatchFitter:
         std = np.full((k, n_par), np.nan)
         ident = np.zeros((k, n_free), bool)
         if self.stderr:
-            jtj_all = r.pop("jtj")
-            for i in range(k):
-                if flagged[i] or not np.all(np.isfinite(jtj_all[i])):
-                    continue
-                jtj = 0.5 * (jtj_all[i] + jtj_all[i].T)
-                w, V = np.linalg.eigh(jtj)
-                jhalf = np.sqrt(np.clip(w, 0.0, None))[:, None] * V.T  # jhalfᵀ jhalf = JᵀJ
-                cov = gauss_newton_covariance(jhalf, r["cost"][i], int(n_data[i]),
-                                              int(n_amp[i]))
-                ident[i] = cov.identifiable
-                D = r["dphys"][i]
-                c0 = np.where(np.isfinite(cov.covariance), cov.covariance, 0.0)
-                cp = D @ c0 @ D.T
-                bad = np.any(np.abs(D[:, ~cov.identifiable]) > 0, axis=1)
-                depends = np.any(np.abs(D) > 0, axis=1)
-                d = np.sqrt(np.clip(np.diag(cp), 0.0, None))
-                d[bad | ~depends] = np.nan
-                std[i] = d
+            jtj = np.where(flagged[:, None, None], np.nan, r.pop("jtj"))
+            cov, ident = gauss_newton_covariances(jtj, r["cost"], n_data, n_amp)
+            # delta method to the physical parameters, D = ∂value/∂θ
+            D = r["dphys"]
+            cp = np.einsum("kpi,kij,kqj->kpq", D, np.where(np.isfinite(cov), cov, 0.0), D)
+            uses = np.abs(D) > 0
+            bad = np.any(uses & ~ident[:, None, :], axis=2) | ~np.any(uses, axis=2)
+            std = np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None))
+            std[bad | ~np.isfinite(jtj).all(axis=(1, 2))[:, None]] = np.nan
         r["stderr"] = std
         r["identifiable"] = ident
         r.pop("dphys")
@@ -387,18 +409,18 @@ _MAX_FITTERS = 8
 
 
 def _fitter_for(model, template: Prepared, devices, opts: dict,
-                shared: tuple | None = None) -> BatchFitter:
-    """A cached :class:`BatchFitter` (same model object, layout, options and devices)."""
+                shared: tuple | None = None, robust: bool = True) -> BatchFitter:
+    """A cached :class:`BatchFitter` (same model object, layout, options, devices, kinetics)."""
     devs = resolve_devices(devices)
     shared = tuple(template.shared if shared is None else shared)
     key = (model.cache_key(),
            tuple((tuple(np.shape(a)) for a in jax.tree.leaves(template.arrays))),
            tuple(w.tobytes() for w in template.wavelengths),
-           tuple(sorted(opts.items())), tuple(d.id for d in devs), shared)
+           tuple(sorted(opts.items())), tuple(d.id for d in devs), shared, bool(robust))
     hit = _FITTERS.get(key)
     if hit is not None:
         return hit
-    fitter = BatchFitter(model, template, devices=devs, shared=shared, **opts)
+    fitter = BatchFitter(model, template, devices=devs, shared=shared, robust=robust, **opts)
     if len(_FITTERS) >= _MAX_FITTERS:
         _FITTERS.pop(next(iter(_FITTERS)))
     _FITTERS[key] = fitter
@@ -437,42 +459,74 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                 if good is None:  # no template yet: keep the (small) failed records
                     failed_early.extend(block)
                     continue
-                fitter = _fitter_for(model, good, devices, opts)
+                fitter = _fitter_for(model, good, devices, opts, robust=False)
                 block = failed_early + block
                 failed_early.clear()
             return block
 
-    general = None  # per-wavelength fitter for items the (one-QR) fitter does not accept
+    fitters: dict = {}  # (shared, robust) -> BatchFitter
 
-    def run_sub(sub):
-        nonlocal general
-        if all(fitter.accepts(it) for it in sub):
-            return fitter.collect(fitter.dispatch(theta0s, sub, size))
+    def fitter_of(shared: tuple, robust: bool, template: Prepared) -> BatchFitter:
+        key = (shared, robust)
+        if key not in fitters:
+            fitters[key] = (fitter if key == (fitter.shared, fitter.robust) else
+                            _fitter_for(model, template, devices, opts, shared=shared,
+                                        robust=robust))
+        return fitters[key]
+
+    def start(sub: list[Prepared]) -> list:
+        """Dispatch one chunk (asynchronous): [(indices, shared, items, handle), ...]."""
         ok = [i for i, it in enumerate(sub) if fitter.accepts(it)]
         other = [i for i, it in enumerate(sub) if not fitter.accepts(it)]
-        if general is None:
-            tmpl = sub[other[0]]
-            general = _fitter_for(model, tmpl, devices, opts,
-                                  shared=(False,) * len(fitter.shared))
-        parts = [(other, general.collect(general.dispatch(theta0s, [sub[i] for i in other],
-                                                          size)))]
+        parts = []
+        if other:  # masked cells: the general (per-wavelength) projection
+            parts.append((other, (False,) * len(fitter.shared)))
         if ok:
-            parts.append((ok, fitter.collect(fitter.dispatch(theta0s, [sub[i] for i in ok],
-                                                             size))))
-        return _merge(parts, len(sub))
+            parts.append((ok, fitter.shared))
+        out = []
+        for idx, shared in parts:
+            group = [sub[i] for i in idx]
+            fast = fitter_of(shared, False, group[0])
+            out.append((idx, shared, group, fast.dispatch(theta0s, group, size)))
+        return out
 
-    block = next_block()
-    pending = []  # blocks longer than size (failed records prepended) are split
-    while block is not None:
-        pending = [block[i:i + size] for i in range(0, len(block), size)]
-        for j, sub in enumerate(pending):
-            nxt = next_block() if j == len(pending) - 1 else None
-            r = run_sub(sub)
+    def finish(sub: list[Prepared], started: list) -> dict:
+        """Collect a dispatched chunk. The fast (Bateman-only) kinetics' items near equal
+        rates, and its failures, are fitted again with the robust kinetics (as
+        :func:`hotcarrier.fit.fit` does)."""
+        parts = []
+        for idx, shared, group, handle in started:
+            res = fitter_of(shared, False, group[0]).collect(handle)
+            again = np.flatnonzero(res.pop("retry"))
+            if again.size:
+                robust = fitter_of(shared, True, group[int(again[0])])
+                redo = robust.collect(robust.dispatch(theta0s, [group[i] for i in again],
+                                                      size))
+                redo.pop("retry")
+                keep = np.setdiff1d(np.arange(len(group)), again)
+                res = _merge([(keep, {k: v[keep] for k, v in res.items()}), (again, redo)],
+                             len(group))
+            parts.append((idx, res))
+        return parts[0][1] if len(parts) == 1 else _merge(parts, len(sub))
+
+    def sub_chunks():
+        block = next_block()
+        while block is not None:  # blocks longer than size (failed records prepended) split
+            yield from (block[i:i + size] for i in range(0, len(block), size))
+            block = next_block()
+
+    # one chunk in flight while the next is read, prepared and dispatched, so host work
+    # (loading, stacking, covariances) overlaps the compiled fits
+    previous = None
+    for sub in itertools.chain(sub_chunks(), [None]):
+        current = None if sub is None else (sub, start(sub))
+        if previous is not None:
+            r = finish(*previous)
             results.append(r)
-            done += len(sub)
+            done += len(previous[0])
             n_conv += int(np.sum(r["converged"]))
             call_progress(progress, done, total, {"n_converged": n_conv})
-        block = nxt
+        previous = current
     return fitter, results, failed_early
 
 
@@ -505,7 +559,8 @@ def _failed_results(fitter_like: dict, items: list[Prepared], n_starts: int) -> 
                 start_converged=np.zeros((k, n_starts), bool), n_data=np.zeros(k, np.int64),
                 error=np.array([it.error for it in items], dtype=object),
                 name=np.array([it.name for it in items], dtype=object), chi2_red=nan,
-                stderr=np.full((k, n_par), np.nan), identifiable=np.zeros((k, n_free), bool))
+                stderr=np.full((k, n_par), np.nan), identifiable=np.zeros((k, n_free), bool),
+                robust_kinetics=np.zeros(k, bool))
 
 
 def _run(model, items: Iterable[Prepared], total: int | None, *, starts, n_starts, start_factor,
@@ -680,19 +735,24 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
     def gen():
         for i0 in range(0, n, block):
             S = np.asarray(signal[i0:i0 + block], float)
+            finite = np.isfinite(S).all(axis=(1, 2))
             for j in range(S.shape[0]):
                 s = S[j].T  # (W, T)
+                arrays = dict(tmpl.arrays)
+                if finite[j] and weight is None:  # the common case: the template's weights
+                    arrays["y"], arrays["w"] = [s], [base_w]
+                    yield Prepared(name_list[i0 + j], arrays, tmpl.n_data, tmpl.wavelengths,
+                                   shared=tmpl.shared)
+                    continue
                 ok = np.isfinite(s)
                 w = base_w * ok
                 if weight is not None:
                     wj = weight if weight.ndim == 2 else weight[i0 + j]
                     w = w * wj.T
-                arrays = dict(tmpl.arrays)
                 arrays["y"] = [np.where(ok, s, 0.0)]
                 arrays["w"] = [w]
                 # one QR for all wavelengths unless NaN cells/weights break separability
-                shared = (bool(tmpl.shared and tmpl.shared[0])
-                          and (bool(ok.all()) and weight is None or separable_weights(w)),)
+                shared = (bool(tmpl.shared and tmpl.shared[0]) and separable_weights(w),)
                 yield Prepared(name_list[i0 + j], arrays, int(np.sum(w > 0)), tmpl.wavelengths,
                                shared=shared)
 

@@ -9,7 +9,8 @@ Layout::
             theta                      (batch, free_param)  unconstrained optimum
             identifiable               (batch, free_param)
             converged, status, error   (batch)              per-item verdicts (STATUS_MESSAGES)
-            cost, chi2_red, n_data, n_iter, n_eval, grad_norm, best_start  (batch)
+            cost, chi2_red, n_data, n_iter, n_eval, grad_norm, best_start,
+            robust_kinetics            (batch)
             start_cost, start_converged (batch, start)       multi-start diagnostics
             spectra                    (batch, column, wavelength)
     attrs:  model_source, model_toml, status_messages (JSON), n_devices, chunk_size, n_starts,
@@ -61,6 +62,10 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
         "n_eval": (b, np.asarray(res["n_eval"], np.int32)),
         "grad_norm": (b, np.asarray(res["grad_norm"], float)),
         "best_start": (b, np.asarray(res["best_start"], np.int32)),
+        "robust_kinetics": (b, np.asarray(res.get("robust_kinetics", np.zeros(n, bool)), bool),
+                            {"long_name": "fitted with the robust (divided-difference) "
+                                          "kinetics: rates within 2 % of equal, or the fast "
+                                          "Bateman kinetics failed"}),
         "start_cost": (("batch", "start"), np.asarray(res["start_cost"], float)),
         "start_converged": (("batch", "start"), np.asarray(res["start_converged"], bool)),
     }

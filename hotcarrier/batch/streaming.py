@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 import numpy as np
@@ -36,20 +36,18 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
         yield block
 
 
-def pad_to(tree_leaves_stack: list[np.ndarray], n: int) -> list[np.ndarray]:
-    """Pad stacked arrays (batch axis first) to ``n`` items by repeating the first item.
+def pad_to(items: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Stack equal-shape arrays along a new first axis, padded to ``n`` by repeating the first.
 
-    Repeating a real item (rather than zeros) keeps the padding numerically harmless: it
-    converges like the item it copies and never adds iterations to the chunk.
+    One copy (no stack-then-concatenate). Repeating a real item (rather than zeros) keeps the
+    padding numerically harmless: it converges like the item it copies and never adds
+    iterations to the chunk.
     """
-    out = []
-    for a in tree_leaves_stack:
-        k = a.shape[0]
-        if k == n:
-            out.append(a)
-        else:
-            reps = np.repeat(a[:1], n - k, axis=0)
-            out.append(np.concatenate([a, reps], axis=0))
+    first = np.asarray(items[0])
+    out = np.empty((n, *first.shape), dtype=np.result_type(*items))
+    for i, a in enumerate(items):
+        out[i] = a
+    out[len(items):] = first
     return out
 
 
