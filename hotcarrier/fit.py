@@ -25,7 +25,7 @@ import xarray as xr
 
 from ._x64 import with_x64
 from .errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
-from .optimize import STATUS_MESSAGES, diagonal_preconditioner, minimize
+from .optimize import STATUS_MESSAGES, minimize
 from .targetmodel import TargetModel
 from .uncertainty import gauss_newton_covariance, profile_interval
 from .varpro import Objective, build_problem
@@ -123,8 +123,15 @@ class FitSetup:
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
         self.objective = Objective.for_problem(model, self.problem, robust)
-        self.theta0 = jnp.asarray(model.parameters.theta0())
+        self.theta0 = np.asarray(model.parameters.theta0(), dtype=float)
         self.arrays = self.problem.arrays
+        # per dataset: the wavelength (nm) at which populations are reported
+        self.lam_ref = np.array([_reference_wavelength(model, d, ds)
+                                 for d, ds in enumerate(datasets)])
+
+    def point(self, theta) -> dict:
+        """:meth:`Objective.point` at ``theta`` on this setup's data (one compiled program)."""
+        return self.objective.point(theta, self.arrays, self.lam_ref)
 
     def with_robust_kinetics(self) -> FitSetup:
         """The same setup with the objective that handles (nearly) equal rates."""
@@ -132,6 +139,16 @@ class FitSetup:
         other.__dict__.update(self.__dict__)
         other.objective = Objective.for_problem(self.model, self.problem, True)
         return other
+
+
+def _reference_wavelength(model, d: int, ds) -> float:
+    """The IRF's dispersion centre, else the median probe wavelength (nm)."""
+    from .dataset import SPECTRAL_DIM
+
+    irf = model.datasets[d].irf
+    if irf.dispersion_center is not None:
+        return float(irf.dispersion_center)
+    return float(np.median(ds[SPECTRAL_DIM].values))
 
 
 def _as_model(model) -> tuple[TargetModel, Path | None]:
@@ -201,7 +218,7 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     if not model.parameters.free_names:
         raise FitError(f"{model.source}: no free parameter to fit (all fixed or expressions)")
     out = _minimise(s, max_iter, gtol, ftol, progress)
-    if out is None or _near_degenerate(s, out[0]):
+    if out is None or _near_degenerate(s, out[1]):
         s = s.with_robust_kinetics()
         out = _minimise(s, max_iter, gtol, ftol, progress)
     r, evaluation = out
@@ -217,10 +234,9 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     (:meth:`Objective.evaluate`) serves the preconditioner, the standard errors and the
     fit details, so it is compiled once.
     """
-    evaluate = s.objective.residual_jacobian
-    r0, J0, _ = evaluate(s.theta0, s.arrays)
-    cost0 = 0.5 * float(r0 @ r0)
-    if not math.isfinite(cost0) or not bool(jnp.all(jnp.isfinite(J0))):
+    start = s.point(s.theta0)
+    cost0 = float(start["cost"])
+    if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(start["J"]))):
         if not s.objective.robust:
             return None
         raise FitError(f"{s.model.source}: the model is not finite at the start values (cost "
@@ -228,26 +244,20 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
                        "width zero/negative or an expression dividing by zero — check the "
                        "parameters")
     cb = _Progress(progress) if progress is not None else None
-    D = diagonal_preconditioner(jnp.sum(J0 * J0, axis=0))
+    D = np.asarray(start["precond"])
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
-                 gtol=gtol, ftol=ftol, callback=cb, value0=cost0, grad0=(J0.T @ r0) / D)
+                 gtol=gtol, ftol=ftol, callback=cb, value0=cost0,
+                 grad0=np.asarray(start["grad"]) / D)
     if int(r.status) == 3 and not s.objective.robust:
         return None
-    theta = r.x / D
-    return r._replace(x=theta), evaluate(theta, s.arrays)
+    theta = np.asarray(r.x) / D
+    return r._replace(x=theta), s.point(theta)
 
 
-def _near_degenerate(s: FitSetup, r) -> bool:
+def _near_degenerate(s: FitSetup, point: dict) -> bool:
     """True when the fast objective's optimum lies within 2 % of equal rates on a path."""
-    from .kinetics import decay_rates, well_separated
-
-    if s.objective.robust:
-        return False
-    m = s.model
-    rates = m.rates(m.parameters.physical(jnp.asarray(r.x)))
-    d = decay_rates(m.scheme.n, m.scheme.transfers, rates)
-    return not bool(well_separated(m.scheme, d, rtol=0.02))
+    return not s.objective.robust and bool(point["near_degenerate"])
 
 
 def _finish(s: FitSetup, r, evaluation, *, max_iter, gtol, ftol, t_start, profile):
@@ -300,10 +310,11 @@ class _Progress:
         return type(o) is type(self) and o.fn == self.fn
 
 
-def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None):
+def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, dphys=None):
     """Gauss–Newton uncertainties of every parameter (physical space) at ``theta``.
 
-    ``jac``: the residual Jacobian at ``theta`` when already computed.
+    ``jac``, ``dphys``: the residual Jacobian and ∂physical/∂θ at ``theta`` when already
+    computed (:meth:`FitSetup.point`).
 
     Returns
     -------
@@ -322,7 +333,7 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None):
     cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes,
                                  max_stderr=100.0)
     cov_phys, _ = propagate_covariance(s.model.parameters.physical, th, cr.covariance,
-                                       cr.identifiable)
+                                       cr.identifiable, jac=dphys)
     return cr, cov_phys
 
 

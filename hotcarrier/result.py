@@ -205,28 +205,24 @@ class FitResult:
                  evaluation=None) -> FitResult:
         """Build the result of a target-analysis fit (see :func:`hotcarrier.fit.fit`).
 
-        ``evaluation``: ``(r, J, details)`` of :meth:`Objective.evaluate` at ``theta`` when
-        already computed (saves compiling the separate details and Jacobian programs).
+        ``evaluation``: :meth:`FitSetup.point` at ``theta`` when already computed (one
+        compiled program gives the Jacobian, details, matrices and populations).
         """
         import time
-
-        import jax.numpy as jnp
 
         from . import __version__
         from .dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
         from .fit import uncertainties
 
         model, pset = s.model, s.model.parameters
-        th = jnp.asarray(theta)
-        pvec = np.asarray(pset.physical(th))
-        if evaluation is None:
-            det, jac = s.objective.details(th, s.arrays), None
-        else:
-            _, jac, det = evaluation
+        th = np.asarray(theta, dtype=float)
+        pt = s.point(th) if evaluation is None else evaluation
+        pvec = np.asarray(pt["physical"])
+        det, jac = pt["details"], pt["J"]
         n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in det))
         rw = np.concatenate([np.asarray(b[2]).ravel() for b in det])
         cost = 0.5 * float(rw @ rw)
-        cr, cov_phys = uncertainties(s, th, n_amp, cost, jac)
+        cr, cov_phys = uncertainties(s, th, n_amp, cost, jac, dphys=pt["dphys"])
         names = pset.names
         se_phys = np.sqrt(np.where(np.diag(cov_phys) >= 0, np.diag(cov_phys), np.nan))
         free_idx = {n: i for i, n in enumerate(pset.free_names)}
@@ -258,9 +254,9 @@ class FitResult:
                           ParameterAtBoundWarning, stacklevel=3)
         n_free = len(pset.free_names)
         rmse = cr.rmse
-        K = np.asarray(model.rate_matrix(jnp.asarray(pvec)))
-        p0 = np.asarray(model.initial_populations(jnp.asarray(pvec)))
-        Rm = np.asarray(model.relation_matrix(jnp.asarray(pvec)))
+        K = np.asarray(pt["rate_matrix"])
+        p0 = np.asarray(pt["initial"])
+        Rm = np.asarray(pt["relations"])
         n_sp = len(model.free_species)
         cols = model.column_names
 
@@ -305,10 +301,8 @@ class FitResult:
                                                           "long_name": "species-associated spectra"})
             for j, c in enumerate(cols[n_sp:]):
                 data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
-            irf = model.datasets[d].irf
-            lam_ref = irf.dispersion_center if irf.dispersion_center is not None else float(np.median(wl))
-            pops = np.asarray(_populations_at(model, d, s.objective.robust, pvec, t,
-                                              lam_ref))[0]
+            lam_ref = float(s.lam_ref[d])
+            pops = np.asarray(pt["populations"][d])
             data_vars["population" + sfx] = ((sdim, tdim), pops.T,
                                              {"long_name": f"population (IRF at {lam_ref:.5g} nm)"})
             das, lam = _das(K, p0, sas)
@@ -393,16 +387,3 @@ def _das(K, p0, sas):
     order = np.argsort(lam[keep])  # fastest decay first
     A, lam = A[:, keep][:, order], lam[keep][order]
     return A.T @ sas, lam
-
-
-def _populations_at(model, d: int, robust: bool, pvec, t, wavelength):
-    """Populations of dataset ``d`` at one wavelength, as one jitted call (no eager ops).
-
-    ``robust`` as the fit's objective: after a Bateman-only fit (rates well separated) the
-    populations use the same small program.
-    """
-    import jax
-    import jax.numpy as jnp
-
-    fn = jax.jit(lambda p, tt, wl: model.species_populations(p, d, tt, wl, robust))
-    return fn(jnp.asarray(pvec), jnp.asarray(t), jnp.asarray([float(wavelength)]))

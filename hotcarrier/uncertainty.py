@@ -228,7 +228,7 @@ def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-
     return cov, ident
 
 
-def propagate_covariance(transform, x, cov, identifiable=None):
+def propagate_covariance(transform, x, cov, identifiable=None, jac=None):
     """Delta method: covariance of ``transform(x)`` given the covariance of ``x``.
 
     Parameters
@@ -240,6 +240,8 @@ def propagate_covariance(transform, x, cov, identifiable=None):
         May contain NaN rows/columns for non-identifiable entries.
     identifiable : array (n,) of bool, optional
         Defaults to the finite diagonal of ``cov``.
+    jac : array (m, n), optional
+        ∂transform/∂x when already computed (else by autodiff).
 
     Returns
     -------
@@ -251,7 +253,8 @@ def propagate_covariance(transform, x, cov, identifiable=None):
     cov = np.asarray(cov, dtype=float)
     if identifiable is None:
         identifiable = np.isfinite(np.diag(cov))
-    J = np.asarray(jax.jacfwd(lambda p: jnp.ravel(transform(p)))(jnp.asarray(x, float)))
+    J = (np.asarray(jac, float) if jac is not None else
+         np.asarray(jax.jacfwd(lambda p: jnp.ravel(transform(p)))(jnp.asarray(x, float))))
     c0 = np.where(np.isfinite(cov), cov, 0.0)
     out = J @ c0 @ J.T
     bad = np.any(np.abs(J[:, ~np.asarray(identifiable)]) > 0, axis=1)

@@ -266,6 +266,7 @@ class Objective:
         self.normal_equations = _Bound(self, "_normal_equations")
         self._jit_details = jax.jit(self._details)
         self._jit_evaluate = jax.jit(self._evaluate)
+        self._jit_point = jax.jit(self._point)
 
     @classmethod
     def for_problem(cls, model, problem: VarproProblem, robust: bool = True) -> Objective:
@@ -412,6 +413,39 @@ class Objective:
             Js.append(J.reshape(-1, J.shape[-1]))
             det.append(self._group_details(C, w, R, r, ahat, shared))
         return jnp.concatenate(rs), jnp.concatenate(Js), det
+
+    def _point(self, theta, arrays, lam_ref):
+        """Everything a single fit needs on the host at one θ, as one compiled program.
+
+        :meth:`_evaluate` (``r``, ``J``, ``details``) plus ``cost``, ``grad`` (Jᵀr),
+        ``precond`` (:func:`hotcarrier.optimize.diagonal_preconditioner` of J's columns),
+        ``physical`` (parameter values) and ``dphys`` (∂physical/∂θ, for the delta method),
+        ``rate_matrix``, ``initial`` and ``relations`` (the model's matrices at the values),
+        ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm), (T, n))
+        and ``near_degenerate`` (rates within 2 % of equal on a path: the Bateman-only
+        kinetics are not to be trusted there). Compiling this once replaces dozens of small
+        eager operations and separate programs after a fit.
+        """
+        from .kinetics import decay_rates, well_separated
+        from .optimize import diagonal_preconditioner
+
+        m = self.model
+        r, J, det = self._evaluate(theta, arrays)
+        p = m.parameters.physical(theta)
+        rates = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(p))
+        return dict(
+            r=r, J=J, details=det, cost=0.5 * jnp.sum(r * r), grad=J.T @ r,
+            precond=diagonal_preconditioner(jnp.sum(J * J, axis=0)),
+            physical=p, dphys=jax.jacfwd(m.parameters.physical)(theta),
+            rate_matrix=m.rate_matrix(p), initial=m.initial_populations(p),
+            relations=m.relation_matrix(p),
+            populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1],
+                                               self.robust)[0] for d in range(self.n_sets)],
+            near_degenerate=~well_separated(m.scheme, rates, rtol=0.02))
+
+    def point(self, theta, arrays, lam_ref):
+        """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
+        return self._jit_point(theta, arrays, jnp.asarray(lam_ref, dtype=float))
 
     def _evaluate_lean(self, theta, arrays):
         """:meth:`_evaluate` with details reduced to (amplitudes, active columns) per group
