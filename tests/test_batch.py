@@ -170,7 +170,7 @@ def test_multistart_keeps_the_best_converged_start():
     assert np.all(np.abs(v - [2.0, 20.0]) < 4 * s), (v, s)
 
 
-def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics():
+def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics(one_rate_model):
     """The batch fits with the fast Bateman kinetics (NaN at equal rates) and refits the items
     that end within 2 % of equal rates, or fail, with the robust kinetics — as fit() does."""
     from hotcarrier.fit import fit
@@ -191,14 +191,7 @@ def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics():
                                single.dataset["value"].values, rtol=1e-5)
 
     # a model whose two steps share one rate: the fast kinetics are NaN from the start
-    from hotcarrier.targetmodel import IRF, DatasetModel, Parameter, ParameterSet, Transfer
-
-    P = [Parameter("tau", 5.0, 0.0, math.inf, unit="ps"), Parameter("mu", 0.0),
-         Parameter("sig", 0.15, 0.0, math.inf)]
-    m1 = TargetModel(compartments=["a", "b"],
-                     transfers=[Transfer("a", "b", "1/tau"), Transfer("b", None, "1/tau")],
-                     initial={"a": "1"}, parameters=ParameterSet(P),
-                     datasets=[DatasetModel(irf=IRF("mu", "sig"))])
+    m1 = one_rate_model(tau=5.0, mu=0.0, sig=0.15)
     one = clean_map(m1, {"tau": 12.0, "mu": 0.1, "sig": 0.12})
     data = one[None] + NOISE * rng.standard_normal((2, *one.shape))
     ds1 = fit_arrays(m1, T, WL, data, chunk_size=CHUNK)

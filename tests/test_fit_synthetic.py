@@ -98,15 +98,10 @@ def test_sequential_round_trip(sequential_model):
     _check(res, true)
 
 
-def test_degenerate_rates_round_trip():
+def test_degenerate_rates_round_trip(one_rate_model):
     # A → B → ground with ONE rate k for both steps: degenerate eigenvalues by construction
     # (B(t) = k t e^{-kt} ⊗ IRF, the confluent kernel), yet k is identifiable
-    P = [Parameter("tau", 5.0, 0.0, math.inf, unit="ps"), Parameter("mu", 0.1),
-         Parameter("sig", 0.06, 0.0, math.inf)]
-    m = TargetModel(compartments=["a", "b"],
-                    transfers=[Transfer("a", "b", "1/tau"), Transfer("b", None, "1/tau")],
-                    initial={"a": "1"}, parameters=ParameterSet(P),
-                    datasets=[DatasetModel(irf=IRF("mu", "sig"))])
+    m = one_rate_model(tau=5.0, mu=0.1, sig=0.06)
     true = {"tau": 12.0, "mu": 0.05, "sig": 0.05}
     res = fit(simulate(m, true, seed=3), m)
     assert res.converged
