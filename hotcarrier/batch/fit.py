@@ -333,11 +333,15 @@ class BatchFitter:
         arr["w"] = [np.zeros_like(w) for w in arr["w"]]
         return arr
 
-    def dispatch(self, theta0s: np.ndarray, items: list[Prepared], size: int):
+    def dispatch(self, theta0s: np.ndarray, items: list[Prepared], size: int,
+                 pad_with_placeholders: bool = False):
         """Start fitting ``items`` (padded to ``size``) and return a handle for :meth:`collect`.
 
         The arrays of items that failed or do not match the layout are replaced by a
-        placeholder (all weights 0); those items get status :data:`NOT_PREPARED`.
+        placeholder (all weights 0); those items get status :data:`NOT_PREPARED`. Padding
+        repeats the first item (it converges like a real one), or with
+        ``pad_with_placeholders`` uses placeholders, which stop at the first evaluation —
+        for chunks of items that may run to the iteration cap (refits).
         """
         arrays, n_data, errors = [], [], []
         for it in items:
@@ -350,6 +354,8 @@ class BatchFitter:
                 arrays.append(it.arrays)
                 n_data.append(it.n_data)
                 errors.append("")
+        if pad_with_placeholders:
+            arrays += [self.placeholder()] * (size - len(arrays))
         leaves = [jax.tree.leaves(a) for a in arrays]
         tree = jax.tree.unflatten(self.treedef, [pad_to(ls, size) for ls in zip(*leaves)])
         th = np.broadcast_to(theta0s, (size, *theta0s.shape)).copy()
@@ -406,6 +412,8 @@ class BatchFitter:
 
 _FITTERS: dict = {}
 _MAX_FITTERS = 8
+#: Items per compiled call for refits with the robust kinetics when there are only a few.
+_REFIT_CHUNK = 8
 
 
 def _fitter_for(model, template: Prepared, devices, opts: dict,
@@ -500,8 +508,12 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
             again = np.flatnonzero(res.pop("retry"))
             if again.size:
                 robust = fitter_of(shared, True, group[int(again[0])])
+                # refits are rare: a small program for a few (placeholders pad, so a copy
+                # of an item that runs to the iteration cap is never fitted many times)
+                small = min(_chunk_size(_REFIT_CHUNK, None, n_dev), size)
+                rsize = small if again.size <= small else size
                 redo = robust.collect(robust.dispatch(theta0s, [group[i] for i in again],
-                                                      size))
+                                                      rsize, pad_with_placeholders=True))
                 redo.pop("retry")
                 keep = np.setdiff1d(np.arange(len(group)), again)
                 res = _merge([(keep, {k: v[keep] for k, v in res.items()}), (again, redo)],
