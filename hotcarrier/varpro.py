@@ -95,6 +95,24 @@ def _forward_substitute_t(R, b):
     return jnp.stack(z)
 
 
+def _jacobian_block(Q, R, r, ahat, dCw, shared: bool):
+    """Exact (Golub–Pereyra) Jacobian of one group's projected residual, (W, R, p).
+
+    J_p = −[P⊥·∂_pCw·â + Q·R⁻ᵀ·∂_pCwᵀ·r] per wavelength, from the QR (Q, R), the residual r
+    (W, R), the amplitudes â (W, k) and the design derivatives ∂Cw ((R, k, p) shared,
+    else (W, R, k, p)).
+    """
+    if shared:
+        U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
+        PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
+        Z = _forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r))  # (k, W, p)
+        return -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
+    U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+    PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
+    Z = jax.vmap(_forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
+    return -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+
+
 def separable_weights(w, rtol: float = 1e-12):
     """True when a (W, R) weight map is an outer product v(λ)·u(t) (NumPy, host side).
 
@@ -397,18 +415,7 @@ class Objective:
         for Cw, C, dCw, (_, y, w, _), shared in zip(cws, cs, dcws, self._groups(arrays),
                                                     self.shared):
             Q, R, r, ahat = self._project(Cw, y, w, shared)
-            if shared:
-                U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
-                PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
-                B = jnp.einsum("rkp,wr->kwp", dCw, r)
-                Z = _forward_substitute_t(R, B)  # (k, W, p)
-                J = -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
-            else:
-                U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
-                PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
-                B = jnp.einsum("wrkp,wr->wkp", dCw, r)
-                Z = jax.vmap(_forward_substitute_t)(R, B)  # (W, k, p)
-                J = -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+            J = _jacobian_block(Q, R, r, ahat, dCw, shared)
             rs.append(r.ravel())
             Js.append(J.reshape(-1, J.shape[-1]))
             det.append(self._group_details(C, w, R, r, ahat, shared))
@@ -506,11 +513,7 @@ class Objective:
                 H_grp = H1 + jnp.einsum("kwp,kwq->pq", Z, Z)
             else:
                 Q, R, r, ahat = self._project(Cw, y, w, shared)
-                U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
-                PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
-                B = jnp.einsum("wrkp,wr->wkp", dCw, r)
-                Z = jax.vmap(_forward_substitute_t)(R, B)  # (W, k, p)
-                J = -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+                J = _jacobian_block(Q, R, r, ahat, dCw, shared)
                 g_grp = jnp.einsum("wrp,wr->p", J, r)
                 H_grp = jnp.einsum("wrp,wrq->pq", J, J)
             f = f + 0.5 * jnp.sum(r * r)
