@@ -230,9 +230,9 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     """Preconditioned L-BFGS from the start values; (result, evaluation at the optimum).
 
     None when the start or the fit became non-finite with the fast (Bateman-only) objective,
-    so that the caller retries with the robust one. The residual-Jacobian program
-    (:meth:`Objective.evaluate`) serves the preconditioner, the standard errors and the
-    fit details, so it is compiled once.
+    so that the caller retries with the robust one. One compiled program
+    (:meth:`FitSetup.point`) serves the preconditioner, the start loss and gradient, and at
+    the optimum the standard errors, the fit details and the near-degeneracy test.
     """
     start = s.point(s.theta0)
     cost0 = float(start["cost"])

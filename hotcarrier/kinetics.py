@@ -57,6 +57,9 @@ __all__ = ["Scheme", "rate_matrix", "decay_rates", "convolved_populations", "pop
 RTOL_DEGENERATE = 1e-5
 ATOL_DEGENERATE = 1e-12  # ps⁻¹
 RTOL_FAST = 1e-2  # Bateman sum when every coupled pair of rates differs by more than this
+#: A fit with the Bateman-only kinetics that ends with two coupled rates closer than this
+#: (relative) is redone with the robust kinetics (single fits and batches alike).
+RTOL_REFIT = 2e-2
 
 
 def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):

@@ -358,8 +358,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
 
     def model(x):
         if normal:
-            f, g, jtj, aux = fn(x, *args)
-            return f, g, jtj, aux
+            return fn(x, *args)
         r, J, aux = fn(x, *args)
         return 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J, aux
     carry0 = dict(x=x0, f=jnp.asarray(jnp.inf, dtype), g=jnp.zeros(n, dtype),

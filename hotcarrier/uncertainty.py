@@ -163,7 +163,8 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
 
 
 def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-10,
-                             col_rtol: float = 1e-8, **options):
+                             col_rtol: float = 1e-8, max_stderr: float = math.inf,
+                             **options):
     """:func:`gauss_newton_covariance` for a stack of fits, from their JᵀJ (batch fits).
 
     Parameters
@@ -171,7 +172,7 @@ def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-
     jtj : array (k, n, n)
         Gauss–Newton matrices JᵀJ of ``k`` fits (non-finite ones are skipped).
     cost, n_data, n_amplitudes : arrays (k,)
-    rcond, col_rtol, options
+    rcond, col_rtol, max_stderr, options
         As in :func:`gauss_newton_covariance`.
 
     Returns
@@ -213,8 +214,7 @@ def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-
         inv = np.linalg.inv(M[regular]) / (scale[regular, :, None] * scale[regular, None, :])
         c = inv * rmse2[regular, None, None]
         d = np.diagonal(c, axis1=1, axis2=2)
-        huge = np.any(np.isfinite(d) & (np.sqrt(np.abs(d)) > options.get("max_stderr",
-                                                                          math.inf)), axis=1)
+        huge = np.any(np.isfinite(d) & (np.sqrt(np.abs(d)) > max_stderr), axis=1)
         rows = np.flatnonzero(regular)
         cov[rows[~huge]] = c[~huge]
         ident[rows[~huge]] = True
@@ -223,7 +223,8 @@ def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-
         wi, V = np.linalg.eigh(H[i])
         jhalf = np.sqrt(np.clip(wi, 0.0, None))[:, None] * V.T  # jhalfᵀ jhalf = JᵀJ
         cr = gauss_newton_covariance(jhalf, cost[i], int(n_data[i]), int(n_amplitudes[i]),
-                                     rcond=rcond, col_rtol=col_rtol, **options)
+                                     rcond=rcond, col_rtol=col_rtol, max_stderr=max_stderr,
+                                     **options)
         cov[i], ident[i] = cr.covariance, cr.identifiable
     return cov, ident
 

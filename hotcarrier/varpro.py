@@ -279,8 +279,6 @@ class Objective:
         self.cost = _Bound(self, "_cost")
         self.residual = _Bound(self, "_residual")
         self.scaled_cost = _Bound(self, "_scaled_cost")
-        self.evaluate = _Bound(self, "_evaluate")
-        self.evaluate_lean = _Bound(self, "_evaluate_lean")
         self.normal_equations = _Bound(self, "_normal_equations")
         self._jit_details = jax.jit(self._details)
         self._jit_evaluate = jax.jit(self._evaluate)
@@ -433,13 +431,11 @@ class Objective:
         kinetics are not to be trusted there). Compiling this once replaces dozens of small
         eager operations and separate programs after a fit.
         """
-        from .kinetics import decay_rates, well_separated
         from .optimize import diagonal_preconditioner
 
         m = self.model
         r, J, det = self._evaluate(theta, arrays)
         p = m.parameters.physical(theta)
-        rates = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(p))
         return dict(
             r=r, J=J, details=det, cost=0.5 * jnp.sum(r * r), grad=J.T @ r,
             precond=diagonal_preconditioner(jnp.sum(J * J, axis=0)),
@@ -448,17 +444,21 @@ class Objective:
             relations=m.relation_matrix(p),
             populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1],
                                                self.robust)[0] for d in range(self.n_sets)],
-            near_degenerate=~well_separated(m.scheme, rates, rtol=0.02))
+            near_degenerate=self.near_degenerate(theta))
+
+    def near_degenerate(self, theta):
+        """True (traceable) when two coupled decay rates at ``theta`` lie within
+        :data:`~hotcarrier.kinetics.RTOL_REFIT` of each other: there the Bateman-only kinetics
+        (``robust=False``) are not to be trusted and the fit is redone with the robust ones."""
+        from .kinetics import RTOL_REFIT, decay_rates, well_separated
+
+        m = self.model
+        d = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(m.parameters.physical(theta)))
+        return ~well_separated(m.scheme, d, rtol=RTOL_REFIT)
 
     def point(self, theta, arrays, lam_ref):
         """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
         return self._jit_point(theta, arrays, jnp.asarray(lam_ref, dtype=float))
-
-    def _evaluate_lean(self, theta, arrays):
-        """:meth:`_evaluate` with details reduced to (amplitudes, active columns) per group
-        (what a batch keeps; smaller loop state under ``vmap``)."""
-        r, J, det = self._evaluate(theta, arrays)
-        return r, J, [(a, active) for a, _, _, active in det]
 
     def weighted_data(self, arrays):
         """Per block group the weighted data y·w (W, R): loop-invariant, so a caller that
@@ -478,12 +478,13 @@ class Objective:
 
         which costs O(p·k·R·W) instead of the O(p²·R·W) of JᵀJ from an (R·W, p) Jacobian.
         Other groups form J (:meth:`_evaluate`). ``yws``: :meth:`weighted_data` of
-        ``arrays``, if already at hand. Returns (cost, grad (n,), JᵀJ (n, n), lean details as
-        in :meth:`_evaluate_lean`).
+        ``arrays``, if already at hand. Returns (cost, grad (n,), JᵀJ (n, n), lean details:
+        per group (amplitudes (W, k), active columns (W,)), what a batch keeps).
         """
         if not any(self.shared):
-            r, J, aux = self._evaluate_lean(theta, arrays)
-            return 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J, aux
+            r, J, det = self._evaluate(theta, arrays)
+            return (0.5 * jnp.sum(r * r), J.T @ r, J.T @ J,
+                    [(a, active) for a, _, _, active in det])
 
         def designs(th):
             cws, cs = self._designs(th, arrays)

@@ -268,15 +268,6 @@ class BatchFitter:
         return levenberg_marquardt(self.objective.normal_equations, theta0, arrays, yws,
                                    normal=True, **self.opts)
 
-    def _near_degenerate(self, theta):
-        """True when the optimum lies within 2 % of equal rates on a path (only a fast,
-        Bateman-only fitter asks: its items there are refitted with the robust kinetics)."""
-        from ..kinetics import decay_rates, well_separated
-
-        m = self.model
-        d = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(self.parameters.physical(theta)))
-        return ~well_separated(m.scheme, d, rtol=0.02)
-
     def _item(self, theta0s, arrays):
         yws = self.objective.weighted_data(arrays)  # loop-invariant: once per item
         res = jax.vmap(lambda th: self._one_start(th, arrays, yws))(theta0s)
@@ -292,7 +283,7 @@ class BatchFitter:
                    start_cost=res.fun, start_converged=res.converged,
                    n_amplitudes=sum(jnp.sum(active) for _, active in r.aux))
         if not self.robust:
-            out["near_degenerate"] = self._near_degenerate(theta)
+            out["near_degenerate"] = self.objective.near_degenerate(theta)
         if self.stderr:
             out["jtj"] = r.jtj
         if self.spectra:
@@ -378,8 +369,8 @@ class BatchFitter:
         r["converged"] = r["converged"] & ~flagged
         # a fast (Bateman-only) fitter hands items near equal rates, and its failures, to
         # the robust kinetics (_drive)
-        near = r.pop("near_degenerate", np.zeros(k, bool))
-        r["retry"] = ~flagged & (near | ~r["converged"]) if not self.robust else near & False
+        r["retry"] = (np.zeros(k, bool) if self.robust else
+                      ~flagged & (r.pop("near_degenerate") | ~r["converged"]))
         r["robust_kinetics"] = np.full(k, self.robust)
         r["n_data"] = n_data.astype(np.int64)
         r["error"] = np.array([e or ("" if s != NO_DATA else STATUS_MESSAGES[NO_DATA])
@@ -399,7 +390,7 @@ class BatchFitter:
             uses = np.abs(D) > 0
             bad = np.any(uses & ~ident[:, None, :], axis=2) | ~np.any(uses, axis=2)
             std = np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None))
-            std[bad | ~np.isfinite(jtj).all(axis=(1, 2))[:, None]] = np.nan
+            std[bad] = np.nan  # (skipped items have no identifiable parameter)
         r["stderr"] = std
         r["identifiable"] = ident
         r.pop("dphys")
@@ -472,15 +463,9 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                 failed_early.clear()
             return block
 
-    fitters: dict = {}  # (shared, robust) -> BatchFitter
-
     def fitter_of(shared: tuple, robust: bool, template: Prepared) -> BatchFitter:
-        key = (shared, robust)
-        if key not in fitters:
-            fitters[key] = (fitter if key == (fitter.shared, fitter.robust) else
-                            _fitter_for(model, template, devices, opts, shared=shared,
-                                        robust=robust))
-        return fitters[key]
+        # cached by _fitter_for: the fast one-QR fitter is ``fitter`` itself
+        return _fitter_for(model, template, devices, opts, shared=shared, robust=robust)
 
     def start(sub: list[Prepared]) -> list:
         """Dispatch one chunk (asynchronous): [(indices, shared, items, handle), ...]."""
