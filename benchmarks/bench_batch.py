@@ -72,7 +72,7 @@ def _hc_fit_batch_callable():
     import numpy as np
 
     import synthetic as S
-    from hotcarrier.targetmodel import TargetModel
+    from hotcarrier.target.model import TargetModel
 
     model = TargetModel.from_scheme(
         "sequential", [1.0 / k for k in S.START_RATES],

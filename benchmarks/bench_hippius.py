@@ -303,7 +303,7 @@ def main(argv=None):
         return 2
     if not args.model.is_file():
         print(f"bench_hippius: hotcarrier model file not found: {args.model} "
-              "(hotcarrier.fit / fits/hippius/model.toml not landed yet?)")
+              "(hotcarrier.target.fit / fits/hippius/model.toml not landed yet?)")
         return 2
 
     pg_python = os.environ.get("PYGLOTARAN_PYTHON", DEFAULT_PG_PYTHON)

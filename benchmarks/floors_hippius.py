@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     jax.config.update("jax_enable_x64", True)
     from machine import cpu_model  # benchmarks/machine.py
 
-    from hotcarrier.fit import setup
+    from hotcarrier.target.fit import setup
 
     import_s = time.perf_counter() - t0
     s = setup(DATA, MODEL, robust=False)  # the program fit() compiles first

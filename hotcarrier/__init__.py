@@ -3,7 +3,7 @@
 Float64: the package does not change JAX's global settings at import; see
 :mod:`hotcarrier._x64` (``hotcarrier.x64()`` is a context manager enabling float64).
 Importing the package does not import JAX; the names below load their modules on first use.
-The global/target-analysis entry point is ``hotcarrier.fit.fit(data, model)``.
+The entry point is ``hotcarrier.fit(data, model)`` for a target or a physical model.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ _LAZY = {
     "preprocess": "hotcarrier.preprocess",
     "predict_h2": "hotcarrier.h2",
     "h2_ratio": "hotcarrier.h2",
-    "FitResult": "hotcarrier.result",
-    "TargetModel": "hotcarrier.targetmodel",
-    "load_model": "hotcarrier.modelfile",
+    "fit": "hotcarrier.api",
+    "model_kind": "hotcarrier.api",
+    "FitResult": "hotcarrier.fitting.result",
+    "TargetModel": "hotcarrier.target.model",
+    "load_model": "hotcarrier.api",
+    "PhysicalModelSpec": "hotcarrier.physics.physfit",
     "fit_batch": "hotcarrier.batch",
     "InterfaceParams": "hotcarrier.physics.parameters",
 }

@@ -317,7 +317,7 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
     robust : bool
         True: handle (nearly) equal rates (below). False: the Bateman sum only, NaN when
         the rates are not :func:`well_separated` — a smaller program that compiles in about
-        half the time; :func:`hotcarrier.fit.fit` uses it first and falls back to the robust
+        half the time; :func:`hotcarrier.target.fit.fit_target` uses it first and falls back to the robust
         program when it meets NaN or ends near equal rates.
 
     Returns

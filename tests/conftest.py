@@ -27,7 +27,7 @@ def one_rate_model():
     rates by construction: B(t) = k t e^{−kt} ⊗ IRF), Gaussian IRF (``mu``, ``sig``), ps."""
     import math
 
-    from hotcarrier.targetmodel import (IRF, DatasetModel, Parameter, ParameterSet,
+    from hotcarrier.target.model import (IRF, DatasetModel, Parameter, ParameterSet,
                                         TargetModel, Transfer)
 
     def make(tau=5.0, mu=0.1, sig=0.06):

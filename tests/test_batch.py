@@ -23,7 +23,7 @@ from hotcarrier.batch import (bootstrap, fit_arrays, fit_batch, make_starts,
                               median_relative_error, save_results, summary_records,
                               summary_table)
 from hotcarrier.dataset import make_ta_dataset
-from hotcarrier.targetmodel import TargetModel
+from hotcarrier.target.model import TargetModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUE = {"tau1": 2.0, "tau2": 20.0, "irf_fwhm": 0.3, "t0": 0.1}  # ps
@@ -108,9 +108,9 @@ def test_batch_item_equals_single_fit_and_failures_are_isolated():
 
 
 def test_single_fit_matches_hotcarrier_fit():
-    """A batch item follows the path of hotcarrier.fit.fit (same preconditioning)."""
-    pytest.importorskip("hotcarrier.fit")
-    from hotcarrier.fit import fit
+    """A batch item follows the path of hotcarrier.target.fit.fit_target (same preconditioning)."""
+    pytest.importorskip("hotcarrier.target.fit")
+    from hotcarrier import fit
 
     data = noisy(8, seed=3)
     d = data[0]
@@ -173,7 +173,7 @@ def test_multistart_keeps_the_best_converged_start():
 def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics(one_rate_model):
     """The batch fits with the fast Bateman kinetics (NaN at equal rates) and refits the items
     that end within 2 % of equal rates, or fail, with the robust kinetics — as fit() does."""
-    from hotcarrier.fit import fit
+    from hotcarrier import fit
 
     # item 1: equal true lifetimes, nearly noise-free; the optimum lies 1.8 % from equal rates
     near = {"tau1": 8.0, "tau2": 8.0, "irf_fwhm": 0.3, "t0": 0.1}
@@ -341,7 +341,7 @@ import numpy as np
 sys.path.insert(0, {root!r})
 from hotcarrier.batch import fit_batch
 from hotcarrier.dataset import make_ta_dataset
-from hotcarrier.targetmodel import TargetModel
+from hotcarrier.target.model import TargetModel
 n = int(sys.argv[1])
 t = np.linspace(-1, 100, 200)
 wl = np.linspace(450, 750, 100)

@@ -18,9 +18,9 @@ import pytest
 
 from hotcarrier.irf import exp_conv_gauss
 from hotcarrier.kinetics import Scheme, convolved_populations, well_separated
-from hotcarrier.optimize import levenberg_marquardt
-from hotcarrier.targetmodel import TargetModel
-from hotcarrier.varpro import Objective, build_problem, separable_weights
+from hotcarrier.fitting.optimize import levenberg_marquardt
+from hotcarrier.target.model import TargetModel
+from hotcarrier.target.objective import Objective, build_problem, separable_weights
 
 
 @pytest.fixture(autouse=True)

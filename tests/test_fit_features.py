@@ -8,10 +8,10 @@ import pytest
 
 from hotcarrier.dataset import make_ta_dataset
 from hotcarrier.errors import FitError
-from hotcarrier.fit import fit
+from hotcarrier import fit
 from hotcarrier.irf import gaussian_irf
 from hotcarrier.kinetics import convolved_populations
-from hotcarrier.targetmodel import (
+from hotcarrier.target.model import (
     IRF,
     Constraint,
     DatasetModel,

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hotcarrier.fit import fit
+from hotcarrier import fit
 
 HIPPIUS = "glotaran_hippius/demo_data_Hippius_etal_JPCC2007_111_13988_Figs5_9.ascii"
 MODEL = "fits/hippius/model.toml"
@@ -51,7 +51,7 @@ def test_parameters_and_errors_match_pyglotaran(hippius):
 
 
 def test_result_outputs(hippius, tmp_path):
-    from hotcarrier.result import FitResult
+    from hotcarrier.fitting.result import FitResult
 
     out = hippius.write(tmp_path / "out")
     for f in ("result.nc", "summary.json", "overview.png"):
@@ -68,7 +68,7 @@ def test_result_outputs(hippius, tmp_path):
 def test_run_away_parameter_is_flagged_not_zero(hippius):
     # at a point where k3 ran away (s2 empties instantly) the data cannot determine k3;
     # the Jacobian must say so (pyglotaran would print a standard error of 0)
-    from hotcarrier.fit import uncertainties
+    from hotcarrier.target.fit import uncertainties
 
     s = hippius.setup
     th = np.array(hippius.theta)

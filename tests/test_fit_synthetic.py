@@ -13,8 +13,9 @@ import pytest
 
 from hotcarrier.dataset import make_ta_dataset
 from hotcarrier.errors import ConvergenceWarning
-from hotcarrier.fit import fit, setup
-from hotcarrier.targetmodel import (
+from hotcarrier import fit
+from hotcarrier.target.fit import setup
+from hotcarrier.target.model import (
     IRF,
     DatasetModel,
     Parameter,
@@ -120,7 +121,7 @@ def test_sequential_at_exact_degeneracy_is_flagged(sequential_model):
     with jax.enable_x64(True):
         J = np.asarray(s.objective.jacobian(th, s.arrays))
     assert np.all(np.isfinite(J))  # finite Jacobian ⇒ finite gradient Jᵀr
-    from hotcarrier.uncertainty import gauss_newton_covariance
+    from hotcarrier.fitting.uncertainty import gauss_newton_covariance
 
     cr = gauss_newton_covariance(J, 1.0, J.shape[0])
     assert not cr.identifiable[0] and not cr.identifiable[1]  # tau1, tau2

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hotcarrier.optimize import least_squares, minimize
+from hotcarrier.fitting.optimize import least_squares, minimize
 
 
 def rosen(x, a):
@@ -46,7 +46,7 @@ def test_least_squares_pytree():
 
 
 def test_diagonal_preconditioner_scales_and_guards_dead_columns():
-    from hotcarrier.optimize import diagonal_preconditioner
+    from hotcarrier.fitting.optimize import diagonal_preconditioner
 
     # column norms 3, 4, 0 (a parameter without effect) and NaN: D = √(n Σ J²) with n = 4;
     # dead/non-finite columns take the median of the others (√4·3 = 6, √4·4 = 8 → 7)

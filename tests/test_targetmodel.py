@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hotcarrier.errors import ModelError
-from hotcarrier.modelfile import load_model, parse_model
-from hotcarrier.targetmodel import Parameter, ParameterSet, TargetModel
+from hotcarrier.target.modelfile import load_model, parse_model
+from hotcarrier.target.model import Parameter, ParameterSet, TargetModel
 
 
 def test_transforms_round_trip_and_expressions():

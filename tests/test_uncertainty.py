@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from hotcarrier.uncertainty import (
+from hotcarrier.fitting.uncertainty import (
     gauss_newton_covariance,
     profile_interval,
     propagate_covariance,
@@ -70,7 +70,7 @@ def test_delta_method_and_profile():
 def test_stacked_covariances_equal_the_single_fit_function():
     """gauss_newton_covariances (a batch's JᵀJ stack) = gauss_newton_covariance per item:
     regular items inverted together, a rank-deficient one flagged, a non-finite one skipped."""
-    from hotcarrier.uncertainty import gauss_newton_covariance, gauss_newton_covariances
+    from hotcarrier.fitting.uncertainty import gauss_newton_covariance, gauss_newton_covariances
 
     rng = np.random.default_rng(3)
     jacs = [rng.normal(size=(60, 4)) * [1.0, 1e3, 1e-2, 5.0] for _ in range(3)]

@@ -1,13 +1,13 @@
 """Batched target-analysis fits: one compiled ``vmap`` over many datasets (or pixels).
 
-Every item of a batch is fitted with the same :class:`~hotcarrier.targetmodel.TargetModel`
+Every item of a batch is fitted with the same :class:`~hotcarrier.target.model.TargetModel`
 and the same array shapes, by the variable-projection objective of
-:mod:`hotcarrier.varpro` (spectra solved inside the loss by a LAPACK-free QR) minimised with
+:mod:`hotcarrier.target.objective` (spectra solved inside the loss by a LAPACK-free QR) minimised with
 the per-item-convergent Levenberg–Marquardt loop of
-:func:`hotcarrier.optimize.levenberg_marquardt` (Gauss–Newton model of the exact
+:func:`hotcarrier.fitting.optimize.levenberg_marquardt` (Gauss–Newton model of the exact
 variable-projection Jacobian; JᵀJ and the amplitudes at the optimum come out of the loop).
 Items are fitted with the fast Bateman kinetics; those whose optimum lies within 2 % of equal
-rates (or that fail) are refitted with the robust kinetics, as :func:`hotcarrier.fit.fit`
+rates (or that fail) are refitted with the robust kinetics, as :func:`hotcarrier.target.fit.fit_target`
 does. One chunk is fitted while the next is prepared and dispatched. The per-item work is
 
 * ``S`` starts (multi-start) fitted side by side (an inner ``vmap``), the best converged one
@@ -42,8 +42,8 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
-from ..optimize import STATUS_MESSAGES as _OPT_STATUS
-from ..optimize import levenberg_marquardt
+from ..fitting.optimize import NO_DATA, NOT_PREPARED, STATUS_MESSAGES
+from ..fitting.optimize import levenberg_marquardt
 from .sharding import BatchMap, resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, call_progress, chunks, pad_to
 
@@ -56,18 +56,6 @@ __all__ = [
     "prepare_item",
 ]
 
-#: Status of an item with too few usable data points (batch-level; not an optimiser code).
-NO_DATA = 10
-#: Status of an item that could not be prepared (unreadable file, other shape or grid).
-NOT_PREPARED = 11
-
-#: Per-item status codes of a batch: the optimiser's (:data:`hotcarrier.optimize.STATUS_MESSAGES`;
-#: 0 and 1 are converged) plus the batch's own 10 and 11.
-STATUS_MESSAGES = {
-    **_OPT_STATUS,
-    NO_DATA: "too few usable data points (all NaN or masked)",
-    NOT_PREPARED: "item could not be prepared (load or validation error)",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +96,7 @@ def prepare_item(model, item, name: str = "") -> Prepared:
     import xarray as xr
 
     from ..dataset import check_ta
-    from ..varpro import build_problem
+    from ..target.objective import build_problem
 
     try:
         datasets = [item] if isinstance(item, xr.Dataset) else list(item)
@@ -204,7 +192,7 @@ class BatchFitter:
     template : Prepared
         An item of the batch (its wavelength grid and array shapes define the layout).
     devices : see :func:`~hotcarrier.batch.sharding.resolve_devices`
-    max_iter, gtol, ftol : options of :func:`hotcarrier.optimize.levenberg_marquardt`
+    max_iter, gtol, ftol : options of :func:`hotcarrier.fitting.optimize.levenberg_marquardt`
     stderr : bool
         Compute JᵀJ per item (standard errors, identifiability).
     spectra : bool
@@ -223,7 +211,7 @@ class BatchFitter:
     evaluations, and a chunk runs until its slowest item stops. Where the weights are
     separable and the model has no IRF dispersion, one QR serves all wavelengths
     (``shared``) and JᵀJ is formed without the Jacobian
-    (:meth:`hotcarrier.varpro.Objective.normal_equations`). The compiled program is kept on
+    (:meth:`hotcarrier.target.objective.Objective.normal_equations`). The compiled program is kept on
     the instance: new data of the same shapes does not recompile; :func:`fit_batch` keeps a
     small cache of fitters.
     """
@@ -231,7 +219,7 @@ class BatchFitter:
     def __init__(self, model, template: Prepared, *, devices=None, max_iter: int = 200,
                  gtol: float = 1e-10, ftol: float = 1e-10, stderr: bool = True,
                  spectra: bool = True, shared: tuple | None = None, robust: bool = True):
-        from ..varpro import Objective, VarproProblem
+        from ..target.objective import Objective, VarproProblem
 
         if template.arrays is None:
             raise FitError(f"template item {template.name!r} has no arrays")
@@ -355,7 +343,7 @@ class BatchFitter:
 
     def collect(self, handle) -> dict:
         """Wait for a dispatched chunk and return its per-item results (NumPy)."""
-        from ..uncertainty import gauss_newton_covariances
+        from ..fitting.uncertainty import gauss_newton_covariances
 
         out, k, n_data, errors, names = handle
         r = {key: np.asarray(v)[:k] for key, v in out.items()}
@@ -486,7 +474,7 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
     def finish(sub: list[Prepared], started: list) -> dict:
         """Collect a dispatched chunk. The fast (Bateman-only) kinetics' items near equal
         rates, and its failures, are fitted again with the robust kinetics (as
-        :func:`hotcarrier.fit.fit` does)."""
+        :func:`hotcarrier.target.fit.fit_target` does)."""
         parts = []
         for idx, shared, group, handle in started:
             res = fitter_of(shared, False, group[0]).collect(handle)
@@ -631,7 +619,7 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
         Devices to shard each chunk over (default: all local devices).
     progress : callable, optional
         ``progress(done, total, info)`` after every chunk, e.g. :class:`TextProgress`.
-    max_iter, gtol, ftol : options of :func:`hotcarrier.optimize.levenberg_marquardt`
+    max_iter, gtol, ftol : options of :func:`hotcarrier.fitting.optimize.levenberg_marquardt`
     stderr : bool
         Standard errors from the Gauss–Newton covariance (pyglotaran's convention).
     spectra : bool
@@ -704,7 +692,7 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
         As :func:`fit_batch`.
     """
     from ..dataset import make_ta_dataset
-    from ..varpro import separable_weights
+    from ..target.objective import separable_weights
 
     if len(model.datasets) != 1:
         raise HotcarrierError("fit_arrays needs a single-dataset model; use fit_batch with "

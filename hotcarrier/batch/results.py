@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..fitting.optimize import STATUS_MESSAGES
+
 __all__ = ["results_to_dataset", "save_results", "summary_records", "summary_table",
            "median_relative_error"]
 
@@ -34,7 +36,6 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
                        attrs: dict | None = None) -> xr.Dataset:
     """Assemble per-item result arrays (batch axis first) into the batch Dataset."""
     from .. import __version__
-    from .fit import STATUS_MESSAGES
 
     pnames = list(model.parameters.names)
     free = list(model.parameters.free_names)

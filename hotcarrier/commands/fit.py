@@ -1,6 +1,6 @@
 """``hotcarrier fit DATA... (--model MODEL.toml | --scheme ...) --out DIR``.
 
-A thin layer over :func:`hotcarrier.fit.fit`: every option maps to a model or fit argument.
+A thin layer over :func:`hotcarrier.target.fit.fit_target`: every option maps to a model or fit argument.
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def _preprocess_overrides(args) -> dict:
 def build_model(args):
     """The TargetModel described by the command line."""
     from ..errors import ModelError
-    from ..modelfile import load_model
-    from ..targetmodel import TargetModel
+    from ..target.modelfile import load_model
+    from ..target.model import TargetModel
 
     if args.model and args.scheme:
         raise ModelError("give either --model or --scheme, not both")
@@ -106,7 +106,7 @@ def build_model(args):
 
 def run(args) -> int:
     """Run the fit and write the outputs."""
-    from ..fit import fit
+    from ..api import fit
 
     if getattr(args, "model", None):
         from ..physics.physfit import fit_physical_model_file, is_physical_model_file

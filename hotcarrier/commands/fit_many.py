@@ -124,7 +124,7 @@ def run(args) -> int:
     from ..batch.results import results_to_dataset
     from ..dataset import check_ta
     from ..errors import HotcarrierError
-    from ..fit import prepare
+    from ..target.fit import prepare
     from ..io import load_ta
 
     t_start = time.perf_counter()

@@ -11,16 +11,16 @@ is what the amplitudes determine. The model of each trace is that of
 response β_Au, the coherent-artefact terms of sample and reference) are eliminated by variable
 projection inside the residual; the nonlinear parameters are fitted in unconstrained
 coordinates (logistic map of the bounded value, in log space for positive quantities) with
-:func:`hotcarrier.optimize.least_squares`. Sub-IRF parameters (τ_ee, the split of Φ_inj
+:func:`hotcarrier.fitting.optimize.least_squares`. Sub-IRF parameters (τ_ee, the split of Φ_inj
 between the direct and hot-electron channels, hence τ_inj) are not identifiable below the IRF
 (spec §7.3): Φ_inj itself is the fitted parameter, τ_ee and the direct share
 χ = η_CID/Φ_inj are held at the model file's values and η_CID, τ_inj are *derived* from
 Φ_inj (reported as such).
 
 Uncertainty: Gauss–Newton covariance of the projected residual
-(:func:`hotcarrier.uncertainty.gauss_newton_covariance`, with non-identifiable directions
+(:func:`hotcarrier.fitting.uncertainty.gauss_newton_covariance`, with non-identifiable directions
 flagged), physical standard errors by the delta method, and the 95 % interval of Φ_inj by
-profile likelihood (:func:`hotcarrier.uncertainty.profile_interval`, Δχ² = 3.84 in
+profile likelihood (:func:`hotcarrier.fitting.uncertainty.profile_interval`, Δχ² = 3.84 in
 RMSE-scaled units).
 
 Model files (TOML), e.g. ``fits/au_cds_clean/model.toml``::
@@ -504,7 +504,7 @@ class PhysicalFitResult:
             "wall_time_s": round(float(self.wall_time_s), 3),
             "fit_time_s": round(float(self.wall_time_s), 3),
             "optimizer": ("Levenberg–Marquardt (forward-mode Jacobian)" if self.optimizer == "lm"
-                          else "optax L-BFGS (hotcarrier.optimize)"),
+                          else "optax L-BFGS (hotcarrier.fitting.optimize)"),
             "criterion": "weighted least squares, amplitudes by variable projection",
             "cost": float(self.cost),
             "rmse": float(self.rmse), "chi2_reduced": float(2 * self.cost / max(dof, 1)),
@@ -704,7 +704,7 @@ def levenberg_marquardt(rj, x0, args, free_idx, *, max_iter=200, ftol=1e-12, xto
 
     Notes
     -----
-    Used instead of the L-BFGS of :mod:`hotcarrier.optimize` (``optimizer = "lbfgs"`` in the
+    Used instead of the L-BFGS of :mod:`hotcarrier.fitting.optimize` (``optimizer = "lbfgs"`` in the
     model file selects that) because it needs only the forward-mode Jacobian, which the
     covariance needs anyway: one XLA compilation instead of three (reverse-mode gradient,
     line search, Jacobian), which keeps ``hotcarrier demo`` well under a minute.
@@ -756,8 +756,8 @@ def _start_value(spec, name):
 
 
 def _fit(datasets, spec, progress):
-    from ..optimize import least_squares
-    from ..uncertainty import gauss_newton_covariance
+    from ..fitting.optimize import least_squares
+    from ..fitting.uncertainty import gauss_newton_covariance
 
     t_start = time.perf_counter()
     data, rows, units = collect_data(datasets, spec.probes)
@@ -799,7 +799,7 @@ def _fit(datasets, spec, progress):
         n_data += int(jnp.sum(data["w_v"] > 0))
     progress(f"fitting {len(free_names)} parameters to {n_data} points")
     if spec.optimizer == "lbfgs":
-        from ..optimize import least_squares
+        from ..fitting.optimize import least_squares
 
         rl = least_squares(res_fn, jnp.asarray(x0), *args, max_iter=spec.max_iter)
         x = np.asarray(rl.x)

@@ -1,11 +1,11 @@
 """Global and target analysis: the edge API ``fit(data, model) -> FitResult``.
 
-The pure core is :mod:`hotcarrier.varpro` (projected residual, jitted) minimised by
-:func:`hotcarrier.optimize.minimize` (optax L-BFGS with zoom line search, in the unconstrained
+The pure core is :mod:`hotcarrier.target.objective` (projected residual, jitted) minimised by
+:func:`hotcarrier.fitting.optimize.minimize` (optax L-BFGS with zoom line search, in the unconstrained
 parameter space). This module loads and preprocesses data, runs the fit, computes the
-Gauss–Newton uncertainties and builds a :class:`~hotcarrier.result.FitResult`.
+Gauss–Newton uncertainties and builds a :class:`~hotcarrier.fitting.result.FitResult`.
 
->>> from hotcarrier.fit import fit
+>>> from hotcarrier import fit
 >>> res = fit("demo.ascii", "model.toml")            # doctest: +SKIP
 >>> res.summary()["cost"]                             # doctest: +SKIP
 """
@@ -23,14 +23,16 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ._x64 import with_x64
-from .errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
-from .optimize import STATUS_MESSAGES, minimize
-from .targetmodel import TargetModel
-from .uncertainty import gauss_newton_covariance, profile_interval
-from .varpro import Objective, build_problem
+from .._x64 import with_x64, x64
+from ..errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
+from ..fitting.optimize import STATUS_MESSAGES, minimize
+from ..fitting.result import FitResult
+from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
+                                   profile_interval, propagate_covariance)
+from .model import TargetModel
+from .objective import Objective, build_problem
 
-__all__ = ["fit", "prepare", "FitSetup", "setup"]
+__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile"]
 
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
@@ -54,8 +56,8 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
     -------
     xarray.Dataset
     """
-    from . import preprocess as pp
-    from .dataset import TIME_DIM
+    from .. import preprocess as pp
+    from ..dataset import TIME_DIM
 
     o = dict(options or {})
     if o.get("bad_values") is not None:
@@ -87,8 +89,8 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
 
 
 def _load(item, model: TargetModel, base_dir):
-    from .dataset import check_ta
-    from .io import load_ta
+    from ..dataset import check_ta
+    from ..io import load_ta
 
     if isinstance(item, (str, Path)):
         ds = load_ta(item)
@@ -143,7 +145,7 @@ class FitSetup:
 
 def _reference_wavelength(model, d: int, ds) -> float:
     """The IRF's dispersion centre, else the median probe wavelength (nm)."""
-    from .dataset import SPECTRAL_DIM
+    from ..dataset import SPECTRAL_DIM
 
     irf = model.datasets[d].irf
     if irf.dispersion_center is not None:
@@ -177,7 +179,7 @@ def setup(data, model, *, link_tolerance: float = 0.01, robust: bool = True) -> 
 
 
 @with_x64
-def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 1e-13,
+def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 1e-13,
         progress: Callable[[int, float, float], None] | None = None,
         profile: Sequence[str] | str | None = None, link_tolerance: float = 0.01):
     """Fit a target/global model to one or several TA datasets by variable projection.
@@ -191,7 +193,7 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     max_iter : int
         L-BFGS iteration cap (then ``converged`` is False and a ConvergenceWarning is raised).
     gtol, ftol : float
-        Convergence criterion of :func:`hotcarrier.optimize.minimize`.
+        Convergence criterion of :func:`hotcarrier.fitting.optimize.minimize`.
     progress : callable, optional
         ``progress(iteration, cost, grad_norm)`` after every iteration.
     profile : str or sequence of str, optional
@@ -208,7 +210,6 @@ def fit(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 
     FitError
         If the model produces NaN/inf (start values, bounds) or the fit diverges.
     """
-    from .result import FitResult
 
     t_start = time.perf_counter()
     # the Bateman-only kinetics compile in about half the time; where it meets (nearly) equal
@@ -261,7 +262,6 @@ def _near_degenerate(s: FitSetup, point: dict) -> bool:
 
 
 def _finish(s: FitSetup, r, evaluation, *, max_iter, gtol, ftol, t_start, profile):
-    from .result import FitResult
 
     model = s.model
     pset = model.parameters
@@ -287,7 +287,7 @@ def _finish(s: FitSetup, r, evaluation, *, max_iter, gtol, ftol, t_start, profil
         warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
                       stacklevel=3)
     fit_seconds = time.perf_counter() - t_start
-    return FitResult.from_fit(s, theta, opt=dict(
+    return _build_result(s, theta, opt=dict(
         converged=converged, status=status, message=STATUS_MESSAGES[status],
         n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval), grad_norm=float(r.grad_norm),
         optimizer="optax L-BFGS (zoom line search), variable projection", gtol=gtol, ftol=ftol,
@@ -323,7 +323,6 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, 
     cov_phys : ndarray (n_params, n_params)
         Delta-method covariance of all parameters (fixed ones 0, NaN where undetermined).
     """
-    from .uncertainty import propagate_covariance
 
     th = jnp.asarray(theta)
     J = s.objective.jacobian(th, s.arrays) if jac is None else jac
@@ -359,3 +358,194 @@ def profile(s: FitSetup, theta, name: str, stderr: float, rmse: float, **kw):
 
     a, b = phys(lo), phys(hi)
     return (min(a, b), max(a, b)), np.array([phys(g) for g in grid]), prof
+
+
+def _build_result(s, theta, opt: dict, t_start: float, profile=None,
+                  evaluation=None) -> FitResult:
+    """Build the result of a target-analysis fit (see :func:`fit_target`).
+
+    ``evaluation``: :meth:`FitSetup.point` at ``theta`` when already computed (one
+    compiled program gives the Jacobian, details, matrices and populations).
+    """
+    from .. import __version__
+    from ..dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
+
+    model, pset = s.model, s.model.parameters
+    th = np.asarray(theta, dtype=float)
+    pt = s.point(th) if evaluation is None else evaluation
+    pvec = np.asarray(pt["physical"])
+    det, jac = pt["details"], pt["J"]
+    n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in det))
+    rw = np.concatenate([np.asarray(b[2]).ravel() for b in det])
+    cost = 0.5 * float(rw @ rw)
+    cr, cov_phys = uncertainties(s, th, n_amp, cost, jac, dphys=pt["dphys"])
+    names = pset.names
+    se_phys = np.sqrt(np.where(np.diag(cov_phys) >= 0, np.diag(cov_phys), np.nan))
+    free_idx = {n: i for i, n in enumerate(pset.free_names)}
+    non_id = [n for n in pset.free_names if not cr.identifiable[free_idx[n]]]
+    at_bound = []
+    params = {}
+    for i, n in enumerate(names):
+        p = pset[n]
+        fixed = p.fixed
+        se = None if (fixed or not np.isfinite(se_phys[i])) else float(se_phys[i])
+        if p.free:
+            span = p.max - p.min
+            for b in (p.min, p.max):
+                if np.isfinite(b):
+                    ref = span if np.isfinite(span) else max(abs(b), abs(pvec[i]), 1e-300)
+                    if abs(pvec[i] - b) <= 0.01 * ref:
+                        at_bound.append(n)
+        params[n] = {"value": float(pvec[i]), "stderr": se, "unit": p.unit, "fixed": fixed,
+                     "free": p.free, "expr": p.expr,
+                     "min": None if not np.isfinite(p.min) else p.min,
+                     "max": None if not np.isfinite(p.max) else p.max,
+                     "identifiable": bool(cr.identifiable[free_idx[n]]) if p.free else None}
+    if at_bound:
+        warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
+                      ParameterAtBoundWarning, stacklevel=3)
+    n_free = len(pset.free_names)
+    rmse = cr.rmse
+    K = np.asarray(pt["rate_matrix"])
+    p0 = np.asarray(pt["initial"])
+    Rm = np.asarray(pt["relations"])
+    n_sp = len(model.free_species)
+    cols = model.column_names
+
+    # --- per dataset arrays
+    multi = len(s.datasets) > 1
+    data_vars, coords = {}, {}
+    offs = np.cumsum([0] + [len(np.asarray(t)) for t in s.arrays["t"]])
+    for d, ds in enumerate(s.datasets):
+        sfx = f"_{model.datasets[d].name}" if multi else ""
+        dds = ds.transpose(TIME_DIM, SPECTRAL_DIM)
+        t = dds[TIME_DIM].values
+        wl = dds[SPECTRAL_DIM].values
+        tdim, wdim = TIME_DIM + sfx, SPECTRAL_DIM + sfx
+        coords[tdim] = (tdim, t, {"units": "ps", "long_name": "pump–probe delay"})
+        coords[wdim] = (wdim, wl, {"units": "nm", "long_name": "probe wavelength"})
+        if s.problem.link:
+            a, mod, _, _ = det[0]
+            a, mod = np.asarray(a), np.asarray(mod)[:, offs[d]:offs[d + 1]]
+            idx = s.problem.index[d]
+            fitm = np.full((t.size, wl.size), np.nan)
+            coef = np.full((wl.size, len(cols)), np.nan)
+            ok = idx >= 0
+            fitm[:, idx[ok]] = mod[ok].T
+            coef[idx[ok]] = a[ok]
+        else:
+            a, mod, _, _ = det[d]
+            fitm, coef = np.asarray(mod).T, np.asarray(a)
+        unit = dds[SIGNAL].attrs.get("units", "")
+        sig = dds[SIGNAL].values
+        used = fit_mask(dds)
+        data_vars["data" + sfx] = ((tdim, wdim), sig, {"units": unit, "long_name": "ΔA"})
+        data_vars["fit" + sfx] = ((tdim, wdim), fitm, {"units": unit, "long_name": "fit"})
+        data_vars["residual" + sfx] = ((tdim, wdim), np.where(used, sig - fitm, np.nan),
+                                       {"units": unit, "long_name": "data − fit"})
+        data_vars["weight" + sfx] = ((tdim, wdim), np.asarray(s.arrays["w"][d]).T
+                                     if not s.problem.link else
+                                     model.weight_map(d, t, wl) * used,
+                                     {"long_name": "residual weight (0 = excluded)"})
+        sas = Rm @ coef[:, :n_sp].T  # (species, W)
+        sdim = "species"
+        data_vars["sas" + sfx] = ((sdim, wdim), sas, {"units": unit,
+                                                      "long_name": "species-associated spectra"})
+        for j, c in enumerate(cols[n_sp:]):
+            data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
+        lam_ref = float(s.lam_ref[d])
+        pops = np.asarray(pt["populations"][d])
+        data_vars["population" + sfx] = ((sdim, tdim), pops.T,
+                                         {"long_name": f"population (IRF at {lam_ref:.5g} nm)"})
+        das, lam = _das(K, p0, sas)
+        if das is not None:
+            data_vars["das" + sfx] = (("decay", wdim), das,
+                                      {"units": unit, "long_name": "decay-associated spectra"})
+            coords["decay"] = ("decay", np.arange(len(lam)))
+            data_vars["decay_lifetime"] = (("decay",), np.where(lam != 0, -1.0 / lam, np.inf),
+                                           {"units": "ps"})
+    coords["species"] = ("species", list(model.compartments))
+    coords["param"] = ("param", names)
+    coords["param_"] = ("param_", names)
+    data_vars["value"] = (("param",), pvec)
+    data_vars["stderr"] = (("param",), np.array([np.nan if params[n]["stderr"] is None
+                                                 else params[n]["stderr"] for n in names]))
+    data_vars["covariance"] = (("param", "param_"), cov_phys)
+
+    data_vars["correlation"] = (("param", "param_"), correlation_matrix(cov_phys))
+    wall = time.perf_counter() - t_start
+    summary = {
+        "converged": bool(opt["converged"]),
+        "message": opt["message"],
+        "n_iterations": int(opt["n_iterations"]),
+        "n_evaluations": int(opt["n_evaluations"]),
+        "wall_time_s": round(wall, 3),
+        "fit_time_s": round(opt["fit_seconds"], 3),
+        "optimizer": opt["optimizer"],
+        "criterion": f"max|grad| <= {opt['gtol']:g}*cost, or relative decrease <= "
+                     f"{opt['ftol']:g} on 3 steps with max|grad| <= sqrt({opt['gtol']:g})"
+                     "*cost (gradient in the preconditioned variables)",
+        "cost": cost,
+        "rmse": rmse,
+        "chi2_reduced": rmse**2,
+        "n_data": int(s.problem.n_data),
+        "n_free": n_free,
+        "n_amplitudes": n_amp,
+        "dof": cr.dof,
+        "condition_number": cr.condition,
+        "parameters": params,
+        "non_identifiable": non_id,
+        "at_bound": at_bound,
+        "model": model.source,
+        "datasets": [str(ds.attrs.get("source_file", "")) for ds in s.datasets],
+        "hotcarrier_version": __version__,
+    }
+    if model.scheme_kind in ("parallel", "sequential"):
+        summary["lifetimes_ps"] = [params[f"tau{i + 1}"]["value"]
+                                   for i in range(len(model.compartments))]
+        summary["lifetimes_stderr_ps"] = [params[f"tau{i + 1}"]["stderr"]
+                                          for i in range(len(model.compartments))]
+    if profile:
+        names_p = [profile] if isinstance(profile, str) else list(profile)
+        res = FitResult(xr.Dataset(), summary, s, np.asarray(theta),
+                        profiler=_Profiler(s, np.asarray(theta), summary))
+        summary["profile_intervals"] = {}
+        for n in names_p:
+            (lo, hi), _, _ = res.profile(n)
+            summary["profile_intervals"][n] = [lo, hi]
+    ds_out = xr.Dataset(data_vars, coords=coords,
+                        attrs={"config": model.toml_text, "hotcarrier_version": __version__,
+                               "model": model.source})
+    return FitResult(ds_out, summary, s, np.asarray(theta),
+                     profiler=_Profiler(s, np.asarray(theta), summary))
+
+
+def _das(K, p0, sas):
+    """Decay-associated spectra from the rate matrix when its eigenvalues are distinct."""
+    lam, V = np.linalg.eig(K)
+    if np.iscomplexobj(lam) and np.max(np.abs(lam.imag)) > 0:
+        return None, None
+    lam, V = lam.real, V.real
+    srt = np.sort(lam)
+    gaps = np.abs(np.diff(srt))
+    if srt.size > 1 and np.any(gaps <= 1e-6 * np.maximum(np.abs(srt[1:]), 1e-12)):
+        return None, None  # degenerate: DAS not defined
+    c = np.linalg.solve(V, p0)
+    A = V * c[None, :]  # x(t) = Σ_j A[:, j] e^{λ_j t}
+    keep = np.abs(c) > 0
+    order = np.argsort(lam[keep])  # fastest decay first
+    A, lam = A[:, keep][:, order], lam[keep][order]
+    return A.T @ sas, lam
+
+
+class _Profiler:
+    """``FitResult.profile(name)`` of a live target fit (physical units, 68 %)."""
+
+    def __init__(self, s: FitSetup, theta, summary: dict):
+        self.s, self.theta, self.summary = s, theta, summary
+
+    def __call__(self, name: str, **kw):
+        p = self.summary["parameters"][name]
+        with x64():
+            return profile(self.s, self.theta, name, p["stderr"] or float("nan"),
+                           self.summary["rmse"], **kw)

@@ -1,7 +1,7 @@
 """Target-analysis model specification: compartments, transfers, parameters, IRF, spectra.
 
 A :class:`TargetModel` is plain Python (no traced values). It is built from a TOML model file
-(:mod:`hotcarrier.modelfile`) or from the quick options (:meth:`TargetModel.from_scheme`), and
+(:mod:`hotcarrier.target.modelfile`) or from the quick options (:meth:`TargetModel.from_scheme`), and
 compiles to pure JAX functions:
 
 * :class:`ParameterSet` maps an unconstrained vector θ (what optax sees) to the physical
@@ -17,7 +17,6 @@ Expressions are small arithmetic over parameter names (``+ - * / **``, ``exp``, 
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,9 +25,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import ModelError
-from .irf import gaussian_irf
-from .kinetics import Scheme, convolved_populations
+from ..errors import ModelError
+from ..fitting.params import Expression, Parameter, ParameterSet
+from ..units import FWHM_PER_SIGMA
+from ..irf import gaussian_irf
+from ..kinetics import Scheme, convolved_populations
 
 __all__ = [
     "Parameter",
@@ -42,218 +43,6 @@ __all__ = [
     "TargetModel",
 ]
 
-FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
-
-_FUNCS = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "abs": jnp.abs}
-
-
-@dataclass
-class Parameter:
-    """One model parameter.
-
-    Attributes
-    ----------
-    name : str
-    value : float
-        Starting (or fixed) value; ignored for expressions.
-    min, max : float
-        Bounds (open interval; ±inf for none).
-    fixed : bool
-    expr : str or None
-        Expression of other parameters (then neither free nor fixed).
-    unit : str
-    """
-
-    name: str
-    value: float = float("nan")
-    min: float = -math.inf
-    max: float = math.inf
-    fixed: bool = False
-    expr: str | None = None
-    unit: str = ""
-
-    @property
-    def free(self) -> bool:
-        """True when the optimiser varies this parameter."""
-        return not self.fixed and self.expr is None
-
-
-class _Expr:
-    """A parsed arithmetic expression over parameter names."""
-
-    def __init__(self, text: str, where: str):
-        self.text = text
-        try:
-            tree = ast.parse(text, mode="eval")
-        except SyntaxError as exc:
-            raise ModelError(f"{where}: cannot parse expression {text!r} ({exc.msg})") from None
-        self.names: set[str] = set()
-        self._check(tree.body, where)
-        self.tree = tree.body
-
-    def _check(self, node, where):
-        ok = (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Constant, ast.Add, ast.Sub,
-              ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Load)
-        for sub in ast.walk(node):
-            if not isinstance(sub, ok):
-                raise ModelError(f"{where}: expression {self.text!r} uses unsupported syntax "
-                                 f"({type(sub).__name__}); allowed: + - * / ** numbers, names, "
-                                 f"{', '.join(_FUNCS)}")
-            if isinstance(sub, ast.Call):
-                if not isinstance(sub.func, ast.Name) or sub.func.id not in _FUNCS:
-                    raise ModelError(f"{where}: expression {self.text!r} calls an unknown "
-                                     f"function; allowed: {', '.join(_FUNCS)}")
-            elif isinstance(sub, ast.Name) and sub.id not in _FUNCS:
-                self.names.add(sub.id)
-            elif isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float)):
-                raise ModelError(f"{where}: expression {self.text!r} has a non-numeric constant")
-
-    def evaluate(self, env):
-        def ev(n):
-            if isinstance(n, ast.Constant):
-                return float(n.value)
-            if isinstance(n, ast.Name):
-                return env[n.id]
-            if isinstance(n, ast.UnaryOp):
-                v = ev(n.operand)
-                return -v if isinstance(n.op, ast.USub) else v
-            if isinstance(n, ast.BinOp):
-                a, b = ev(n.left), ev(n.right)
-                op = type(n.op)
-                return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                        ast.Div: lambda: a / b, ast.Pow: lambda: a**b}[op]()
-            if isinstance(n, ast.Call):
-                return _FUNCS[n.func.id](*[ev(x) for x in n.args])
-            raise AssertionError(n)  # pragma: no cover
-
-        return ev(self.tree)
-
-
-class ParameterSet:
-    """An ordered set of parameters with the map θ (unconstrained, free) → physical values.
-
-    Parameters
-    ----------
-    params : sequence of Parameter
-    source : str
-        Where they come from (named in error messages).
-
-    Raises
-    ------
-    ModelError
-        Listing every problem (unknown names in expressions, circular expressions, values
-        outside bounds, ...).
-    """
-
-    def __init__(self, params: Sequence[Parameter], source: str = "model"):
-        self.params = list(params)
-        self.source = source
-        self.index = {p.name: i for i, p in enumerate(self.params)}
-        problems = []
-        if len(self.index) != len(self.params):
-            seen = set()
-            for p in self.params:
-                if p.name in seen:
-                    problems.append(f"parameter {p.name!r} is defined twice")
-                seen.add(p.name)
-        self.exprs = {}
-        for p in self.params:
-            if p.expr is not None:
-                try:
-                    e = _Expr(p.expr, f"parameter {p.name!r}")
-                except ModelError as exc:
-                    problems.append(str(exc))
-                    continue
-                unknown = sorted(e.names - set(self.index))
-                if unknown:
-                    problems.append(f"parameter {p.name!r}: expression {p.expr!r} refers to "
-                                    f"undefined parameter(s) {unknown}")
-                self.exprs[p.name] = e
-            else:
-                if not np.isfinite(p.value):
-                    problems.append(f"parameter {p.name!r} has no finite value")
-                elif p.free and not (p.min < p.value < p.max):
-                    problems.append(f"parameter {p.name!r} = {p.value:g} is outside its open "
-                                    f"bounds ({p.min:g}, {p.max:g}); move the start value inside")
-                if p.min >= p.max:
-                    problems.append(f"parameter {p.name!r} has min {p.min:g} >= max {p.max:g}")
-        self.order = []
-        if not problems:
-            try:
-                self.order = self._expr_order()
-            except ModelError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise ModelError(f"{source}: {len(problems)} problem(s) with parameters:\n  - "
-                             + "\n  - ".join(problems))
-        self.free_names = [p.name for p in self.params if p.free]
-
-    def _expr_order(self):
-        done = {p.name for p in self.params if p.expr is None}
-        order, pending = [], dict(self.exprs)
-        while pending:
-            ready = [n for n, e in pending.items() if e.names <= done]
-            if not ready:
-                raise ModelError(f"circular parameter expressions among {sorted(pending)}")
-            for n in ready:
-                order.append(n)
-                done.add(n)
-                del pending[n]
-        return order
-
-    @property
-    def names(self) -> list[str]:
-        """All parameter names, in definition order."""
-        return [p.name for p in self.params]
-
-    def __getitem__(self, name) -> Parameter:
-        """The parameter called ``name``."""
-        return self.params[self.index[name]]
-
-    def _transform(self, p: Parameter, raw):
-        lo, hi = p.min, p.max
-        if np.isfinite(lo) and np.isfinite(hi):
-            return lo + (hi - lo) * jax.nn.sigmoid(raw)
-        if np.isfinite(lo):
-            return lo + jnp.exp(raw)
-        if np.isfinite(hi):
-            return hi - jnp.exp(raw)
-        return raw
-
-    def _inverse(self, p: Parameter, value: float) -> float:
-        lo, hi = p.min, p.max
-        if np.isfinite(lo) and np.isfinite(hi):
-            u = (value - lo) / (hi - lo)
-            return float(np.log(u / (1 - u)))
-        if np.isfinite(lo):
-            return float(np.log(value - lo))
-        if np.isfinite(hi):
-            return float(np.log(hi - value))
-        return float(value)
-
-    def theta0(self, values: dict | None = None) -> np.ndarray:
-        """Unconstrained start vector of the free parameters (from their values)."""
-        values = values or {}
-        return np.array([self._inverse(self[n], values.get(n, self[n].value))
-                         for n in self.free_names], dtype=float)
-
-    def physical(self, theta):
-        """All parameter values (Array, definition order) from the free vector θ (pure JAX)."""
-        env = {}
-        for p in self.params:
-            if p.expr is None and not p.free:
-                env[p.name] = jnp.asarray(p.value, dtype=jnp.asarray(theta).dtype)
-        for i, n in enumerate(self.free_names):
-            env[n] = self._transform(self[n], theta[i])
-        for n in self.order:
-            env[n] = jnp.asarray(self.exprs[n].evaluate(env))
-        return jnp.stack([env[p.name] for p in self.params])
-
-    def with_values(self, values: dict) -> ParameterSet:
-        """A copy with new start values (e.g. the fitted ones)."""
-        new = [Parameter(**{**p.__dict__, "value": float(values.get(p.name, p.value))})
-               for p in self.params]
-        return ParameterSet(new, self.source)
 
 
 @dataclass
@@ -345,7 +134,7 @@ class TargetModel:
     scheme_kind : str or None
         "parallel"/"sequential" for the quick path (lifetimes are then reported).
     preprocess : dict
-        Preprocessing options (applied by :func:`hotcarrier.fit.prepare`).
+        Preprocessing options (applied by :func:`hotcarrier.target.fit.prepare`).
     source : str
         Where the model came from (error messages, results).
     """
@@ -384,7 +173,7 @@ class TargetModel:
         def expr(text, where):
             text = str(text)
             try:
-                e = _Expr(text, where)
+                e = Expression(text, where)
             except ModelError as exc:
                 problems.append(str(exc))
                 return
@@ -502,7 +291,7 @@ class TargetModel:
 
     def rate_matrix(self, pvec):
         """Rate matrix K (dx/dt = K x), ps⁻¹."""
-        from .kinetics import rate_matrix
+        from ..kinetics import rate_matrix
 
         return rate_matrix(self.scheme.n, self.scheme.transfers, self.rates(pvec))
 

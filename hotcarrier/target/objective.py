@@ -27,108 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["VarproProblem", "build_problem", "Objective", "separable_weights"]
+__all__ = ["VarproProblem", "build_problem", "Objective"]
 
-_RANK_RTOL = 1e-10
-
-
-def _mgs(C):
-    """Thin QR of a small design matrix by modified Gram–Schmidt, twice (LAPACK-free).
-
-    Parameters
-    ----------
-    C : Array (T, k)
-
-    Returns
-    -------
-    Q : Array (T, k)
-        Orthonormal columns; 0 for a vanished (zero, masked or dependent) column.
-    R : Array (k, k)
-        Upper triangular, C = Q R on the kept columns; R[j, j] = 0 marks a vanished column.
-    """
-    T, k = C.shape
-    # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
-    # spectral constraint), so take it only of values guarded away from 0.
-    scale2 = jnp.max(jnp.sum(C * C, axis=0))
-    scale = jnp.sqrt(jnp.where(scale2 > 0, scale2, 1.0)) * (scale2 > 0)
-    tiny = _RANK_RTOL * scale + 1e-300
-    qs, R = [], jnp.zeros((k, k), C.dtype)
-    for j in range(k):
-        v = C[:, j]
-        for _ in range(2):  # re-orthogonalise ("twice is enough")
-            for i, q in enumerate(qs):
-                c = jnp.dot(q, v)
-                v = v - c * q
-                R = R.at[i, j].add(c)
-        nrm2 = jnp.dot(v, v)
-        ok = nrm2 > tiny * tiny
-        safe = jnp.sqrt(jnp.where(ok, nrm2, 1.0))
-        q = jnp.where(ok, v / safe, 0.0)
-        R = R.at[j, j].set(jnp.where(ok, safe, 0.0))
-        qs.append(q)
-    return jnp.stack(qs, axis=1), R
-
-
-def _back_substitute(R, b):
-    """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
-    k = R.shape[0]
-    a = [None] * k
-    for j in reversed(range(k)):
-        s = b[j]
-        for i in range(j + 1, k):
-            s = s - R[j, i] * a[i]
-        d = R[j, j]
-        a[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
-    return jnp.stack(a)
-
-
-def _forward_substitute_t(R, b):
-    """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0."""
-    k = R.shape[0]
-    z = [None] * k
-    for j in range(k):
-        s = b[j]
-        for i in range(j):
-            s = s - R[i, j] * z[i]
-        d = R[j, j]
-        z[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
-    return jnp.stack(z)
-
-
-def _jacobian_block(Q, R, r, ahat, dCw, shared: bool):
-    """Exact (Golub–Pereyra) Jacobian of one group's projected residual, (W, R, p).
-
-    J_p = −[P⊥·∂_pCw·â + Q·R⁻ᵀ·∂_pCwᵀ·r] per wavelength, from the QR (Q, R), the residual r
-    (W, R), the amplitudes â (W, k) and the design derivatives ∂Cw ((R, k, p) shared,
-    else (W, R, k, p)).
-    """
-    if shared:
-        U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
-        PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
-        Z = _forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r))  # (k, W, p)
-        return -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
-    U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
-    PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
-    Z = jax.vmap(_forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
-    return -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
-
-
-def separable_weights(w, rtol: float = 1e-12):
-    """True when a (W, R) weight map is an outer product v(λ)·u(t) (NumPy, host side).
-
-    Then every wavelength's weighted least-squares problem has the same design matrix up to
-    a factor, and the projection is one QR for all wavelengths (:class:`Objective`).
-    """
-    w = np.asarray(w, float)
-    if w.size == 0 or not np.all(np.isfinite(w)):
-        return False
-    v = w.max(axis=1)
-    j = int(np.argmax(v))
-    if v[j] <= 0:
-        return False
-    u = w[j] / v[j]
-    return bool(np.allclose(np.outer(v, u), w, rtol=rtol, atol=0.0))
-
+from ..fitting.projection import (back_substitute, forward_substitute_t, golub_pereyra_block,
+                                  mgs_qr, separable_weights)
 
 @dataclass
 class VarproProblem:
@@ -178,7 +80,7 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
     -------
     VarproProblem
     """
-    from .dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, WEIGHT, fit_mask
+    from ..dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, WEIGHT, fit_mask
 
     ts, ys, ws, wls = [], [], [], []
     n_data = 0
@@ -263,7 +165,7 @@ class Objective:
     * :meth:`_evaluate` gives the residual, its exact (Golub–Pereyra) Jacobian
       J = −[P⊥·(∂Cw)·a + Q·R⁻ᵀ·(∂Cw)ᵀ·r] from forward-mode derivatives of Cw(θ), and the
       fit details (amplitudes, model, active columns) in one pass — what the
-      Levenberg–Marquardt loop of :func:`hotcarrier.optimize.levenberg_marquardt` consumes.
+      Levenberg–Marquardt loop of :func:`hotcarrier.fitting.optimize.levenberg_marquardt` consumes.
 
     Instances are hashable by identity, so ``optimize.minimize(objective.cost, ...)`` reuses
     its compiled program for new data of the same shapes.
@@ -347,10 +249,10 @@ class Objective:
         """QR, projected residual (W, R) and weighted-space amplitudes (W, k) of one group."""
         yw = y * w
         if shared:
-            Q, R = _mgs(Cw)
+            Q, R = mgs_qr(Cw)
             A = yw @ Q  # (W, k)
             r = yw - A @ Q.T
-            ahat = _back_substitute(R, A.T).T  # amplitudes of the u-weighted design
+            ahat = back_substitute(R, A.T).T  # amplitudes of the u-weighted design
         else:
             Q, R = jax.vmap(_mgs)(Cw)
             A = jnp.einsum("wrk,wr->wk", Q, yw)
@@ -413,7 +315,7 @@ class Objective:
         for Cw, C, dCw, (_, y, w, _), shared in zip(cws, cs, dcws, self._groups(arrays),
                                                     self.shared):
             Q, R, r, ahat = self._project(Cw, y, w, shared)
-            J = _jacobian_block(Q, R, r, ahat, dCw, shared)
+            J = golub_pereyra_block(Q, R, r, ahat, dCw, shared)
             rs.append(r.ravel())
             Js.append(J.reshape(-1, J.shape[-1]))
             det.append(self._group_details(C, w, R, r, ahat, shared))
@@ -423,7 +325,7 @@ class Objective:
         """Everything a single fit needs on the host at one θ, as one compiled program.
 
         :meth:`_evaluate` (``r``, ``J``, ``details``) plus ``cost``, ``grad`` (Jᵀr),
-        ``precond`` (:func:`hotcarrier.optimize.diagonal_preconditioner` of J's columns),
+        ``precond`` (:func:`hotcarrier.fitting.optimize.diagonal_preconditioner` of J's columns),
         ``physical`` (parameter values) and ``dphys`` (∂physical/∂θ, for the delta method),
         ``rate_matrix``, ``initial`` and ``relations`` (the model's matrices at the values),
         ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm), (T, n))
@@ -431,7 +333,7 @@ class Objective:
         kinetics are not to be trusted there). Compiling this once replaces dozens of small
         eager operations and separate programs after a fit.
         """
-        from .optimize import diagonal_preconditioner
+        from ..fitting.optimize import diagonal_preconditioner
 
         m = self.model
         r, J, det = self._evaluate(theta, arrays)
@@ -450,7 +352,7 @@ class Objective:
         """True (traceable) when two coupled decay rates at ``theta`` lie within
         :data:`~hotcarrier.kinetics.RTOL_REFIT` of each other: there the Bateman-only kinetics
         (``robust=False``) are not to be trusted and the fit is redone with the robust ones."""
-        from .kinetics import RTOL_REFIT, decay_rates, well_separated
+        from ..kinetics import RTOL_REFIT, decay_rates, well_separated
 
         m = self.model
         d = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(m.parameters.physical(theta)))
@@ -499,10 +401,10 @@ class Objective:
             if shared:
                 # one pass over the data: yw·[Q, ∂Cw] (W, k + k·p)
                 n_r, k, n_p = dCw.shape
-                Q, R = _mgs(Cw)
+                Q, R = mgs_qr(Cw)
                 P = yw @ jnp.concatenate([Q, dCw.reshape(n_r, k * n_p)], axis=1)
                 A = P[:, :k]  # Qᵀyw per wavelength
-                ahat = _back_substitute(R, A.T).T  # (W, k)
+                ahat = back_substitute(R, A.T).T  # (W, k)
                 r = yw - A @ Q.T
                 QtdC = jnp.einsum("rk,rjp->kjp", Q, dCw)
                 rdC = P[:, k:].reshape(-1, k, n_p) - jnp.einsum("wk,kjp->wjp", A, QtdC)
@@ -510,11 +412,11 @@ class Objective:
                 E = dCw - jnp.einsum("rk,kjp->rjp", Q, QtdC)  # P⊥·∂Cw
                 EG = jnp.einsum("rkp,kj->rjp", E, ahat.T @ ahat).reshape(-1, n_p)
                 H1 = EG.T @ E.reshape(-1, n_p)  # tr[Eₚᵀ E_q âᵀâ]
-                Z = _forward_substitute_t(R, jnp.moveaxis(rdC, 1, 0))  # (k, W, p)
+                Z = forward_substitute_t(R, jnp.moveaxis(rdC, 1, 0))  # (k, W, p)
                 H_grp = H1 + jnp.einsum("kwp,kwq->pq", Z, Z)
             else:
                 Q, R, r, ahat = self._project(Cw, y, w, shared)
-                J = _jacobian_block(Q, R, r, ahat, dCw, shared)
+                J = golub_pereyra_block(Q, R, r, ahat, dCw, shared)
                 g_grp = jnp.einsum("wrp,wr->p", J, r)
                 H_grp = jnp.einsum("wrp,wrq->pq", J, J)
             f = f + 0.5 * jnp.sum(r * r)

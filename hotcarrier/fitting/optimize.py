@@ -29,7 +29,8 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 __all__ = ["OptimizeResult", "LMResult", "minimize", "least_squares", "levenberg_marquardt",
-           "STATUS_MESSAGES"]
+           "STATUS_MESSAGES", "CONVERGED_STATUSES", "NO_DATA", "NOT_PREPARED",
+           "diagonal_preconditioner"]
 
 STATUS_MESSAGES = {
     0: "gradient criterion met",
@@ -38,7 +39,17 @@ STATUS_MESSAGES = {
     3: "loss or gradient became non-finite",
     4: "stalled: no further decrease although the gradient is not small",
     5: "relative step below xtol",
+    10: "too few usable data points (all NaN or masked)",
+    11: "item could not be prepared (load or validation error)",
 }
+"""The one status table of every fit (single and batch). Converged: 0, 1 and 5; a stall
+(4), the iteration cap (2) or a non-finite cost (3) is never converged; 10 and 11 are a
+batch item's own (no fit was run)."""
+
+CONVERGED_STATUSES = (0, 1, 5)
+
+NO_DATA = 10
+NOT_PREPARED = 11
 
 
 class OptimizeResult(NamedTuple):
@@ -324,7 +335,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
     normal : bool
         ``fn`` returns the Gauss–Newton model instead, ``(½‖r‖², Jᵀr, JᵀJ, aux)`` — for
         residuals whose normal equations are cheaper than their Jacobian (e.g.
-        :meth:`hotcarrier.varpro.Objective.normal_equations`).
+        :meth:`hotcarrier.target.objective.Objective.normal_equations`).
     max_iter : int
         Cap on trial steps.
     ftol, xtol, gtol : float

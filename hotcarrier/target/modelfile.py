@@ -1,4 +1,4 @@
-"""TOML model files → :class:`~hotcarrier.targetmodel.TargetModel` (format: docs/model-file.md).
+"""TOML model files → :class:`~hotcarrier.target.model.TargetModel` (format: docs/model-file.md).
 
 Every problem in a file is collected and reported in one :class:`ModelError` that names the
 file, e.g.::
@@ -14,8 +14,8 @@ import math
 import tomllib
 from pathlib import Path
 
-from .errors import ModelError
-from .targetmodel import (
+from ..errors import ModelError
+from .model import (
     IRF,
     Constraint,
     DatasetModel,

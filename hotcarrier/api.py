@@ -1,0 +1,74 @@
+"""The package's front door: ``fit(data, model)`` for every kind of model.
+
+A model is a target/global-analysis model (:class:`~hotcarrier.target.model.TargetModel`,
+or a TOML model file) or the hot-carrier physical model (a model file with
+``[model] type = "hotcarrier"``, or :class:`~hotcarrier.physics.modelfile.PhysicalModelSpec`).
+Both are fitted by the one engine of :mod:`hotcarrier.fitting` and return a
+:class:`~hotcarrier.fitting.result.FitResult`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ModelError
+
+__all__ = ["fit", "load_model", "model_kind"]
+
+
+def model_kind(model) -> str:
+    """``"physical"`` or ``"target"`` for a model object or model-file path."""
+    from .physics.physfit import PhysicalModelSpec, is_physical_model_file
+
+    if isinstance(model, PhysicalModelSpec):
+        return "physical"
+    if isinstance(model, (str, Path)):
+        return "physical" if is_physical_model_file(model) else "target"
+    return "target"
+
+
+def load_model(path):
+    """Read a TOML model file of either kind (target or physical); raises ModelError."""
+    if not Path(path).is_file():
+        raise ModelError(f"{path}: model file not found; give the path of a TOML model file "
+                         "(docs/model-file.md)")
+    if model_kind(path) == "physical":
+        from .physics.physfit import PhysicalModelSpec
+
+        return PhysicalModelSpec.from_toml(path)
+    from .target.modelfile import load_model as load_target_model
+
+    return load_target_model(path)
+
+
+def fit(data, model, **options):
+    """Fit ``model`` to ``data`` and return the result.
+
+    Parameters
+    ----------
+    data : xarray.Dataset, path, or a list of them
+        TA data (for the physical model: the sample traces and the calibration reference,
+        or a bundle file holding them).
+    model : TargetModel, PhysicalModelSpec, or path to a TOML model file
+    **options
+        Passed to the model's fit (:func:`hotcarrier.target.fit.fit_target` or
+        :func:`hotcarrier.physics.physfit.fit_physical`).
+
+    Returns
+    -------
+    FitResult
+    """
+    if model_kind(model) == "physical":
+        from .physics.physfit import PhysicalModelSpec, fit_physical, load_data_files
+
+        spec = model if isinstance(model, PhysicalModelSpec) else load_model(model)
+        items = data if isinstance(data, (list, tuple)) else [data]
+        if all(isinstance(x, (str, Path)) for x in items):
+            datasets = load_data_files(items)
+        else:
+            datasets = {str(i): x for i, x in enumerate(items)} if not isinstance(data, dict) \
+                else data
+        return fit_physical(datasets, spec, **options)
+    from .target.fit import fit_target
+
+    return fit_target(data, model, **options)

@@ -1,0 +1,135 @@
+"""Variable projection numerics: QR, triangular solves, the Golub–Pereyra Jacobian.
+
+Shared by every model whose prediction is linear in some amplitudes (spectra, calibration
+constants): the amplitudes are solved by linear least squares inside the objective, and the
+objective's Jacobian with respect to the nonlinear parameters is the exact Golub–Pereyra
+one. Pure JAX, arrays in, arrays out.
+
+The linear solve is a LAPACK-free modified Gram–Schmidt QR with re-orthogonalisation
+("twice is enough"), unrolled over the few columns: exact to rounding for the small,
+well-conditioned systems here, differentiable, and free of the batched-LAPACK dead-lock of
+jax 0.10 on CPU for vmapped batches > 512 (see jax-notes.md). Columns that vanish (masked,
+constrained to zero, or linearly dependent) get amplitude 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["mgs_qr", "back_substitute", "forward_substitute_t", "golub_pereyra_block",
+           "separable_weights", "linear_least_squares"]
+
+_RANK_RTOL = 1e-10
+
+
+def mgs_qr(C):
+    """Thin QR of a small design matrix by modified Gram–Schmidt, twice (LAPACK-free).
+
+    Parameters
+    ----------
+    C : Array (T, k)
+
+    Returns
+    -------
+    Q : Array (T, k)
+        Orthonormal columns; 0 for a vanished (zero, masked or dependent) column.
+    R : Array (k, k)
+        Upper triangular, C = Q R on the kept columns; R[j, j] = 0 marks a vanished column.
+    """
+    T, k = C.shape
+    # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
+    # spectral constraint), so take it only of values guarded away from 0.
+    scale2 = jnp.max(jnp.sum(C * C, axis=0))
+    scale = jnp.sqrt(jnp.where(scale2 > 0, scale2, 1.0)) * (scale2 > 0)
+    tiny = _RANK_RTOL * scale + 1e-300
+    qs, R = [], jnp.zeros((k, k), C.dtype)
+    for j in range(k):
+        v = C[:, j]
+        for _ in range(2):  # re-orthogonalise ("twice is enough")
+            for i, q in enumerate(qs):
+                c = jnp.dot(q, v)
+                v = v - c * q
+                R = R.at[i, j].add(c)
+        nrm2 = jnp.dot(v, v)
+        ok = nrm2 > tiny * tiny
+        safe = jnp.sqrt(jnp.where(ok, nrm2, 1.0))
+        q = jnp.where(ok, v / safe, 0.0)
+        R = R.at[j, j].set(jnp.where(ok, safe, 0.0))
+        qs.append(q)
+    return jnp.stack(qs, axis=1), R
+
+
+def back_substitute(R, b):
+    """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
+    k = R.shape[0]
+    a = [None] * k
+    for j in reversed(range(k)):
+        s = b[j]
+        for i in range(j + 1, k):
+            s = s - R[j, i] * a[i]
+        d = R[j, j]
+        a[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
+    return jnp.stack(a)
+
+
+def forward_substitute_t(R, b):
+    """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0."""
+    k = R.shape[0]
+    z = [None] * k
+    for j in range(k):
+        s = b[j]
+        for i in range(j):
+            s = s - R[i, j] * z[i]
+        d = R[j, j]
+        z[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
+    return jnp.stack(z)
+
+
+def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool):
+    """Exact (Golub–Pereyra) Jacobian of one group's projected residual, (W, R, p).
+
+    J_p = −[P⊥·∂_pCw·â + Q·R⁻ᵀ·∂_pCwᵀ·r] per wavelength, from the QR (Q, R), the residual r
+    (W, R), the amplitudes â (W, k) and the design derivatives ∂Cw ((R, k, p) shared,
+    else (W, R, k, p)).
+    """
+    if shared:
+        U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
+        PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
+        Z = forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r))  # (k, W, p)
+        return -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
+    U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+    PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
+    Z = jax.vmap(forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
+    return -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+
+
+def separable_weights(w, rtol: float = 1e-12):
+    """True when a (W, R) weight map is an outer product v(λ)·u(t) (NumPy, host side).
+
+    Then every wavelength's weighted least-squares problem has the same design matrix up to
+    a factor, and the projection is one QR for all wavelengths (:class:`Objective`).
+    """
+    w = np.asarray(w, float)
+    if w.size == 0 or not np.all(np.isfinite(w)):
+        return False
+    v = w.max(axis=1)
+    j = int(np.argmax(v))
+    if v[j] <= 0:
+        return False
+    u = w[j] / v[j]
+    return bool(np.allclose(np.outer(v, u), w, rtol=rtol, atol=0.0))
+
+
+def linear_least_squares(A, y):
+    """Amplitudes c minimising ‖A c − y‖ (A (N, k), y (N,)), by :func:`mgs_qr`.
+
+    Columns that vanish (all zero, or dependent on earlier ones) get amplitude 0.
+
+    Returns
+    -------
+    c : Array (k,)
+    """
+    Q, R = mgs_qr(A)
+    return back_substitute(R, Q.T @ y)
