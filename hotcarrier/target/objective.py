@@ -254,10 +254,10 @@ class Objective:
             r = yw - A @ Q.T
             ahat = back_substitute(R, A.T).T  # amplitudes of the u-weighted design
         else:
-            Q, R = jax.vmap(_mgs)(Cw)
+            Q, R = jax.vmap(mgs_qr)(Cw)
             A = jnp.einsum("wrk,wr->wk", Q, yw)
             r = yw - jnp.einsum("wrk,wk->wr", Q, A)
-            ahat = jax.vmap(_back_substitute)(R, A)
+            ahat = jax.vmap(back_substitute)(R, A)
         return Q, R, r, ahat
 
     def _amplitudes(self, ahat, w, shared):
