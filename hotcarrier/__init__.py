@@ -27,7 +27,7 @@ _LAZY = {
     "FitResult": "hotcarrier.fitting.result",
     "TargetModel": "hotcarrier.target.model",
     "load_model": "hotcarrier.api",
-    "PhysicalModelSpec": "hotcarrier.physics.physfit",
+    "PhysicalModel": "hotcarrier.physics.modelfile",
     "fit_batch": "hotcarrier.batch",
     "InterfaceParams": "hotcarrier.physics.parameters",
 }

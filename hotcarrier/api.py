@@ -2,7 +2,7 @@
 
 A model is a target/global-analysis model (:class:`~hotcarrier.target.model.TargetModel`,
 or a TOML model file) or the hot-carrier physical model (a model file with
-``[model] type = "hotcarrier"``, or :class:`~hotcarrier.physics.modelfile.PhysicalModelSpec`).
+``[model] type = "hotcarrier"``, or :class:`~hotcarrier.physics.modelfile.PhysicalModel`).
 Both are fitted by the one engine of :mod:`hotcarrier.fitting` and return a
 :class:`~hotcarrier.fitting.result.FitResult`.
 """
@@ -18,9 +18,9 @@ __all__ = ["fit", "load_model", "model_kind"]
 
 def model_kind(model) -> str:
     """``"physical"`` or ``"target"`` for a model object or model-file path."""
-    from .physics.physfit import PhysicalModelSpec, is_physical_model_file
+    from .physics.modelfile import PhysicalModel, is_physical_model_file
 
-    if isinstance(model, PhysicalModelSpec):
+    if isinstance(model, PhysicalModel):
         return "physical"
     if isinstance(model, (str, Path)):
         return "physical" if is_physical_model_file(model) else "target"
@@ -33,9 +33,9 @@ def load_model(path):
         raise ModelError(f"{path}: model file not found; give the path of a TOML model file "
                          "(docs/model-file.md)")
     if model_kind(path) == "physical":
-        from .physics.physfit import PhysicalModelSpec
+        from .physics.modelfile import PhysicalModel
 
-        return PhysicalModelSpec.from_toml(path)
+        return PhysicalModel.from_toml(path)
     from .target.modelfile import load_model as load_target_model
 
     return load_target_model(path)
@@ -49,19 +49,20 @@ def fit(data, model, **options):
     data : xarray.Dataset, path, or a list of them
         TA data (for the physical model: the sample traces and the calibration reference,
         or a bundle file holding them).
-    model : TargetModel, PhysicalModelSpec, or path to a TOML model file
+    model : TargetModel, PhysicalModel, or path to a TOML model file
     **options
         Passed to the model's fit (:func:`hotcarrier.target.fit.fit_target` or
-        :func:`hotcarrier.physics.physfit.fit_physical`).
+        :func:`hotcarrier.physics.fit.fit_physical`).
 
     Returns
     -------
     FitResult
     """
     if model_kind(model) == "physical":
-        from .physics.physfit import PhysicalModelSpec, fit_physical, load_data_files
+        from .physics.fit import fit_physical, load_data_files
+        from .physics.modelfile import PhysicalModel
 
-        spec = model if isinstance(model, PhysicalModelSpec) else load_model(model)
+        spec = model if isinstance(model, PhysicalModel) else load_model(model)
         items = data if isinstance(data, (list, tuple)) else [data]
         if all(isinstance(x, (str, Path)) for x in items):
             datasets = load_data_files(items)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["overview"]
+__all__ = ["overview", "trace_overview"]
 
 
 def _suffixes(ds):
@@ -114,4 +114,61 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
+    return path
+
+
+def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Path:
+    """Write the figure of a physical-model fit (``result.dataset`` with dim ``row``).
+
+    Panels: the sample traces with their fits, the calibration reference, and the visible
+    map at three wavelengths when it was fitted; the title gives Φ_inj with its interval.
+    Uses :class:`matplotlib.figure.Figure` (no pyplot, no backend is chosen or changed).
+    """
+    from matplotlib.figure import Figure
+
+    from .io.atomic import atomic_path
+
+    ds = result.dataset
+    units = ds["signal"].attrs.get("units", "")
+    nvis = "visible_fit" in ds
+    fig = Figure(figsize=(10 + 5 * nvis, 4))
+    axes = fig.subplots(1, 2 + nvis)
+    roles = ds["role"].values if "role" in ds else np.full(ds.sizes["row"], "sample")
+    for ax, role, title in ((axes[0], "sample", "sample (mid-IR)"),
+                            (axes[1], "reference", "reference (CdS, band gap)")):
+        for name in dict.fromkeys(ds["trace"].values[roles == role]):
+            sel = (ds["trace"].values == name) & (roles == role)
+            t = ds["delay"].values[sel]
+            (line,) = ax.plot(t, ds["fit"].values[sel], "-", lw=1.2, label=str(name))
+            ax.plot(t, ds["signal"].values[sel], ".", ms=3, alpha=0.5, color=line.get_color())
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.set_xlabel("delay (ps)")
+        ax.set_ylabel(f"ΔA ({units})")
+        ax.set_title(title)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    if nvis:
+        ax = axes[2]
+        wl = ds["wavelength"].values
+        for target in (495.0, 560.0, 600.0):
+            j = int(np.argmin(np.abs(wl - target)))
+            t = ds["delay_vis"].values
+            (line,) = ax.plot(t, ds["visible_fit"].values[:, j], "-", lw=1.2,
+                              label=f"{wl[j]:.0f} nm")
+            ax.plot(t, ds["visible_signal"].values[:, j], ".", ms=3, alpha=0.5,
+                    color=line.get_color())
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.set_xlabel("delay (ps)")
+        ax.set_title("visible (chirped, fitted spectra)")
+        ax.legend(fontsize=7)
+    d = result.derived.get("injection_quantum_yield")
+    if d:
+        lo, hi = (float("nan") if c is None else c for c in d["ci95"])
+        se = float("nan") if d["stderr"] is None else d["stderr"]
+        fig.suptitle(f"{result.summary_dict['model'].get('name', '')}: Φ_inj = "
+                     f"{d['value']:.4f} ± {se:.4f} (95 % interval {lo:.4f}–{hi:.4f})")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     return path

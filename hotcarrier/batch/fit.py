@@ -43,6 +43,7 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
 from ..fitting.optimize import NO_DATA, NOT_PREPARED, STATUS_MESSAGES
+from ..fitting.uncertainty import gauss_newton_covariances, propagate_covariance
 from ..fitting.optimize import levenberg_marquardt
 from .sharding import BatchMap, resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, call_progress, chunks, pad_to
@@ -343,8 +344,6 @@ class BatchFitter:
 
     def collect(self, handle) -> dict:
         """Wait for a dispatched chunk and return its per-item results (NumPy)."""
-        from ..fitting.uncertainty import gauss_newton_covariances
-
         out, k, n_data, errors, names = handle
         r = {key: np.asarray(v)[:k] for key, v in out.items()}
         n_free = len(self.free_names)
@@ -374,11 +373,9 @@ class BatchFitter:
             cov, ident = gauss_newton_covariances(jtj, r["cost"], n_data, n_amp)
             # delta method to the physical parameters, D = ∂value/∂θ
             D = r["dphys"]
-            cp = np.einsum("kpi,kij,kqj->kpq", D, np.where(np.isfinite(cov), cov, 0.0), D)
-            uses = np.abs(D) > 0
-            bad = np.any(uses & ~ident[:, None, :], axis=2) | ~np.any(uses, axis=2)
+            cp, _ = propagate_covariance(None, None, cov, ident, jac=D)
             std = np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None))
-            std[bad] = np.nan  # (skipped items have no identifiable parameter)
+            std[~np.any(np.abs(D) > 0, axis=2)] = np.nan  # fixed, or an item that was skipped
         r["stderr"] = std
         r["identifiable"] = ident
         r.pop("dphys")

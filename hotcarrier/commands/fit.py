@@ -106,19 +106,17 @@ def build_model(args):
 
 def run(args) -> int:
     """Run the fit and write the outputs."""
-    from ..api import fit
+    from ..api import fit, model_kind
 
-    if getattr(args, "model", None):
-        from ..physics.physfit import fit_physical_model_file, is_physical_model_file
-
-        if is_physical_model_file(args.model):  # the hot-carrier physical model (physfit)
-            if not args.quiet:
-                print(f"fitting {', '.join(args.data)} with the physical model {args.model}",
-                      file=sys.stderr, flush=True)
-            res = fit_physical_model_file(args.data, args.model, args.out)
-            print(res)
-            print(f"wrote {args.out}/ (summary.json, result.nc, figure)")
-            return 0
+    if getattr(args, "model", None) and model_kind(args.model) == "physical":
+        if not args.quiet:
+            print(f"fitting {', '.join(args.data)} with the physical model {args.model}",
+                  file=sys.stderr, flush=True)
+        res = fit(args.data, args.model)
+        out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
+        print(res)
+        print(f"wrote {out}/ ({', '.join(_written(args))})")
+        return 0
     model = build_model(args)
     t0 = time.perf_counter()
 
@@ -134,7 +132,10 @@ def run(args) -> int:
               progress=None if args.quiet else progress, profile=args.profile or None)
     out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
     print(res)
-    print(f"wrote {out}/ (summary.json"
-          + ("" if args.no_netcdf else ", result.nc")
-          + ("" if args.no_figure else ", overview.png") + ")")
+    print(f"wrote {out}/ ({', '.join(_written(args))})")
     return 0
+
+
+def _written(args) -> list[str]:
+    return (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
+            + ([] if args.no_figure else ["overview.png"]))

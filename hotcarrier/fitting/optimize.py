@@ -315,7 +315,7 @@ def _cholesky_solve(A, b):
 @partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
-                        callback=None, normal: bool = False) -> LMResult:
+                        callback=None, normal: bool = False, free=None) -> LMResult:
     """Minimise ½‖r(x)‖² by Levenberg–Marquardt with Marquardt's diagonal scaling.
 
     Pure JAX (``lax.while_loop``), vmap-friendly: under ``vmap`` every item has its own
@@ -343,12 +343,19 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         decrease of the cost are both ≤ ``ftol`` (status 1); when the scaled step is
         ≤ ``xtol`` × the scaled parameter norm (status 5); or when every Jacobian column is
         nearly orthogonal to the residual, max_j |J_jᵀr|/(‖J_j‖‖r‖) ≤ ``gtol`` (status 0).
-        A rejected step whose predicted decrease is ≤ ``ftol`` × cost (nothing left to
-        gain at rounding level) also counts as status 1.
+        A rejected step counts as status 1 only when both its predicted decrease and the
+        undamped Gauss–Newton decrement ½gᵀ(JᵀJ)⁻¹g are ≤ ``ftol`` × cost (nothing left to
+        gain at rounding level); a damping that grows past 1e16 without an accepted step is
+        a stall (status 4), never converged.
     lambda0 : float
         Initial damping (relative to the scaled Gauss–Newton matrix).
     callback : callable, optional
         ``callback(n_eval, cost, grad_norm)`` on the host after every evaluation.
+    free : Array (n,) of bool, optional
+        Pin mask: coordinates where it is False keep their start value (their gradient and
+        Gauss–Newton rows are masked out). Traced, so fits with different pinned sets — a
+        profile likelihood, another model file's free parameters — share one compiled
+        program. ``jtj`` and ``grad`` of the result are masked the same way.
 
     Returns
     -------
@@ -366,16 +373,20 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
     dtype = x0.dtype
     r_shape = jax.eval_shape(lambda x: fn(x, *args), x0)
     aux0 = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), r_shape[-1])
+    mask = jnp.ones(n, dtype) if free is None else jnp.asarray(free).astype(dtype)
 
     def model(x):
         if normal:
-            return fn(x, *args)
-        r, J, aux = fn(x, *args)
-        return 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J, aux
+            f, g, jtj, aux = fn(x, *args)
+        else:
+            r, J, aux = fn(x, *args)
+            f, g, jtj = 0.5 * jnp.sum(r * r), J.T @ r, J.T @ J
+        return f, g * mask, jtj * mask[:, None] * mask[None, :], aux
     carry0 = dict(x=x0, f=jnp.asarray(jnp.inf, dtype), g=jnp.zeros(n, dtype),
                   jtj=jnp.zeros((n, n), dtype), aux=aux0, D=jnp.zeros(n, dtype),
                   lam=jnp.asarray(lambda0, dtype), nu=jnp.asarray(2.0, dtype), xt=x0,
-                  pred=jnp.asarray(jnp.inf, dtype), nev=jnp.asarray(0, jnp.int32),
+                  pred=jnp.asarray(jnp.inf, dtype), gn=jnp.asarray(jnp.inf, dtype),
+                  nev=jnp.asarray(0, jnp.int32),
                   status=jnp.asarray(-1, jnp.int32))
 
     def cond(c):
@@ -411,7 +422,10 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         actual = (c["f"] - ft) / jnp.where(c["f"] > 0, c["f"], 1.0)
         predicted = c["pred"] / jnp.where(c["f"] > 0, c["f"], 1.0)
         fconv = accept & ~first & (actual <= ftol) & (predicted <= ftol) & (rho <= 2.0)
-        fconv = fconv | (~accept & ~first & finite & (predicted <= ftol))
+        # a rejected step counts as converged only when even the undamped Gauss–Newton step
+        # would gain nothing above rounding (a large λ shrinks any prediction: that is a stall)
+        gn_rel = c["gn"] / jnp.where(c["f"] > 0, c["f"], 1.0)
+        fconv = fconv | (~accept & ~first & finite & (predicted <= ftol) & (gn_rel <= ftol))
         xconv = accept & ~first & (dnorm <= xtol * (xnorm + xtol))
         status = jnp.where(first & ~finite, 3,
                            jnp.where(gconv, 0,
@@ -426,10 +440,15 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         z = _cholesky_solve(A, -g * s)
         delta = s * z
         pred = -(g @ delta + 0.5 * delta @ (jtj @ delta))
+        # Gauss–Newton decrement ½ gᵀ(JᵀJ)⁻¹g of the accepted state (λ → rounding level)
+        A0 = jtj * s[:, None] * s[None, :]
+        z0 = _cholesky_solve(A0 + 1e-12 * jnp.max(jnp.diag(A0)) * jnp.eye(n, dtype=dtype),
+                             -g * s)
+        gn = 0.5 * jnp.abs(g @ (s * z0))
         if callback is not None:
             jax.debug.callback(callback, nev, f, jnp.max(jnp.abs(g)))
         new = dict(x=x, f=f, g=g, jtj=jtj, aux=aux_new, D=D, lam=lam, nu=nu, xt=x + delta,
-                   pred=pred, nev=nev, status=jnp.asarray(status, jnp.int32))
+                   pred=pred, gn=gn, nev=nev, status=jnp.asarray(status, jnp.int32))
         done = c["status"] >= 0  # frozen (matters under vmap)
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 

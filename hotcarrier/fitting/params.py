@@ -36,19 +36,26 @@ one-sided bound) of a bound is reported "at bound" (:func:`near_bound`)."""
 def to_physical(raw, lo, hi, log: bool = False):
     """Physical value from the unconstrained coordinate ``raw`` (pure JAX, differentiable).
 
-    ``lo``, ``hi`` may be ±inf (one-sided or no bound); ``log`` (finite, positive bounds
-    only) runs the logistic map between log(lo) and log(hi).
+    ``lo``, ``hi`` may be ±inf (one-sided or no bound) or traced arrays (then both are taken
+    as finite, so bounds can change without recompiling); ``log`` (positive bounds) runs the
+    logistic map between log(lo) and log(hi).
     """
-    lo_f, hi_f = np.isfinite(lo), np.isfinite(hi)
+    lo_f, hi_f = _is_finite(lo), _is_finite(hi)
     if lo_f and hi_f:
         if log:
-            return jnp.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * jax.nn.sigmoid(raw))
+            return jnp.exp(jnp.log(lo) + (jnp.log(hi) - jnp.log(lo)) * jax.nn.sigmoid(raw))
         return lo + (hi - lo) * jax.nn.sigmoid(raw)
     if lo_f:
         return lo + jnp.exp(raw)
     if hi_f:
         return hi - jnp.exp(raw)
     return raw
+
+
+def _is_finite(bound) -> bool:
+    if isinstance(bound, jax.core.Tracer):
+        return True
+    return bool(np.all(np.isfinite(np.asarray(bound))))
 
 
 def to_unconstrained(value: float, lo: float, hi: float, log: bool = False) -> float:

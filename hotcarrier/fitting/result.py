@@ -14,7 +14,102 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-__all__ = ["FitResult", "pdg_round"]
+__all__ = ["FitResult", "pdg_round", "build_summary", "SUMMARY_SCHEMA", "SUMMARY_KEYS",
+           "PARAMETER_KEYS"]
+
+SUMMARY_SCHEMA = "hotcarrier.fit/1"
+"""Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
+
+SUMMARY_KEYS = ("schema", "model", "converged", "status", "message", "n_iterations",
+                "n_evaluations", "wall_time_s", "fit_time_s", "optimizer", "criterion", "cost",
+                "rmse", "chi2_reduced", "n_data", "n_free", "n_amplitudes", "dof",
+                "condition_number", "parameters", "non_identifiable", "at_bound", "derived",
+                "amplitudes", "datasets", "hotcarrier_version")
+"""Keys every summary has, for every model kind (more may follow, e.g. ``lifetimes_ps``)."""
+
+PARAMETER_KEYS = ("value", "stderr", "unit", "fixed", "free", "expr", "min", "max",
+                  "identifiable")
+"""Keys of every entry of ``summary["parameters"]``."""
+
+
+def _finite_or_none(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations, wall_time_s,
+                  fit_time_s, optimizer: str, criterion: str, cost: float, n_data: int,
+                  n_amplitudes: int, covariance, parameters: dict, datasets: list,
+                  derived: dict | None = None, amplitudes: dict | None = None,
+                  **extra) -> dict:
+    """The ``summary.json`` dict of a fit of any model (the one schema, :data:`SUMMARY_KEYS`).
+
+    Parameters
+    ----------
+    model : dict
+        ``{"type": "target" | "hotcarrier", "name": ..., "file": ...}`` (+ model options).
+    status : int
+        Optimiser status (:data:`hotcarrier.fitting.optimize.STATUS_MESSAGES`); converged
+        only for :data:`~hotcarrier.fitting.optimize.CONVERGED_STATUSES` — a stall never is.
+    cost : float
+        ½Σ(w·r)² at the optimum (weighted residuals).
+    covariance : CovarianceResult
+        Of the free parameters (:func:`hotcarrier.fitting.uncertainty.gauss_newton_covariance`).
+    parameters : dict
+        name → entry with :data:`PARAMETER_KEYS` (others allowed).
+    derived, amplitudes : dict, optional
+        Derived quantities (value, stderr, unit, ...) and the projected amplitudes.
+    **extra
+        Model-specific keys appended after the common ones.
+
+    Notes
+    -----
+    ``chi2_reduced`` = 2·cost/dof = Σ(w·r)²/dof with dof = n_data − n_free − n_amplitudes,
+    and ``rmse`` = √chi2_reduced. With weights 1/σ it is the reduced χ² (≈ 1 for a good fit);
+    with unit weights it is the residual variance in (signal unit)².
+    """
+    from .. import __version__
+    from .optimize import CONVERGED_STATUSES, STATUS_MESSAGES
+
+    free = [n for n, p in parameters.items() if p.get("free")]
+    for name, entry in parameters.items():
+        missing = [k for k in PARAMETER_KEYS if k not in entry]
+        if missing:
+            raise KeyError(f"summary entry of parameter {name!r} lacks {missing}")
+    dof = int(covariance.dof)
+    chi2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
+    out = {
+        "schema": SUMMARY_SCHEMA,
+        "model": dict(model),
+        "converged": int(status) in CONVERGED_STATUSES,
+        "status": int(status),
+        "message": STATUS_MESSAGES[int(status)],
+        "n_iterations": int(n_iterations),
+        "n_evaluations": None if n_evaluations is None else int(n_evaluations),
+        "wall_time_s": round(float(wall_time_s), 3),
+        "fit_time_s": round(float(fit_time_s), 3),
+        "optimizer": optimizer,
+        "criterion": criterion,
+        "cost": float(cost),
+        "rmse": _finite_or_none(math.sqrt(chi2)) if chi2 >= 0 else None,
+        "chi2_reduced": _finite_or_none(chi2),
+        "n_data": int(n_data),
+        "n_free": len(free),
+        "n_amplitudes": int(n_amplitudes),
+        "dof": dof,
+        "condition_number": _finite_or_none(covariance.condition),
+        "parameters": parameters,
+        "non_identifiable": [n for n in free if parameters[n].get("identifiable") is False],
+        "at_bound": [n for n in free if parameters[n].get("at_bound")],
+        "derived": dict(derived or {}),
+        "amplitudes": dict(amplitudes or {}),
+        "datasets": [str(d) for d in datasets],
+        "hotcarrier_version": __version__,
+    }
+    out.update(extra)
+    return out
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str]:
@@ -89,6 +184,21 @@ class FitResult:
         return self.summary_dict["parameters"]
 
     @property
+    def derived(self) -> dict:
+        """Derived quantities (physical model: Φ_inj with its interval, fractions, ...)."""
+        return self.summary_dict.get("derived", {})
+
+    @property
+    def model_type(self) -> str:
+        """``"target"`` or ``"hotcarrier"`` (the physical model)."""
+        return self.summary_dict["model"]["type"]
+
+    @property
+    def rmse(self) -> float:
+        """√(2·cost/dof) of the weighted residuals."""
+        return self.summary_dict["rmse"]
+
+    @property
     def lifetimes_ps(self):
         """Lifetimes (ps) of a parallel/sequential quick model, else None."""
         return self.summary_dict.get("lifetimes_ps")
@@ -103,8 +213,9 @@ class FitResult:
         s = self.summary_dict
         head = ("converged" if s["converged"] else "NOT converged") + \
             f" in {s['n_iterations']} iterations ({s.get('message', '')})"
-        lines = [f"FitResult  {head}",
-                 f"  cost {s['cost']:.10g}   RMSE {s['rmse']:.4g}   χ²_red {s['chi2_reduced']:.4g}"
+        rmse, chi2 = (float("nan") if s[k] is None else s[k] for k in ("rmse", "chi2_reduced"))
+        lines = [f"FitResult  {s['model'].get('name', '')}  {head}",
+                 f"  cost {s['cost']:.10g}   RMSE {rmse:.4g}   χ²_red {chi2:.4g}"
                  f"   N_data {s['n_data']:,}".replace(",", " ") + f"   N_free {s['n_free']}"
                  f"   wall {s['wall_time_s']:.1f} s"]
         rows = [("name", "value", "±1σ", "unit", "")]
@@ -131,6 +242,12 @@ class FitResult:
             lines.append("  " + "  ".join(r[i].ljust(w[i]) for i in range(4)) + "  " + r[4])
         if s.get("lifetimes_ps"):
             lines.append("  lifetimes (ps): " + ", ".join(f"{x:.4g}" for x in s["lifetimes_ps"]))
+        for name, d in s.get("derived", {}).items():
+            if isinstance(d, dict) and "value" in d and "ci95" in d:
+                v, e = pdg_round(d["value"], d.get("stderr"))
+                lo, hi = (float("nan") if c is None else c for c in d["ci95"])
+                lines.append(f"  {name} = {v} ± {e}   95 % interval [{lo:.4g}, {hi:.4g}]"
+                             f" ({d.get('ci_method', '')})")
         if s.get("non_identifiable"):
             lines.append("  not identifiable: " + ", ".join(s["non_identifiable"]))
         return "\n".join(line.rstrip() for line in lines)
@@ -146,7 +263,9 @@ class FitResult:
         ds = self.dataset.copy()
         ds.attrs = {**ds.attrs, "summary_json": json.dumps(self.summary_dict),
                     "converged": int(self.summary_dict["converged"]),
-                    "chi2_reduced": float(self.summary_dict["chi2_reduced"]),
+                    "chi2_reduced": float(self.summary_dict["chi2_reduced"]
+                                          if self.summary_dict["chi2_reduced"] is not None
+                                          else math.nan),
                     "n_steps": int(self.summary_dict["n_iterations"])}
         return ds
 
@@ -178,9 +297,10 @@ class FitResult:
         with atomic_path(out / "summary.json") as tmp:
             Path(tmp).write_text(json.dumps(self.summary_dict, indent=2) + "\n")
         if figure:
-            from ..plotting import overview
+            from ..plotting import overview, trace_overview
 
-            overview(self, out / "overview.png")
+            draw = trace_overview if self.model_type == "hotcarrier" else overview
+            draw(self, out / "overview.png")
         return out
 
     # ------------------------------------------------------------------ extras

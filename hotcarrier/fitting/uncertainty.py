@@ -1,5 +1,7 @@
 """Parameter uncertainties: Gauss–Newton covariance, identifiability, delta method, profiles.
 
+One routine each, used by every model (target analysis, the physical model, batches).
+
 Conventions (pyglotaran's): with J the Jacobian of the (weighted, projected) residual vector
 with respect to the free parameters, cost = ½Σr² and
 
@@ -28,6 +30,7 @@ __all__ = [
     "gauss_newton_covariance",
     "gauss_newton_covariances",
     "propagate_covariance",
+    "standard_errors",
     "correlation_matrix",
     "profile_interval",
 ]
@@ -232,36 +235,45 @@ def gauss_newton_covariances(jtj, cost, n_data, n_amplitudes, rcond: float = 1e-
 def propagate_covariance(transform, x, cov, identifiable=None, jac=None):
     """Delta method: covariance of ``transform(x)`` given the covariance of ``x``.
 
+    The package's one delta method (single fits, stacks of fits, derived quantities).
+
     Parameters
     ----------
-    transform : callable
-        ``transform(x) -> Array (m,)`` (e.g. unconstrained → physical parameters).
-    x : array (n,)
-    cov : array (n, n)
-        May contain NaN rows/columns for non-identifiable entries.
-    identifiable : array (n,) of bool, optional
+    transform : callable or None
+        ``transform(x) -> Array (m,)`` (e.g. unconstrained → physical parameters); unused
+        when ``jac`` is given.
+    x : array (n,), or None with ``jac``
+    cov : array (..., n, n)
+        May contain NaN rows/columns for non-identifiable entries; a leading batch shape
+        (stacked fits) needs ``jac`` with the same leading shape.
+    identifiable : array (..., n) of bool, optional
         Defaults to the finite diagonal of ``cov``.
-    jac : array (m, n), optional
-        ∂transform/∂x when already computed (else by autodiff).
+    jac : array (..., m, n), optional
+        ∂transform/∂x when already computed (else by forward-mode autodiff).
 
     Returns
     -------
-    cov_out : ndarray (m, m)
-        J cov Jᵀ with J = ∂transform/∂x (autodiff); outputs that depend on a
-        non-identifiable input get NaN.
-    jac : ndarray (m, n)
+    cov_out : ndarray (..., m, m)
+        J cov Jᵀ; outputs that depend on a non-identifiable input get NaN rows/columns.
+    jac : ndarray (..., m, n)
     """
     cov = np.asarray(cov, dtype=float)
     if identifiable is None:
-        identifiable = np.isfinite(np.diag(cov))
+        identifiable = np.isfinite(np.diagonal(cov, axis1=-2, axis2=-1))
+    identifiable = np.asarray(identifiable, bool)
     J = (np.asarray(jac, float) if jac is not None else
          np.asarray(jax.jacfwd(lambda p: jnp.ravel(transform(p)))(jnp.asarray(x, float))))
     c0 = np.where(np.isfinite(cov), cov, 0.0)
-    out = J @ c0 @ J.T
-    bad = np.any(np.abs(J[:, ~np.asarray(identifiable)]) > 0, axis=1)
-    out[bad, :] = np.nan
-    out[:, bad] = np.nan
+    out = np.einsum("...pi,...ij,...qj->...pq", J, c0, J)
+    bad = np.any((np.abs(J) > 0) & ~identifiable[..., None, :], axis=-1)  # (..., m)
+    out = np.where(bad[..., :, None] | bad[..., None, :], np.nan, out)
     return out, J
+
+
+def standard_errors(cov):
+    """√diag of a (stack of) covariance matrices; NaN where a variance is NaN or < 0."""
+    d = np.diagonal(np.asarray(cov, float), axis1=-2, axis2=-1)
+    return np.sqrt(np.where(d >= 0, d, np.nan))
 
 
 def correlation_matrix(cov):
@@ -273,80 +285,65 @@ def correlation_matrix(cov):
         return cov / np.outer(s, s)
 
 
-class _FixedAt:
-    """loss(x_other, v, *args) = loss(x with x[index] = v, *args); hashable for jit caching."""
+def profile_interval(refit, value: float, step: float, threshold: float, *, cost0: float,
+                     warm=None, bounds=(-math.inf, math.inf), max_steps: int = 30,
+                     extrapolate: bool = False):
+    """Profile-likelihood interval of one parameter: the package's one profile routine.
 
-    def __init__(self, loss_fn, index):
-        self.loss_fn, self.index = loss_fn, int(index)
-
-    def __call__(self, x_other, v, *args):
-        x = jnp.concatenate([x_other[: self.index], jnp.atleast_1d(v), x_other[self.index:]])
-        return self.loss_fn(x, *args)
-
-    def __hash__(self):
-        return hash((type(self), self.loss_fn, self.index))
-
-    def __eq__(self, o):
-        return type(o) is type(self) and (o.loss_fn, o.index) == (self.loss_fn, self.index)
-
-
-def profile_interval(loss_fn, x_opt, index: int, step: float, *args, threshold: float,
-                     max_steps: int = 30, **minimize_kwargs):
-    """Profile-likelihood interval of one parameter.
-
-    Walks away from the optimum along parameter ``index`` in steps of ``step`` (in the
-    parameter's own, usually unconstrained, units), re-minimising the loss over all other
-    parameters at each point (warm start), until the loss rises by ``threshold``.
+    Walks away from the optimum ``value`` in steps of ``step`` on each side; at every point
+    the parameter is pinned and all others are re-optimised by ``refit`` (warm-started from
+    the previous point), until the profiled cost has risen by ``threshold``. The crossing
+    is interpolated linearly in √Δcost, exact for a quadratic profile.
 
     Parameters
     ----------
-    loss_fn : callable
-        ``loss_fn(x, *args) -> scalar`` on flat parameter vectors (e.g. the varpro cost).
-    x_opt : array (n,)
-        The optimum.
-    index : int
-        Parameter to profile.
+    refit : callable
+        ``refit(v, warm) -> (cost, warm)``: the cost minimised over the other parameters
+        with this one pinned at ``v``, and the state to warm-start the next point from.
+    value : float
+        The parameter at the optimum (in the coordinates ``refit`` takes).
     step : float
-        Step size (e.g. stderr / 2).
+        Step size (e.g. 0.5–0.8 standard errors).
     threshold : float
-        Loss increase defining the interval; for a cost ½Σr² with RMSE² = 2·cost/dof, the
-        68 % interval uses ``threshold = RMSE²/2`` (Δχ² = 1 in RMSE-scaled units).
+        Rise of the cost that defines the interval. For cost = ½Σr² with
+        RMSE² = 2·cost/dof: 68 % is RMSE²/2 (Δχ² = 1), 95 % is 1.92·RMSE² (Δχ² = 3.84).
+    cost0 : float
+        Cost at the optimum.
+    warm : any
+        Start state of the first ``refit`` on each side (e.g. the optimum's parameters).
+    bounds : (float, float)
+        The parameter's own bounds: a side that reaches one ends there.
     max_steps : int
-        Steps per side before giving up (that side is then reported as ±inf).
+        Points per side. A side whose crossing is not reached ends at ±inf, or with
+        ``extrapolate`` at the √Δcost-linear extrapolation from its last point.
 
     Returns
     -------
-    lower, upper : float
-        Interval ends (linear interpolation of the crossing); ±inf when not reached.
-    grid, profile : ndarray
-        Parameter values visited and the profiled loss minus the optimum loss.
+    (lower, upper) : tuple of float
+    grid : ndarray
+        Parameter values visited (sorted, the optimum included).
+    delta_cost : ndarray
+        Profiled cost minus ``cost0`` at ``grid``.
     """
-    from .optimize import minimize
-
-    x_opt = jnp.asarray(x_opt, float)
-    f0 = float(loss_fn(x_opt, *args))
-    fixed = _FixedAt(loss_fn, index)
-    others0 = jnp.concatenate([x_opt[:index], x_opt[index + 1:]])
-    pts = {0.0: 0.0}
-    ends = []
+    ends, pts = [], {float(value): 0.0}
     for sign in (-1.0, 1.0):
-        xo = others0
-        prev_v, prev_d = float(x_opt[index]), 0.0
-        end = sign * np.inf
-        for i in range(1, max_steps + 1):
-            v = float(x_opt[index]) + sign * i * step
-            if xo.size:
-                r = minimize(fixed, xo, jnp.asarray(v), *args, **minimize_kwargs)
-                xo, fv = r.x, float(r.fun)
-            else:
-                fv = float(fixed(xo, jnp.asarray(v), *args))
-            d = fv - f0
-            pts[v - float(x_opt[index])] = d
+        state, prev_v, prev_d, end = warm, float(value), 0.0, None
+        for k in range(1, max_steps + 1):
+            v = float(value) + sign * k * step
+            if not bounds[0] < v < bounds[1]:
+                end = bounds[0] if sign < 0 else bounds[1]
+                break
+            cost, state = refit(v, state)
+            d = float(cost) - float(cost0)
+            pts[v] = d
             if d >= threshold:
-                end = prev_v + (v - prev_v) * (threshold - prev_d) / (d - prev_d)
+                a, b = math.sqrt(max(prev_d, 0.0)), math.sqrt(d)
+                end = prev_v + (v - prev_v) * (math.sqrt(threshold) - a) / (b - a)
                 break
             prev_v, prev_d = v, d
-        ends.append(end)
-    keys = sorted(pts)
-    grid = np.array(keys) + float(x_opt[index])
-    return ends[0], ends[1], grid, np.array([pts[k] for k in keys])
+        if end is None:
+            end = (float(value) + sign * abs(prev_v - float(value))
+                   * math.sqrt(threshold / max(prev_d, 1e-300))) if extrapolate else sign * math.inf
+        ends.append(float(end))
+    grid = np.array(sorted(pts))
+    return (ends[0], ends[1]), grid, np.array([pts[g] for g in grid])

@@ -3,7 +3,7 @@
 Accepted paths: a fit folder (containing ``summary.json``, optionally ``result.nc``), a
 ``summary.json`` file, or a ``result.nc`` file (either with a ``summary_json`` attribute, as the
 physical-model fit writes it, or with ``value``/``stderr``/``covariance`` over ``param``).
-Expected ``summary.json`` layout (that of :mod:`hotcarrier.physics.physfit`)::
+Expected ``summary.json`` layout (the one schema of :func:`hotcarrier.fitting.result.build_summary`)::
 
     {
       "parameters": {                      # also accepted: "params", "fitted_parameters"

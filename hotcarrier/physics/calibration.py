@@ -6,7 +6,7 @@
 ΔA(0⁺) are *deconvolved* amplitudes from a model fit, never raw peaks (the IRF-convolved peak of
 C is 9 % below Φ_inj for the clean defaults, spec V19). The full route — a global fit of the
 sample fluence series and the reference sharing κ = σ_CB ℓ/ln10 — is
-:func:`hotcarrier.physics.physfit.fit_physical` (the reference enters as a dataset with
+:func:`hotcarrier.physics.fit.fit_physical` (the reference enters as a dataset with
 ``hotcarrier_role = "reference"``); the functions here are the closed-form pieces.
 """
 

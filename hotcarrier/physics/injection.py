@@ -102,3 +102,23 @@ def _inj_rate_for_hot_yield(p: InterfaceParams, phi_hot, model: str = "all_above
     """k_inj (ps⁻¹) that gives hot-electron yield ``phi_hot`` at fixed η_LD, f_>, k_ee."""
     r = phi_hot / hot_electron_branch(p, model)
     return r * p.k_ee / (1.0 - r)
+
+
+def phi_max(p: InterfaceParams, model: str = "all_above"):
+    """Largest Φ_inj reachable at fixed direct share χ = η_CID/Φ_inj (k_inj → ∞), –."""
+    chi = p.eta_cid / injection_quantum_yield(p, model)
+    f = hot_electron_branch(p, model) / p.eta_ld
+    return (1.0 - p.eta_rad) * f / (1.0 - chi + chi * f)
+
+
+def params_with_yield(p: InterfaceParams, phi, model: str = "all_above") -> InterfaceParams:
+    """``p`` with η_CID and τ_inj set so that Φ_inj = ``phi`` at fixed χ = η_CID/Φ_inj and τ_ee.
+
+    η_CID = χΦ; the hot-electron part (1 − χ)Φ = η_LD f_>^eff k_inj/(k_inj + k_ee) fixes k_inj.
+    """
+    chi = p.eta_cid / injection_quantum_yield(p, model)
+    eta_cid = chi * phi
+    q = p.replace(eta_cid=eta_cid)
+    r = (1.0 - chi) * phi / hot_electron_branch(q, model)
+    k_inj = r * q.k_ee / (1.0 - r)
+    return q.replace(tau_inj_fs=1e3 / k_inj)

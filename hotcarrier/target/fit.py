@@ -26,9 +26,10 @@ import xarray as xr
 from .._x64 import with_x64, x64
 from ..errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
 from ..fitting.optimize import STATUS_MESSAGES, minimize
-from ..fitting.result import FitResult
+from ..fitting.params import near_bound
+from ..fitting.result import FitResult, build_summary
 from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
-                                   profile_interval, propagate_covariance)
+                                   profile_interval, propagate_covariance, standard_errors)
 from .model import TargetModel
 from .objective import Objective, build_problem
 
@@ -347,8 +348,18 @@ def profile(s: FitSetup, theta, name: str, stderr: float, rmse: float, **kw):
     # derivative of the physical value w.r.t. its raw value gives the raw step
     dphys = float(jax.grad(lambda x: pset.physical(x)[pset.index[name]])(th)[i])
     step = 0.5 * stderr / abs(dphys) if np.isfinite(stderr) and dphys != 0 else 0.1
-    lo, hi, grid, prof = profile_interval(s.objective.cost, th, i, step, s.arrays,
-                                          threshold=rmse**2 / 2, **kw)
+    fixed = _PinnedCost(s.objective.cost, i)
+    others0 = jnp.concatenate([th[:i], th[i + 1:]])
+
+    def refit(v, others):
+        if others.size == 0:
+            return float(fixed(others, jnp.asarray(v), s.arrays)), others
+        r = minimize(fixed, others, jnp.asarray(v), s.arrays, **kw)
+        return float(r.fun), r.x
+
+    (lo, hi), grid, prof = profile_interval(refit, float(th[i]), step, rmse**2 / 2,
+                                            cost0=float(s.objective.cost(th, s.arrays)),
+                                            warm=others0, max_steps=30)
 
     def phys(v):
         if not np.isfinite(v):
@@ -380,32 +391,25 @@ def _build_result(s, theta, opt: dict, t_start: float, profile=None,
     cost = 0.5 * float(rw @ rw)
     cr, cov_phys = uncertainties(s, th, n_amp, cost, jac, dphys=pt["dphys"])
     names = pset.names
-    se_phys = np.sqrt(np.where(np.diag(cov_phys) >= 0, np.diag(cov_phys), np.nan))
+    se_phys = standard_errors(cov_phys)
     free_idx = {n: i for i, n in enumerate(pset.free_names)}
-    non_id = [n for n in pset.free_names if not cr.identifiable[free_idx[n]]]
     at_bound = []
     params = {}
     for i, n in enumerate(names):
         p = pset[n]
         fixed = p.fixed
         se = None if (fixed or not np.isfinite(se_phys[i])) else float(se_phys[i])
-        if p.free:
-            span = p.max - p.min
-            for b in (p.min, p.max):
-                if np.isfinite(b):
-                    ref = span if np.isfinite(span) else max(abs(b), abs(pvec[i]), 1e-300)
-                    if abs(pvec[i] - b) <= 0.01 * ref:
-                        at_bound.append(n)
         params[n] = {"value": float(pvec[i]), "stderr": se, "unit": p.unit, "fixed": fixed,
                      "free": p.free, "expr": p.expr,
                      "min": None if not np.isfinite(p.min) else p.min,
                      "max": None if not np.isfinite(p.max) else p.max,
                      "identifiable": bool(cr.identifiable[free_idx[n]]) if p.free else None}
+        if p.free and near_bound(float(pvec[i]), p.min, p.max):
+            params[n]["at_bound"] = True
+            at_bound.append(n)
     if at_bound:
         warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
                       ParameterAtBoundWarning, stacklevel=3)
-    n_free = len(pset.free_names)
-    rmse = cr.rmse
     K = np.asarray(pt["rate_matrix"])
     p0 = np.asarray(pt["initial"])
     Rm = np.asarray(pt["relations"])
@@ -474,32 +478,18 @@ def _build_result(s, theta, opt: dict, t_start: float, profile=None,
 
     data_vars["correlation"] = (("param", "param_"), correlation_matrix(cov_phys))
     wall = time.perf_counter() - t_start
-    summary = {
-        "converged": bool(opt["converged"]),
-        "message": opt["message"],
-        "n_iterations": int(opt["n_iterations"]),
-        "n_evaluations": int(opt["n_evaluations"]),
-        "wall_time_s": round(wall, 3),
-        "fit_time_s": round(opt["fit_seconds"], 3),
-        "optimizer": opt["optimizer"],
-        "criterion": f"max|grad| <= {opt['gtol']:g}*cost, or relative decrease <= "
-                     f"{opt['ftol']:g} on 3 steps with max|grad| <= sqrt({opt['gtol']:g})"
-                     "*cost (gradient in the preconditioned variables)",
-        "cost": cost,
-        "rmse": rmse,
-        "chi2_reduced": rmse**2,
-        "n_data": int(s.problem.n_data),
-        "n_free": n_free,
-        "n_amplitudes": n_amp,
-        "dof": cr.dof,
-        "condition_number": cr.condition,
-        "parameters": params,
-        "non_identifiable": non_id,
-        "at_bound": at_bound,
-        "model": model.source,
-        "datasets": [str(ds.attrs.get("source_file", "")) for ds in s.datasets],
-        "hotcarrier_version": __version__,
-    }
+    summary = build_summary(
+        model={"type": "target", "name": Path(model.source).parent.name or model.source,
+               "file": model.source},
+        status=opt["status"], n_iterations=opt["n_iterations"],
+        n_evaluations=opt["n_evaluations"], wall_time_s=wall, fit_time_s=opt["fit_seconds"],
+        optimizer=opt["optimizer"],
+        criterion=f"max|grad| <= {opt['gtol']:g}*cost, or relative decrease <= "
+                  f"{opt['ftol']:g} on 3 steps with max|grad| <= sqrt({opt['gtol']:g})"
+                  "*cost (gradient in the preconditioned variables)",
+        cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
+        parameters=params,
+        datasets=[str(ds.attrs.get("source_file", "")) for ds in s.datasets])
     if model.scheme_kind in ("parallel", "sequential"):
         summary["lifetimes_ps"] = [params[f"tau{i + 1}"]["value"]
                                    for i in range(len(model.compartments))]
@@ -536,6 +526,23 @@ def _das(K, p0, sas):
     order = np.argsort(lam[keep])  # fastest decay first
     A, lam = A[:, keep][:, order], lam[keep][order]
     return A.T @ sas, lam
+
+
+class _PinnedCost:
+    """cost(θ_others, v) = cost(θ with θ[index] = v); hashable, so jit caches one program."""
+
+    def __init__(self, cost, index: int):
+        self.cost, self.index = cost, int(index)
+
+    def __call__(self, others, v, *args):
+        x = jnp.concatenate([others[: self.index], jnp.atleast_1d(v), others[self.index:]])
+        return self.cost(x, *args)
+
+    def __hash__(self):
+        return hash((type(self), self.cost, self.index))
+
+    def __eq__(self, o):
+        return type(o) is type(self) and (o.cost, o.index) == (self.cost, self.index)
 
 
 class _Profiler:

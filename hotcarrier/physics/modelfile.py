@@ -1,0 +1,160 @@
+"""The physical model's TOML file: start values, free parameters with bounds, options.
+
+A physical-model file, e.g. ``fits/au_cds_clean/model.toml``::
+
+    [model]
+    type = "hotcarrier"        # marks a physical-model file
+    preset = "clean"           # start values: InterfaceParams preset
+    barrier_model = "all_above"
+
+    [parameters]               # start/fixed values (InterfaceParams fields or observables)
+    tau_bet_ps = 2.0
+
+    [free]                     # fitted parameters with [lower, upper] bounds (or true)
+    injection_quantum_yield = [0.001, 0.72]
+    tau_bet_ps = [0.5, 20.0]
+
+    [data]
+    probes = ["midir"]         # which members of the data files enter the fit
+
+Sub-IRF parameters (τ_ee, the split of Φ_inj between the direct and hot-electron channels,
+hence τ_inj) are not identifiable below the IRF (spec §7.3): Φ_inj itself is the fitted
+parameter, τ_ee and the direct share χ = η_CID/Φ_inj are held at the model file's values and
+η_CID, τ_inj are *derived* from Φ_inj.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelError
+from . import observables as ob
+from .injection import phi_max
+from .parameters import InterfaceParams, preset
+from .simulate import DEFAULT_OBS
+
+__all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFAULT_BOUNDS",
+           "LOG_SCALED", "SUB_IRF", "OBS_FIELDS", "P_FIELDS", "O_FIELDS"]
+
+PHI = "injection_quantum_yield"
+OBS_FIELDS = ("t0_ps", "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "r_LL", "q_ref",
+              "kappa_mOD")
+"""Observable parameters that a model file may set (``kappa_mOD`` only without a reference)."""
+
+DEFAULT_BOUNDS = {
+    PHI: (1e-3, 0.99), "tau_bet_ps": (0.5, 20.0), "tau_sep_ps": (5.0, 100.0),
+    "N_it_cm2": (1e9, 3e13), "tau_trec_ns": (0.1, 10.0), "irf_fwhm_fs": (80.0, 250.0),
+    "t0_ps": (-0.5, 0.5), "t0_ref_ps": (-0.5, 0.5), "tau_ref_ps": (5.0, 2000.0),
+    "tau_ref_trap_ns": (0.1, 100.0), "r_T": (0.0, 1.0), "tau_inj_fs": (10.0, 3000.0),
+    "tau_ee_fs": (10.0, 100.0), "phi_B_eV": (0.6, 1.0),
+}
+"""Bounds of spec table 11 (and §7.3 for the IRF), used when a model file gives none."""
+
+LOG_SCALED = {"tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "tau_ref_ps",
+              "tau_ref_trap_ns", "tau_inj_fs", "tau_ee_fs"}
+
+SUB_IRF = ("tau_inj_fs", "tau_ee_fs", "eta_cid")
+"""Not identifiable below the IRF (spec §7.3): never free together with Φ_inj."""
+
+N_AMPLITUDES = 8  # κ, β_Au, 3 sample artefact terms, 3 reference artefact terms
+
+CANDIDATES = (PHI, "tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "irf_fwhm_fs", "t0_ps",
+              "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "chirp_c1_ps_nm",
+              "chirp_c2_ps_nm2")
+"""Parameters a model file may free. The optimiser always sees all of them; the fixed ones are
+*pinned* by a traced mask, so every fit (any preset, any free set, every profile-likelihood
+point) with data of the same shapes reuses ONE compiled program."""
+
+P_FIELDS = frozenset(f.name for f in dataclasses.fields(InterfaceParams))
+O_FIELDS = frozenset(f.name for f in dataclasses.fields(ob.ObservableParams))
+
+
+@dataclass
+class PhysicalModel:
+    """A physical model to fit: start values, free parameters with bounds, options."""
+
+    params: InterfaceParams
+    obs: ob.ObservableParams
+    free: dict  # name → (lo, hi)
+    barrier_model: str = "all_above"
+    probes: tuple = ("midir",)
+    profile: bool = True
+    name: str = "hotcarrier"
+    source: str = ""
+    max_iter: int = 200
+    midir_artefact: bool = False
+    optimizer: str = "lm"
+
+    @classmethod
+    def from_toml(cls, path) -> PhysicalModel:
+        """Read a model file (see the module docstring); raises :class:`ModelError`."""
+        path = Path(path)
+        try:
+            cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ModelError(f"{path}: cannot read the model file ({exc})") from None
+        return cls.from_dict(cfg, name=path.parent.name or path.stem, source=str(path))
+
+    @classmethod
+    def from_dict(cls, cfg: dict, name="hotcarrier", source="") -> PhysicalModel:
+        problems = []
+        m = cfg.get("model", {})
+        if m.get("type") not in ("hotcarrier", "physical"):
+            problems.append("[model] type must be \"hotcarrier\" for the physical model")
+        try:
+            p = preset(m.get("preset", "clean"))
+        except KeyError as exc:
+            problems.append(str(exc))
+            p = preset("clean")
+        o = DEFAULT_OBS
+        pchanges, ochanges = {}, {}
+        for k, v in cfg.get("parameters", {}).items():
+            if k in P_FIELDS:
+                pchanges[k] = float(v)
+            elif k in OBS_FIELDS:
+                ochanges[k] = float(v)
+            else:
+                problems.append(f"[parameters] unknown name {k!r}")
+        p = p.replace(**pchanges)
+        o = dataclasses.replace(o, **ochanges)
+        free = {}
+        for k, v in cfg.get("free", {}).items():
+            if k not in CANDIDATES:
+                problems.append(f"[free] {k!r} cannot be fitted; choose among {CANDIDATES}")
+                continue
+            bounds = DEFAULT_BOUNDS.get(k) if v is True else v
+            if bounds is None or len(bounds) != 2 or not bounds[0] < bounds[1]:
+                problems.append(f"[free] {k} needs bounds [lower, upper]")
+                continue
+            free[k] = (float(bounds[0]), float(bounds[1]))
+        if PHI in free and any(k in free for k in SUB_IRF):
+            problems.append(f"{[k for k in SUB_IRF if k in free]} cannot be free together with "
+                            f"{PHI}: below the IRF only the yield is identifiable (spec §7.3)")
+        bm = m.get("barrier_model", "all_above")
+        if problems:
+            raise ModelError(f"model file {source or name} has problems:\n  - "
+                             + "\n  - ".join(problems))
+        spec = cls(params=p, obs=o, free=free, barrier_model=bm,
+                   probes=tuple(cfg.get("data", {}).get("probes", ["midir"])),
+                   profile=bool(cfg.get("uncertainty", {}).get("profile", True)),
+                   name=name, source=source,
+                   max_iter=int(cfg.get("fit", {}).get("max_iter", 200)),
+                   optimizer=str(cfg.get("fit", {}).get("optimizer", "lm")),
+                   midir_artefact=bool(cfg.get("data", {}).get("midir_artefact", False)))
+        if PHI in free:
+            lo, hi = free[PHI]
+            pm = float(phi_max(p, bm))
+            free[PHI] = (lo, min(hi, 0.999 * pm))
+        return spec
+
+
+def is_physical_model_file(path) -> bool:
+    """True when ``path`` is a TOML model file with ``[model] type = "hotcarrier"``."""
+    try:
+        cfg = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return cfg.get("model", {}).get("type") in ("hotcarrier", "physical")
