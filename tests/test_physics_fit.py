@@ -8,6 +8,7 @@ the first fit pays the compilation, later ones ~1 s.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,17 @@ def test_calibrated_route_closed_form():
     assert 1.0 < a0 / phi < 1.02
     slope, icpt = calibration.linear_regime_slope([1.0, 2.0, 4.0], [0.5, 1.0, 2.0])
     assert float(slope) == pytest.approx(0.5) and abs(float(icpt)) < 1e-12
+
+
+def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
+    """A fixed parameter outside its physical range makes the model NaN: the fit must raise a
+    FitError naming the model file, never return (or write) a 'converged' result."""
+    from hotcarrier.errors import FitError
+
+    text = Path("fits/au_cds_clean/model.toml").read_text(encoding="utf-8")
+    f = tmp_path / "model.toml"
+    f.write_text(text.replace("N_it_cm2 = 1e10 ", "N_it_cm2 = -1e10"), encoding="utf-8")
+    with pytest.raises(FitError, match="not finite") as e:
+        fit_physical_model_file(["datasets/au_cds_clean.nc"], f, tmp_path / "out")
+    assert str(f) in str(e.value)
+    assert not (tmp_path / "out" / "summary.json").exists()

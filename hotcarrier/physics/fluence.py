@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import NonlinearRegimeWarning
+from ..errors import ConvergenceWarning, NonlinearRegimeWarning
+from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
+from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
+                                   standard_errors)
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams
 from .ttm import (
@@ -353,23 +355,29 @@ class FluenceSeriesFit:
     model_amplitude: np.ndarray
 
 
-@partial(jax.jit, static_argnames=("free", "beam_ratio", "n_nodes", "cfg", "sigma_abs_cm2"))
-def _series_jac(x, p0, f, a, w, scale, fwhm_fs, free, beam_ratio, n_nodes, cfg, sigma_abs_cm2):
-    """Weighted residuals of a fluence series and their forward-mode Jacobian (log params).
+@dataclass(frozen=True)
+class _SeriesResidual:
+    """``(x, *data) -> (r, J, ())``: weighted residuals of a fluence series and their
+    forward-mode Jacobian in the log of the free fields (hashable: the static configuration
+    keys the compiled Levenberg–Marquardt program)."""
 
-    One compile gives both (``jacfwd`` with ``has_aux``); a Jacobian costs ~2× a residual
-    for two free parameters. Cached across calls with the same static configuration.
-    """
+    free: tuple
+    beam_ratio: float | None
+    n_nodes: int
+    cfg: TTMConfig
+    sigma_abs_cm2: float
 
-    def residuals(xx):
-        q = p0.replace(**{n: jnp.exp(xx[i]) for i, n in enumerate(free)})
-        model = scale * injected_amplitude(q, f, beam_ratio=beam_ratio, n_nodes=n_nodes,
-                                           pump_fwhm_fs=fwhm_fs, cfg=cfg,
-                                           sigma_abs_cm2=sigma_abs_cm2)
-        r = (model - a) * w
-        return r, r
+    def __call__(self, x, p0, f, a, w, scale, fwhm_fs):
+        def residuals(xx):
+            q = p0.replace(**{n: jnp.exp(xx[i]) for i, n in enumerate(self.free)})
+            model = scale * injected_amplitude(q, f, beam_ratio=self.beam_ratio,
+                                               n_nodes=self.n_nodes, pump_fwhm_fs=fwhm_fs,
+                                               cfg=self.cfg, sigma_abs_cm2=self.sigma_abs_cm2)
+            r = (model - a) * w
+            return r, r
 
-    return jax.jacfwd(residuals, has_aux=True)(x)
+        J, r = jax.jacfwd(residuals, has_aux=True)(x)
+        return r, J, ()
 
 
 @with_x64
@@ -424,54 +432,32 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     def params_of(x):
         return p0.replace(**{n: jnp.exp(x[i]) for i, n in enumerate(free)})
 
-    def jac_res(x):
-        return _series_jac(x, p0, f, a, w, scale, jnp.asarray(pump_fwhm_fs, float), free,
-                           beam_ratio, n_nodes, cfg, sigma_abs_cm2)
-
-    x = jnp.log(jnp.asarray([float(getattr(p0, n)) for n in free]))
-    J, r = jac_res(x)
-    cost = float(r @ r)
-    lam, converged, it = 1e-3, False, 0
-    for it in range(1, max_iter + 1):
-        g = J.T @ r
-        A = J.T @ J
-        improved = False
-        for _ in range(20):
-            step = jnp.linalg.solve(A + lam * jnp.diag(jnp.diag(A) + 1e-30), -g)
-            x_new = x + step
-            J_new, r_new = jac_res(x_new)
-            cost_new = float(r_new @ r_new)
-            if np.isfinite(cost_new) and cost_new <= cost:
-                improved = True
-                break
-            lam *= 10.0
-        if not improved:
-            converged = True  # no descent direction left at this precision
-            break
-        small_step = float(jnp.max(jnp.abs(step))) < rtol
-        small_gain = (cost - cost_new) <= rtol * max(cost, 1e-300)
-        x, r, J, cost = x_new, r_new, J_new, cost_new
-        lam = max(lam / 10.0, 1e-12)
-        if small_step or small_gain:
-            converged = True
-            break
-    J = np.asarray(J)
-    dof = max(int(a.size) - len(free), 1)
-    chi2 = cost / dof
-    cov = np.linalg.pinv(J.T @ J)
-    if sigma is None:
-        cov = cov * chi2
+    fn = _SeriesResidual(free, beam_ratio, n_nodes, cfg, sigma_abs_cm2)
+    args = (p0, f, a, w, scale, jnp.asarray(pump_fwhm_fs, float))
+    x0 = jnp.log(jnp.asarray([float(getattr(p0, n)) for n in free]))
+    res = levenberg_marquardt(fn, x0, *args, max_iter=max_iter, ftol=rtol, xtol=rtol)
+    x = res.x
+    r, J, _ = fn(x, *args)
+    cost = float(res.fun)
+    cov = gauss_newton_covariance(np.asarray(J), cost, int(a.size))
+    chi2 = cov.rmse**2
+    # with given σ the weights are 1/σ: the covariance is (JᵀJ)⁻¹, not rescaled by χ²_red
+    cov_x = cov.covariance / chi2 if sigma is not None else cov.covariance
     p_best = params_of(x)
     vals = {n: float(getattr(p_best, n)) for n in free}
-    jac_val = np.asarray([vals[n] for n in free])  # d exp(x)/dx
-    errs = {n: float(jac_val[i] * np.sqrt(max(cov[i, i], 0.0))) for i, n in enumerate(free)}
-    phi_of_x = lambda xx: injection_quantum_yield(params_of(xx), cfg.barrier_model)  # noqa: E731
-    gphi = np.asarray(jax.grad(phi_of_x)(x))
-    phi_best = float(phi_of_x(x))
-    phi_err = float(np.sqrt(max(gphi @ cov @ gphi, 0.0)))
+    cov_v, _ = propagate_covariance(lambda xx: jnp.exp(xx), x, cov_x, cov.identifiable)
+    errs = {n: float(se) for n, se in zip(free, standard_errors(cov_v))}
+    phi_of_x = lambda xx: jnp.atleast_1d(  # noqa: E731
+        injection_quantum_yield(params_of(xx), cfg.barrier_model))
+    cov_phi, _ = propagate_covariance(phi_of_x, x, cov_x, cov.identifiable)
+    phi_best = float(phi_of_x(x)[0])
+    phi_err = float(standard_errors(cov_phi)[0])
     model_amp = np.asarray(r) / np.asarray(w) + np.asarray(a)
-    return FluenceSeriesFit(p_best, free, vals, errs, phi_best, phi_err, float(chi2), it,
-                            converged, model_amp)
+    if not bool(res.converged):
+        warnings.warn(f"fluence-series fit did not converge: {STATUS_MESSAGES[int(res.status)]}",
+                      ConvergenceWarning, stacklevel=2)
+    return FluenceSeriesFit(p_best, free, vals, errs, phi_best, phi_err, float(chi2),
+                            int(res.n_iter), bool(res.converged), model_amp)
 
 
 def photons_per_fluence(p: InterfaceParams | None = None,
