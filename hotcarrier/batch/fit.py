@@ -592,8 +592,12 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
 
     Parameters
     ----------
-    model : TargetModel
-        The model (start values, bounds, fixed parameters) shared by every item.
+    model : TargetModel, PhysicalModel, or a model-file path
+        The model (start values, bounds, fixed parameters) shared by every item. A physical
+        model (or a ``type = "hotcarrier"`` file) goes to
+        :func:`hotcarrier.batch.physical.fit_physical_batch`: each item is then one sample's
+        data (a bundle file, a list of files, or a dict of datasets) and only ``names``,
+        ``devices``, ``max_iter`` and ``stderr`` apply.
     data : iterable
         TA datasets (:class:`xarray.Dataset`), tuples of them for a multi-dataset model, or
         file paths (loaded lazily, chunk by chunk, with ``loader``). Generators are consumed
@@ -630,6 +634,15 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
         Dims ``batch``, ``param``, ``free_param``, ``start`` (and ``column``, ``wavelength``
         with spectra); see :func:`hotcarrier.batch.results.results_to_dataset`.
     """
+    from ..api import load_model, model_kind
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    if model_kind(model) == "physical":
+        from .physical import fit_physical_batch
+
+        return fit_physical_batch(model, list(data), names=names, devices=devices,
+                                  max_iter=max_iter, stderr=stderr)
     total = len(data) if hasattr(data, "__len__") else None
     loader = loader or _default_loader
     name_list = list(names) if names is not None else None

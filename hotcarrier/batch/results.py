@@ -37,9 +37,7 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
     """Assemble per-item result arrays (batch axis first) into the batch Dataset."""
     from .. import __version__
 
-    pnames = list(model.parameters.names)
-    free = list(model.parameters.free_names)
-    units = {p.name: p.unit for p in model.parameters.params}
+    pnames, free, units = _parameter_layout(model)
     n = len(res["cost"])
     b = ("batch",)
     dv = {
@@ -93,6 +91,14 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
     if "spectra" in ds:
         ds["spectra"] = ds["spectra"].transpose("batch", "column", "wavelength")
     return ds
+
+
+def _parameter_layout(model) -> tuple[list, list, dict]:
+    """(parameter names, free names, units) of a target or a physical model's batch."""
+    if hasattr(model, "parameters"):  # TargetModel
+        return (list(model.parameters.names), list(model.parameters.free_names),
+                {p.name: p.unit for p in model.parameters.params})
+    return model.parameter_layout()  # PhysicalModel
 
 
 def save_results(ds: xr.Dataset, path) -> Path:

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..api import model_kind
 from .fit import add_model_arguments
 
 
@@ -88,6 +89,44 @@ def expand_inputs(specs) -> list[Path]:
     return out
 
 
+def _run_physical(args, t_start: float) -> int:
+    """fit-many with a physical-model file: every file is one sample's data (a bundle)."""
+    from ..api import load_model
+    from ..batch import fit_batch, save_results, summary_records, summary_table
+    from ..errors import HotcarrierError
+
+    model = load_model(args.model)
+    files = expand_inputs(args.files)
+    if not files:
+        raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.quiet:
+        print(f"fitting {len(files)} file(s) with the physical model {args.model} "
+              "(one compiled, vmapped program)", file=sys.stderr, flush=True)
+    ds = fit_batch(model, files, names=[f.name for f in files], devices=args.devices,
+                   max_iter=args.max_iter, stderr=not args.no_stderr)
+    ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
+                    n_files=len(files))
+    save_results(ds, out / "batch.nc")
+    recs = summary_records(ds)
+    items = out / "items"
+    items.mkdir(exist_ok=True)
+    used: set = set()
+    for r, f in zip(recs, files):
+        r["file"] = str(f)
+        _write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+    n_conv = int(ds["converged"].sum())
+    _write_json(out / "summary.json", {
+        "n_items": len(recs), "n_converged": n_conv, "wall_s": float(ds.attrs["wall_s"]),
+        "model": str(model.source), "model_kind": "hotcarrier", "items": recs})
+    if not args.quiet:
+        print(summary_table(ds, max_rows=args.rows))
+        print(f"{len(recs)} file(s), {ds.attrs['wall_s']:.1f} s; results in {out}/ "
+              "(batch.nc, summary.json, items/)")
+    return 0 if n_conv == len(recs) else 1
+
+
 def _build_model(args):
     from .fit import build_model
 
@@ -128,6 +167,8 @@ def run(args) -> int:
     from ..io import load_ta
 
     t_start = time.perf_counter()
+    if args.model and model_kind(args.model) == "physical":
+        return _run_physical(args, t_start)
     model = _build_model(args)
     base_dir = Path(args.model).resolve().parent if args.model else None
     files = expand_inputs(args.files)

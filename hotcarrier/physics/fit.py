@@ -35,23 +35,23 @@ from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
 from ..io import load_ta
 from . import traps
 from .injection import injection_quantum_yield
-from .modelfile import CANDIDATES, LOG_SCALED, P_FIELDS, PHI, SUB_IRF, PhysicalModel
+from .modelfile import (BATCH_DERIVED, CANDIDATES, EXTRA_UNITS, LOG_SCALED, P_FIELDS, PHI,
+                        SUB_IRF, PhysicalModel)
 from .objective import AMPLITUDE_NAMES, N_NODES, PhysicalObjective, collect_data
 from .parameters import field_units
 from .simulate import read_bundle
 
 __all__ = ["fit_physical", "fit_physical_model_file", "load_data_files", "demo_fits",
-           "fluence_linearity"]
+           "fluence_linearity", "control", "WithJacobian", "derived_jacobian"]
 
 PROFILE_THRESHOLD = 1.92
 """Δcost / RMSE² of the 95 % profile interval (Δχ² = 3.84)."""
 
-DERIVED_NAMES = ("injection_quantum_yield", "long_lived_fraction", "long_lived_yield",
-                 "trapped_fraction", "back_transfer_fraction", "eta_cid", "tau_inj_fs")
+DERIVED_NAMES = BATCH_DERIVED
 
 
 @dataclass(frozen=True)
-class _WithJacobian:
+class WithJacobian:
     """``(x, *args) -> (r, J, aux)`` of a :class:`PhysicalObjective` for the LM (hashable).
 
     Forward mode: 13 candidate directions, thousands of residuals. ``aux`` carries J, the
@@ -59,10 +59,11 @@ class _WithJacobian:
     """
 
     objective: PhysicalObjective
+    keep_jacobian: bool = True  # False in batches: the loop state stays small
 
     def both(self, x, *a):
         r, c, fit = self.objective.solve(x, *a)
-        aux = {"c": c, "fit": fit}
+        aux = {"c": c, "fit": fit} if self.keep_jacobian else {"c": c}
         if self.objective.visible:
             rv, cv, fitv = self.objective.solve_visible(x, *a)
             r = jnp.concatenate([r, rv])
@@ -72,12 +73,20 @@ class _WithJacobian:
 
     def __call__(self, x, *a):
         J, aux = jax.jacfwd(self.both, has_aux=True)(x, *a)
+        if not self.keep_jacobian:
+            return aux["r"], J, {"c": aux["c"]}
         return aux["r"], J, dict(aux, J=J)
 
 
 @functools.lru_cache(maxsize=8)
 def _derived_program(objective: PhysicalObjective):
     """Jitted (∂derived/∂x, derived): every candidate's value and the derived quantities."""
+    return jax.jit(derived_jacobian(objective))
+
+
+def derived_jacobian(objective: PhysicalObjective):
+    """``(x, ctrl, p, o) -> (∂d/∂x, d)`` with d = every candidate's physical value followed
+    by :data:`BATCH_DERIVED` (pure JAX; vmappable)."""
 
     def derived_all(x, ctrl, base_p, base_o, data=None):
         vals = jnp.stack(objective.values(x, ctrl))
@@ -93,7 +102,7 @@ def _derived_program(objective: PhysicalObjective):
                                               p.tau_inj_fs])])
         return d, d
 
-    return jax.jit(jax.jacfwd(derived_all, has_aux=True))
+    return jax.jacfwd(derived_all, has_aux=True)
 
 
 def _start_value(model: PhysicalModel, name):
@@ -164,7 +173,7 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
                                   fixed_kappa=not has_ref, visible=has_vis)
     if has_vis:
         n_amp += 8 * int(data["wl_v"].size)
-    fn = _WithJacobian(objective)
+    fn = WithJacobian(objective)
     ctrl, x0, free = control(model)
     free_names = [k for k in CANDIDATES if k in model.free]
     free_idx = np.flatnonzero(free)
@@ -312,10 +321,7 @@ def _derived(vals, ses, name, definition=None):
 def _parameter_entries(model, values, stderr, ident, dvals, dse) -> dict:
     """``summary["parameters"]``: the free parameters, the sub-IRF ones derived from Φ_inj,
     and the fixed ones a reader needs (units from :func:`field_units`)."""
-    units = field_units()
-    units.update({PHI: "–", "t0_ps": "ps", "t0_ref_ps": "ps", "tau_ref_ps": "ps",
-                  "tau_ref_trap_ns": "ns", "r_T": "–", "kappa_mOD": "mOD per 1e12 cm⁻³",
-                  "chirp_c1_ps_nm": "ps nm⁻¹", "chirp_c2_ps_nm2": "ps nm⁻²"})
+    units = {**field_units(), **EXTRA_UNITS}
     free = model.free
     params = {}
     for name in [k for k in free if k != PHI] + [

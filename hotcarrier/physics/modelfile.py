@@ -37,7 +37,8 @@ from .parameters import InterfaceParams, preset
 from .simulate import DEFAULT_OBS
 
 __all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFAULT_BOUNDS",
-           "LOG_SCALED", "SUB_IRF", "OBS_FIELDS", "P_FIELDS", "O_FIELDS"]
+           "LOG_SCALED", "SUB_IRF", "OBS_FIELDS", "P_FIELDS", "O_FIELDS", "BATCH_DERIVED",
+           "EXTRA_UNITS"]
 
 PHI = "injection_quantum_yield"
 OBS_FIELDS = ("t0_ps", "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "r_LL", "q_ref",
@@ -68,6 +69,17 @@ CANDIDATES = (PHI, "tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "irf_f
 *pinned* by a traced mask, so every fit (any preset, any free set, every profile-likelihood
 point) with data of the same shapes reuses ONE compiled program."""
 
+BATCH_DERIVED = ("injection_quantum_yield", "long_lived_fraction", "long_lived_yield",
+                 "trapped_fraction", "back_transfer_fraction", "eta_cid", "tau_inj_fs")
+"""Derived quantities reported for every fit (in this order after the candidates)."""
+
+EXTRA_UNITS = {PHI: "–", "t0_ps": "ps", "t0_ref_ps": "ps", "tau_ref_ps": "ps",
+               "tau_ref_trap_ns": "ns", "r_T": "–", "kappa_mOD": "mOD per 1e12 cm⁻³",
+               "chirp_c1_ps_nm": "ps nm⁻¹", "chirp_c2_ps_nm2": "ps nm⁻²",
+               "long_lived_fraction": "–", "long_lived_yield": "–", "trapped_fraction": "–",
+               "back_transfer_fraction": "–"}
+"""Units of the observable and derived names (InterfaceParams fields: ``field_units``)."""
+
 P_FIELDS = frozenset(f.name for f in dataclasses.fields(InterfaceParams))
 O_FIELDS = frozenset(f.name for f in dataclasses.fields(ob.ObservableParams))
 
@@ -87,6 +99,16 @@ class PhysicalModel:
     max_iter: int = 200
     midir_artefact: bool = False
     optimizer: str = "lm"
+
+    def parameter_layout(self) -> tuple[list, list, dict]:
+        """(reported names, free names, units) of a batch of fits of this model: the free
+        parameters, then the derived quantities (:data:`BATCH_DERIVED`)."""
+        from .parameters import field_units
+
+        units = {**field_units(), **EXTRA_UNITS}
+        free = [k for k in CANDIDATES if k in self.free]
+        names = free + [k for k in BATCH_DERIVED if k not in free]
+        return names, free, {k: units.get(k, "–") for k in names}
 
     @classmethod
     def from_toml(cls, path) -> PhysicalModel:
