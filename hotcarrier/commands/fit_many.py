@@ -24,6 +24,8 @@ from pathlib import Path
 
 from .fit import add_model_arguments
 
+__all__ = ["add_parser", "expand_inputs", "run"]
+
 
 def _devices(text: str):
     if text == "all":
