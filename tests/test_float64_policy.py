@@ -229,6 +229,17 @@ def test_check_linear_regime_is_float64():
     assert rep.all_linear
 
 
+@pytest.mark.slow  # a nonlinear fit with forward-mode Jacobians through the TTM
+def test_fit_fluence_series_is_float64():
+    from hotcarrier.physics.fluence import fit_fluence_series, injected_amplitude
+
+    f = np.array([0.1, 1.0, 5.0, 10.0])  # µJ cm⁻²
+    with hotcarrier.x64():  # the data: the model's own amplitudes (pure core, float64 on)
+        a = np.asarray(injected_amplitude(CLEAN, f))
+    _check_float64(fit_fluence_series, f, a, CLEAN.replace(eta_cid=0.15, tau_inj_fs=40.0),
+                   sigma=0.01 * a, max_iter=10)
+
+
 @pytest.mark.slow  # ~20 s: compiles the TTM twice (float32, then float64)
 @pytest.mark.xfail(strict=False, reason="injection_yield_vs_fluence (physics/fluence.py) is "
                    "documented as pure JAX ('needs float64 on') yet is a public name next to the "
@@ -253,6 +264,12 @@ def test_h2_ratio_and_sweeps_are_float64():
     _check_float64(h2_ratio, "clean", "defective")
     _check_float64(ratio_sweep, "N_it_cm2", np.array([1e12, 1e13]))
     _check_float64(ratio_vs_trap_density, n_points=3)
+
+
+def test_h2_sensitivity_is_float64():
+    from hotcarrier.h2 import sensitivity
+
+    _check_float64(sensitivity)
 
 
 # ------------------------------------------------------------------------------------------
