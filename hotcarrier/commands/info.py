@@ -129,7 +129,8 @@ def run(args) -> int:
     from ..io import canonical_format, detect_format
 
     ds = load_from_args(args.file, args)
-    fmt = canonical_format(args.in_format, args.file) if args.in_format else detect_format(args.file)
+    fmt = (canonical_format(args.in_format, args.file) if args.in_format
+           else detect_format(args.file))
     s = summarize(ds, file=Path(args.file).name, fmt=fmt)
     if args.json:
         print(json.dumps(s, ensure_ascii=False))
