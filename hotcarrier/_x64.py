@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
+__all__ = ["x64", "with_x64"]
+
 
 @contextlib.contextmanager
 def x64():

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .errors import HotcarrierError
 
+__all__ = ["datasets_dir", "fits_dir", "dataset_path"]
+
 _PKG = Path(__file__).resolve().parent
 
 

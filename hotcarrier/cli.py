@@ -8,8 +8,11 @@ Each sub-command lives in ``hotcarrier/commands/<name>.py`` with two functions,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+
+__all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = ("info", "convert", "fit", "fit_many", "simulate", "h2", "demo")
 
@@ -51,26 +54,52 @@ def _use_compilation_cache(env) -> None:
     env["JAX_COMPILATION_CACHE_DIR"] = str(base / "hotcarrier" / "jax")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``hotcarrier`` console script."""
+_TRUE = ("1", "true", "yes", "on")
+
+
+@contextlib.contextmanager
+def _float64():
+    """float64 for the command, and only for it.
+
+    With JAX not imported yet (the console script's own process) the switch goes through
+    ``JAX_ENABLE_X64`` in the environment, so that commands that never touch JAX (info,
+    convert) do not pay for importing it. Where JAX is imported already (``main`` called from
+    Python: a script, the tests) it is :func:`jax.enable_x64` for the call's duration. Either
+    way the caller's setting is back afterwards.
+    """
     import os
 
+    if "jax" in sys.modules:
+        with sys.modules["jax"].enable_x64(True):
+            yield
+        return
+    old = os.environ.get("JAX_ENABLE_X64")
+    os.environ["JAX_ENABLE_X64"] = "1"
+    _use_compilation_cache(os.environ)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["JAX_ENABLE_X64"]
+        else:
+            os.environ["JAX_ENABLE_X64"] = old
+        if "jax" in sys.modules:  # imported by the command: it read the variable at import
+            sys.modules["jax"].config.update("jax_enable_x64",
+                                             (old or "").strip().lower() in _TRUE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``hotcarrier`` console script (float64 on for the command only)."""
     from .errors import HotcarrierError
 
-    # Our own process: float64 throughout. Set through the environment so that commands
-    # that never touch JAX (info, convert) do not pay for importing it.
-    if "jax" in sys.modules:
-        sys.modules["jax"].config.update("jax_enable_x64", True)
-    else:
-        os.environ["JAX_ENABLE_X64"] = "1"
-        _use_compilation_cache(os.environ)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _float64():
+            return int(args.func(args) or 0)
     except HotcarrierError as exc:
         print(f"hotcarrier {args.command}: error: {exc}", file=sys.stderr)
         return 2

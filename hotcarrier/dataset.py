@@ -27,6 +27,11 @@ import xarray as xr
 from .errors import DatasetValidationError
 from .units import SIGNAL_UNITS
 
+__all__ = [
+    "TIME_DIM", "SPECTRAL_DIM", "SIGNAL", "WEIGHT", "MASK", "make_ta_dataset", "check_ta",
+    "fit_mask", "history", "with_history",
+]
+
 TIME_DIM = "delay"
 SPECTRAL_DIM = "wavelength"
 SIGNAL = "signal"

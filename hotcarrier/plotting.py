@@ -1,4 +1,7 @@
-"""Overview figure of a fit result (matplotlib with the Agg backend, imported lazily).
+"""Overview figure of a fit result (matplotlib, imported lazily).
+
+The figure is a :class:`matplotlib.figure.Figure` saved with ``savefig``: no pyplot, so the
+process's matplotlib backend is never chosen or changed here and no figure stays open.
 
 Time axes are linear–log: linear within ±``linthresh`` ps of time zero, logarithmic beyond
 (matplotlib's ``symlog``), so the rise and the nanosecond tail are both visible.
@@ -39,17 +42,15 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     -------
     Path
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
     from .io.atomic import atomic_path
 
     ds = result.dataset
     sfx = _suffixes(ds)
     nrow = len(sfx) + 1
-    fig, axes = plt.subplots(nrow, 3, figsize=(15, 4.0 * nrow), squeeze=False)
+    fig = Figure(figsize=(15, 4.0 * nrow))
+    axes = fig.subplots(nrow, 3, squeeze=False)
     for r, s in enumerate(sfx):
         data, res = ds["data" + s], ds["residual" + s]
         tdim, wdim = data.dims
@@ -113,7 +114,6 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
     return path
 
 

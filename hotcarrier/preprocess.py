@@ -27,6 +27,12 @@ import xarray as xr
 from .dataset import MASK, SIGNAL, SPECTRAL_DIM, TIME_DIM, WEIGHT, fit_mask, with_history
 from .errors import DataFormatError, DatasetValidationError
 
+__all__ = [
+    "crop", "exclude_band", "mask_bad_values", "merge_duplicate_delays", "average_scans",
+    "subtract_background", "subtract_dataset", "read_chirp_file", "chirp_correct",
+    "find_onsets", "estimate_chirp", "ChirpEstimate", "svd", "KIMOPACK_SENTINEL",
+]
+
 KIMOPACK_SENTINEL = -21.47483647
 """Bad-pixel value written by KiMoPack/ Helios exports (−2³¹ × 1e-8)."""
 

@@ -7,6 +7,8 @@ import xarray as xr
 
 from .dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
 
+__all__ = ["svd"]
+
 
 def svd(ds: xr.Dataset, n_components: int | None = None) -> xr.Dataset:
     """SVD of the signal matrix, ``signal ≈ Σ_k lsv[:, k] · s[k] · rsv[k, :]``.

@@ -1,4 +1,12 @@
-"""Numeric policy for the tests: float64, strict dtype promotion off, hypothesis without deadline."""
+"""Numeric policy for the tests: float64 per test (never process-wide), hypothesis without deadline.
+
+The package never flips ``jax_enable_x64`` for the process (README "Float64"), so neither do
+the tests: every test runs inside ``jax.enable_x64(True)`` (the pure JAX core needs float64),
+except tests marked ``@pytest.mark.float32_process``, which run with float64 OFF — as a user's
+process that did not enable it would (tests/test_float64_policy.py). Fixtures of wider scope
+(module, session) are built under float64 too, since they run before the per-test switch.
+``jax.enable_x64`` is thread-local: a test that starts threads enables it in each of them.
+"""
 
 from pathlib import Path
 
@@ -6,11 +14,31 @@ import jax
 import pytest
 from hypothesis import settings
 
-jax.config.update("jax_enable_x64", True)
 settings.register_profile("jax", deadline=None, max_examples=50)
 settings.load_profile("jax")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _float64_per_test(request):
+    """float64 on for the test's duration (off for ``float32_process`` tests); checks it is
+    restored afterwards, so that a test (or the code under test) cannot leak the switch."""
+    before = jax.config.jax_enable_x64
+    on = request.node.get_closest_marker("float32_process") is None
+    with jax.enable_x64(on):
+        yield
+    assert jax.config.jax_enable_x64 == before, "jax_enable_x64 changed during the test"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Build module- and session-scoped fixtures under float64 (they are set up before the
+    function-scoped switch above and outlive it)."""
+    if fixturedef.scope == "function":
+        return (yield)
+    with jax.enable_x64(True):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -52,7 +52,7 @@ def test_kernel_second_derivative_finite():
 
 
 BRANCHED = Scheme(4, [(0, 1), (0, 2), (1, 3), (2, 3), (3, None)])
-T = jnp.concatenate([jnp.linspace(-0.5, 2.0, 30), jnp.geomspace(2.1, 300.0, 30)])
+T = np.concatenate([np.linspace(-0.5, 2.0, 30), np.geomspace(2.1, 300.0, 30)])  # float64 (NumPy)
 
 
 def _both(rates, p0=(1.0, 0.0, 0.0, 0.0), mu=0.1, sigma=0.08):

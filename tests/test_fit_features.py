@@ -21,8 +21,8 @@ from hotcarrier.target.model import (
     Transfer,
 )
 
-T = jnp.linspace(-1.0, 10.0, 56)
-WL = jnp.array([400.0, 500.0, 600.0])
+T = np.linspace(-1.0, 10.0, 56)  # NumPy: float64 whatever the JAX setting at import
+WL = np.array([400.0, 500.0, 600.0])
 
 
 def _model(**kw):

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hotcarrier.h2 import markov
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
 
-RC = markov.slow_rates(CLEAN)
-RD = markov.slow_rates(DEFECTIVE)
+with jax.enable_x64(True):  # at import, before the per-test float64 switch (conftest.py)
+    RC = markov.slow_rates(CLEAN)
+    RD = markov.slow_rates(DEFECTIVE)
 
 
 def test_default_rates_match_spec_units():

@@ -9,7 +9,7 @@ from jax.scipy.linalg import expm
 from hotcarrier.errors import ModelError
 from hotcarrier.kinetics import Scheme, convolved_populations, populations, rate_matrix
 
-T = jnp.linspace(0.0, 50.0, 26)  # ps
+T = np.linspace(0.0, 50.0, 26)  # ps (NumPy: float64 whatever the JAX setting at import)
 SEQ3 = Scheme(3, [(0, 1), (1, 2), (2, None)])
 BRANCHED = Scheme(5, [(0, 1), (0, 2), (1, 3), (2, 3), (3, None), (4, None)])
 

@@ -32,7 +32,7 @@ from hotcarrier.physics.ttm import (
 )
 from hotcarrier.units import Q_E
 
-TABLE_F = jnp.array([0.1, 1.0, 10.0, 50.0, 100.0])  # µJ cm⁻², the §6.4 rows
+TABLE_F = np.array([0.1, 1.0, 10.0, 50.0, 100.0])  # µJ cm⁻², the §6.4 rows
 TABLE_TEMAX = np.array([304.0, 341.0, 621.0, 1340.0, 1920.0])  # K
 TABLE_PHOTO = np.array([0.89, 8.9, 89.0, 443.0, 887.0])  # electrons (no charging)
 TABLE_THERMIONIC = np.array([3.5e-12, 1.7e-10, 8.6e-5, 2.1, 46.0])  # electrons (no charging)

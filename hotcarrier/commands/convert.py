@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .info import add_load_options, load_from_args
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``hotcarrier convert``."""

@@ -17,6 +17,8 @@ import json
 import time
 from pathlib import Path
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(subparsers) -> None:
     """Register the ``demo`` sub-command."""

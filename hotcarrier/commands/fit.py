@@ -9,6 +9,8 @@ import argparse
 import sys
 import time
 
+__all__ = ["add_parser", "add_model_arguments", "build_model", "run"]
+
 
 def _floats(text: str) -> list[float]:
     try:

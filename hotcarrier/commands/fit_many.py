@@ -25,6 +25,8 @@ from pathlib import Path
 from ..api import model_kind
 from .fit import add_model_arguments
 
+__all__ = ["add_parser", "expand_inputs", "run"]
+
 
 def _devices(text: str):
     if text == "all":

@@ -10,6 +10,8 @@ import warnings
 
 from ..errors import HotcarrierError
 
+__all__ = ["add_parser", "compute", "run"]
+
 
 def add_parser(subparsers) -> None:
     """Register the ``h2`` sub-command."""

@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 
+__all__ = ["add_parser", "add_load_options", "load_from_args", "summarize", "format_text", "run"]
+
 
 def add_load_options(p: argparse.ArgumentParser) -> None:
     """Reader overrides shared by ``info`` and ``convert``."""
@@ -124,10 +126,11 @@ def run(args) -> int:
     """Print the summary; errors in the file raise DataFormatError (exit code 2)."""
     from pathlib import Path
 
-    from ..io import _format_name, detect_format
+    from ..io import canonical_format, detect_format
 
     ds = load_from_args(args.file, args)
-    fmt = _format_name(args.in_format, args.file) if args.in_format else detect_format(args.file)
+    fmt = (canonical_format(args.in_format, args.file) if args.in_format
+           else detect_format(args.file))
     s = summarize(ds, file=Path(args.file).name, fmt=fmt)
     if args.json:
         print(json.dumps(s, ensure_ascii=False))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+__all__ = ["add_parser", "parse_sets", "run"]
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``hotcarrier simulate``."""

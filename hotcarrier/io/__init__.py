@@ -65,7 +65,9 @@ _ALIASES = {"csv": "helios-csv", "helios": "helios-csv", "kimopack": "sia", "nc"
             "ascii": "glotaran", "txt": "delimited", "tsv": "delimited"}
 
 
-def _format_name(name: str, path=None) -> str:
+def canonical_format(name: str, path=None) -> str:
+    """The ``FORMATS`` key for a format name or alias (``"csv"`` → ``"helios-csv"``);
+    raises DataFormatError for an unknown one (``path`` names the file in the message)."""
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in FORMATS:
@@ -130,7 +132,7 @@ def load_ta(path, format: str | None = None, **overrides) -> xr.Dataset:
     DataFormatError
         Naming the file, the problem and the fix.
     """
-    fmt = _format_name(format, path) if format else detect_format(path)
+    fmt = canonical_format(format, path) if format else detect_format(path)
     reader = FORMATS[fmt].read
     if fmt == "netcdf" and "time_unit" in overrides:
         overrides["time_unit_override"] = overrides.pop("time_unit")
@@ -177,7 +179,7 @@ def save_ta(ds: xr.Dataset, path, format: str | None = None, **options) -> Path:
     """
     from ..dataset import check_ta
 
-    fmt = _format_name(format, path) if format else format_for_path(path)
+    fmt = canonical_format(format, path) if format else format_for_path(path)
     check_ta(ds, allow_duplicate_delays=True)
     f = FORMATS[fmt]
     path = Path(path)
@@ -192,4 +194,5 @@ def save_ta(ds: xr.Dataset, path, format: str | None = None, **options) -> Path:
     return path
 
 
-__all__ = ["FORMATS", "Format", "detect_format", "load_ta", "save_ta", "format_for_path"]
+__all__ = ["FORMATS", "Format", "detect_format", "load_ta", "save_ta", "format_for_path",
+           "canonical_format"]

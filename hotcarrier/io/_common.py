@@ -18,6 +18,11 @@ from ..dataset import check_ta, make_ta_dataset
 from ..errors import DataFormatError, DatasetValidationError
 from ..units import SIGNAL_UNITS, TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 
+__all__ = [
+    "time_unit", "spectral_unit", "signal_unit", "unit_in_brackets", "read_bytes",
+    "decode_text", "is_number", "parse_numbers", "build_dataset",
+]
+
 # --- unit vocabularies -------------------------------------------------------------------
 
 _TIME_ALIASES = {

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+__all__ = ["atomic_path", "atomic_open"]
+
 
 def _umask() -> int:
     mask = os.umask(0)

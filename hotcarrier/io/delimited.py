@@ -33,6 +33,11 @@ from ._common import (
     unit_in_brackets,
 )
 
+__all__ = [
+    "read", "read_sia", "write", "sniff_sia", "parse_matrix", "Matrix", "guess_delimiter",
+    "guess_orientation", "split_line", "ORIENTATIONS",
+]
+
 ORIENTATIONS = ("time_rows", "wavelength_rows")
 _DECIMAL_COMMA_RE = re.compile(r"(^|[\s;\t])[+-]?\d+,\d+([eE][+-]?\d+)?($|[\s;\t])")
 

@@ -21,6 +21,8 @@ import numpy as np
 from ..errors import DataFormatError
 from ._common import build_dataset, decode_text, parse_numbers, read_bytes, signal_unit
 
+__all__ = ["read", "write", "sniff"]
+
 _KIND_RE = re.compile(r"^\s*(time|wavelength)\s+explicit\s*$", re.IGNORECASE)
 _UNIT_RE = re.compile(r"signal in (\S+)\s*$", re.IGNORECASE)
 _INTERVAL_RE = re.compile(r"^\s*intervalnr\s+(\S+)\s*$", re.IGNORECASE)

@@ -18,6 +18,8 @@ from ._common import build_dataset, decode_text, read_bytes, signal_unit
 from ._common import time_unit as _norm_time_unit
 from .delimited import parse_matrix
 
+__all__ = ["read", "write", "sniff", "parse_footer", "footer_for"]
+
 FOOTER_MARKER = "file info"
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9 ()/_.\-µ]*?)\s*:\s?(.*)$")
 _NUMERIC_KEYS = {

@@ -21,6 +21,8 @@ from ..errors import DataFormatError, DatasetValidationError
 from ..units import TIME_TO_PS
 from ._common import read_bytes, time_unit
 
+__all__ = ["read", "write", "sniff"]
+
 _MAGIC = (b"\x89HDF\r\n\x1a\n", b"CDF\x01", b"CDF\x02")
 
 

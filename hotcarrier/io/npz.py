@@ -19,6 +19,8 @@ import numpy as np
 from ..errors import DataFormatError
 from ._common import build_dataset, read_bytes
 
+__all__ = ["read", "write", "sniff", "ATTRS_KEY"]
+
 _NAMES = {
     "delay": ("delay", "delays", "time", "times", "t", "delay_ps", "time_ps"),
     "wavelength": ("wavelength", "wavelengths", "wl", "wave", "lambda", "wavelength_nm"),

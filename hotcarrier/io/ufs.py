@@ -24,6 +24,8 @@ from ..errors import DataFormatError
 from ._common import build_dataset, read_bytes, signal_unit, spectral_unit, time_unit
 from .helios import footer_for, parse_footer
 
+__all__ = ["read", "write", "sniff"]
+
 MAX_STRING = 1 << 24  # 16 MiB: longer "strings" mean a damaged or foreign file
 _UNIT_LABEL = {"OD": "DA", "mOD": "mOD", "uOD": "uOD", "dT/T": "dT/T", "%dT/T": "%dT/T"}
 
