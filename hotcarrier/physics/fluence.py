@@ -35,6 +35,7 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import NonlinearRegimeWarning
+from .excitation import photons_per_fluence
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams
 from .ttm import (
@@ -472,12 +473,6 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     model_amp = np.asarray(r) / np.asarray(w) + np.asarray(a)
     return FluenceSeriesFit(p_best, free, vals, errs, phi_best, phi_err, float(chi2), it,
                             converged, model_amp)
-
-
-def photons_per_fluence(p: InterfaceParams | None = None,
-                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2) -> float:
-    """dN_abs/dF, photons per particle per µJ cm⁻² (18.43 for the defaults)."""
-    return float(mean_absorbed_photons(1.0, p, sigma_abs_cm2))
 
 
 __all__ = [
