@@ -112,7 +112,7 @@ def test_gradient_of_ratio_wrt_trap_density_is_available():
 
     def log_qe(n_it):
         p = dataclasses.replace(DEFECTIVE, N_it_cm2=n_it)
-        return jax.numpy.log(qe_core(p, 0.091, 0.0, 256)["qe_h2"])
+        return jax.numpy.log(qe_core(p, 0.091, 0.0, 255)["qe_h2"])  # m = 0 … 255
 
     g = jax.grad(log_qe)(1e13)
     assert np.isfinite(g) and g < 0

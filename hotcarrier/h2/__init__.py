@@ -14,10 +14,10 @@ Curated API::
 See ``docs/h2.md`` for the model, its assumptions and a worked example.
 """
 
+from ..errors import FitResultError, SpectrumError
 from .illumination import (
                            SimpleAbsorption,
                            Spectrum,
-                           SpectrumError,
                            TabulatedAbsorption,
                            from_file,
                            lamp,
@@ -25,7 +25,7 @@ from .illumination import (
                            monochromatic,
                            parse_spectrum,
 )
-from .load import FitResultError, load_fit
+from .load import load_fit
 from .plot import plot_ratio, ratio_vs_trap_density
 from .rate import (
                            H2Prediction,

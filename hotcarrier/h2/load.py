@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HotcarrierError
+from ..errors import FitResultError
 from ..physics.parameters import InterfaceParams, preset
 from ..units import TIME_TO_PS
 from .rate import INJECTION_INPUTS
@@ -62,10 +62,6 @@ NOT_H2 = frozenset({"irf_fwhm_fs", "hbar_omega_eV", "tau_th_ps", "tau_b_ps", "ga
 uncertain in it (the pump energy): their values are loaded, their stderr is not propagated."""
 PHI_NAMES = ("injection_quantum_yield", "phi_inj")
 PARAM_KEYS = ("parameters", "params", "fitted_parameters")
-
-
-class FitResultError(HotcarrierError, ValueError):
-    """A fitted result cannot be used as H2 input."""
 
 
 def _fix(path) -> str:

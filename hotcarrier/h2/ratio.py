@@ -28,10 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import HotcarrierError
+from ..errors import ModelError, OptionError
+from ..physics.injection import injection_quantum_yield
 from ..physics.parameters import InterfaceParams, preset
+from ..physics.traps import padded_m_max
 from ..units import KB_EV
-from . import markov
 from .illumination import Spectrum
 from .rate import (
     INJECTION_INPUTS,
@@ -39,7 +40,6 @@ from .rate import (
     PhotonBalance,
     check_params,
     excitation,
-    injection_model_yield,
     kernel_mode,
     predict_h2,
     predict_kernel,
@@ -107,18 +107,18 @@ def as_inputs(x, role: str = "clean") -> H2Inputs:
 
 
 # ----------------------------------------------------------------------------- pure pieces
-def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_terms, cds, mode, model):
+def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_max, cds, mode, model):
     """θ (vector over ``names``) → log QE_H2 (pure, differentiable)."""
     changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
     p = dataclasses.replace(params, **changes)
     if "phi_inj" in names:
         phi = theta[names.index("phi_inj")]
-    out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_terms=n_terms, cds_channel=cds,
+    out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_max=n_max, cds_channel=cds,
                          mode=mode, model=model)
     return jnp.log(out["qe_h2"])
 
 
-_STATIC = ("names", "n_terms", "cds", "mode", "model")
+_STATIC = ("names", "n_max", "cds", "mode", "model")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
@@ -133,12 +133,12 @@ def _log_qe_batch(thetas, *args, **static):
     return jax.vmap(lambda th: _log_qe(th, *args, **static))(thetas)
 
 
-def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool, names=None):
+def _kernel_args(inp: H2Inputs, exc, n_max: int, model: str, cds: bool, names=None):
     """Positional and static arguments of :func:`_log_qe` for one catalyst."""
     args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
             jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
             jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
-    static = {"names": tuple(inp.names if names is None else names), "n_terms": n_terms,
+    static = {"names": tuple(inp.names if names is None else names), "n_max": n_max,
               "cds": cds, "mode": kernel_mode(inp.params, exc, inp.phi_inj), "model": model}
     return args, static
 
@@ -147,7 +147,8 @@ def _lognormal_draws(mean, cov, n, key):
     """Draws with log-normal marginals matching mean and first-order covariance (all > 0)."""
     mean = np.asarray(mean, float)
     if np.any(mean <= 0):
-        raise HotcarrierError("sampling needs positive parameter values; use method='delta'")
+        raise ModelError("sampling draws log-normal parameters and needs every uncertain value "
+                         f"> 0, got {mean.tolist()}; use uncertainty='delta' instead")
     cov_log = np.asarray(cov, float) / np.outer(mean, mean)
     cov_log = 0.5 * (cov_log + cov_log.T)
     w, v = np.linalg.eigh(cov_log)
@@ -236,7 +237,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         parameters TA cannot see, ``{"E_s_eV": 0.03}``); propagated fully correlated.
     """
     if uncertainty not in ("both", "delta", "sampling", "none"):
-        raise HotcarrierError(f"uncertainty must be both/delta/sampling/none, got {uncertainty!r}")
+        raise OptionError(f"uncertainty = {uncertainty!r} is not a method; choose 'both', "
+                          "'delta', 'sampling' or 'none'")
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
     check_params(ci.params, f"the clean set ({ci.source})")
@@ -270,7 +272,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
             if not names:
                 grads.append(np.zeros(0))
                 continue
-            n = markov.padded_terms(float(inp.params.mean_traps))
+            n = padded_m_max(float(inp.params.mean_traps))
             args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
             grads.append(np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static)))
         var = 0.0
@@ -302,7 +304,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
                 do = (_lognormal_draws(inp.values(), inp.cov, n_samples, key) if own
                       else np.zeros((n_samples, 0)))
                 draws = np.concatenate([do, ds], axis=1)
-                n = markov.padded_terms(_max_lambda(inp, names, vals, draws))
+                n = padded_m_max(_max_lambda(inp, names, vals, draws))
                 args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
                 logs.append(np.asarray(_log_qe_batch(jnp.asarray(draws), *args, **static)))
             lr = logs[0] - logs[1]
@@ -340,7 +342,8 @@ def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
         if k in ci.names or k in di.names:
             problems.append(f"{k} already has a fitted uncertainty in one of the sets")
     if problems:
-        raise HotcarrierError("invalid shared uncertainty: " + "; ".join(problems))
+        raise OptionError("shared_uncertainty (CLI: --set NAME=VALUE±SE) cannot be used:\n  - "
+                          + "\n  - ".join(problems))
     return shared
 
 
@@ -355,7 +358,8 @@ def with_prior(inp: H2Inputs, name: str, value: float, stderr: float) -> H2Input
     else:
         params, phi = inp.params.replace(**{name: float(value)}), inp.phi_inj
     if not stderr > 0:
-        raise HotcarrierError(f"{name}: standard error must be > 0, got {stderr}")
+        raise OptionError(f"prior on {name}: standard error must be > 0, got {stderr}; give a "
+                          "positive stderr in the field's unit")
     names = [n for n in inp.names if n != name]
     keep = [i for i, n in enumerate(inp.names) if n != name]
     k = len(names)
@@ -381,22 +385,22 @@ def _max_lambda(inp: H2Inputs, names, vals, draws) -> float:
 
 
 # ----------------------------------------------------------------------------- sweeps
-@functools.partial(jax.jit, static_argnames=("n_terms", "model", "cds", "mode"))
-def _sweep_kernel(batch, base, phi, *, n_terms, model, cds, mode):
+@functools.partial(jax.jit, static_argnames=("n_max", "model", "cds", "mode"))
+def _sweep_kernel(batch, base, phi, *, n_max, model, cds, mode):
     """QE_H2 (reference illumination) for a batch of parameter sets (every leaf batched).
 
     Batching every leaf (instead of one named field) lets all sweeps share one compilation
-    per (n_terms, mode, batch size).
+    per (n_max, mode, batch size).
     """
 
     def one(p):
         if mode == "fixed":
             ph = phi
         elif mode == "model":
-            ph = injection_model_yield(p, model)
+            ph = injection_quantum_yield(p, model)
         else:  # fitted Φ_inj rescaled by the model's change
-            ph = phi * injection_model_yield(p, model) / injection_model_yield(base, model)
-        return qe_core(p, ph, 0.0, n_terms, cds)["qe_h2"]
+            ph = phi * injection_quantum_yield(p, model) / injection_quantum_yield(base, model)
+        return qe_core(p, ph, 0.0, n_max, cds)["qe_h2"]
 
     return jax.vmap(one)(batch)
 
@@ -406,7 +410,7 @@ def _bucket(n: int) -> int:
     return max(8, 1 << (int(n) - 1).bit_length())
 
 
-def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
+def _qe_sweep(inp: H2Inputs, field_name: str, values, n_max, model, cds):
     """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (reference case)."""
     if inp.phi_inj is None:
         mode = "model"
@@ -418,7 +422,7 @@ def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
     batch = jax.tree.map(lambda leaf: jnp.full(size, leaf, dtype=jnp.float64), inp.params)
     batch = dataclasses.replace(batch, **{field_name: jnp.asarray(padded)})
     phi = jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj)
-    out = _sweep_kernel(batch, inp.params, phi, n_terms=n_terms, model=model, cds=cds, mode=mode)
+    out = _sweep_kernel(batch, inp.params, phi, n_max=n_max, model=model, cds=cds, mode=mode)
     return np.asarray(out)[: values.size]
 
 
@@ -433,14 +437,15 @@ def ratio_sweep(field_name: str, values, clean="clean", defective="defective", *
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
     if which not in ("clean", "defective", "both"):
-        raise HotcarrierError(f"which must be clean/defective/both, got {which!r}")
+        raise OptionError(f"which = {which!r} is not a parameter set; choose 'clean', "
+                          "'defective' or 'both'")
     values = np.atleast_1d(np.asarray(values, float))
     lams = [float(ci.params.mean_traps), float(di.params.mean_traps)]
     if field_name in ("N_it_cm2", "R1_nm"):
         for inp in (ci, di):
             for v in values:
                 lams.append(float(dataclasses.replace(inp.params, **{field_name: v}).mean_traps))
-    n = markov.padded_terms(max(lams))
+    n = padded_m_max(max(lams))
     if which in ("clean", "both"):
         qc = _qe_sweep(ci, field_name, values, n, injection_model, cds_channel)
     else:
@@ -480,14 +485,14 @@ def sensitivity(clean="clean", defective="defective", *, injection_model: str = 
     """
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
-    n = markov.padded_terms(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
+    n = padded_m_max(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
 
     def log_ratio(x):
         n_def, sig, es = x
         pc = dataclasses.replace(ci.params, sigma_n_cm2=sig, E_s_eV=es)
         pd = dataclasses.replace(di.params, N_it_cm2=n_def, sigma_n_cm2=sig, E_s_eV=es)
-        phc = injection_model_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
-        phd = injection_model_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
+        phc = injection_quantum_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
+        phd = injection_quantum_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
         qc = qe_core(pc, phc, 0.0, n, cds_channel)["qe_h2"]
         qd = qe_core(pd, phd, 0.0, n, cds_channel)["qe_h2"]
         return jnp.log(qc / qd)
