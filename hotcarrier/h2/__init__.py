@@ -11,6 +11,11 @@ Curated API::
     with_prior(inputs, name, value, stderr)        # a user-supplied uncertainty (slow params)
     spectra: monochromatic, led, lamp, from_file, parse_spectrum; PhotonBalance
 
+Modules (lower layers first): ``illumination`` (spectra, absorption split), ``markov`` (fate
+of one electron), ``rate`` (QE, photon balance), ``inputs`` (H2Inputs), ``load`` (fits →
+inputs), ``ratio`` (ratio, uncertainty, sensitivity), ``plot``. The Poisson average over the
+trap count is :mod:`hotcarrier.physics.traps`; errors live in :mod:`hotcarrier.errors`.
+
 See ``docs/h2.md`` for the model, its assumptions and a worked example.
 """
 
@@ -25,6 +30,7 @@ from .illumination import (
                            monochromatic,
                            parse_spectrum,
 )
+from .inputs import H2Inputs
 from .load import load_fit
 from .plot import plot_ratio, ratio_vs_trap_density
 from .rate import (
@@ -35,7 +41,6 @@ from .rate import (
                            single_charge_occupancy,
 )
 from .ratio import (
-                           H2Inputs,
                            H2Ratio,
                            h2_ratio,
                            lambda_composite,

@@ -14,7 +14,8 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import HotcarrierError
-from .ratio import as_inputs, lambda_composite, ratio_sweep
+from .load import as_inputs
+from .ratio import lambda_composite, ratio_sweep
 
 
 @with_x64

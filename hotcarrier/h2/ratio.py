@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -30,10 +30,12 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import ModelError, OptionError
 from ..physics.injection import injection_quantum_yield
-from ..physics.parameters import InterfaceParams, preset
+from ..physics.parameters import InterfaceParams
 from ..physics.traps import padded_m_max
 from ..units import KB_EV
 from .illumination import Spectrum
+from .inputs import Z95, H2Inputs
+from .load import as_inputs
 from .rate import (
     INJECTION_INPUTS,
     H2Prediction,
@@ -46,64 +48,22 @@ from .rate import (
     qe_core,
 )
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+__all__ = [
+    "IDENTIFIABILITY_NOTE",
+    "SENSITIVITY_CASES",
+    "H2Inputs",
+    "H2Ratio",
+    "h2_ratio",
+    "lambda_composite",
+    "ratio_sweep",
+    "sensitivity",
+    "with_prior",
+]
+
 IDENTIFIABILITY_NOTE = (
     "N_it, sigma_n and E_s are not separately identifiable from H2 activity: the ratio is "
     "governed by Lambda = N_it,def * sigma_n * v_th * exp(-E_s/k_B T) (spec 9.4); TA fixes only "
     "N_it*sigma_n*v_th (ps trapping). Report the ratio as a function of Lambda.")
-
-
-@dataclass(frozen=True)
-class H2Inputs:
-    """One catalyst for the H2 model: parameters, optional fitted Φ_inj and covariance.
-
-    Attributes
-    ----------
-    params : InterfaceParams
-        Parameter set (fitted values merged onto a preset).
-    phi_inj : float or None, –
-        Fitted gross injection yield at ``params.hbar_omega_eV``; None → model value.
-    names : tuple of str
-        Uncertain quantities: InterfaceParams field names or ``"phi_inj"``.
-    cov : ndarray or None
-        Covariance of ``names`` in their own units (field-name units).
-    source : str
-        Where the set came from (preset name or file).
-    """
-
-    params: InterfaceParams
-    phi_inj: float | None = None
-    names: tuple = ()
-    cov: np.ndarray | None = None
-    source: str = ""
-    notes: tuple = field(default=(), compare=False)
-
-    @property
-    def has_uncertainty(self) -> bool:
-        """True if a usable covariance is attached."""
-        return self.cov is not None and len(self.names) > 0
-
-    def values(self) -> np.ndarray:
-        """Current values of ``names`` (float64)."""
-        return np.array([self.phi_inj if n == "phi_inj" else float(getattr(self.params, n))
-                         for n in self.names], dtype=float)
-
-
-def as_inputs(x, role: str = "clean") -> H2Inputs:
-    """Normalise a preset name, path, InterfaceParams or H2Inputs to :class:`H2Inputs`.
-
-    A path (fit folder, ``summary.json`` or ``result.nc``) is loaded with
-    :func:`hotcarrier.h2.load.load_fit`, using the preset named ``role`` as the base.
-    """
-    if isinstance(x, H2Inputs):
-        return x
-    if isinstance(x, InterfaceParams):
-        return H2Inputs(x, source="parameters")
-    if isinstance(x, str) and x in ("clean", "defective"):
-        return H2Inputs(preset(x), source=f"preset {x}")
-    from .load import load_fit
-
-    return load_fit(x, base=role)
 
 
 # ----------------------------------------------------------------------------- pure pieces
