@@ -5,8 +5,11 @@ the reactor photon balance when both catalysts absorb the same photons per gram.
 
 Uncertainty (when a parameter set carries a covariance, e.g. from a TA fit):
 
-* delta method on log r: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d with g = ∇ log QE from
-  ``jax.grad`` (the two fits are independent); 95 % interval r·exp(±1.96 sd);
+* delta method (:func:`hotcarrier.fitting.uncertainty.propagate_covariance`) on
+  (log QE_c, log QE_d, log r) over (θ_c, θ_d, θ_shared) with the block-diagonal covariance
+  diag(Σ_c, Σ_d, Σ_shared) (the two fits are independent; shared parameters enter both QEs)
+  and g = ∇ log QE from ``jax.grad``: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d
+  + (g_c,s − g_d,s)ᵀ Σ_s (g_c,s − g_d,s); 95 % interval r·exp(±1.96 sd);
 * sampling: θ ~ log-normal with the same first-order covariance (positivity of rates, yields and
   densities), QE for every draw by ``jax.vmap``, 2.5/97.5 percentiles of the ratio.
 
@@ -29,6 +32,7 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import ModelError, OptionError
+from ..fitting.uncertainty import propagate_covariance
 from ..physics.injection import injection_quantum_yield
 from ..physics.parameters import InterfaceParams
 from ..physics.traps import padded_m_max
@@ -226,25 +230,11 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
             vals = np.concatenate([inp.values(), s_vals])
             exc = excitation(inp.params, spectrum, absorption=absorption)
             parts.append((inp, names, own, vals, exc))
-        # delta method on log r = log QE_c(θ_c, θ_s) − log QE_d(θ_d, θ_s)
-        grads = []
-        for inp, names, own, vals, exc in parts:
-            if not names:
-                grads.append(np.zeros(0))
-                continue
-            n = padded_m_max(float(inp.params.mean_traps))
-            args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
-            grads.append(np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static)))
-        var = 0.0
-        var_qe = []
-        for (inp, names, own, vals, exc), g in zip(parts, grads, strict=True):
-            v_own = float(g[:own] @ np.asarray(inp.cov) @ g[:own]) if own else 0.0
-            v_s = float(g[own:] @ s_cov @ g[own:]) if s_names and names else 0.0
-            var += v_own
-            var_qe.append(v_own + v_s)
-        if s_names:
-            gs = grads[0][parts[0][2]:] - grads[1][parts[1][2]:]
-            var += float(gs @ s_cov @ gs)
+        # delta method on (log QE_c, log QE_d, log r) over x = (θ_c, θ_d, θ_s)
+        cov_log = _delta_log_covariance(parts, s_vals, s_cov, (pc.qe_h2, pd.qe_h2),
+                                        injection_model, cds_channel)
+        var_qe = (cov_log[0, 0], cov_log[1, 1])
+        var = cov_log[2, 2]
         sd = math.sqrt(max(var, 0.0))
         if uncertainty in ("both", "delta"):
             delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
@@ -282,6 +272,58 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     return H2Ratio(pc, pd, value, ci95, method, delta_ci, samp_ci, sd,
                    float(lambda_composite(ci.params)), float(lambda_composite(di.params)),
                    (ci.source, di.source), tuple(notes), qe_ci)
+
+
+def _block_diag(*blocks) -> np.ndarray:
+    """Block-diagonal matrix of square ``blocks`` (empty blocks allowed)."""
+    blocks = [np.atleast_2d(np.asarray(b, float)) if np.size(b) else np.zeros((0, 0))
+              for b in blocks]
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    i = 0
+    for b in blocks:
+        k = b.shape[0]
+        out[i:i + k, i:i + k] = b
+        i += k
+    return out
+
+
+def _delta_log_covariance(parts, s_vals, s_cov, qe, model: str, cds: bool) -> np.ndarray:
+    """Delta-method covariance (3×3) of (log QE_clean, log QE_defective, log ratio).
+
+    The inputs x = (θ_c, θ_d, θ_s) are the clean set's own uncertain parameters, the
+    defective set's own and the shared ones (same value in both sets), with the block-diagonal
+    covariance diag(Σ_c, Σ_d, Σ_s) (independent fits; the shared block enters both QEs, fully
+    correlated). The Jacobian rows are the jitted ∇ log QE of each set, placed in their
+    blocks; :func:`hotcarrier.fitting.uncertainty.propagate_covariance` forms J Σ Jᵀ.
+    """
+    o_c, o_d = parts[0][2], parts[1][2]
+    n_s = len(s_vals)
+    own = slice(0, o_c), slice(o_c, o_c + o_d)
+    shared = slice(o_c + o_d, o_c + o_d + n_s)
+    x = np.concatenate([parts[0][3][:o_c], parts[1][3][:o_d], s_vals])
+    cov = _block_diag(parts[0][0].cov if o_c else [], parts[1][0].cov if o_d else [], s_cov)
+    log_qe, rows = [], []
+    for (inp, names, n_own, vals, exc), sl, q in zip(parts, own, qe, strict=True):
+        row = np.zeros(x.size)
+        if names:
+            args, static = _kernel_args(inp, exc, padded_m_max(float(inp.params.mean_traps)),
+                                        model, cds, names)
+            g = np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static))
+            row[sl], row[shared] = g[:n_own], g[n_own:]
+            log_qe.append(lambda xx, sl=sl, a=args, st=static: _log_qe(
+                jnp.concatenate([xx[sl], xx[shared]]), *a, **st))
+        else:
+            log_qe.append(lambda xx, q=q: jnp.log(q) + 0.0 * jnp.sum(xx))
+        rows.append(row)
+    jac = np.stack([rows[0], rows[1], rows[0] - rows[1]])
+
+    def transform(xx):
+        lc, ld = log_qe[0](xx), log_qe[1](xx)
+        return jnp.stack([lc, ld, lc - ld])
+
+    cov_log, _ = propagate_covariance(transform, x, cov, jac=jac)
+    return cov_log
 
 
 def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
