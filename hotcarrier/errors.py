@@ -10,6 +10,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+__all__ = [
+    "ConvergenceWarning",
+    "DataFormatError",
+    "DatasetValidationError",
+    "FitError",
+    "FitResultError",
+    "HotcarrierError",
+    "HotcarrierWarning",
+    "ModelError",
+    "NonlinearRegimeWarning",
+    "OptionError",
+    "ParameterAtBoundWarning",
+    "ParameterNameError",
+    "SpectrumError",
+]
+
 
 class HotcarrierError(Exception):
     """Base class for errors caused by input (files, models, options)."""
@@ -53,6 +69,24 @@ class DatasetValidationError(HotcarrierError, ValueError):
 
 class ModelError(HotcarrierError, ValueError):
     """A kinetic or physical model (or its TOML file) is inconsistent."""
+
+
+class ParameterNameError(ModelError, KeyError):
+    """An unknown parameter or preset name (also a ``KeyError``: it is a failed look-up)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's quoted repr
+
+
+class OptionError(HotcarrierError, ValueError):
+    """An argument or command-line option has a value outside its allowed choices or range."""
+
+
+class SpectrumError(HotcarrierError, ValueError):
+    """An illumination spectrum (argument or file) cannot be used (H2 model, spec §9.3)."""
+
+
+class FitResultError(HotcarrierError, ValueError):
+    """A fit (folder, ``summary.json`` or ``result.nc``) cannot be used as H2-model input."""
 
 
 class FitError(HotcarrierError, RuntimeError):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hotcarrier.h2 import markov
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
+from hotcarrier.physics.traps import m_max, padded_m_max, poisson_average, poisson_weights
 
 with jax.enable_x64(True):  # at import, before the per-test float64 switch (conftest.py)
     RC = markov.slow_rates(CLEAN)
@@ -26,20 +27,23 @@ def test_default_rates_match_spec_units():
     assert float(RC.k_bet) == 5e11 and float(RC.k_h) == 1e4 and float(RC.k_loss2) == 1e2
 
 
+def _average(fn, r, n_max):
+    return poisson_average(lambda m: fn(r, m), r.lam, n_max)
+
+
 def test_poisson_truncation_rule():
     # spec §8.4: m_max = ⌈λ + 12√λ + 30⌉ → m = 0 … m_max (m_max + 1 terms)
     # λ_def = 70.69: 70.69 + 12·8.41 + 30 = 201.6 → m_max = 202, i.e. 203 terms
-    assert markov.n_poisson_terms(70.68583470577035) == 202 + 1
-    assert markov.n_poisson_terms(0.0) == 31
-    w = markov.poisson_weights(RD.lam, markov.padded_terms(float(RD.lam)))
+    assert m_max(70.68583470577035) == 202
+    assert m_max(0.0) == 30  # 31 terms
+    w = poisson_weights(RD.lam, padded_m_max(float(RD.lam)))
     assert abs(float(w.sum()) - 1.0) < 1e-13  # truncated tail < e^-60
 
 
 @pytest.mark.parametrize("r", [RC, RD], ids=["clean", "defective"])
 def test_v12_rows_sum_to_one_and_closed_form_equals_matrix_form(r):
     # V12: every row of B = (−Q)⁻¹R sums to 1 and equals the closed form, for all m ≤ m_max
-    n = markov.n_poisson_terms(float(r.lam))
-    m = jnp.arange(n, dtype=jnp.float64)
+    m = jnp.arange(m_max(float(r.lam)) + 1, dtype=jnp.float64)
     b_mat = jax.jit(jax.vmap(markov.absorption_matrix, (None, 0)))(r, m)
     b_cf = jax.jit(jax.vmap(markov.absorption_closed_form, (None, 0)))(r, m)
     assert float(jnp.max(jnp.abs(b_mat.sum(-1) - 1.0))) < 1e-12
@@ -70,8 +74,8 @@ def test_v12_rows_sum_to_one_for_any_positive_rates(logk, m):
 
 def test_v11_fate_probabilities():
     # spec §9.4 [C]: ⟨P_C→H2⟩ = 9.47e-2 (clean), 9.68e-4 (defective), ratio 97.8 — 3 digits
-    pc = float(markov.poisson_average(markov.p_c_to_h2, RC, 64))
-    pd = float(markov.poisson_average(markov.p_c_to_h2, RD, 256))
+    pc = float(_average(markov.p_c_to_h2, RC, 63))
+    pd = float(_average(markov.p_c_to_h2, RD, 255))
     np.testing.assert_allclose(pc, 9.47e-2, rtol=5e-4 / 9.47 * 10)  # ± half a unit of the 3rd digit
     np.testing.assert_allclose(pd, 9.68e-4, rtol=5e-4 / 9.68 * 10)
     assert round(pc / pd, 1) == 97.8
@@ -79,8 +83,8 @@ def test_v11_fate_probabilities():
 
 def test_cds_channel_defaults():
     # spec §9.3 [C]: ⟨P_X→H2⟩ = 0.86 (clean), 8.4e-4 (defective) — 2 digits
-    px_c = float(markov.poisson_average(markov.p_x_to_h2, RC, 64))
-    px_d = float(markov.poisson_average(markov.p_x_to_h2, RD, 256))
+    px_c = float(_average(markov.p_x_to_h2, RC, 63))
+    px_d = float(_average(markov.p_x_to_h2, RD, 255))
     assert round(px_c, 2) == 0.86
     assert round(px_d * 1e4, 1) == 8.4
 
@@ -90,8 +94,7 @@ def test_cds_channel_defaults():
 def test_v17_poisson_vs_mean_field(n_it, expected):
     # V17 (3 digits) and §8.4 (5/34/40/15/2 %): Poisson-averaged H2 yield / mean-field (m := λ)
     r = markov.slow_rates(dataclasses.replace(CLEAN, N_it_cm2=n_it))
-    n = markov.padded_terms(float(r.lam))
-    ratio = float(markov.poisson_average(markov.p_c_to_h2, r, n)
+    ratio = float(_average(markov.p_c_to_h2, r, padded_m_max(float(r.lam)))
                   / markov.mean_field(markov.p_c_to_h2, r))
     digits = len(str(expected).split(".")[1])
     assert round(ratio, digits) == expected
@@ -101,7 +104,7 @@ def test_gradient_of_poisson_average_matches_finite_difference():
     # the ratio's sensitivities use jax.grad through the Poisson weights and the chain
     def f(log_nit):
         p = dataclasses.replace(DEFECTIVE, N_it_cm2=jnp.exp(log_nit))
-        return jnp.log(markov.poisson_average(markov.p_c_to_h2, markov.slow_rates(p), 256))
+        return jnp.log(_average(markov.p_c_to_h2, markov.slow_rates(p), 255))
 
     x = jnp.log(1e13)
     g = float(jax.grad(f)(x))

@@ -112,7 +112,7 @@ def test_gradient_of_ratio_wrt_trap_density_is_available():
 
     def log_qe(n_it):
         p = dataclasses.replace(DEFECTIVE, N_it_cm2=n_it)
-        return jax.numpy.log(qe_core(p, 0.091, 0.0, 256)["qe_h2"])
+        return jax.numpy.log(qe_core(p, 0.091, 0.0, 255)["qe_h2"])  # m = 0 … 255
 
     g = jax.grad(log_qe)(1e13)
     assert np.isfinite(g) and g < 0
@@ -280,9 +280,17 @@ def test_cli_bad_path_exits_2(tmp_path, capsys):
 
 
 def test_plot_ratio_writes_atomically(tmp_path):
+    import matplotlib
+
+    backend = matplotlib.rcParams._get_backend_or_none()
     out = plot_ratio(tmp_path / "ratio.png", ratio_value=517.0, ci95=(300.0, 900.0))
     assert out.stat().st_size > 1000
-    assert not list(tmp_path.glob(".h2ratio-*"))  # no temporary file left behind
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # format from the suffix
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+    assert matplotlib.rcParams._get_backend_or_none() == backend  # no backend forced
+    with pytest.raises(HotcarrierError, match="ratio.xyz.*format 'xyz'"):
+        plot_ratio(tmp_path / "ratio.xyz")
+    assert list(tmp_path.iterdir()) == [out]
 
 
 def test_inputs_object_passthrough():

@@ -11,13 +11,18 @@ Curated API::
     with_prior(inputs, name, value, stderr)        # a user-supplied uncertainty (slow params)
     spectra: monochromatic, led, lamp, from_file, parse_spectrum; PhotonBalance
 
+Modules (lower layers first): ``illumination`` (spectra, absorption split), ``markov`` (fate
+of one electron), ``rate`` (QE, photon balance), ``inputs`` (H2Inputs), ``load`` (fits →
+inputs), ``ratio`` (ratio, uncertainty, sensitivity), ``plot``. The Poisson average over the
+trap count is :mod:`hotcarrier.physics.traps`; errors live in :mod:`hotcarrier.errors`.
+
 See ``docs/h2.md`` for the model, its assumptions and a worked example.
 """
 
+from ..errors import FitResultError, SpectrumError
 from .illumination import (
                            SimpleAbsorption,
                            Spectrum,
-                           SpectrumError,
                            TabulatedAbsorption,
                            from_file,
                            lamp,
@@ -25,7 +30,8 @@ from .illumination import (
                            monochromatic,
                            parse_spectrum,
 )
-from .load import FitResultError, load_fit
+from .inputs import H2Inputs
+from .load import load_fit
 from .plot import plot_ratio, ratio_vs_trap_density
 from .rate import (
                            H2Prediction,
@@ -35,7 +41,6 @@ from .rate import (
                            single_charge_occupancy,
 )
 from .ratio import (
-                           H2Inputs,
                            H2Ratio,
                            h2_ratio,
                            lambda_composite,

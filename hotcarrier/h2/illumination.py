@@ -32,18 +32,26 @@ it (e.g. :class:`TabulatedAbsorption` built from a Module-A calculation).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import HotcarrierError
-from ..units import HC_EV_NM, Q_E
+from ..errors import SpectrumError
+from ..physics.excitation import SIGMA_ABS_590_CM2, photon_flux_cm2_s
+from ..units import HC_EV_NM, KB_EV, fwhm_to_sigma
 
-
-class SpectrumError(HotcarrierError, ValueError):
-    """An illumination spectrum (argument or file) cannot be used."""
+__all__ = [
+    "DEFAULT_ABSORPTION",
+    "SimpleAbsorption",
+    "Spectrum",
+    "TabulatedAbsorption",
+    "from_file",
+    "lamp",
+    "led",
+    "monochromatic",
+    "parse_spectrum",
+]
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ class Spectrum:
         if irr is None:
             raise SpectrumError(f"spectrum {self.label!r} has no irradiance; give "
                                 "irradiance_mW_cm2 (e.g. --irradiance 100) for an absolute rate")
-        return irr * 1e-3 / (self.mean_photon_energy_eV * Q_E)
+        return photon_flux_cm2_s(irr, self.mean_photon_energy_eV)
 
     def with_irradiance(self, irradiance_mW_cm2: float | None) -> Spectrum:
         """A copy with another total irradiance (mW cm⁻²)."""
@@ -128,7 +136,7 @@ def led(center_nm: float, fwhm_nm: float = 20.0, *, irradiance_mW_cm2: float | N
     if not (center_nm > 0 and fwhm_nm > 0 and step_nm > 0):
         raise SpectrumError(f"LED needs centre, FWHM and step > 0 nm; got {center_nm}, "
                             f"{fwhm_nm}, {step_nm}")
-    sig = fwhm_nm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    sig = fwhm_to_sigma(fwhm_nm)
     wl = np.arange(max(center_nm - 2 * fwhm_nm, step_nm), center_nm + 2 * fwhm_nm + step_nm / 2,
                    step_nm)
     w = np.exp(-0.5 * ((wl - center_nm) / sig) ** 2)
@@ -151,7 +159,7 @@ def lamp(cutoff_nm: float = 420.0, upper_nm: float = 800.0, *, kind: str = "blac
     if kind == "blackbody":
         if not temperature_K > 0:
             raise SpectrumError(f"blackbody temperature must be > 0 K, got {temperature_K}")
-        x = HC_EV_NM / (wl * 8.617333262e-5 * temperature_K)
+        x = HC_EV_NM / (wl * KB_EV * temperature_K)
         w = wl**-4 / np.expm1(x)
         desc = f"{temperature_K:g} K blackbody"
     elif kind == "flat":
@@ -261,7 +269,7 @@ class SimpleAbsorption:
         500 nm for the default 7.5/12.5 nm geometry).
     """
 
-    sigma_peak_cm2: float = 6.2e-12
+    sigma_peak_cm2: float = SIGMA_ABS_590_CM2
     lspr_eV: float = 2.09
     fwhm_eV: float = 0.2
     E_g_eV: float = 2.4

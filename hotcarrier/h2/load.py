@@ -49,11 +49,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import HotcarrierError
+from ..errors import FitResultError
 from ..physics.parameters import InterfaceParams, preset
 from ..units import TIME_TO_PS
+from .inputs import Z95, H2Inputs
 from .rate import INJECTION_INPUTS
-from .ratio import H2Inputs
+
+__all__ = ["NOT_H2", "as_inputs", "load_fit"]
 
 SUFFIX_TIME = {"_fs": "fs", "_ps": "ps", "_ns": "ns", "_us": "us", "_ms": "ms"}
 NOT_H2 = frozenset({"irf_fwhm_fs", "hbar_omega_eV", "tau_th_ps", "tau_b_ps", "gamma_e", "G_eph",
@@ -62,10 +64,6 @@ NOT_H2 = frozenset({"irf_fwhm_fs", "hbar_omega_eV", "tau_th_ps", "tau_b_ps", "ga
 uncertain in it (the pump energy): their values are loaded, their stderr is not propagated."""
 PHI_NAMES = ("injection_quantum_yield", "phi_inj")
 PARAM_KEYS = ("parameters", "params", "fitted_parameters")
-
-
-class FitResultError(HotcarrierError, ValueError):
-    """A fitted result cannot be used as H2 input."""
 
 
 def _fix(path) -> str:
@@ -206,7 +204,7 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
         ci = inj.get("ci95")
         if (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci
                 and float(ci[1]) > float(ci[0])):
-            cands.append((float(ci[1]) - float(ci[0])) / (2 * 1.959963984540054))
+            cands.append((float(ci[1]) - float(ci[0])) / (2 * Z95))
         phi_se = max(cands) if cands else None  # the wider of Wald and (profile) interval
     elif isinstance(inj, (int, float)):
         phi = float(inj)
@@ -247,3 +245,18 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
                      f"{base if isinstance(base, str) else 'base'} defaults: {slow}")
     return H2Inputs(params=params, phi_inj=phi, names=tuple(names), cov=cov,
                     source=str(src), notes=tuple(notes))
+
+
+def as_inputs(x, role: str = "clean") -> H2Inputs:
+    """Normalise a preset name, path, InterfaceParams or H2Inputs to :class:`H2Inputs`.
+
+    A path (fit folder, ``summary.json`` or ``result.nc``) is loaded with :func:`load_fit`,
+    using the preset named ``role`` (``"clean"`` or ``"defective"``) as the base.
+    """
+    if isinstance(x, H2Inputs):
+        return x
+    if isinstance(x, InterfaceParams):
+        return H2Inputs(x, source="parameters")
+    if isinstance(x, str) and x in ("clean", "defective"):
+        return H2Inputs(preset(x), source=f"preset {x}")
+    return load_fit(x, base=role)

@@ -25,22 +25,36 @@ the buried Au core k_XAu is counted as LOSS (closed core–shell, spec §9.3); t
 With these rules the spec's defaults ⟨P_X→H2⟩ = 0.86 (clean) and 8.4e-4 (defective) [C]
 are reproduced (tests/test_h2_markov.py).
 
-Everything here is pure JAX (pytrees in, arrays out), differentiable, and jit/vmap-safe. The
-Poisson average over the trap count uses a fixed number of terms ``n_terms`` (a static Python
-int) so that it compiles once; :func:`n_poisson_terms` gives the spec's truncation
-m_max = ⌈λ + 12√λ + 30⌉ (§8.4) for a concrete λ.
+Everything here is pure JAX (pytrees in, arrays out), differentiable, and jit/vmap-safe. Every
+function of ``m`` is elementwise, so an array of trap counts broadcasts; the Poisson average over
+m (spec §8.4) is :func:`hotcarrier.physics.traps.poisson_average`, e.g.
+``poisson_average(lambda m: p_c_to_h2(r, m), r.lam, padded_m_max(r.lam))``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import gammaln, xlogy
 
 from ..physics.parameters import InterfaceParams
+
+__all__ = [
+    "ABSORBING",
+    "TRANSIENT",
+    "SlowRates",
+    "absorption_closed_form",
+    "absorption_matrix",
+    "fundamental_matrix",
+    "generator",
+    "mean_field",
+    "p_c_to_h2",
+    "p_x_to_h2",
+    "phi_ll",
+    "slow_rates",
+    "theta",
+]
 
 TRANSIENT = ("C", "T", "L", "L*", "X")
 """Names of the transient states, in matrix order."""
@@ -204,43 +218,11 @@ def absorption_closed_form(r: SlowRates, m) -> jax.Array:
     return jnp.stack([b_c, b_t, b_l, b_ls, b_x], -2)
 
 
-# ----------------------------------------------------------------------------- Poisson average
-def n_poisson_terms(lam: float) -> int:
-    """Number of terms m = 0 … m_max with m_max = ⌈λ + 12√λ + 30⌉ (spec §8.4), a Python int.
-
-    Needs a concrete λ (call at the edge, outside ``jit``).
-    """
-    lam = float(lam)
-    if not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"mean trap number λ must be finite and ≥ 0, got {lam}")
-    return math.ceil(lam + 12.0 * math.sqrt(lam) + 30.0) + 1
-
-
-def padded_terms(*lams: float) -> int:
-    """A static term count covering every λ given, rounded up to a multiple of 64.
-
-    Rounding keeps the number of distinct compiled shapes small; extra terms only add
-    negligible Poisson tail weight, so they never reduce accuracy.
-    """
-    n = max(n_poisson_terms(x) for x in lams)
-    return 64 * math.ceil(n / 64)
-
-
-def poisson_weights(lam, n_terms: int) -> jax.Array:
-    """Poisson(m; λ) for m = 0 … n_terms − 1 (float64 array of length ``n_terms``)."""
-    m = jnp.arange(n_terms, dtype=jnp.result_type(float))
-    lam = jnp.asarray(lam, dtype=m.dtype)
-    return jnp.exp(xlogy(m, lam) - lam - gammaln(m + 1.0))
-
-
-def poisson_average(fn, r: SlowRates, n_terms: int):
-    """⟨fn(r, m)⟩ over m ~ Poisson(r.lam), truncated at ``n_terms`` terms (vectorised over m)."""
-    m = jnp.arange(n_terms, dtype=jnp.result_type(float))
-    w = poisson_weights(r.lam, n_terms)
-    vals = jax.vmap(lambda mm: fn(r, mm))(m)
-    return jnp.tensordot(w, vals, axes=(0, 0))
-
-
+# ----------------------------------------------------------------------------- mean field
 def mean_field(fn, r: SlowRates):
-    """fn evaluated at the mean trap number m := λ (the mean-field approximation of §8.4)."""
+    """``fn(r, m)`` at the mean trap number m := λ (the mean-field approximation of §8.4).
+
+    Acceptable only for λ ≪ 1 or λ ≫ 10; the Poisson average
+    (:func:`hotcarrier.physics.traps.poisson_average`) is the model.
+    """
     return fn(r, r.lam)

@@ -1,20 +1,23 @@
 """Figure of the clean/defective ratio against Λ and against the defective trap density.
 
-matplotlib is imported lazily (Agg backend); the figure is written atomically (temporary file in
-the target folder, then ``os.replace``).
+matplotlib is imported lazily and no backend is chosen: the figure is a bare
+:class:`matplotlib.figure.Figure` (no pyplot), written atomically with
+:func:`hotcarrier.io.atomic.atomic_path`.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import HotcarrierError
-from .ratio import as_inputs, lambda_composite, ratio_sweep
+from ..errors import OptionError
+from ..io.atomic import atomic_path
+from .load import as_inputs
+from .ratio import lambda_composite, ratio_sweep
+
+__all__ = ["plot_ratio", "ratio_vs_trap_density"]
 
 
 @with_x64
@@ -54,16 +57,18 @@ def plot_ratio(path, clean="clean", defective="defective", *, ratio_value: float
     """
     path = Path(path)
     if not path.parent.exists():
-        raise HotcarrierError(f"{path}: folder {path.parent} does not exist\n  fix: create it "
-                              "or choose another --plot path")
-    import matplotlib
+        raise OptionError(f"{path}: folder {path.parent} does not exist\n  fix: create it "
+                          "or choose another --plot path")
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt not in fig.canvas.get_supported_filetypes():
+        raise OptionError(f"{path}: matplotlib cannot write the format {fmt!r}\n  fix: use one "
+                          f"of the suffixes {sorted(fig.canvas.get_supported_filetypes())}")
     d = ratio_vs_trap_density(clean, defective, injection_model=injection_model)
     di = as_inputs(defective, "defective")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    a1, a2 = fig.subplots(1, 2)
     a1.loglog(d["Lambda_Nit"], d["ratio_Nit"], label="vary N_it,def")
     a1.loglog(d["Lambda_sigma"], d["ratio_sigma"], "--", label="vary σ_n (both)")
     a1.loglog(d["Lambda_Es"], d["ratio_Es"], ":", label="vary E_s (both)")
@@ -85,16 +90,6 @@ def plot_ratio(path, clean="clean", defective="defective", *, ratio_value: float
         ax.grid(True, which="major", alpha=0.3)
     a1.legend(fontsize=8)
     a1.set_title("only Λ is identifiable from H2 data", fontsize=9)
-    fd, tmp = tempfile.mkstemp(prefix=".h2ratio-", suffix=path.suffix or ".png",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi)
-        os.replace(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:  # the temporary name has no image suffix: name the format
+        fig.savefig(tmp, dpi=dpi, format=fmt)
     return path

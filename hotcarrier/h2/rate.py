@@ -27,44 +27,50 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import HotcarrierError, ModelError, NonlinearRegimeWarning
+from ..errors import ModelError, NonlinearRegimeWarning, OptionError, SpectrumError
+from ..physics.excitation import photon_flux_cm2_s
+from ..physics.injection import injection_quantum_yield
 from ..physics.parameters import InterfaceParams
+from ..physics.traps import padded_m_max, poisson_average
 from ..units import N_A
 from . import markov
 from .illumination import DEFAULT_ABSORPTION, Spectrum
 
-RHO_AU_G_CM3 = 19.32  # density of Au, g cm⁻³ [L] CRC (spec §9.3)
-RHO_CDS_G_CM3 = 4.82  # density of CdS, g cm⁻³ [L] CRC (spec §9.3)
+__all__ = [
+    "INJECTION_INPUTS",
+    "OCCUPANCY_LIMIT",
+    "Excitation",
+    "H2Prediction",
+    "PhotonBalance",
+    "check_params",
+    "check_single_charge",
+    "excitation",
+    "injection_spectrum",
+    "is_single_line",
+    "kernel_mode",
+    "occupancy_core",
+    "particles_per_gram",
+    "predict_h2",
+    "predict_kernel",
+    "qe_core",
+    "single_charge_occupancy",
+]
+
 OCCUPANCY_LIMIT = 0.1  # max mean long-lived excess electrons per particle, – (spec §9.5)
 INJECTION_INPUTS = ("hbar_omega_eV", "eta_rad", "eta_cid", "phi_B_eV", "dphi_pin_eV", "E_F_eV",
                     "v_F_m_s", "xi_ib", "f_ib", "tau_ee_fs", "tau_inj_fs", "R1_nm")
 """InterfaceParams fields that enter Φ_inj (§4); a fitted Φ_inj replaces them in the H2 model."""
 
 
-def particle_mass_g(p: InterfaceParams):
-    """Mass of one Au@CdS particle, g (ρ_Au V_core + ρ_CdS V_shell; 6.50e-17 g default [C])."""
-    r1 = p.R1_nm * 1e-7
-    v_core = 4.0 * math.pi * r1**3 / 3.0
-    return RHO_AU_G_CM3 * v_core + RHO_CDS_G_CM3 * p.volume_shell_cm3
-
-
 def particles_per_gram(p: InterfaceParams):
-    """Particles per gram of catalyst, g⁻¹ (1.54e16 for the default geometry, spec §9.3 [C])."""
-    return 1.0 / particle_mass_g(p)
+    """Particles per gram of catalyst 1/m_particle, g⁻¹ (1.54e16 default geometry, §9.3 [C]).
+
+    The particle mass is :attr:`InterfaceParams.particle_mass_g` (ρ_Au V_c + ρ_CdS V_sh).
+    """
+    return 1.0 / p.particle_mass_g
 
 
 # ----------------------------------------------------------------------------- injection
-def injection_model_yield(p: InterfaceParams, model: str = "all_above"):
-    """Φ_inj(p) from :mod:`hotcarrier.physics.injection` (gross injection yield, §5.4), –."""
-    try:
-        from ..physics.injection import injection_quantum_yield
-    except ImportError as exc:
-        raise ModelError(
-            "the H2 model needs the injection yield Φ_inj: hotcarrier.physics.injection is not "
-            f"available ({exc}); pass phi_inj=... (e.g. from a TA fit)") from None
-    return injection_quantum_yield(p, model=model)
-
-
 def injection_spectrum(p: InterfaceParams, energy_eV, phi_inj=None, model: str = "all_above"):
     """Φ_inj at each photon energy (array, –), pure JAX.
 
@@ -73,15 +79,15 @@ def injection_spectrum(p: InterfaceParams, energy_eV, phi_inj=None, model: str =
     Φ(E) = phi_inj · Φ_model(E)/Φ_model(p.hbar_omega_eV) [A].
     """
     energy_eV = jnp.atleast_1d(jnp.asarray(energy_eV, dtype=jnp.result_type(float)))
-    shape = jax.vmap(lambda e: injection_model_yield(dataclasses.replace(p, hbar_omega_eV=e),
-                                                     model))(energy_eV)
+    shape = jax.vmap(lambda e: injection_quantum_yield(dataclasses.replace(p, hbar_omega_eV=e),
+                                                       model))(energy_eV)
     if phi_inj is None:
         return shape
-    return phi_inj * shape / injection_model_yield(p, model)
+    return phi_inj * shape / injection_quantum_yield(p, model)
 
 
 # ----------------------------------------------------------------------------- pure core
-def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int, cds_channel: bool = True):
+def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int, cds_channel: bool = True):
     """QE_H2 and the Poisson-averaged fate probabilities (pure JAX).
 
     Parameters
@@ -92,8 +98,8 @@ def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int, cds_channe
         Φ̄_Au = Σ w_abs ξ_Au Φ_inj (injected electrons per absorbed photon, plasmon channel).
     xi_cds_eff : float or Array, –
         ξ̄_CdS = Σ w_abs ξ_CdS (share of absorbed photons taken by the CdS shell).
-    n_terms : int (static)
-        Number of Poisson terms (see :func:`hotcarrier.h2.markov.padded_terms`).
+    n_max : int (static)
+        Largest trap count of the Poisson sum (see :func:`hotcarrier.physics.traps.padded_m_max`).
     cds_channel : bool (static)
         Include the optional CdS band-gap channel (§9.3).
 
@@ -104,12 +110,17 @@ def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int, cds_channe
         ``phi_ll`` ⟨φ_LL⟩, ``mean_traps`` λ.
     """
     r = markov.slow_rates(p)
-    pc = markov.poisson_average(markov.p_c_to_h2, r, n_terms)
-    px = markov.poisson_average(markov.p_x_to_h2, r, n_terms)
+    pc = _trap_average(markov.p_c_to_h2, r, n_max)
+    px = _trap_average(markov.p_x_to_h2, r, n_max)
     x_term = xi_cds_eff * px if cds_channel else 0.0 * px
     qe = 0.5 * (phi_au_eff * pc + x_term)
     return {"qe_h2": qe, "p_c_h2": pc, "p_x_h2": px,
-            "phi_ll": markov.poisson_average(markov.phi_ll, r, n_terms), "mean_traps": r.lam}
+            "phi_ll": _trap_average(markov.phi_ll, r, n_max), "mean_traps": r.lam}
+
+
+def _trap_average(fn, r: markov.SlowRates, n_max: int):
+    """⟨fn(r, m)⟩ over m ~ Poisson(r.lam), m = 0 … n_max (spec §8.4; ``fn`` elementwise in m)."""
+    return poisson_average(lambda m: fn(r, m), r.lam, n_max)
 
 
 def _occupancy_time(r: markov.SlowRates, m):
@@ -133,7 +144,7 @@ def _occupancy_time_x(r: markov.SlowRates, m):
     return r.k_hsx / k_xt / k_ls
 
 
-def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int,
+def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int,
                    cds_channel: bool = True, method: str = "exact"):
     """Mean long-lived excess electrons per particle per unit absorption rate g, s (pure JAX).
 
@@ -145,9 +156,8 @@ def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_terms: int,
     with one trap lose L* electrons quickly); both round to the spec's one-digit numbers.
     """
     r = markov.slow_rates(p)
-    t_c = markov.poisson_average(_occupancy_time if method == "exact" else _occupancy_time_spec,
-                                 r, n_terms)
-    t_x = markov.poisson_average(_occupancy_time_x, r, n_terms)
+    t_c = _trap_average(_occupancy_time if method == "exact" else _occupancy_time_spec, r, n_max)
+    t_x = _trap_average(_occupancy_time_x, r, n_max)
     return phi_au_eff * t_c + (xi_cds_eff * t_x if cds_channel else 0.0)
 
 
@@ -193,7 +203,8 @@ class PhotonBalance:
         if not 0 < self.catalyst_share <= 1:
             problems.append(f"catalyst_share must be in (0, 1], got {self.catalyst_share}")
         if problems:
-            raise HotcarrierError("invalid photon balance: " + "; ".join(problems))
+            raise OptionError("photon balance (CLI: --mass, --area, --absorbance, "
+                              "--catalyst-share) cannot be used:\n  - " + "\n  - ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -235,7 +246,9 @@ def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorpti
         mean_e = spectrum.mean_photon_energy_eV
         w_abs = w_inc * sigma
         if not w_abs.sum() > 0:
-            raise HotcarrierError(f"the particle absorbs nothing in the spectrum {label!r}")
+            raise SpectrumError(f"the particle absorbs nothing in the spectrum {label!r}; choose "
+                                "a spectrum that overlaps the plasmon band (≈ 500–700 nm) or the "
+                                "CdS band gap (< 517 nm)")
         w_abs = w_abs / w_abs.sum()
     g = q_abs = None
     if balance is not None:
@@ -243,9 +256,9 @@ def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorpti
         if irr is None and spectrum is not None:
             irr = spectrum.irradiance_mW_cm2
         if irr is None:
-            raise HotcarrierError("the photon balance needs an irradiance: give "
-                                  "irradiance_mW_cm2 (CLI: --irradiance) in mW cm⁻²")
-        flux = irr * 1e-3 / (mean_e * 1.602176634e-19)  # photons cm⁻² s⁻¹
+            raise OptionError("the photon balance needs an irradiance: give "
+                              "irradiance_mW_cm2 (CLI: --irradiance) in mW cm⁻²")
+        flux = photon_flux_cm2_s(irr, mean_e)  # photons cm⁻² s⁻¹
         ppg = (float(particles_per_gram(p)) if balance.particles_per_gram is None
                else balance.particles_per_gram)
         n_p = balance.catalyst_mass_g * ppg
@@ -258,7 +271,8 @@ def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorpti
         q_lam = area * flux * w_inc * f_abs  # photons s⁻¹ absorbed per bin
         q_abs = float(q_lam.sum())
         if not q_abs > 0:
-            raise HotcarrierError("no photons are absorbed in this photon balance")
+            raise OptionError("no photons are absorbed in this photon balance; check the "
+                              "irradiance, catalyst mass, absorbance and catalyst share (> 0)")
         w_abs = q_lam / q_abs
         g = q_abs / n_p
     return Excitation(np.asarray(e, float), np.asarray(w_abs, float), np.asarray(xi_au, float),
@@ -306,8 +320,8 @@ def check_params(p: InterfaceParams, what: str = "parameters") -> None:
         raise ModelError(f"{what} cannot be used by the H2 model:\n  - " + "\n  - ".join(problems))
 
 
-@functools.partial(jax.jit, static_argnames=("n_terms", "cds_channel", "mode", "model"))
-def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_terms, cds_channel, mode,
+@functools.partial(jax.jit, static_argnames=("n_max", "cds_channel", "mode", "model"))
+def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_max, cds_channel, mode,
                    model):
     """Jitted QE core (compiled once per static combination; pure JAX, differentiable).
 
@@ -322,9 +336,9 @@ def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_terms, cds_chan
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, None, model))
     else:
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, phi_inj, model))
-    out = qe_core(p, phi_eff, xi_cds_eff, n_terms, cds_channel)
+    out = qe_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
     out["phi_eff"] = phi_eff
-    out["occ_per_g"] = occupancy_core(p, phi_eff, xi_cds_eff, n_terms, cds_channel)
+    out["occ_per_g"] = occupancy_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
     return out
 
 
@@ -372,14 +386,15 @@ def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi
     """
     check_params(params)
     if phi_inj is not None and not 0 < float(phi_inj) <= 1:
-        raise ModelError(f"phi_inj = {phi_inj} must lie in (0, 1]")
+        raise ModelError(f"phi_inj = {phi_inj} must lie in (0, 1] (electrons injected per "
+                         "absorbed photon); pass a yield, not a percentage")
     exc = excitation(params, spectrum, absorption=absorption, balance=photon_balance)
-    n = markov.padded_terms(float(params.mean_traps))
+    n = padded_m_max(float(params.mean_traps))
     mode = kernel_mode(params, exc, phi_inj)
     xi_cds = float(np.sum(exc.w_abs * exc.xi_cds))
     out = predict_kernel(params, jnp.float64(1.0 if phi_inj is None else phi_inj),
                          jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
-                         jnp.float64(xi_cds), n_terms=n, cds_channel=cds_channel, mode=mode,
+                         jnp.float64(xi_cds), n_max=n, cds_channel=cds_channel, mode=mode,
                          model=injection_model)
     phi_eff = out["phi_eff"]
     rate = occ = ok = None
@@ -422,7 +437,8 @@ def single_charge_occupancy(params: InterfaceParams, g_per_s, *, phi_inj=None,
     ``method="spec"``: the spec's formula with τ_H = 1/k_H (4.8e-3 … 9.0). Poisson-averaged.
     """
     if method not in ("exact", "spec"):
-        raise ValueError(f"method must be 'exact' or 'spec', got {method!r}")
-    phi = injection_model_yield(params, injection_model) if phi_inj is None else phi_inj
-    n = markov.padded_terms(float(params.mean_traps))
+        raise OptionError(f"method = {method!r} is not an occupancy formula; choose 'exact' "
+                          "(fundamental matrix) or 'spec' (the §9.5 formula)")
+    phi = injection_quantum_yield(params, injection_model) if phi_inj is None else phi_inj
+    n = padded_m_max(float(params.mean_traps))
     return np.asarray(g_per_s, float) * float(occupancy_core(params, phi, 0.0, n, False, method))

@@ -5,8 +5,11 @@ the reactor photon balance when both catalysts absorb the same photons per gram.
 
 Uncertainty (when a parameter set carries a covariance, e.g. from a TA fit):
 
-* delta method on log r: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d with g = ∇ log QE from
-  ``jax.grad`` (the two fits are independent); 95 % interval r·exp(±1.96 sd);
+* delta method (:func:`hotcarrier.fitting.uncertainty.propagate_covariance`) on
+  (log QE_c, log QE_d, log r) over (θ_c, θ_d, θ_shared) with the block-diagonal covariance
+  diag(Σ_c, Σ_d, Σ_shared) (the two fits are independent; shared parameters enter both QEs)
+  and g = ∇ log QE from ``jax.grad``: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d
+  + (g_c,s − g_d,s)ᵀ Σ_s (g_c,s − g_d,s); 95 % interval r·exp(±1.96 sd);
 * sampling: θ ~ log-normal with the same first-order covariance (positivity of rates, yields and
   densities), QE for every draw by ``jax.vmap``, 2.5/97.5 percentiles of the ratio.
 
@@ -21,104 +24,65 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import HotcarrierError
-from ..physics.parameters import InterfaceParams, preset
+from ..errors import ModelError, OptionError
+from ..fitting.uncertainty import propagate_covariance
+from ..physics.injection import injection_quantum_yield
+from ..physics.parameters import InterfaceParams
+from ..physics.traps import padded_m_max
 from ..units import KB_EV
-from . import markov
 from .illumination import Spectrum
+from .inputs import Z95, H2Inputs
+from .load import as_inputs
 from .rate import (
     INJECTION_INPUTS,
     H2Prediction,
     PhotonBalance,
     check_params,
     excitation,
-    injection_model_yield,
     kernel_mode,
     predict_h2,
     predict_kernel,
     qe_core,
 )
 
-Z95 = 1.959963984540054  # two-sided 95 % normal quantile
+__all__ = [
+    "IDENTIFIABILITY_NOTE",
+    "SENSITIVITY_CASES",
+    "H2Inputs",
+    "H2Ratio",
+    "h2_ratio",
+    "lambda_composite",
+    "ratio_sweep",
+    "sensitivity",
+    "with_prior",
+]
+
 IDENTIFIABILITY_NOTE = (
     "N_it, sigma_n and E_s are not separately identifiable from H2 activity: the ratio is "
     "governed by Lambda = N_it,def * sigma_n * v_th * exp(-E_s/k_B T) (spec 9.4); TA fixes only "
     "N_it*sigma_n*v_th (ps trapping). Report the ratio as a function of Lambda.")
 
 
-@dataclass(frozen=True)
-class H2Inputs:
-    """One catalyst for the H2 model: parameters, optional fitted Φ_inj and covariance.
-
-    Attributes
-    ----------
-    params : InterfaceParams
-        Parameter set (fitted values merged onto a preset).
-    phi_inj : float or None, –
-        Fitted gross injection yield at ``params.hbar_omega_eV``; None → model value.
-    names : tuple of str
-        Uncertain quantities: InterfaceParams field names or ``"phi_inj"``.
-    cov : ndarray or None
-        Covariance of ``names`` in their own units (field-name units).
-    source : str
-        Where the set came from (preset name or file).
-    """
-
-    params: InterfaceParams
-    phi_inj: float | None = None
-    names: tuple = ()
-    cov: np.ndarray | None = None
-    source: str = ""
-    notes: tuple = field(default=(), compare=False)
-
-    @property
-    def has_uncertainty(self) -> bool:
-        """True if a usable covariance is attached."""
-        return self.cov is not None and len(self.names) > 0
-
-    def values(self) -> np.ndarray:
-        """Current values of ``names`` (float64)."""
-        return np.array([self.phi_inj if n == "phi_inj" else float(getattr(self.params, n))
-                         for n in self.names], dtype=float)
-
-
-def as_inputs(x, role: str = "clean") -> H2Inputs:
-    """Normalise a preset name, path, InterfaceParams or H2Inputs to :class:`H2Inputs`.
-
-    A path (fit folder, ``summary.json`` or ``result.nc``) is loaded with
-    :func:`hotcarrier.h2.load.load_fit`, using the preset named ``role`` as the base.
-    """
-    if isinstance(x, H2Inputs):
-        return x
-    if isinstance(x, InterfaceParams):
-        return H2Inputs(x, source="parameters")
-    if isinstance(x, str) and x in ("clean", "defective"):
-        return H2Inputs(preset(x), source=f"preset {x}")
-    from .load import load_fit
-
-    return load_fit(x, base=role)
-
-
 # ----------------------------------------------------------------------------- pure pieces
-def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_terms, cds, mode, model):
+def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_max, cds, mode, model):
     """θ (vector over ``names``) → log QE_H2 (pure, differentiable)."""
     changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
     p = dataclasses.replace(params, **changes)
     if "phi_inj" in names:
         phi = theta[names.index("phi_inj")]
-    out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_terms=n_terms, cds_channel=cds,
+    out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_max=n_max, cds_channel=cds,
                          mode=mode, model=model)
     return jnp.log(out["qe_h2"])
 
 
-_STATIC = ("names", "n_terms", "cds", "mode", "model")
+_STATIC = ("names", "n_max", "cds", "mode", "model")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
@@ -133,12 +97,12 @@ def _log_qe_batch(thetas, *args, **static):
     return jax.vmap(lambda th: _log_qe(th, *args, **static))(thetas)
 
 
-def _kernel_args(inp: H2Inputs, exc, n_terms: int, model: str, cds: bool, names=None):
+def _kernel_args(inp: H2Inputs, exc, n_max: int, model: str, cds: bool, names=None):
     """Positional and static arguments of :func:`_log_qe` for one catalyst."""
     args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
             jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
             jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
-    static = {"names": tuple(inp.names if names is None else names), "n_terms": n_terms,
+    static = {"names": tuple(inp.names if names is None else names), "n_max": n_max,
               "cds": cds, "mode": kernel_mode(inp.params, exc, inp.phi_inj), "model": model}
     return args, static
 
@@ -147,7 +111,8 @@ def _lognormal_draws(mean, cov, n, key):
     """Draws with log-normal marginals matching mean and first-order covariance (all > 0)."""
     mean = np.asarray(mean, float)
     if np.any(mean <= 0):
-        raise HotcarrierError("sampling needs positive parameter values; use method='delta'")
+        raise ModelError("sampling draws log-normal parameters and needs every uncertain value "
+                         f"> 0, got {mean.tolist()}; use uncertainty='delta' instead")
     cov_log = np.asarray(cov, float) / np.outer(mean, mean)
     cov_log = 0.5 * (cov_log + cov_log.T)
     w, v = np.linalg.eigh(cov_log)
@@ -236,7 +201,8 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
         parameters TA cannot see, ``{"E_s_eV": 0.03}``); propagated fully correlated.
     """
     if uncertainty not in ("both", "delta", "sampling", "none"):
-        raise HotcarrierError(f"uncertainty must be both/delta/sampling/none, got {uncertainty!r}")
+        raise OptionError(f"uncertainty = {uncertainty!r} is not a method; choose 'both', "
+                          "'delta', 'sampling' or 'none'")
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
     check_params(ci.params, f"the clean set ({ci.source})")
@@ -264,25 +230,11 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
             vals = np.concatenate([inp.values(), s_vals])
             exc = excitation(inp.params, spectrum, absorption=absorption)
             parts.append((inp, names, own, vals, exc))
-        # delta method on log r = log QE_c(θ_c, θ_s) − log QE_d(θ_d, θ_s)
-        grads = []
-        for inp, names, own, vals, exc in parts:
-            if not names:
-                grads.append(np.zeros(0))
-                continue
-            n = markov.padded_terms(float(inp.params.mean_traps))
-            args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
-            grads.append(np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static)))
-        var = 0.0
-        var_qe = []
-        for (inp, names, own, vals, exc), g in zip(parts, grads, strict=True):
-            v_own = float(g[:own] @ np.asarray(inp.cov) @ g[:own]) if own else 0.0
-            v_s = float(g[own:] @ s_cov @ g[own:]) if s_names and names else 0.0
-            var += v_own
-            var_qe.append(v_own + v_s)
-        if s_names:
-            gs = grads[0][parts[0][2]:] - grads[1][parts[1][2]:]
-            var += float(gs @ s_cov @ gs)
+        # delta method on (log QE_c, log QE_d, log r) over x = (θ_c, θ_d, θ_s)
+        cov_log = _delta_log_covariance(parts, s_vals, s_cov, (pc.qe_h2, pd.qe_h2),
+                                        injection_model, cds_channel)
+        var_qe = (cov_log[0, 0], cov_log[1, 1])
+        var = cov_log[2, 2]
         sd = math.sqrt(max(var, 0.0))
         if uncertainty in ("both", "delta"):
             delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
@@ -302,7 +254,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
                 do = (_lognormal_draws(inp.values(), inp.cov, n_samples, key) if own
                       else np.zeros((n_samples, 0)))
                 draws = np.concatenate([do, ds], axis=1)
-                n = markov.padded_terms(_max_lambda(inp, names, vals, draws))
+                n = padded_m_max(_max_lambda(inp, names, vals, draws))
                 args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
                 logs.append(np.asarray(_log_qe_batch(jnp.asarray(draws), *args, **static)))
             lr = logs[0] - logs[1]
@@ -320,6 +272,58 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     return H2Ratio(pc, pd, value, ci95, method, delta_ci, samp_ci, sd,
                    float(lambda_composite(ci.params)), float(lambda_composite(di.params)),
                    (ci.source, di.source), tuple(notes), qe_ci)
+
+
+def _block_diag(*blocks) -> np.ndarray:
+    """Block-diagonal matrix of square ``blocks`` (empty blocks allowed)."""
+    blocks = [np.atleast_2d(np.asarray(b, float)) if np.size(b) else np.zeros((0, 0))
+              for b in blocks]
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    i = 0
+    for b in blocks:
+        k = b.shape[0]
+        out[i:i + k, i:i + k] = b
+        i += k
+    return out
+
+
+def _delta_log_covariance(parts, s_vals, s_cov, qe, model: str, cds: bool) -> np.ndarray:
+    """Delta-method covariance (3×3) of (log QE_clean, log QE_defective, log ratio).
+
+    The inputs x = (θ_c, θ_d, θ_s) are the clean set's own uncertain parameters, the
+    defective set's own and the shared ones (same value in both sets), with the block-diagonal
+    covariance diag(Σ_c, Σ_d, Σ_s) (independent fits; the shared block enters both QEs, fully
+    correlated). The Jacobian rows are the jitted ∇ log QE of each set, placed in their
+    blocks; :func:`hotcarrier.fitting.uncertainty.propagate_covariance` forms J Σ Jᵀ.
+    """
+    o_c, o_d = parts[0][2], parts[1][2]
+    n_s = len(s_vals)
+    own = slice(0, o_c), slice(o_c, o_c + o_d)
+    shared = slice(o_c + o_d, o_c + o_d + n_s)
+    x = np.concatenate([parts[0][3][:o_c], parts[1][3][:o_d], s_vals])
+    cov = _block_diag(parts[0][0].cov if o_c else [], parts[1][0].cov if o_d else [], s_cov)
+    log_qe, rows = [], []
+    for (inp, names, n_own, vals, exc), sl, q in zip(parts, own, qe, strict=True):
+        row = np.zeros(x.size)
+        if names:
+            args, static = _kernel_args(inp, exc, padded_m_max(float(inp.params.mean_traps)),
+                                        model, cds, names)
+            g = np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static))
+            row[sl], row[shared] = g[:n_own], g[n_own:]
+            log_qe.append(lambda xx, sl=sl, a=args, st=static: _log_qe(
+                jnp.concatenate([xx[sl], xx[shared]]), *a, **st))
+        else:
+            log_qe.append(lambda xx, q=q: jnp.log(q) + 0.0 * jnp.sum(xx))
+        rows.append(row)
+    jac = np.stack([rows[0], rows[1], rows[0] - rows[1]])
+
+    def transform(xx):
+        lc, ld = log_qe[0](xx), log_qe[1](xx)
+        return jnp.stack([lc, ld, lc - ld])
+
+    cov_log, _ = propagate_covariance(transform, x, cov, jac=jac)
+    return cov_log
 
 
 def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
@@ -340,7 +344,8 @@ def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
         if k in ci.names or k in di.names:
             problems.append(f"{k} already has a fitted uncertainty in one of the sets")
     if problems:
-        raise HotcarrierError("invalid shared uncertainty: " + "; ".join(problems))
+        raise OptionError("shared_uncertainty (CLI: --set NAME=VALUE±SE) cannot be used:\n  - "
+                          + "\n  - ".join(problems))
     return shared
 
 
@@ -355,7 +360,8 @@ def with_prior(inp: H2Inputs, name: str, value: float, stderr: float) -> H2Input
     else:
         params, phi = inp.params.replace(**{name: float(value)}), inp.phi_inj
     if not stderr > 0:
-        raise HotcarrierError(f"{name}: standard error must be > 0, got {stderr}")
+        raise OptionError(f"prior on {name}: standard error must be > 0, got {stderr}; give a "
+                          "positive stderr in the field's unit")
     names = [n for n in inp.names if n != name]
     keep = [i for i, n in enumerate(inp.names) if n != name]
     k = len(names)
@@ -381,22 +387,22 @@ def _max_lambda(inp: H2Inputs, names, vals, draws) -> float:
 
 
 # ----------------------------------------------------------------------------- sweeps
-@functools.partial(jax.jit, static_argnames=("n_terms", "model", "cds", "mode"))
-def _sweep_kernel(batch, base, phi, *, n_terms, model, cds, mode):
+@functools.partial(jax.jit, static_argnames=("n_max", "model", "cds", "mode"))
+def _sweep_kernel(batch, base, phi, *, n_max, model, cds, mode):
     """QE_H2 (reference illumination) for a batch of parameter sets (every leaf batched).
 
     Batching every leaf (instead of one named field) lets all sweeps share one compilation
-    per (n_terms, mode, batch size).
+    per (n_max, mode, batch size).
     """
 
     def one(p):
         if mode == "fixed":
             ph = phi
         elif mode == "model":
-            ph = injection_model_yield(p, model)
+            ph = injection_quantum_yield(p, model)
         else:  # fitted Φ_inj rescaled by the model's change
-            ph = phi * injection_model_yield(p, model) / injection_model_yield(base, model)
-        return qe_core(p, ph, 0.0, n_terms, cds)["qe_h2"]
+            ph = phi * injection_quantum_yield(p, model) / injection_quantum_yield(base, model)
+        return qe_core(p, ph, 0.0, n_max, cds)["qe_h2"]
 
     return jax.vmap(one)(batch)
 
@@ -406,7 +412,7 @@ def _bucket(n: int) -> int:
     return max(8, 1 << (int(n) - 1).bit_length())
 
 
-def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
+def _qe_sweep(inp: H2Inputs, field_name: str, values, n_max, model, cds):
     """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (reference case)."""
     if inp.phi_inj is None:
         mode = "model"
@@ -418,7 +424,7 @@ def _qe_sweep(inp: H2Inputs, field_name: str, values, n_terms, model, cds):
     batch = jax.tree.map(lambda leaf: jnp.full(size, leaf, dtype=jnp.float64), inp.params)
     batch = dataclasses.replace(batch, **{field_name: jnp.asarray(padded)})
     phi = jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj)
-    out = _sweep_kernel(batch, inp.params, phi, n_terms=n_terms, model=model, cds=cds, mode=mode)
+    out = _sweep_kernel(batch, inp.params, phi, n_max=n_max, model=model, cds=cds, mode=mode)
     return np.asarray(out)[: values.size]
 
 
@@ -433,14 +439,15 @@ def ratio_sweep(field_name: str, values, clean="clean", defective="defective", *
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
     if which not in ("clean", "defective", "both"):
-        raise HotcarrierError(f"which must be clean/defective/both, got {which!r}")
+        raise OptionError(f"which = {which!r} is not a parameter set; choose 'clean', "
+                          "'defective' or 'both'")
     values = np.atleast_1d(np.asarray(values, float))
     lams = [float(ci.params.mean_traps), float(di.params.mean_traps)]
     if field_name in ("N_it_cm2", "R1_nm"):
         for inp in (ci, di):
             for v in values:
                 lams.append(float(dataclasses.replace(inp.params, **{field_name: v}).mean_traps))
-    n = markov.padded_terms(max(lams))
+    n = padded_m_max(max(lams))
     if which in ("clean", "both"):
         qc = _qe_sweep(ci, field_name, values, n, injection_model, cds_channel)
     else:
@@ -480,14 +487,14 @@ def sensitivity(clean="clean", defective="defective", *, injection_model: str = 
     """
     ci = as_inputs(clean, "clean")
     di = as_inputs(defective, "defective")
-    n = markov.padded_terms(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
+    n = padded_m_max(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
 
     def log_ratio(x):
         n_def, sig, es = x
         pc = dataclasses.replace(ci.params, sigma_n_cm2=sig, E_s_eV=es)
         pd = dataclasses.replace(di.params, N_it_cm2=n_def, sigma_n_cm2=sig, E_s_eV=es)
-        phc = injection_model_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
-        phd = injection_model_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
+        phc = injection_quantum_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
+        phd = injection_quantum_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
         qc = qe_core(pc, phc, 0.0, n, cds_channel)["qe_h2"]
         qd = qe_core(pd, phd, 0.0, n, cds_channel)["qe_h2"]
         return jnp.log(qc / qd)

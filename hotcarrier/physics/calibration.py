@@ -1,7 +1,8 @@
 """Calibrated route to Φ_inj: sample vs one-electron-per-photon reference (spec §7.1).
 
     Φ_inj = [ΔA_s(0⁺)/ρ_abs,s] / [ΔA_ref(0⁺)/ρ_abs,ref] · (σ_CB,ref/σ_CB,s) ,
-    ρ_abs = (F/ħω)(1 − 10^{−A_pump})/ℓ   (absorbed photons per cm³)
+    ρ_abs = (F/ħω)(1 − 10^{−A_pump})/ℓ   (absorbed photons per cm³,
+             :func:`hotcarrier.physics.excitation.absorbed_photon_density`)
 
 ΔA(0⁺) are *deconvolved* amplitudes from a model fit, never raw peaks (the IRF-convolved peak of
 C is 9 % below Φ_inj for the clean defaults, spec V19). The full route — a global fit of the
@@ -14,21 +15,15 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ..units import HC_EV_NM, Q_E
+from .excitation import absorbed_photon_density
+from .linear import chain_rates
 
-
-def absorbed_photon_density(fluence_uJ_cm2, pump_nm, absorbance, path_cm):
-    """ρ_abs = (F/ħω)(1 − 10^{−A})/ℓ, absorbed photons cm⁻³ (spec §7.1).
-
-    Parameters
-    ----------
-    fluence_uJ_cm2 : float, µJ cm⁻²
-    pump_nm : float, nm
-    absorbance : float, OD at the pump wavelength (decadic)
-    path_cm : float, cm
-    """
-    photons_cm2 = fluence_uJ_cm2 * 1e-6 / (HC_EV_NM / pump_nm * Q_E)
-    return photons_cm2 * (1.0 - 10.0 ** (-absorbance)) / path_cm
+__all__ = [
+    "absorbed_photon_density",
+    "deconvolved_amplitude",
+    "injection_yield_from_amplitudes",
+    "linear_regime_slope",
+]
 
 
 def injection_yield_from_amplitudes(amp_sample, rho_sample, amp_ref, rho_ref,
@@ -49,8 +44,6 @@ def deconvolved_amplitude(p, model: str = "all_above", m=0.0):
     extrapolated to t = 0 is η_CID + b_H k_inj/(k_H − k_C) = Φ_inj + O(k_C/k_H) (1.1 % above
     Φ_inj for the clean defaults: the sub-IRF rise is folded into the amplitude).
     """
-    from .linear import chain_rates
-
     r = chain_rates(p, model)
     k_C = r.k_bet + r.k_sep + m * r.k1
     return r.b_C + r.b_H * r.k_inj / (r.k_H - k_C)

@@ -37,6 +37,7 @@ from ..errors import ConvergenceWarning, NonlinearRegimeWarning
 from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
+from .excitation import photons_per_fluence
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams
 from .ttm import (
@@ -458,12 +459,6 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
                       ConvergenceWarning, stacklevel=2)
     return FluenceSeriesFit(p_best, free, vals, errs, phi_best, phi_err, float(chi2),
                             int(res.n_iter), bool(res.converged), model_amp)
-
-
-def photons_per_fluence(p: InterfaceParams | None = None,
-                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2) -> float:
-    """dN_abs/dF, photons per particle per µJ cm⁻² (18.43 for the defaults)."""
-    return float(mean_absorbed_photons(1.0, p, sigma_abs_cm2))
 
 
 __all__ = [

@@ -13,8 +13,26 @@ import math
 from dataclasses import dataclass, fields
 
 import jax
+import jax.numpy as jnp
 
+from ..errors import ParameterNameError
 from ..units import KB_EV
+
+__all__ = [
+    "CLEAN",
+    "DEFECTIVE",
+    "PRESETS",
+    "RHO_AU_G_CM3",
+    "RHO_CDS_G_CM3",
+    "InterfaceParams",
+    "field_units",
+    "preset",
+]
+
+RHO_AU_G_CM3 = 19.32
+"""Density of Au, g cm⁻³ [L] CRC (spec §9.3)."""
+RHO_CDS_G_CM3 = 4.82
+"""Density of CdS, g cm⁻³ [L] CRC (spec §9.3)."""
 
 
 @jax.tree_util.register_dataclass
@@ -101,18 +119,36 @@ class InterfaceParams:
         """Trapped-electron recombination rate, ps⁻¹."""
         return 1e-3 / self.tau_trec_ns
 
+    # Particle geometry: the one definition of every size the model uses (spec §2, §8.1, §9.3).
+    # Concentric spheres: Au core of radius R1, CdS shell out to R2 = R1 + d_shell.
+    @property
+    def R2_nm(self):
+        """Outer (shell) radius R2 = R1 + d_shell, nm (12.5 default)."""
+        return self.R1_nm + self.d_shell_nm
+
     @property
     def area_int_cm2(self):
-        """Interface area 4πR1², cm² (7.07e-12 for the default geometry [C])."""
+        """Au/CdS interface area A_int = 4πR1², cm² (7.07e-12 default, spec §8.1 [C])."""
         r = self.R1_nm * 1e-7
         return 4.0 * math.pi * r * r
 
     @property
-    def volume_shell_cm3(self):
-        """Shell volume 4π(R2³ − R1³)/3, cm³ (6.41e-18 default [C])."""
+    def volume_core_cm3(self):
+        """Au-core volume V_c = 4πR1³/3, cm³ (1.767e-18 default; spec §6.1)."""
         r1 = self.R1_nm * 1e-7
-        r2 = (self.R1_nm + self.d_shell_nm) * 1e-7
+        return 4.0 * math.pi * r1**3 / 3.0
+
+    @property
+    def volume_shell_cm3(self):
+        """CdS shell volume V_sh = 4π(R2³ − R1³)/3, cm³ (6.41e-18 default, spec §8.1 [C])."""
+        r1 = self.R1_nm * 1e-7
+        r2 = self.R2_nm * 1e-7
         return 4.0 * math.pi * (r2**3 - r1**3) / 3.0
+
+    @property
+    def particle_mass_g(self):
+        """Mass of one particle ρ_Au V_c + ρ_CdS V_sh, g (6.50e-17 default; spec §9.3 [C])."""
+        return RHO_AU_G_CM3 * self.volume_core_cm3 + RHO_CDS_G_CM3 * self.volume_shell_cm3
 
     @property
     def mean_traps(self):
@@ -126,17 +162,15 @@ class InterfaceParams:
 
     @property
     def f_cb(self):
-        """Thermal CB occupation of a shallow-state electron exp(−E_s/k_BT), –."""
-        import jax.numpy as jnp
-
+        """Thermal CB occupation of a shallow-state electron exp(−E_s/k_BT), – (spec §8.3)."""
         return jnp.exp(-self.E_s_eV / (KB_EV * self.temperature_K))
 
     def replace(self, **changes) -> InterfaceParams:
         """A copy with some fields changed (names as the fields)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
-            raise KeyError(f"unknown parameter(s) {sorted(unknown)}; "
-                           f"known: {[f.name for f in fields(self)]}")
+            raise ParameterNameError(f"unknown parameter(s) {sorted(unknown)}; use field names "
+                                     f"of InterfaceParams: {[f.name for f in fields(self)]}")
         return dataclasses.replace(self, **changes)
 
 
@@ -154,7 +188,8 @@ def preset(name: str) -> InterfaceParams:
     try:
         return PRESETS[name]
     except KeyError:
-        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        raise ParameterNameError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}"
+                                 ) from None
 
 
 def field_units() -> dict[str, str]:

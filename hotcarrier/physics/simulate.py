@@ -31,13 +31,17 @@ import xarray as xr
 from .._x64 import with_x64
 from ..dataset import make_ta_dataset
 from ..errors import DataFormatError
-from ..units import HC_EV_NM, Q_E
+from ..io.atomic import atomic_path
 from . import observables as ob
+from .excitation import (
+    PHOTONS_PER_PARTICLE_PER_UJ_CM2,
+    absorbed_photon_density,
+    mean_absorbed_photons,
+)
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams, preset
-from .traps import long_lived_fraction
+from .traps import long_lived_fraction, m_max
 
-PHOTONS_PER_PARTICLE_PER_UJ_CM2 = 18.4  # ⟨N_abs⟩ per µJ cm⁻² at 590 nm, default geometry [C] §2 A.4
 LINEAR_REGIME_MAX_NABS = 2.0  # ⟨N_abs⟩ ≤ 2: Φ_inj fluence-independent within 1 % (spec V16)
 MIDIR_PROBE_NM = 3440.0  # mid-IR probe (Du et al. [V])
 PUMP_NM = 590.0
@@ -66,12 +70,6 @@ def visible_delays():
 def visible_wavelengths():
     """Probe wavelengths of the visible map (51, 450–700 nm), nm."""
     return np.linspace(450.0, 700.0, 51)
-
-
-def absorbed_photon_density_cm3(fluence_uJ_cm2, pump_nm, absorbance, path_cm):
-    """ρ_abs = (F/ħω)(1 − 10^{−A})/ℓ, absorbed photons per cm³ (spec §7.1)."""
-    photons = fluence_uJ_cm2 * 1e-6 / (HC_EV_NM / pump_nm * Q_E)
-    return photons * (1.0 - 10.0 ** (-absorbance)) / path_cm
 
 
 _midir_jit = jax.jit(ob.midir_signal, static_argnames=("model", "n_max"))
@@ -144,12 +142,10 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
                           "model (spec §5, §7) with Gaussian noise; not a measurement."),
     }
     out: dict[str, xr.Dataset] = {}
-    from .traps import m_max
-
     n_max = m_max(params.mean_traps)  # the exact truncated Poisson sum of spec §8.4
     t = jnp.asarray(midir_delays())
     for F in fluences:
-        rho = absorbed_photon_density_cm3(F, PUMP_NM, 0.5, 0.1)
+        rho = absorbed_photon_density(F, PUMP_NM, 0.5, 0.1)
         sig = np.asarray(_midir_jit(t, params, o, rho * 1e-12, model=model, n_max=n_max))
         noisy = sig + noise_mOD * rng.standard_normal(sig.shape)
         name = f"midir_F{F:.3f}"
@@ -161,9 +157,9 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
                    "pump_wavelength_nm": PUMP_NM, "pump_fluence_uJ_cm2": float(F),
                    "pump_absorbance": 0.5, "path_length_cm": 0.1,
                    "absorbed_photon_density_cm3": rho,
-                   "mean_absorbed_photons_per_particle": PHOTONS_PER_PARTICLE_PER_UJ_CM2 * F,
+                   "mean_absorbed_photons_per_particle": float(mean_absorbed_photons(F, params)),
                    "history": [f"simulated (seed {seed}, noise {noise_mOD} mOD)"]})
-    rho_ref = absorbed_photon_density_cm3(0.1, REF_PUMP_NM, 0.3, 0.1)
+    rho_ref = absorbed_photon_density(0.1, REF_PUMP_NM, 0.3, 0.1)
     sig = np.asarray(_ref_jit(t, params, o, rho_ref * 1e-12))
     noisy = sig + noise_mOD * rng.standard_normal(sig.shape)
     out["reference"] = make_ta_dataset(
@@ -180,7 +176,7 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
     if include_visible:
         tv = jnp.asarray(visible_delays())
         wl = visible_wavelengths()
-        rho = absorbed_photon_density_cm3(max(fluences), PUMP_NM, 0.5, 0.1)
+        rho = absorbed_photon_density(max(fluences), PUMP_NM, 0.5, 0.1)
         spectra = ob.default_visible_spectra(wl)
         x = (wl - 575.0) / 125.0
         art = np.stack([0.02 * (1 + 0.5 * x), 0.0015 * x, -1e-5 * np.ones_like(x)], axis=1)
@@ -195,7 +191,7 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
                    "pump_fluence_uJ_cm2": float(max(fluences)), "pump_absorbance": 0.5,
                    "path_length_cm": 0.1, "absorbed_photon_density_cm3": rho,
                    "mean_absorbed_photons_per_particle":
-                       PHOTONS_PER_PARTICLE_PER_UJ_CM2 * max(fluences),
+                       float(mean_absorbed_photons(max(fluences), params)),
                    "visible_species": ",".join(ob.VISIBLE_SPECIES),
                    "history": [f"simulated (seed {seed}, noise {nv} mOD)"]})
     return out
@@ -223,8 +219,6 @@ def _root_member(bundle: dict[str, xr.Dataset]) -> str:
 
 def write_bundle(bundle: dict[str, xr.Dataset], path) -> Path:
     """Write a bundle as one netCDF-4 file (root = highest-fluence mid-IR trace), atomically."""
-    from ..io.atomic import atomic_path
-
     path = Path(path)
     if not path.parent.exists():
         raise DataFormatError(path, "the output folder does not exist", "create it first")
@@ -284,5 +278,4 @@ def simulate_to_file(path, params="clean", **kwargs) -> Path:
 
 __all__ = ["simulate_bundle", "write_bundle", "read_bundle", "simulate_to_file", "true_values",
            "DEFAULT_OBS", "FLUENCES", "midir_delays", "visible_delays", "visible_wavelengths",
-           "absorbed_photon_density_cm3", "LINEAR_REGIME_MAX_NABS",
-           "PHOTONS_PER_PARTICLE_PER_UJ_CM2"]
+           "LINEAR_REGIME_MAX_NABS", "PHOTONS_PER_PARTICLE_PER_UJ_CM2"]

@@ -78,11 +78,9 @@ import optimistix as optx
 from .._x64 import with_x64
 from ..units import EPS0, KB_EV, KB_J, Q_E
 from .barrier import crossing_fraction, effective_crossing_fraction
+from .excitation import SIGMA_ABS_590_CM2, mean_absorbed_photons
 from .injection import barrier_height
 from .parameters import InterfaceParams
-
-SIGMA_ABS_590_CM2 = 6.2e-12
-"""Absorption cross-section of the default Au@CdS particle at 590 nm, cm² [C] (spec §2 A.4, §11)."""
 
 PS = 1e-12
 """Seconds per ps (the explicit SI → solver time conversion)."""
@@ -99,15 +97,16 @@ C_l (T_l − T_0); ``Q_*`` accumulated injected electrons; ``W_*`` accumulated e
 # Geometry, excitation and the algebraic pieces (pure jnp; work on floats and traced arrays)
 # --------------------------------------------------------------------------------------------
 def core_volume_m3(p: InterfaceParams):
-    """Au-core volume V_c = 4πR1³/3, m³ (1.767e-24 m³ for R1 = 7.5 nm)."""
-    r = p.R1_nm * 1e-9
-    return 4.0 * math.pi * r**3 / 3.0
+    """Au-core volume V_c = 4πR1³/3 in SI, m³ (1.767e-24 m³ for R1 = 7.5 nm; spec §6.1).
+
+    The SI view of :attr:`InterfaceParams.volume_core_cm3` (1 cm³ = 1e-6 m³).
+    """
+    return p.volume_core_cm3 * 1e-6
 
 
 def interface_area_cm2(p: InterfaceParams):
-    """Interface area A_int = 4πR1², cm² (7.07e-12 cm² default [C])."""
-    r = p.R1_nm * 1e-7
-    return 4.0 * math.pi * r**2
+    """Interface area A_int = 4πR1², cm²: :attr:`InterfaceParams.area_int_cm2` (spec §8.1)."""
+    return p.area_int_cm2
 
 
 def charging_capacitance_F(p: InterfaceParams):
@@ -116,7 +115,7 @@ def charging_capacitance_F(p: InterfaceParams):
     1.857e-17 F for R1 = 7.5 nm, R2 = 12.5 nm, εr = 8.9 (spec §6.2 [C]: 1.86e-17 F).
     """
     r1 = p.R1_nm * 1e-9
-    r2 = (p.R1_nm + p.d_shell_nm) * 1e-9
+    r2 = p.R2_nm * 1e-9
     return 4.0 * math.pi * EPS0 * p.eps_r * r1 * r2 / (r2 - r1)
 
 
@@ -131,34 +130,6 @@ def effective_barrier_eV(p: InterfaceParams, n_s, charging: bool = True):
     if not charging:
         return phi + 0.0 * n_s
     return phi + n_s * charging_shift_per_electron_eV(p)
-
-
-def mean_absorbed_photons(fluence_uJ_cm2, p: InterfaceParams | None = None,
-                          sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
-    """Mean absorbed photons per particle ⟨N_abs⟩ = F σ_abs / ħω (spec §2 A.4).
-
-    Parameters
-    ----------
-    fluence_uJ_cm2 : float or Array, µJ cm⁻²
-        Pump fluence.
-    p : InterfaceParams, optional
-        Supplies ħω (default 2.1 eV).
-    sigma_abs_cm2 : float, cm²
-        Absorption cross-section (6.2e-12 cm² at 590 nm for the default geometry [C]).
-
-    Returns
-    -------
-    Array, photons per particle
-        18.43 per µJ cm⁻² for the defaults (spec: ≈ 18.4 [C]).
-    """
-    hw = 2.1 if p is None else p.hbar_omega_eV
-    return fluence_uJ_cm2 * 1e-6 * sigma_abs_cm2 / (hw * Q_E)
-
-
-def fluence_for_photons(n_abs, p: InterfaceParams | None = None,
-                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
-    """Inverse of :func:`mean_absorbed_photons`: fluence (µJ cm⁻²) giving ⟨N_abs⟩ = ``n_abs``."""
-    return n_abs / mean_absorbed_photons(1.0, p, sigma_abs_cm2)
 
 
 def thermionic_current(p: InterfaceParams, T_e, n_s=0.0, charging: bool = True):

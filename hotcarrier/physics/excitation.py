@@ -1,0 +1,119 @@
+"""Excitation of Au@CdS particles: photons per area, per particle and per volume (spec §2, §7.1).
+
+The one home of the photon bookkeeping shared by the ultrafast model (pump pulses, µJ cm⁻²),
+the calibrated Φ_inj route (absorbed photons per cm³) and the steady-state H2 model (CW
+irradiance, mW cm⁻²). Particle geometry (core volume, interface area, mass) lives on
+:class:`~hotcarrier.physics.parameters.InterfaceParams`. Pure arithmetic: works on floats,
+NumPy and JAX arrays (traced too).
+
+* photon fluence F/ħω (photons cm⁻²) and photon flux I/ħω (photons cm⁻² s⁻¹);
+* ⟨N_abs⟩ = F σ_abs/ħω, photons absorbed per particle (spec §2 A.4: ≈ 18.4 per µJ cm⁻² at
+  590 nm for the default geometry [C]);
+* ρ_abs = (F/ħω)(1 − 10^{−A})/ℓ, photons absorbed per cm³ of sample (spec §7.1).
+"""
+
+from __future__ import annotations
+
+from ..units import Q_E, nm_to_ev
+from .parameters import CLEAN, InterfaceParams
+
+__all__ = [
+    "PHOTONS_PER_PARTICLE_PER_UJ_CM2",
+    "SIGMA_ABS_590_CM2",
+    "absorbed_photon_density",
+    "fluence_for_photons",
+    "mean_absorbed_photons",
+    "photon_fluence_cm2",
+    "photon_flux_cm2_s",
+    "photons_per_fluence",
+]
+
+SIGMA_ABS_590_CM2 = 6.2e-12
+"""Absorption cross-section σ_abs of the default Au@CdS particle (R1 = 7.5 nm, 5 nm shell) at
+its plasmon resonance (594 nm; used at 590 nm), cm² [C] (spec §2 A.4, §11)."""
+
+
+def photon_fluence_cm2(fluence_uJ_cm2, photon_energy_eV):
+    """Photons per unit area in a pulse, F/ħω, photons cm⁻².
+
+    Parameters
+    ----------
+    fluence_uJ_cm2 : float or Array, µJ cm⁻²
+        Pulse energy per area (pump fluence).
+    photon_energy_eV : float or Array, eV
+        Photon energy ħω.
+    """
+    return fluence_uJ_cm2 * 1e-6 / (photon_energy_eV * Q_E)
+
+
+def photon_flux_cm2_s(irradiance_mW_cm2, photon_energy_eV):
+    """Photon flux of continuous illumination, I/ħω, photons cm⁻² s⁻¹ (spec §9.3).
+
+    Parameters
+    ----------
+    irradiance_mW_cm2 : float or Array, mW cm⁻²
+        Incident irradiance.
+    photon_energy_eV : float or Array, eV
+        (Mean) photon energy ħω; 1.9e6 photons per particle per s absorbed at 100 mW cm⁻²,
+        590 nm and σ_abs = 6.2e-12 cm² (spec §9.5 [C]).
+    """
+    return irradiance_mW_cm2 * 1e-3 / (photon_energy_eV * Q_E)
+
+
+def absorbed_photon_density(fluence_uJ_cm2, pump_nm, absorbance, path_cm):
+    """Absorbed photons per volume ρ_abs = (F/ħω)(1 − 10^{−A})/ℓ, photons cm⁻³ (spec §7.1).
+
+    Parameters
+    ----------
+    fluence_uJ_cm2 : float or Array, µJ cm⁻²
+        Pump fluence.
+    pump_nm : float, nm
+        Pump (vacuum) wavelength.
+    absorbance : float, –
+        Decadic absorbance (OD) of the sample at the pump wavelength.
+    path_cm : float, cm
+        Optical path length ℓ.
+    """
+    return photon_fluence_cm2(fluence_uJ_cm2, nm_to_ev(pump_nm)) * (1.0 - 10.0 ** (-absorbance)) \
+        / path_cm
+
+
+def mean_absorbed_photons(fluence_uJ_cm2, p: InterfaceParams | None = None,
+                          sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
+    """Mean photons absorbed per particle ⟨N_abs⟩ = F σ_abs / ħω (spec §2 A.4).
+
+    Parameters
+    ----------
+    fluence_uJ_cm2 : float or Array, µJ cm⁻²
+        Pump fluence.
+    p : InterfaceParams, optional
+        Supplies ħω (``hbar_omega_eV``; default :data:`~hotcarrier.physics.parameters.CLEAN`,
+        2.1 eV).
+    sigma_abs_cm2 : float, cm²
+        Absorption cross-section (6.2e-12 cm² at 590 nm for the default geometry [C]).
+
+    Returns
+    -------
+    float or Array, photons per particle
+        18.43 per µJ cm⁻² for the defaults (spec: ≈ 18.4 [C]).
+    """
+    hw = (CLEAN if p is None else p).hbar_omega_eV
+    return photon_fluence_cm2(fluence_uJ_cm2, hw) * sigma_abs_cm2
+
+
+def fluence_for_photons(n_abs, p: InterfaceParams | None = None,
+                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
+    """Fluence giving ⟨N_abs⟩ = ``n_abs`` photons per particle, µJ cm⁻² (inverse of
+    :func:`mean_absorbed_photons`, spec §2 A.4)."""
+    return n_abs / mean_absorbed_photons(1.0, p, sigma_abs_cm2)
+
+
+def photons_per_fluence(p: InterfaceParams | None = None,
+                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2) -> float:
+    """dN_abs/dF, photons absorbed per particle per µJ cm⁻² (18.43 for the defaults, §2 A.4)."""
+    return float(mean_absorbed_photons(1.0, p, sigma_abs_cm2))
+
+
+PHOTONS_PER_PARTICLE_PER_UJ_CM2 = photons_per_fluence()
+"""⟨N_abs⟩ per µJ cm⁻² of the default particle at ħω = 2.1 eV, photons (18.43; spec §2 A.4 [C]
+quotes ≈ 18.4)."""
