@@ -37,16 +37,10 @@ from ..errors import ConvergenceWarning, NonlinearRegimeWarning
 from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
-from .excitation import photons_per_fluence
+from .excitation import SIGMA_ABS_590_CM2, mean_absorbed_photons, photons_per_fluence
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams
-from .ttm import (
-    SIGMA_ABS_590_CM2,
-    TTMConfig,
-    charging_shift_per_electron_eV,
-    mean_absorbed_photons,
-    solve_ttm_batch,
-)
+from .ttm import TTMConfig, charging_shift_per_electron_eV, solve_ttm_batch
 
 def _final_ts(cfg: TTMConfig):
     return jnp.array([cfg.t_end_ps])

@@ -35,7 +35,8 @@ from ..units import fwhm_to_sigma
 from . import observables as ob
 from .injection import params_with_yield
 from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
-from .simulate import LINEAR_REGIME_MAX_NABS, PHOTONS_PER_PARTICLE_PER_UJ_CM2
+from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2
+from .simulate import LINEAR_REGIME_MAX_NABS
 
 __all__ = ["PhysicalObjective", "collect_data", "N_NODES", "N_AMPLITUDES", "AMPLITUDE_NAMES"]
 

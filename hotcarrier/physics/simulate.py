@@ -33,11 +33,7 @@ from ..dataset import make_ta_dataset
 from ..errors import DataFormatError
 from ..io.atomic import atomic_path
 from . import observables as ob
-from .excitation import (
-    PHOTONS_PER_PARTICLE_PER_UJ_CM2,
-    absorbed_photon_density,
-    mean_absorbed_photons,
-)
+from .excitation import absorbed_photon_density, mean_absorbed_photons
 from .injection import injection_quantum_yield
 from .parameters import InterfaceParams, preset
 from .traps import long_lived_fraction, m_max
@@ -278,4 +274,4 @@ def simulate_to_file(path, params="clean", **kwargs) -> Path:
 
 __all__ = ["simulate_bundle", "write_bundle", "read_bundle", "simulate_to_file", "true_values",
            "DEFAULT_OBS", "FLUENCES", "midir_delays", "visible_delays", "visible_wavelengths",
-           "LINEAR_REGIME_MAX_NABS", "PHOTONS_PER_PARTICLE_PER_UJ_CM2"]
+           "LINEAR_REGIME_MAX_NABS"]
