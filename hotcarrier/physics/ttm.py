@@ -79,7 +79,15 @@ from .._x64 import with_x64
 from ..units import EPS0, KB_EV, KB_J, Q_E
 from .barrier import crossing_fraction, effective_crossing_fraction
 from .injection import barrier_height
+from .linear import chain_rates
 from .parameters import InterfaceParams
+
+__all__ = ["SIGMA_ABS_590_CM2", "PS", "STATE_NAMES", "core_volume_m3", "interface_area_cm2",
+           "charging_capacitance_F", "charging_shift_per_electron_eV", "effective_barrier_eV",
+           "mean_absorbed_photons", "fluence_for_photons", "thermionic_current",
+           "electron_phonon_time_ps", "pump_envelope", "TTMConfig", "V7_CONFIG", "TTMSolution",
+           "default_times", "solve_ttm", "solve_ttm_batch", "simulate_ttm", "energy_content",
+           "EnergyBalance", "energy_balance", "energy_rate_residual", "relaxation_time_ps"]
 
 SIGMA_ABS_590_CM2 = 6.2e-12
 """Absorption cross-section of the default Au@CdS particle at 590 nm, cm² [C] (spec §2 A.4, §11)."""
@@ -364,15 +372,17 @@ def _temperatures(p, y, T0):
 
 
 def _rates(p: InterfaceParams, cfg: TTMConfig):
-    """Shell-kinetics rates (ps⁻¹): k_bet, k_trap, k_sep, k_trec, k_L."""
+    """Shell-kinetics rates (ps⁻¹): k_bet, k_trap, k_sep, k_trec, k_L.
+
+    Those of the linear chain (:func:`hotcarrier.physics.linear.chain_rates`) with the trap
+    count at its mean λ (mean field): k_trap = λk₁, k_L = k_L0 + λk₁f_CB.
+    """
     if not cfg.shell_kinetics:
         z = 0.0 * p.k_bet
         return z, z, z, z, z
-    k1 = p.k1_per_s * PS
-    k_trap = p.mean_traps * k1
-    k_L = PS * 1e6 * (1.0 / p.tau_cr_us + 1.0 / p.tau_hs_us + 1.0 / p.tau_H_us) \
-        + p.mean_traps * k1 * p.f_cb
-    return p.k_bet, k_trap, p.k_sep, p.k_trec, k_L
+    r = chain_rates(p, cfg.barrier_model)
+    lam = p.mean_traps
+    return r.k_bet, lam * r.k1, r.k_sep, r.k_T, r.k_L0 + lam * r.k1_fcb
 
 
 def _fluxes(t, y, p: InterfaceParams, n_abs, fwhm_fs, cfg: TTMConfig):
