@@ -21,8 +21,9 @@ are exact autodiff of closed forms.
 
 Divided differences of a set S are symmetric in its points and computed recursively,
 DD(S) = (DD(S∖{a}) − DD(S∖{b})) / (d_b − d_a), choosing a, b = the slowest and fastest
-member (the largest denominator), and cached per set. When all rates of S lie within
-``rtol·max|d| + atol`` of each other (exactly or nearly equal rates: degenerate
+member (the largest denominator), all sets of one size at once (static index tables per
+scheme, so the traced program does not grow with the number of paths). When all rates of S
+lie within ``rtol·max|d| + atol`` of each other (exactly or nearly equal rates: degenerate
 eigenvalues), the recursion would divide 0 by 0 or cancel catastrophically; there
 DD(S) = φ⁽ᵐ⁾(d̄)/m! at the mean rate d̄ (Taylor; error O(δ²)), from the analytic
 moment kernels of :func:`~hotcarrier.irf.exp_conv_gauss_moments` at the compartment
@@ -34,7 +35,9 @@ and the Taylor branch errs by ≲ (1e-5·d·t)²/2.
 Fast path: when every two rates on a common path differ by more than 1 %
 (:func:`well_separated`), the divided differences are the explicit Bateman sums
 Σⱼ φ(dⱼ)/∏(dⱼ − d_l): n kernels and an (n × n) coefficient matrix
-(:func:`bateman_matrix`). :func:`convolved_populations` picks the path with ``lax.cond``.
+(:func:`bateman_matrix`). :func:`convolved_populations` picks the path with ``lax.cond``;
+a batch of rate sets (leading axes of ``rates``, e.g. the trap counts of a Poisson average)
+takes one branch for all its members.
 
 Schemes with cycles (reversible transfers) are rejected with a :class:`ModelError`.
 """
@@ -43,10 +46,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property, partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .errors import ModelError
 from .irf import exp_conv_gauss, exp_conv_gauss_moments
@@ -92,10 +97,8 @@ def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):
 def decay_rates(n: int, transfers, rates):
     """Total decay rate dᵢ = Σ outgoing rates of each compartment (ps⁻¹), shape (n,)."""
     rates = jnp.asarray(rates)
-    d = jnp.zeros((n,), dtype=rates.dtype)
-    for e, (s, _) in enumerate(transfers):
-        d = d.at[s].add(rates[e])
-    return d
+    sources = np.array([s for s, _ in transfers], int)
+    return jax.ops.segment_sum(rates, sources, num_segments=n)
 
 
 class Scheme:
@@ -174,15 +177,61 @@ class Scheme:
         return tuple(out)
 
 
-def _node_sets(scheme: Scheme):
-    """Every node set the divided-difference recursion may need (all subsets of path sets)."""
+class _Tables(NamedTuple):
+    """Static index tables of a scheme (NumPy), so the solver is a few array operations.
+
+    P paths of at most L compartments; node sets grouped by size k = 1 … L (``levels``).
+    """
+
+    path_nodes: np.ndarray  # (P, L) compartments along each path (padded with 0)
+    path_valid: np.ndarray  # (P, L) bool
+    path_edges: np.ndarray  # (P, max(L − 1, 1)) transfers along each path (padded with 0)
+    edge_valid: np.ndarray  # (P, max(L − 1, 1)) bool
+    path_start: np.ndarray  # (P, n) one-hot first compartment
+    path_end: np.ndarray  # (P, n) one-hot last compartment
+    path_sign: np.ndarray  # (P,) (−1)^(number of transfers)
+    path_pairs: np.ndarray  # (P, L, L) bool: j ≠ l, both on the path
+    path_onehot: np.ndarray  # (P, L, n) one-hot of each path compartment (0 on padding)
+    levels: tuple  # per set size k: (nodes (N_k, k), subsets (N_k, k) index into level k − 1)
+    path_set: np.ndarray  # (P,) index of each path's node set in the concatenated levels
+
+
+@cache
+def _tables(scheme: Scheme) -> _Tables:
+    """Build (once per scheme) the static tables of :class:`_Tables`."""
     from itertools import combinations
 
+    n, paths = scheme.n, scheme.paths
+    P, L = len(paths), max(len(nodes) for nodes, _ in paths)
+    path_nodes = np.zeros((P, L), int)
+    path_valid = np.zeros((P, L), bool)
+    path_edges = np.zeros((P, max(L - 1, 1)), int)
+    edge_valid = np.zeros((P, max(L - 1, 1)), bool)
+    path_start, path_end, path_sign = np.zeros((P, n)), np.zeros((P, n)), np.zeros(P)
+    for q, (nodes, edges) in enumerate(paths):
+        path_nodes[q, :len(nodes)], path_valid[q, :len(nodes)] = nodes, True
+        path_edges[q, :len(edges)], edge_valid[q, :len(edges)] = edges, True
+        path_start[q, nodes[0]], path_end[q, nodes[-1]] = 1.0, 1.0
+        path_sign[q] = (-1.0) ** (len(nodes) - 1)
+    path_pairs = path_valid[:, :, None] & path_valid[:, None, :] & ~np.eye(L, dtype=bool)
+    path_onehot = np.eye(n)[path_nodes] * path_valid[..., None]
     sets = set()
-    for nodes, _ in scheme.paths:
+    for nodes, _ in paths:
         for r in range(1, len(nodes) + 1):
-            sets.update(frozenset(c) for c in combinations(nodes, r))
-    return sorted(sets, key=lambda S: (len(S), sorted(S)))
+            sets.update(tuple(sorted(c)) for c in combinations(nodes, r))
+    by_size = [sorted(S for S in sets if len(S) == k) for k in range(1, L + 1)]
+    index = [{S: i for i, S in enumerate(level)} for level in by_size]
+    offsets = np.cumsum([0] + [len(level) for level in by_size])
+    levels = []
+    for k, level in enumerate(by_size, start=1):
+        nodes = np.array(level, int).reshape(len(level), k)
+        subs = np.array([[index[k - 2][S[:i] + S[i + 1:]] for i in range(k)] for S in level]
+                        if k > 1 else np.zeros((len(level), 0)), int)
+        levels.append((nodes, subs))
+    path_set = np.array([offsets[len(nodes) - 1] + index[len(nodes) - 1][tuple(sorted(nodes))]
+                         for nodes, _ in paths], int)
+    return _Tables(path_nodes, path_valid, path_edges, edge_valid, path_start,
+                   path_end, path_sign, path_pairs, path_onehot, tuple(levels), path_set)
 
 
 def _dd_all(scheme: Scheme, d, moments):
@@ -194,57 +243,55 @@ def _dd_all(scheme: Scheme, d, moments):
 
     For a set S of m + 1 rates: if they are not all within ``RTOL_DEGENERATE`` of each
     other, DD(S) = (DD(S∖{a}) − DD(S∖{b}))/(d_b − d_a) with a, b the slowest and fastest
-    member (the largest denominator; chosen at run time by one-hot contraction, so the
-    traced program has two selections per set rather than one branch per pair). Otherwise
+    member (the largest denominator; chosen at run time by index, so the traced program is
+    one gather per set size rather than one branch per pair). Otherwise
     DD(S) = φ⁽ᵐ⁾(d̄)/m! + O(δ²) at the mean rate d̄, with φ⁽ᵐ⁾(d̄) from the first member's
     moments and one Taylor term: (−1)ᵐ/m!·[h_m(d₀) − (d̄ − d₀)·h_{m+1}(d₀)] (error
     O((RTOL_DEGENERATE·d·t)²)). Both branches see safe inputs (finite gradients everywhere).
+    All sets of one size are computed together (static index tables, :func:`_tables`).
+
+    Returns
+    -------
+    Array (T, number of sets)
+        DD of every set, levels (set sizes) concatenated in the order of ``_tables``.
     """
-    sets = _node_sets(scheme)
-    max_m = max((len(S) - 1 for S in sets), default=0)
+    levels = _tables(scheme).levels
+    max_m = len(levels) - 1
     H = moments(d, max_m + 1) if max_m > 0 else moments(d, 0)  # (order+1, T, n)
-    cache: dict[frozenset, jnp.ndarray] = {}
+    out = [H[0][:, levels[0][0][:, 0]]]
+    for m, (nodes, subs) in enumerate(levels[1:], start=1):
+        ds = d[nodes]  # (N, m + 1)
+        lo, hi = jnp.min(ds, axis=1), jnp.max(ds, axis=1)
+        close = (hi - lo) <= RTOL_DEGENERATE * jnp.maximum(jnp.abs(lo), jnp.abs(hi)) \
+            + ATOL_DEGENERATE
+        ia, ib = jnp.argmin(ds, axis=1), jnp.argmax(ds, axis=1)
+        sub = out[-1][:, subs]  # (T, N, m + 1): DD(S ∖ {member i})
+        without_a = jnp.take_along_axis(sub, ia[None, :, None], axis=2)[..., 0]
+        without_b = jnp.take_along_axis(sub, ib[None, :, None], axis=2)[..., 0]
+        den = jnp.take_along_axis(ds, ib[:, None], 1)[:, 0] \
+            - jnp.take_along_axis(ds, ia[:, None], 1)[:, 0]
+        safe = jnp.where(close | (den == 0.0), 1.0, den)
+        regular = (without_a - without_b) / safe
+        base = nodes[:, 0]
+        shift = jnp.mean(ds, axis=1) - d[base]
+        taylor = (-1.0) ** m * (H[m][:, base] - shift * H[m + 1][:, base]) / math.factorial(m)
+        out.append(jnp.where(close, taylor, regular))
+    return jnp.concatenate(out, axis=1)
 
-    def dd(S: frozenset):
-        if S in cache:
-            return cache[S]
-        nodes = sorted(S)
-        if len(nodes) == 1:
-            val = H[0, :, nodes[0]]
-        else:
-            m = len(nodes) - 1
-            ds = jnp.stack([d[i] for i in nodes])
-            lo, hi = jnp.min(ds), jnp.max(ds)
-            close = (hi - lo) <= RTOL_DEGENERATE * jnp.maximum(jnp.abs(lo), jnp.abs(hi)) \
-                + ATOL_DEGENERATE
-            ia, ib = jnp.argmin(ds), jnp.argmax(ds)
-            subs = jnp.stack([dd(S - {x}) for x in nodes])  # (m + 1, T)
-            sel = jnp.arange(m + 1)
-            without_a = jnp.tensordot((sel == ia).astype(ds.dtype), subs, 1)
-            without_b = jnp.tensordot((sel == ib).astype(ds.dtype), subs, 1)
-            den = ds[ib] - ds[ia]
-            safe = jnp.where(close | (den == 0.0), 1.0, den)
-            regular = (without_a - without_b) / safe
-            base = nodes[0]
-            shift = jnp.mean(ds) - d[base]
-            taylor = (-1.0) ** m * (H[m, :, base] - shift * H[m + 1, :, base]) / math.factorial(m)
-            val = jnp.where(close, taylor, regular)
-        cache[S] = val
-        return val
 
-    return dd
+def _path_coefficients(scheme: Scheme, rates, p0):
+    """(−1)^m · p₀[start] · ∏ k(path) of every path, shape (P,)."""
+    tb = _tables(scheme)
+    coef = jnp.asarray(tb.path_sign) * jnp.matmul(tb.path_start, p0)
+    if tb.edge_valid.any():  # (a scheme without transfers between compartments has none)
+        coef = coef * jnp.prod(jnp.where(tb.edge_valid, rates[tb.path_edges], 1.0), axis=1)
+    return coef
 
 
 def _assemble(scheme: Scheme, rates, p0, dd):
-    rates = jnp.asarray(rates)
-    cols = [0.0] * scheme.n
-    for nodes, edges in scheme.paths:
-        coef = p0[nodes[0]]
-        for e in edges:
-            coef = coef * rates[e]
-        sign = (-1.0) ** (len(nodes) - 1)
-        cols[nodes[-1]] = cols[nodes[-1]] + sign * coef * dd(frozenset(nodes))
-    return jnp.stack(cols, axis=-1)
+    """Populations (T, n): Σ over paths ending in each compartment of coefficient × DD."""
+    tb = _tables(scheme)
+    return jnp.matmul(dd[:, tb.path_set] * _path_coefficients(scheme, rates, p0), tb.path_end)
 
 
 def _coupled_pairs(scheme: Scheme) -> tuple[tuple[int, int], ...]:
@@ -280,21 +327,12 @@ def bateman_matrix(scheme: Scheme, rates, p0, d):
     population is a fixed combination of the n kernels φ(dⱼ) — one kernel evaluation per
     compartment and a small matrix product. Valid only when :func:`well_separated`.
     """
-    rates = jnp.asarray(rates)
-    n = scheme.n
-    M = jnp.zeros((n, n), dtype=rates.dtype)
-    for nodes, edges in scheme.paths:
-        coef = p0[nodes[0]]
-        for e in edges:
-            coef = coef * rates[e]
-        sign = (-1.0) ** (len(nodes) - 1)
-        for j in nodes:
-            den = 1.0
-            for l in nodes:
-                if l != j:
-                    den = den * (d[j] - d[l])
-            M = M.at[j, nodes[-1]].add(sign * coef / den)
-    return M
+    tb = _tables(scheme)
+    dn = d[tb.path_nodes]  # (P, L)
+    den = jnp.prod(jnp.where(tb.path_pairs, dn[:, :, None] - dn[:, None, :], 1.0), axis=2)
+    coef = _path_coefficients(scheme, jnp.asarray(rates), p0)
+    val = jnp.where(tb.path_valid, coef[:, None] / den, 0.0)
+    return jnp.einsum("pl,plj,pn->jn", val, tb.path_onehot, tb.path_end)
 
 
 def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool = True):
@@ -306,10 +344,12 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
         Static acyclic scheme.
     t : Array (T,), ps
         Delays.
-    rates : Array (n_transfers,), ps⁻¹
-        Transfer rates (≥ 0), in the order of ``scheme.transfers``.
-    p0 : Array (n,)
-        Initial populations (at the IRF centre).
+    rates : Array (..., n_transfers), ps⁻¹
+        Transfer rates (≥ 0), in the order of ``scheme.transfers``. Leading axes are a batch
+        of rate sets (e.g. one per trap count) that share ``t``, ``mu`` and ``sigma``.
+    p0 : Array (..., n)
+        Initial populations (at the IRF centre); leading axes broadcast with those of
+        ``rates``.
     mu : float, ps
         IRF centre.
     sigma : float, ps
@@ -322,7 +362,7 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
 
     Returns
     -------
-    Array (T, n)
+    Array (..., T, n)
         Populations; for σ → 0 the solution of dx/dt = K x for t > μ, x(μ) = p₀.
 
     Notes
@@ -332,20 +372,30 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
     (:func:`bateman_matrix`). Otherwise (equal or nearly equal rates) the divided-difference
     recursion with its Taylor branch is used (module docstring). The choice is a
     ``lax.cond`` on the rates only, so a single fit runs just one branch; both are exact to
-    rounding where they are used and their derivatives are exact.
+    rounding where they are used and their derivatives are exact. A batch of rate sets takes
+    ONE branch for all its members (the Bateman sum only when every member is well
+    separated): under ``vmap`` a ``lax.cond`` with a batched predicate would run both
+    branches for every member, so batch through ``rates`` rather than ``vmap`` when the rates
+    differ between members.
     """
     t = jnp.asarray(t)
     rates = jnp.asarray(rates)
     p0 = jnp.asarray(p0)
-    d = decay_rates(scheme.n, scheme.transfers, rates)
-    mu = jnp.asarray(mu, dtype=d.dtype)
-    sigma = jnp.asarray(sigma, dtype=d.dtype)
+    batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
+    mu = jnp.asarray(mu, dtype=rates.dtype)
+    sigma = jnp.asarray(sigma, dtype=rates.dtype)
 
-    def fast(rates, p0, d, mu, sigma, guard=False):
+    def decay(rates):
+        return decay_rates(scheme.n, scheme.transfers, rates)
+
+    def separated(d):
+        return well_separated(scheme, d)
+
+    def bateman(rates, p0, d, mu, sigma, guard=False):
         phi = exp_conv_gauss(t[:, None], d[None, :], mu, sigma)
         M = bateman_matrix(scheme, rates, p0, d)
         if guard:  # NaN where the Bateman sum is not accurate (the caller then falls back)
-            M = jnp.where(well_separated(scheme, d), M, jnp.nan)
+            M = jnp.where(separated(d), M, jnp.nan)
         return phi @ M
 
     def recursive(rates, p0, d, mu, sigma):
@@ -354,11 +404,27 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
 
         return _assemble(scheme, rates, p0, _dd_all(scheme, d, moments))
 
+    fast, guarded = bateman, partial(bateman, guard=True)
+    all_separated = separated
+    if batch:  # the per-member functions, vmapped; one branch for the whole batch
+        size = math.prod(batch)
+        rates = jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(size, -1)
+        p0 = jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(size, -1)
+        over = (0, 0, 0, None, None)
+        fast, guarded, recursive = (jax.vmap(f, in_axes=over) for f in (fast, guarded, recursive))
+        decay = jax.vmap(decay)
+
+        def all_separated(d):
+            return jnp.all(jax.vmap(separated)(d))
+
+    d = decay(rates)
     if not _coupled_pairs(scheme):  # parallel scheme: nothing is ever divided
-        return fast(rates, p0, d, mu, sigma)
-    if not robust:
-        return fast(rates, p0, d, mu, sigma, guard=True)
-    return jax.lax.cond(well_separated(scheme, d), fast, recursive, rates, p0, d, mu, sigma)
+        out = fast(rates, p0, d, mu, sigma)
+    elif not robust:
+        out = guarded(rates, p0, d, mu, sigma)
+    else:
+        out = jax.lax.cond(all_separated(d), fast, recursive, rates, p0, d, mu, sigma)
+    return out.reshape(*batch, *out.shape[-2:]) if batch else out
 
 
 def populations(scheme: Scheme, t, rates, p0):

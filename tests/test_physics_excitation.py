@@ -46,7 +46,6 @@ def test_geometry_of_the_default_particle():
     assert _sig(float(particles_per_gram(CLEAN))) == 1.54e16
     # the TTM's SI and cm views are the same quantities
     assert math.isclose(ttm.core_volume_m3(CLEAN), CLEAN.volume_core_cm3 * 1e-6, rel_tol=1e-15)
-    assert ttm.interface_area_cm2(CLEAN) == CLEAN.area_int_cm2
 
 
 def test_photons_per_particle_per_fluence():

@@ -43,6 +43,46 @@ def test_metal_response_energy_and_limits():
     assert 0.9 < frac < 1.0
 
 
+def _dd(t, a, b, t0, s):
+    """(g(a) − g(b))/(b − a), the IRF-convolved two-level Bateman function (a ≠ b)."""
+    from hotcarrier.irf import exp_conv_gauss
+
+    return (exp_conv_gauss(t, a, t0, s) - exp_conv_gauss(t, b, t0, s)) / (b - a)
+
+
+def test_metal_and_reference_chains_match_closed_forms():
+    # the kinetics solver vs the closed forms observables.py hand-coded before (independent
+    # oracle): N = (1−η_rad) g(a+b), E_e = (1−η_rad) a D(a+b, k_eph),
+    # E_l = (1−η_rad)[b D(a+b, k_env) + a k_eph D₂(a+b, k_eph, k_env)]; relative 1e-10 with
+    # an absolute floor of 1e-16 of each row's maximum for the early tail
+    from hotcarrier.irf import exp_conv_gauss
+    from hotcarrier.units import Q_E, fwhm_to_sigma
+
+    t = jnp.concatenate([jnp.linspace(-0.4, 3.0, 30), jnp.geomspace(3.5, 2000.0, 20)])
+    t0, p = 0.05, CLEAN.replace(temperature_K=250.0)
+    s = fwhm_to_sigma(p.irf_fwhm_fs * 1e-3)
+    a, b, T0 = 1 / p.tau_th_ps, 1 / p.tau_b_ps, 250.0
+    kN, ke, kl = a + b, p.G_eph / (p.gamma_e * T0) * 1e-12, 1 / p.tau_env_ps
+    src = 1 - p.eta_rad
+    D2 = (_dd(t, kN, ke, t0, s) - _dd(t, ke, kl, t0, s)) / (kl - kN)
+    E = np.stack([src * exp_conv_gauss(t, kN, t0, s), src * a * _dd(t, kN, ke, t0, s),
+                  src * (b * _dd(t, kN, kl, t0, s) + a * ke * D2)])
+    vc = 4 / 3 * np.pi * (p.R1_nm * 1e-9) ** 3
+    ref = E * np.array([1.0, p.hbar_omega_eV * Q_E / (p.gamma_e * T0 * vc),
+                        p.hbar_omega_eV * Q_E / (p.C_l * vc)])[:, None]
+    m = np.asarray(ob.metal_response(t, p, t0))  # T0 from p.temperature_K
+    np.testing.assert_allclose(m, ref, rtol=1e-10, atol=1e-16 * np.abs(ref).max())
+    # the ambient temperature comes from the parameters (an explicit T0 still overrides it)
+    np.testing.assert_array_equal(np.asarray(ob.metal_response(t, p, t0, None, 250.0)), m)
+    assert not np.allclose(np.asarray(ob.metal_response(t, p.replace(temperature_K=300.0), t0)), m)
+    # reference: X = g(k), X_T = k D(k, k_T)
+    o = ob.ObservableParams(tau_ref_ps=80.0, tau_ref_trap_ns=0.7, r_T=0.3, t0_ref_ps=-0.02)
+    k, kT = 1 / 80.0, 1e-3 / 0.7
+    ref = exp_conv_gauss(t, k, -0.02, s) + 0.3 * k * _dd(t, k, kT, -0.02, s)
+    np.testing.assert_allclose(np.asarray(ob.reference_kinetics(t, CLEAN, o)), np.asarray(ref),
+                               rtol=1e-10, atol=1e-16)
+
+
 def test_reference_kinetics_one_electron_per_photon():
     t = jnp.array([0.5, 1.0])
     o = ob.ObservableParams(tau_ref_ps=1e9, r_T=0.0)

@@ -13,6 +13,7 @@ import pytest
 
 from hotcarrier.physics.injection import injection_quantum_yield
 from hotcarrier.physics.parameters import CLEAN
+from hotcarrier.physics.excitation import mean_absorbed_photons
 from hotcarrier.physics.ttm import (
     V7_CONFIG,
     TTMConfig,
@@ -23,7 +24,6 @@ from hotcarrier.physics.ttm import (
     electron_phonon_time_ps,
     energy_balance,
     energy_rate_residual,
-    mean_absorbed_photons,
     relaxation_time_ps,
     simulate_ttm,
     solve_ttm,

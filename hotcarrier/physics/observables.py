@@ -21,8 +21,12 @@ Linear-regime metal response (the nonlinear three-temperature model is
 non-thermal reservoir N, which thermalises into the electrons at a = 1/τ_th and directly into the
 lattice at b = 1/τ_b; the electrons heat the lattice at k_eph = G/(γT0) and the lattice loses heat
 to the solvent at 1/τ_env. In this linearisation the heat flow back from the lattice to the
-electrons (relative size γT0/C_l ≈ 0.8 %) is neglected, so the chain stays lower-triangular and
-closed-form. Temperatures are per absorbed photon per particle (K).
+electrons (relative size γT0/C_l ≈ 0.8 %) is neglected, so the chain N → T_e → T_l
+(:data:`METAL_CHAIN`) stays acyclic and closed-form; T0 is the ambient temperature
+``p.temperature_K``. Temperatures are per absorbed photon per particle (K). The metal chain, the
+reference chain X → T (:data:`REFERENCE_CHAIN`) and the injected-electron chain
+(:data:`hotcarrier.physics.linear.CHAIN`) are all solved by
+:func:`hotcarrier.kinetics.convolved_populations`.
 """
 
 from __future__ import annotations
@@ -33,9 +37,15 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from ..irf import exp_conv_gauss, gaussian_irf
+from .. import kinetics
+from ..irf import gaussian_irf
 from ..units import Q_E
 from . import linear
+
+__all__ = ["ObservableParams", "METAL_CHAIN", "REFERENCE_CHAIN", "metal_response", "artefact",
+           "artefact_basis", "midir_kinetics", "reference_kinetics", "midir_signal",
+           "reference_signal", "chirp_t0", "VISIBLE_SPECIES", "visible_species",
+           "default_visible_spectra", "visible_signal"]
 
 
 @jax.tree_util.register_dataclass
@@ -61,44 +71,46 @@ class ObservableParams:
     lambda_ref_nm: float = 550.0  # nm
 
 
-def metal_response(t, p, t0=0.0, sigma=None, T0=300.0):
+METAL_CHAIN = kinetics.Scheme(3, (
+    (0, 1),  # N → T_e     a = 1/τ_th (thermalisation)
+    (0, 2),  # N → T_l     b = 1/τ_b (direct non-thermal → lattice)
+    (1, 2),  # T_e → T_l   k_eph = G/(γT0)
+    (2, None),  # T_l → ∅  1/τ_env (heat to the solvent)
+))
+"""Linearised metal chain: energy in the non-thermal reservoir, the electrons and the lattice."""
+
+
+def metal_response(t, p, t0=0.0, sigma=None, T0=None):
     """Linear-regime (N, ΔT_e, ΔT_l) of the Au core per absorbed photon, IRF-convolved.
 
     Parameters
     ----------
     t : Array (N,), ps
     p : InterfaceParams
-        Uses η_rad, ħω, R1, τ_th, τ_b, γ, G, C_l, τ_env (spec §6, table 11).
+        Uses η_rad, ħω, R1, τ_th, τ_b, γ, G, C_l, τ_env and T0 = ``temperature_K`` (spec §6,
+        table 11).
     t0, sigma : float, ps
         IRF centre and width (default from ``p.irf_fwhm_fs``).
-    T0 : float, K
-        Ambient temperature for C_e = γT0.
+    T0 : float, K, optional
+        Ambient temperature for C_e = γT0; default ``p.temperature_K``.
 
     Returns
     -------
     Array (3, N)
         N as a fraction of ħω (–), ΔT_e and ΔT_l in K per absorbed photon per particle.
     """
-    s = linear._sigma(p, sigma)
-    t = jnp.asarray(t, float)
-    a = 1.0 / p.tau_th_ps
-    b = 1.0 / p.tau_b_ps
-    kN = a + b
-    k_eph = p.G_eph / (p.gamma_e * T0) * 1e-12  # ps⁻¹ (≈ 1.23 ps⁻¹)
-    k_env = 1.0 / p.tau_env_ps
-    src = 1.0 - p.eta_rad
-    g3 = exp_conv_gauss(t, jnp.stack([kN, k_eph, k_env])[:, None], t0, s)  # one stacked call
-    gN, ge, gl = g3[0], g3[1], g3[2]
-    d3 = linear._dd(jnp.stack([gN, ge, gN]), jnp.stack([ge, gl, gl]), t,
-                    jnp.stack([kN, k_eph, kN])[:, None], jnp.stack([k_eph, k_env, k_env])[:, None],
-                    t0, s)
-    D_Ne, D_el, D_Nl = d3[0], d3[1], d3[2]
-    N = src * gN
-    Ee = src * a * D_Ne
-    El = src * (b * D_Nl + a * k_eph * (D_Ne - D_el) / (k_env - kN))
+    s = linear.irf_sigma_ps(p, sigma)
+    T0 = p.temperature_K if T0 is None else T0
+    k_eph = p.G_eph / (p.gamma_e * T0) * 1e-12  # ps⁻¹ (≈ 1.23 ps⁻¹ at 300 K)
+    rates = jnp.stack([jnp.asarray(k, float) for k in
+                       (1.0 / p.tau_th_ps, 1.0 / p.tau_b_ps, k_eph, 1.0 / p.tau_env_ps)])
+    src = jnp.asarray(1.0 - p.eta_rad, float)
+    p0 = jnp.stack([src, jnp.zeros(()), jnp.zeros(())])
+    # energies per absorbed photon in units of ħω: (N, E_e, E_l)
+    y = kinetics.convolved_populations(METAL_CHAIN, jnp.asarray(t, float), rates, p0, t0, s).T
     vc = 4.0 / 3.0 * math.pi * (p.R1_nm * 1e-9) ** 3  # m³
     e_ph = p.hbar_omega_eV * Q_E  # J
-    return jnp.stack([N, Ee * e_ph / (p.gamma_e * T0 * vc), El * e_ph / (p.C_l * vc)])
+    return jnp.stack([y[0], y[1] * e_ph / (p.gamma_e * T0 * vc), y[2] * e_ph / (p.C_l * vc)])
 
 
 def artefact(t, t0, sigma, amps):
@@ -120,20 +132,42 @@ def midir_kinetics(t, p, o: ObservableParams, *, model="all_above", n_max=None, 
     return y[1] + o.r_LL * y[3] + o.r_T * y[2]
 
 
+REFERENCE_CHAIN = kinetics.Scheme(2, (
+    (0, 1),  # X → T   1/τ_ref (CB electrons trapped)
+    (1, None),  # T → ∅  1/τ_ref,trap
+))
+"""CB electrons X of the band-gap-excited CdS reference and their trapped successors T."""
+
+
 def reference_kinetics(t, p, o: ObservableParams, sigma=None):
-    """CB (+ weighted trapped) electrons per absorbed photon of the band-gap reference, –."""
-    s = linear._sigma(p, sigma)
-    k = 1.0 / o.tau_ref_ps
-    kT = 1e-3 / o.tau_ref_trap_ns
-    g2 = exp_conv_gauss(t, jnp.stack([k, kT])[:, None], o.t0_ref_ps, s)
-    gX, gT = g2[0], g2[1]
-    XT = k * linear._dd(gX, gT, t, k, kT, o.t0_ref_ps, s)
-    return gX + o.r_T * XT
+    """CB (+ weighted trapped) electrons per absorbed photon of the band-gap reference, –.
+
+    Parameters
+    ----------
+    t : Array (N,), ps
+    p : InterfaceParams
+        Supplies the IRF width.
+    o : ObservableParams
+        τ_ref, τ_ref,trap, r_T and the reference time zero.
+    sigma : float, ps, optional
+        IRF standard deviation (default from ``p.irf_fwhm_fs``).
+
+    Returns
+    -------
+    Array (N,)
+        X_C + r_T X_T, one CB electron per absorbed photon at 0⁺.
+    """
+    s = linear.irf_sigma_ps(p, sigma)
+    rates = jnp.stack([jnp.asarray(1.0 / o.tau_ref_ps, float),
+                       jnp.asarray(1e-3 / o.tau_ref_trap_ns, float)])
+    y = kinetics.convolved_populations(REFERENCE_CHAIN, jnp.asarray(t, float), rates,
+                                       jnp.array([1.0, 0.0]), o.t0_ref_ps, s)
+    return y[:, 0] + o.r_T * y[:, 1]
 
 
 def midir_signal(t, p, o: ObservableParams, rho_1e12, *, model="all_above", n_max=None):
     """Mid-IR ΔA of the sample (mOD) at absorbed photon density ``rho_1e12`` (10¹² cm⁻³)."""
-    s = linear._sigma(p, None)
+    s = linear.irf_sigma_ps(p, None)
     kin = midir_kinetics(t, p, o, model=model, n_max=n_max)
     te = metal_response(t, p, o.t0_ps, s)[1]
     return rho_1e12 * (o.kappa_mOD * kin + o.beta_au_mOD_K * te
@@ -142,7 +176,7 @@ def midir_signal(t, p, o: ObservableParams, rho_1e12, *, model="all_above", n_ma
 
 def reference_signal(t, p, o: ObservableParams, rho_1e12):
     """Mid-IR ΔA of the calibration reference (mOD) at absorbed density ``rho_1e12``."""
-    s = linear._sigma(p, None)
+    s = linear.irf_sigma_ps(p, None)
     return rho_1e12 * (o.kappa_mOD * o.q_ref * reference_kinetics(t, p, o)
                        + artefact(t, o.t0_ref_ps, s, o.art_ref))
 
@@ -159,7 +193,7 @@ VISIBLE_SPECIES = ("N", "dTe", "dTl", "CB", "T")
 
 def visible_species(t, p, t0, *, model="all_above", n_max=None, sigma=None, quadrature=None):
     """Visible-model species (5, N) per absorbed photon at time zero ``t0`` (scalar)."""
-    s = linear._sigma(p, sigma)
+    s = linear.irf_sigma_ps(p, sigma)
     y = linear.populations(t, p, model=model, t0=t0, sigma=s, n_max=n_max,
                            quadrature=quadrature)
     m = metal_response(t, p, t0, s)
@@ -187,7 +221,7 @@ def default_visible_spectra(wavelength_nm, lspr_nm=594.0):
 def visible_signal(t, wavelength_nm, p, o: ObservableParams, rho_1e12, spectra,
                    art_amps=None, *, model="all_above", n_max=None):
     """Visible ΔA map (delay × wavelength, mOD) with chirp and coherent artefact."""
-    s = linear._sigma(p, None)
+    s = linear.irf_sigma_ps(p, None)
     t0s = chirp_t0(wavelength_nm, o)
 
     def column(t0, spec, amps):

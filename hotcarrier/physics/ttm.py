@@ -76,11 +76,18 @@ import jax.numpy as jnp
 import optimistix as optx
 
 from .._x64 import with_x64
-from ..units import EPS0, KB_EV, KB_J, Q_E
+from ..units import EPS0, KB_EV, KB_J, Q_E, fwhm_to_sigma
 from .barrier import crossing_fraction, effective_crossing_fraction
 from .excitation import SIGMA_ABS_590_CM2, mean_absorbed_photons
 from .injection import barrier_height
+from .linear import chain_rates
 from .parameters import InterfaceParams
+
+__all__ = ["PS", "STATE_NAMES", "core_volume_m3", "charging_capacitance_F",
+           "charging_shift_per_electron_eV", "effective_barrier_eV", "thermionic_current",
+           "electron_phonon_time_ps", "pump_envelope", "TTMConfig", "V7_CONFIG", "TTMSolution",
+           "default_times", "solve_ttm", "solve_ttm_batch", "simulate_ttm", "energy_content",
+           "EnergyBalance", "energy_balance", "energy_rate_residual", "relaxation_time_ps"]
 
 PS = 1e-12
 """Seconds per ps (the explicit SI → solver time conversion)."""
@@ -102,11 +109,6 @@ def core_volume_m3(p: InterfaceParams):
     The SI view of :attr:`InterfaceParams.volume_core_cm3` (1 cm³ = 1e-6 m³).
     """
     return p.volume_core_cm3 * 1e-6
-
-
-def interface_area_cm2(p: InterfaceParams):
-    """Interface area A_int = 4πR1², cm²: :attr:`InterfaceParams.area_int_cm2` (spec §8.1)."""
-    return p.area_int_cm2
 
 
 def charging_capacitance_F(p: InterfaceParams):
@@ -157,7 +159,7 @@ def thermionic_current(p: InterfaceParams, T_e, n_s=0.0, charging: bool = True):
     T0 = p.temperature_K
     phi_B = barrier_height(p)
     phi = effective_barrier_eV(p, n_s, charging)
-    pref = p.A_star * interface_area_cm2(p) / Q_E * PS  # A cm⁻² K⁻² · cm² / C → K⁻² ps⁻¹
+    pref = p.A_star * p.area_int_cm2 / Q_E * PS  # A cm⁻² K⁻² · cm² / C → K⁻² ps⁻¹
     T_safe = jnp.maximum(T_e, 1.0)  # T_e stays ≫ 1 K; guards the exp for traced garbage only
     forward = T_safe**2 * jnp.exp(-phi / (KB_EV * T_safe))
     reverse = T0**2 * jnp.exp(-phi_B / (KB_EV * T0))
@@ -176,7 +178,7 @@ def electron_phonon_time_ps(p: InterfaceParams, T0=None):
 
 def pump_envelope(t_ps, fwhm_fs=100.0):
     """Unit-area Gaussian pump envelope I(t) centred at t = 0, ps⁻¹ (∫I dt = 1)."""
-    sigma = fwhm_fs * 1e-3 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    sigma = fwhm_to_sigma(fwhm_fs * 1e-3)
     return jnp.exp(-0.5 * (t_ps / sigma) ** 2) / (sigma * math.sqrt(2.0 * math.pi))
 
 
@@ -335,15 +337,17 @@ def _temperatures(p, y, T0):
 
 
 def _rates(p: InterfaceParams, cfg: TTMConfig):
-    """Shell-kinetics rates (ps⁻¹): k_bet, k_trap, k_sep, k_trec, k_L."""
+    """Shell-kinetics rates (ps⁻¹): k_bet, k_trap, k_sep, k_trec, k_L.
+
+    Those of the linear chain (:func:`hotcarrier.physics.linear.chain_rates`) with the trap
+    count at its mean λ (mean field): k_trap = λk₁, k_L = k_L0 + λk₁f_CB.
+    """
     if not cfg.shell_kinetics:
         z = 0.0 * p.k_bet
         return z, z, z, z, z
-    k1 = p.k1_per_s * PS
-    k_trap = p.mean_traps * k1
-    k_L = PS * 1e6 * (1.0 / p.tau_cr_us + 1.0 / p.tau_hs_us + 1.0 / p.tau_H_us) \
-        + p.mean_traps * k1 * p.f_cb
-    return p.k_bet, k_trap, p.k_sep, p.k_trec, k_L
+    r = chain_rates(p, cfg.barrier_model)
+    lam = p.mean_traps
+    return r.k_bet, lam * r.k1, r.k_sep, r.k_T, r.k_L0 + lam * r.k1_fcb
 
 
 def _fluxes(t, y, p: InterfaceParams, n_abs, fwhm_fs, cfg: TTMConfig):
@@ -421,7 +425,7 @@ def _adjoint(cfg: TTMConfig):
 @partial(jax.jit, static_argnames=("cfg",))
 def _solve(p: InterfaceParams, n_abs, ts, fwhm_fs, dT_e0, cfg: TTMConfig):
     T0 = p.temperature_K
-    sigma = fwhm_fs * 1e-3 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    sigma = fwhm_to_sigma(fwhm_fs * 1e-3)
     t0 = -cfg.t_start_sigmas * sigma
     eu = _energy_unit(p)
     y0 = jnp.zeros(len(STATE_NAMES)).at[1].set(0.5 * p.gamma_e * ((T0 + dT_e0) ** 2 - T0**2) / eu)
