@@ -133,7 +133,6 @@ def irf_sigma_ps(p, sigma=None):
     return fwhm_to_sigma(p.irf_fwhm_fs * 1e-3) if sigma is None else sigma
 
 
-_sigma = irf_sigma_ps  # physfit's old name; remove once physfit calls irf_sigma_ps
 
 
 def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=None):

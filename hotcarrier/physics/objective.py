@@ -31,9 +31,9 @@ from ..errors import FitError, NonlinearRegimeWarning
 from ..fitting.params import to_physical
 from ..dataset import fit_mask
 from ..fitting.projection import linear_least_squares
-from ..units import fwhm_to_sigma
 from . import observables as ob
 from .injection import params_with_yield
+from .linear import irf_sigma_ps
 from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
 from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2
 from .simulate import LINEAR_REGIME_MAX_NABS
@@ -77,7 +77,7 @@ class PhysicalObjective:
     def design(self, x, ctrl, base_p, base_o, data):
         """Design matrix (N, 8) of the mid-IR traces: the columns of :data:`AMPLITUDE_NAMES`."""
         p, o = self.params(x, ctrl, base_p, base_o)
-        s = fwhm_to_sigma(p.irf_fwhm_fs * 1e-3)
+        s = irf_sigma_ps(p)
         ts, rs = data["t_s"], data["rho_s"]
         tr, rr = data["t_r"], data["rho_r"]
         kin_s = ob.midir_kinetics(ts, p, o, model=self.model, quadrature=self.n_nodes)
@@ -117,7 +117,7 @@ class PhysicalObjective:
         species of :data:`observables.VISIBLE_SPECIES` (×ρ_abs) and the artefact G, G', G''.
         """
         p, o = self.params(x, ctrl, base_p, base_o)
-        s = fwhm_to_sigma(p.irf_fwhm_fs * 1e-3)
+        s = irf_sigma_ps(p)
         t, wl = data["t_v"], data["wl_v"]
         t0s = ob.chirp_t0(wl, o)
 
