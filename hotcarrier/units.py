@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import math
 
+__all__ = ["HBAR_EVS", "H_EVS", "C_M_S", "KB_EV", "KB_J", "Q_E", "EPS0", "N_A", "HC_EV_NM",
+           "TIME_TO_PS", "time_to_ps", "ev_to_nm", "nm_to_ev", "wavenumber_to_nm",
+           "nm_to_wavenumber", "FWHM_PER_SIGMA", "fwhm_to_sigma", "sigma_to_fwhm", "SIGNAL_UNITS"]
+
 # --- physical constants (CODATA 2018, exact where SI defines them) ---
 HBAR_EVS = 6.582119569e-16  # ħ, eV s
 H_EVS = 4.135667696e-15  # h, eV s

@@ -213,9 +213,7 @@ def test_graph_reader_resolves_edges():
 
 # Cycles on main when this test was written, as the module sets of their strongly connected
 # components; remove them as they are broken, and the xfail below when the tuple is empty.
-KNOWN_CYCLES = (
-    {"hotcarrier.h2.load", "hotcarrier.h2.ratio"},
-)
+KNOWN_CYCLES: tuple = ()
 
 
 @pytest.mark.xfail(bool(KNOWN_CYCLES), strict=False, reason="import cycles on main today: "

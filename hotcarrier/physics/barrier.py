@@ -25,6 +25,9 @@ from __future__ import annotations
 import numpy as np
 import jax.numpy as jnp
 
+__all__ = ["MODELS", "crossing_probability", "crossing_fraction", "effective_crossing_fraction",
+           "energy_resolved_hot_yield"]
+
 MODELS = ("fowler", "escape_cone", "hemisphere", "all_above")
 """Names of the barrier-crossing models of spec §4.2 (``all_above`` is the default)."""
 

@@ -18,6 +18,9 @@ import jax.numpy as jnp
 
 from ..units import HBAR_EVS
 
+__all__ = ["branching_from_linewidths", "dephasing_time_fs", "energy_decay_time_fs", "branching",
+           "simplex_from_unconstrained", "plasmon_response"]
+
 
 def branching_from_linewidths(gamma_bulk_eV, gamma_surf_eV, gamma_rad_eV, gamma_cid_eV):
     """Branching ratios (η_LD, η_rad, η_CID) from linewidth contributions (eV, FWHM), spec §3.

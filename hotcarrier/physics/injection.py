@@ -20,6 +20,10 @@ from .barrier import (
 )
 from .parameters import InterfaceParams
 
+__all__ = ["barrier_height", "effective_fraction", "hot_electron_branch", "hot_injection_yield",
+           "injection_quantum_yield", "external_injection_yield", "long_lived_fraction_mean_field",
+           "phi_max", "params_with_yield"]
+
 
 def barrier_height(p: InterfaceParams):
     """Effective barrier φ_B + Δφ_pin, eV (spec §4.5)."""
