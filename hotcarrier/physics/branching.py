@@ -9,7 +9,7 @@ Because T1 (2–7 fs) ≪ IRF (≥ 80 fs) the plasmon is adiabatically eliminate
 hot-carrier source follows the pump envelope. :func:`plasmon_response` gives the explicit
 compartment dP/dt = s(t) − P/T1 convolved with the Gaussian IRF for sub-20-fs work; its decay
 flux P/T1 replaces the pump envelope as the source of the H and C compartments
-(:func:`hotcarrier.physics.linear.populations` with ``plasmon_T1_fs``).
+(:func:`hotcarrier.physics.linear.plasmon_populations`).
 """
 
 from __future__ import annotations

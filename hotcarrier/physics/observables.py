@@ -31,7 +31,6 @@ reference chain X → T (:data:`REFERENCE_CHAIN`) and the injected-electron chai
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
@@ -108,7 +107,7 @@ def metal_response(t, p, t0=0.0, sigma=None, T0=None):
     p0 = jnp.stack([src, jnp.zeros(()), jnp.zeros(())])
     # energies per absorbed photon in units of ħω: (N, E_e, E_l)
     y = kinetics.convolved_populations(METAL_CHAIN, jnp.asarray(t, float), rates, p0, t0, s).T
-    vc = 4.0 / 3.0 * math.pi * (p.R1_nm * 1e-9) ** 3  # m³
+    vc = p.volume_core_cm3 * 1e-6  # Au-core volume, m³
     e_ph = p.hbar_omega_eV * Q_E  # J
     return jnp.stack([y[0], y[1] * e_ph / (p.gamma_e * T0 * vc), y[2] * e_ph / (p.C_l * vc)])
 
