@@ -162,3 +162,13 @@ def test_one_summary_schema_for_every_model(make, kind, tmp_path):
     from hotcarrier.fitting.result import FitResult
 
     assert FitResult.from_netcdf(tmp_path / "result.nc").summary() == s
+
+
+def test_pdg_rounding_of_reported_values():
+    from hotcarrier.fitting.result import pdg_round
+
+    assert pdg_round(0.094, 0.0052) == ("0.094", "0.005")  # 520: one significant digit
+    assert pdg_round(145.03, 2.94) == ("145.0", "2.9")  # 294: two
+    assert pdg_round(7.04e12, 0.61e12) == ("7.0e+12", "0.6e+12")  # densities: scientific
+    assert pdg_round(3.2e-7, 1.3e-8) == ("3.20e-07", "0.13e-07")
+    assert pdg_round(1.0, None) == ("1", "n/a")

@@ -130,6 +130,10 @@ def pdg_round(value: float, err: float | None) -> tuple[str, str]:
         nd, err = 2, 10 ** (e + 1)
         e += 1
     dec = -(e - nd + 1)
+    ev = math.floor(math.log10(abs(value))) if value != 0 else e
+    if ev >= 5 or ev <= -5:  # scientific, in the value's exponent: 7.0e+12 ± 0.6e+12
+        m = max(ev - (e - nd + 1), 0)
+        return f"{value / 10.0**ev:.{m}f}e{ev:+03d}", f"{err / 10.0**ev:.{m}f}e{ev:+03d}"
     if dec > 0:
         return f"{value:.{dec}f}", f"{err:.{dec}f}"
     q = 10 ** (-dec)
