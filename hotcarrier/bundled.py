@@ -36,9 +36,9 @@ def fits_dir() -> Path:
 
 
 def dataset_path(name: str) -> Path:
-    """Path of one bundled dataset file, e.g. ``dataset_path("au_cds_clean_midir.nc")``."""
+    """Path of one bundled dataset file, e.g. ``dataset_path("au_cds_clean.nc")``."""
     p = datasets_dir() / name
     if not p.exists():
-        avail = sorted(x.name for x in datasets_dir().iterdir() if x.is_file())
+        avail = sorted(x.name for x in datasets_dir().iterdir() if x.suffix == ".nc")
         raise HotcarrierError(f"no bundled dataset {name!r}; available: {avail}")
     return p

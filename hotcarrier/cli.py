@@ -88,6 +88,28 @@ def _float64():
                                              (old or "").strip().lower() in _TRUE)
 
 
+@contextlib.contextmanager
+def _plain_warnings(command: str):
+    """Warnings of hotcarrier as one line each, ``hotcarrier CMD: warning: ...`` (no source
+    line of the library); others keep Python's format."""
+    import warnings
+
+    from .errors import HotcarrierWarning
+
+    original = warnings.formatwarning
+
+    def fmt(message, category, filename, lineno, line=None):
+        if issubclass(category, HotcarrierWarning) or "hotcarrier" in str(filename):
+            return f"hotcarrier {command}: warning: {message}\n"
+        return original(message, category, filename, lineno, line)
+
+    warnings.formatwarning = fmt
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hotcarrier`` console script (float64 on for the command only)."""
     from .errors import HotcarrierError
@@ -98,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with _float64():
+        with _float64(), _plain_warnings(args.command):
             return int(args.func(args) or 0)
     except HotcarrierError as exc:
         print(f"hotcarrier {args.command}: error: {exc}", file=sys.stderr)

@@ -108,7 +108,8 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     ax.set_title("populations")
     ax.legend(fontsize=8)
     summ = result.summary()
-    fig.suptitle(f"{summ.get('model', '')}: cost {summ['cost']:.6g}, RMSE {summ['rmse']:.3g}, "
+    fig.suptitle(f"{summ['model'].get('name', '')}: cost {summ['cost']:.6g}, "
+                 f"RMSE {summ['rmse'] or float('nan'):.3g}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
     fig.tight_layout()
     path = Path(path)

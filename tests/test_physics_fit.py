@@ -159,14 +159,19 @@ def test_calibrated_route_closed_form():
 
 
 def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
-    """A fixed parameter outside its physical range makes the model NaN: the fit must raise a
-    FitError naming the model file, never return (or write) a 'converged' result."""
+    """A fixed parameter outside its physical range is refused when the model file is read
+    (naming it); one set from Python makes the model non-finite, and the fit must raise a
+    FitError, never return (or write) a 'converged' result."""
+    import dataclasses
+
     from hotcarrier.errors import FitError
 
     text = Path("fits/au_cds_clean/model.toml").read_text(encoding="utf-8")
     f = tmp_path / "model.toml"
     f.write_text(text.replace("N_it_cm2 = 1e10 ", "N_it_cm2 = -1e10"), encoding="utf-8")
-    with pytest.raises(FitError, match="not finite") as e:
-        fit_physical_model_file(["datasets/au_cds_clean.nc"], f, tmp_path / "out")
-    assert str(f) in str(e.value)
-    assert not (tmp_path / "out" / "summary.json").exists()
+    with pytest.raises(ModelError, match="N_it_cm2 = .*must be > 0"):
+        PhysicalModel.from_toml(f)
+    model = SPEC["clean"]
+    bad = dataclasses.replace(model, params=model.params.replace(N_it_cm2=-1e10))
+    with pytest.raises(FitError, match="not finite"):
+        fit_physical(simulate.read_bundle("datasets/au_cds_clean.nc"), bad)

@@ -60,11 +60,21 @@ def test_delta_method_and_profile():
         return 0.5 * jnp.sum(rr * rr)
 
     se = np.sqrt(cov_ols[1, 1])
-    lo, hi, grid, prof = profile_interval(loss, jnp.asarray(beta), 1, se / 2, xj, yj,
-                                          threshold=res.rmse**2 / 2)
-    # linear model: profile is an exact parabola, interval = ±1 stderr (linear interpolation
-    # between grid points of a parabola overshoots by < 5 % of a step)
-    np.testing.assert_allclose([lo, hi], [beta[1] - se, beta[1] + se], atol=0.05 * se)
+
+    def refit(slope, intercept):  # the intercept re-optimised at a pinned slope
+        from hotcarrier.fitting.optimize import minimize
+
+        r = minimize(lambda a, b, x, y: loss(jnp.stack([a[0], b]), x, y),
+                     jnp.atleast_1d(intercept), jnp.asarray(slope), xj, yj)
+        return float(r.fun), r.x[0]
+
+    cost0 = float(loss(jnp.asarray(beta), xj, yj))
+    (lo, hi), grid, prof = profile_interval(refit, float(beta[1]), se / 2, res.rmse**2 / 2,
+                                            cost0=cost0, warm=float(beta[0]))
+    # linear model: the profile is an exact parabola and the √Δcost interpolation is exact,
+    # so the 68 % interval is ±1 stderr to the optimiser's precision
+    np.testing.assert_allclose([lo, hi], [beta[1] - se, beta[1] + se], rtol=1e-6)
+    assert np.all(prof >= -1e-12) and grid.size >= 5
 
 
 def test_stacked_covariances_equal_the_single_fit_function():

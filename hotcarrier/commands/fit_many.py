@@ -57,7 +57,9 @@ def add_parser(subparsers) -> None:
     o.add_argument("--chunk-size", type=int, default=256,
                    help="files per compiled call (memory grows with it; <= 512 advised)")
     o.add_argument("--devices", type=_devices, default=None, metavar="N|all",
-                   help="devices to shard each chunk over (default: all local devices)")
+                   # "%(default).0s" stops argparse adding "(default: None)"
+                   help="devices to shard each chunk over (default: all local "
+                        "devices)%(default).0s")
     o.add_argument("--starts", type=int, default=1, metavar="S",
                    help="starts per file (multi-start; the best converged one is kept)")
     o.add_argument("--start-factor", type=float, default=3.0,

@@ -78,6 +78,9 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
         missing = [k for k in PARAMETER_KEYS if k not in entry]
         if missing:
             raise KeyError(f"summary entry of parameter {name!r} lacks {missing}")
+    for name in free:  # through a saturated bound transform the delta method gives ~0: no number
+        if parameters[name].get("at_bound"):
+            parameters[name]["stderr"] = None
     dof = int(covariance.dof)
     chi2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
     out = {
@@ -218,7 +221,8 @@ class FitResult:
         head = ("converged" if s["converged"] else "NOT converged") + \
             f" in {s['n_iterations']} iterations ({s.get('message', '')})"
         rmse, chi2 = (float("nan") if s[k] is None else s[k] for k in ("rmse", "chi2_reduced"))
-        lines = [f"FitResult  {s['model'].get('name', '')}  {head}",
+        name = s["model"].get("name") if isinstance(s.get("model"), dict) else None
+        lines = [f"FitResult  {head}" + (f"  — {name}" if name else ""),
                  f"  cost {s['cost']:.10g}   RMSE {rmse:.4g}   χ²_red {chi2:.4g}"
                  f"   N_data {s['n_data']:,}".replace(",", " ") + f"   N_free {s['n_free']}"
                  f"   wall {s['wall_time_s']:.1f} s"]

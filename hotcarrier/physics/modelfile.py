@@ -26,13 +26,16 @@ parameter, τ_ee and the direct share χ = η_CID/Φ_inj are held at the model f
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
 from . import observables as ob
-from .injection import phi_max
+from .barrier import MODELS
+from .injection import injection_quantum_yield, phi_max
 from .parameters import InterfaceParams, preset
 from .simulate import DEFAULT_OBS
 
@@ -80,6 +83,28 @@ EXTRA_UNITS = {PHI: "–", "t0_ps": "ps", "t0_ref_ps": "ps", "tau_ref_ps": "ps",
                "back_transfer_fraction": "–"}
 """Units of the observable and derived names (InterfaceParams fields: ``field_units``)."""
 
+POSITIVE_SUFFIXES = ("_ps", "_fs", "_ns", "_us", "_cm2", "_nm", "_eV", "_K")
+"""A [parameters] value whose name ends so (a time, density, length, energy or temperature)
+must be finite and > 0 (``dphi_pin_eV``, a barrier shift, may be any sign)."""
+
+SIGNED = frozenset({"dphi_pin_eV", "t0_ps", "t0_ref_ps", "chirp_c1_ps_nm", "chirp_c2_ps_nm2"})
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _bad_value(name: str, v) -> str | None:
+    """Why a [parameters] value is unusable, or None."""
+    if not _is_number(v):
+        return "expected a number (without quotes)"
+    if not math.isfinite(float(v)):
+        return "expected a finite number"
+    if name not in SIGNED and name.endswith(POSITIVE_SUFFIXES) and not float(v) > 0:
+        return "a time, density, length, energy or temperature must be > 0"
+    return None
+
+
 P_FIELDS = frozenset(f.name for f in dataclasses.fields(InterfaceParams))
 O_FIELDS = frozenset(f.name for f in dataclasses.fields(ob.ObservableParams))
 
@@ -122,6 +147,7 @@ class PhysicalModel:
 
     @classmethod
     def from_dict(cls, cfg: dict, name="hotcarrier", source="") -> PhysicalModel:
+        """Build from a parsed model file; every problem is listed in one ModelError."""
         problems = []
         m = cfg.get("model", {})
         if m.get("type") not in ("hotcarrier", "physical"):
@@ -129,17 +155,31 @@ class PhysicalModel:
         try:
             p = preset(m.get("preset", "clean"))
         except KeyError as exc:
-            problems.append(str(exc))
+            problems.append(str(exc).strip("'\""))
             p = preset("clean")
+        bm = m.get("barrier_model", "all_above")
+        if bm not in MODELS:
+            problems.append(f"[model] barrier_model = {bm!r} is unknown; choose one of {MODELS}")
+            bm = "all_above"
         o = DEFAULT_OBS
         pchanges, ochanges = {}, {}
+        known = sorted(P_FIELDS | set(OBS_FIELDS))
         for k, v in cfg.get("parameters", {}).items():
-            if k in P_FIELDS:
-                pchanges[k] = float(v)
-            elif k in OBS_FIELDS:
-                ochanges[k] = float(v)
-            else:
-                problems.append(f"[parameters] unknown name {k!r}")
+            if k == PHI:
+                problems.append(f"[parameters] {PHI} is not set directly: it follows from "
+                                "eta_cid and tau_inj_fs (set those), or fit it under [free]")
+                continue
+            if k not in P_FIELDS and k not in OBS_FIELDS:
+                near = difflib.get_close_matches(k, known, n=3)
+                problems.append(f"[parameters] unknown name {k!r}"
+                                + (f"; did you mean {' or '.join(map(repr, near))}?" if near
+                                   else "; names are InterfaceParams fields (docs/physics.md)"))
+                continue
+            bad = _bad_value(k, v)
+            if bad:
+                problems.append(f"[parameters] {k} = {v!r}: {bad}")
+                continue
+            (pchanges if k in P_FIELDS else ochanges)[k] = float(v)
         p = p.replace(**pchanges)
         o = dataclasses.replace(o, **ochanges)
         free = {}
@@ -148,16 +188,36 @@ class PhysicalModel:
                 problems.append(f"[free] {k!r} cannot be fitted; choose among {CANDIDATES}")
                 continue
             bounds = DEFAULT_BOUNDS.get(k) if v is True else v
-            if bounds is None or len(bounds) != 2 or not bounds[0] < bounds[1]:
-                problems.append(f"[free] {k} needs bounds [lower, upper]")
+            if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
+                    or not all(_is_number(b) for b in bounds)):
+                problems.append(f"[free] {k} = {v!r}: give two numbers [lower, upper] (or true "
+                                "for the default bounds)")
+                continue
+            if not bounds[0] < bounds[1]:
+                problems.append(f"[free] {k} = {list(bounds)}: the lower bound must be below the "
+                                f"upper one; write [{min(bounds)}, {max(bounds)}]")
+                continue
+            if k in LOG_SCALED and bounds[0] <= 0:
+                problems.append(f"[free] {k} = {list(bounds)}: a positive quantity (fitted in log "
+                                "space) needs a lower bound > 0")
                 continue
             free[k] = (float(bounds[0]), float(bounds[1]))
         if PHI in free and any(k in free for k in SUB_IRF):
             problems.append(f"{[k for k in SUB_IRF if k in free]} cannot be free together with "
                             f"{PHI}: below the IRF only the yield is identifiable (spec §7.3)")
-        bm = m.get("barrier_model", "all_above")
+        if not problems:
+            start = {PHI: float(injection_quantum_yield(p, bm)),
+                     **{k: float(getattr(p, k) if k in P_FIELDS else getattr(o, k))
+                        for k in free if k != PHI}}
+            for k, (lo, hi) in free.items():
+                if not lo < start[k] < hi:
+                    where = ("the preset's Φ_inj" if k == PHI else
+                             "the start value ([parameters] or the preset)")
+                    problems.append(f"[free] {k} = [{lo:g}, {hi:g}] does not contain {where} "
+                                    f"{start[k]:.6g}; move the start inside the bounds or widen "
+                                    "them")
         if problems:
-            raise ModelError(f"model file {source or name} has problems:\n  - "
+            raise ModelError(f"model file {source or name} has {len(problems)} problem(s):\n  - "
                              + "\n  - ".join(problems))
         spec = cls(params=p, obs=o, free=free, barrier_model=bm,
                    probes=tuple(cfg.get("data", {}).get("probes", ["midir"])),

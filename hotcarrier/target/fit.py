@@ -479,8 +479,9 @@ def _build_result(s, theta, opt: dict, t_start: float, profile=None,
     data_vars["correlation"] = (("param", "param_"), correlation_matrix(cov_phys))
     wall = time.perf_counter() - t_start
     summary = build_summary(
-        model={"type": "target", "name": Path(model.source).parent.name or model.source,
-               "file": model.source},
+        model={"type": "target", "name": (Path(model.source).parent.name or model.source)
+               if Path(model.source).is_file() else model.source,
+               "file": model.source if Path(model.source).is_file() else None},
         status=opt["status"], n_iterations=opt["n_iterations"],
         n_evaluations=opt["n_evaluations"], wall_time_s=wall, fit_time_s=opt["fit_seconds"],
         optimizer=opt["optimizer"],
