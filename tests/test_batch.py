@@ -170,6 +170,7 @@ def test_multistart_keeps_the_best_converged_start():
     assert np.all(np.abs(v - [2.0, 20.0]) < 4 * s), (v, s)
 
 
+@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
 def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics(one_rate_model):
     """The batch fits with the fast Bateman kinetics (NaN at equal rates) and refits the items
     that end within 2 % of equal rates, or fail, with the robust kinetics — as fit() does."""

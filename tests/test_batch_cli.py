@@ -56,6 +56,7 @@ def test_fit_many_writes_results_and_reports_failures(folder, tmp_path, capsys):
     assert (out / "items" / "broken.json").exists()
 
 
+@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
 def test_fit_many_prints_table_and_needs_a_model(folder, tmp_path, capsys):
     rc = main(["fit-many", str(folder / "map0[0-6].nc"), "--out", str(tmp_path / "o"),
                *QUICK[:-1]])

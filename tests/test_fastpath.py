@@ -62,6 +62,7 @@ def _both(rates, p0=(1.0, 0.0, 0.0, 0.0), mu=0.1, sigma=0.08):
     return fast, robust
 
 
+@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
 def test_bateman_matches_recursion_values_and_derivatives():
     rates = jnp.array([0.9, 1.7, 0.3, 0.11, 0.02])
     fast, robust = _both(rates)
@@ -102,6 +103,7 @@ def _quick_problem(weights=None, mask=None, dispersion=False):
     return m, build_problem(m, [ds])
 
 
+@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
 def test_shared_projection_equals_per_wavelength():
     # separable weights (a time window × a wavelength band): one QR serves all wavelengths
     w = lambda t, wl: np.outer(np.where(t > 100, 0.5, 1.0), np.where(wl > 600, 0.1, 1.0))  # noqa: E731

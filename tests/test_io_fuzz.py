@@ -77,6 +77,7 @@ def test_truncations(tmp_path, ext, frac):
     _load_or_own_error(tmp_path, raw[: int(len(raw) * frac)], name=f"t{ext}")
 
 
+@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
 @FUZZ
 @given(ext=st.sampled_from(sorted(VALID)), data=st.data())
 def test_mutations(tmp_path, ext, data):
