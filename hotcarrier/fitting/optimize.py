@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from .projection import cholesky_solve
+
 __all__ = ["OptimizeResult", "LMResult", "minimize", "least_squares", "levenberg_marquardt",
            "STATUS_MESSAGES", "CONVERGED_STATUSES", "NO_DATA", "NOT_PREPARED",
            "diagonal_preconditioner"]
@@ -282,36 +284,6 @@ class LMResult(NamedTuple):
     aux: Any
 
 
-def _cholesky_solve(A, b):
-    """Solve A x = b for a small symmetric positive definite A (LAPACK-free, ``fori_loop``).
-
-    Batched LAPACK inside large ``vmap``s dead-locks on CPU with jax 0.10 (jax-notes.md),
-    and the systems here are n_free × n_free, so a few vector operations per column do.
-    """
-    n = A.shape[0]
-    idx = jnp.arange(n)
-
-    def column(j, L):
-        v = A[:, j] - L @ L[j, :]
-        piv = v[j]
-        ok = piv > 0
-        col = jnp.where(idx >= j, v / jnp.sqrt(jnp.where(ok, piv, 1.0)), 0.0)
-        return L.at[:, j].set(jnp.where(ok, col, (idx == j).astype(A.dtype)))
-
-    L = jax.lax.fori_loop(0, n, column, jnp.zeros_like(A))
-
-    def forward(i, y):
-        return y.at[i].set((b[i] - L[i, :] @ y) / L[i, i])
-
-    y = jax.lax.fori_loop(0, n, forward, jnp.zeros_like(b))
-
-    def backward(k, x):
-        i = n - 1 - k
-        return x.at[i].set((y[i] - L[:, i] @ x) / L[i, i])
-
-    return jax.lax.fori_loop(0, n, backward, jnp.zeros_like(b))
-
-
 @partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
@@ -437,12 +409,12 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         # --- next trial step from the accepted state
         s = 1.0 / jnp.sqrt(jnp.where(D > 0, D, jnp.where(jnp.max(D) > 0, jnp.max(D), 1.0)))
         A = jtj * s[:, None] * s[None, :] + lam * jnp.eye(n, dtype=dtype)
-        z = _cholesky_solve(A, -g * s)
+        z = cholesky_solve(A, -g * s)
         delta = s * z
         pred = -(g @ delta + 0.5 * delta @ (jtj @ delta))
         # Gauss–Newton decrement ½ gᵀ(JᵀJ)⁻¹g of the accepted state (λ → rounding level)
         A0 = jtj * s[:, None] * s[None, :]
-        z0 = _cholesky_solve(A0 + 1e-12 * jnp.max(jnp.diag(A0)) * jnp.eye(n, dtype=dtype),
+        z0 = cholesky_solve(A0 + 1e-12 * jnp.max(jnp.diag(A0)) * jnp.eye(n, dtype=dtype),
                              -g * s)
         gn = 0.5 * jnp.abs(g @ (s * z0))
         if callback is not None:

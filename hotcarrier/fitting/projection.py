@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["mgs_qr", "back_substitute", "forward_substitute_t", "golub_pereyra_block",
-           "separable_weights", "linear_least_squares"]
+           "separable_weights", "cholesky_solve", "linear_least_squares"]
 
 _RANK_RTOL = 1e-10
 
@@ -122,14 +122,52 @@ def separable_weights(w, rtol: float = 1e-12):
     return bool(np.allclose(np.outer(v, u), w, rtol=rtol, atol=0.0))
 
 
-def linear_least_squares(A, y):
-    """Amplitudes c minimising ‖A c − y‖ (A (N, k), y (N,)), by :func:`mgs_qr`.
+def cholesky_solve(A, b):
+    """Solve A x = b for a small symmetric positive definite A (LAPACK-free, ``fori_loop``).
 
-    Columns that vanish (all zero, or dependent on earlier ones) get amplitude 0.
+    Batched LAPACK inside large ``vmap``s dead-locks on CPU with jax 0.10 (jax-notes.md),
+    and the systems here are n_free × n_free, so a few vector operations per column do.
+    """
+    n = A.shape[0]
+    idx = jnp.arange(n)
+
+    def column(j, L):
+        v = A[:, j] - L @ L[j, :]
+        piv = v[j]
+        ok = piv > 0
+        col = jnp.where(idx >= j, v / jnp.sqrt(jnp.where(ok, piv, 1.0)), 0.0)
+        return L.at[:, j].set(jnp.where(ok, col, (idx == j).astype(A.dtype)))
+
+    L = jax.lax.fori_loop(0, n, column, jnp.zeros_like(A))
+
+    def forward(i, y):
+        return y.at[i].set((b[i] - L[i, :] @ y) / L[i, i])
+
+    y = jax.lax.fori_loop(0, n, forward, jnp.zeros_like(b))
+
+    def backward(k, x):
+        i = n - 1 - k
+        return x.at[i].set((y[i] - L[:, i] @ x) / L[i, i])
+
+    return jax.lax.fori_loop(0, n, backward, jnp.zeros_like(b))
+
+
+def linear_least_squares(A, y):
+    """Amplitudes c minimising ‖A c − y‖ for a few columns (A (N, k), y (N,), k ≲ 10).
+
+    Column-scaled normal equations solved by :func:`cholesky_solve` (LAPACK-free, so safe
+    under large ``vmap``s): exact to rounding for the small, well-conditioned designs of the
+    physical model, and several times cheaper to compile inside a forward-mode Jacobian than
+    the QR of :func:`mgs_qr` (which serves the per-wavelength target projection). An all-zero
+    column (a switched-off amplitude) gets amplitude 0.
 
     Returns
     -------
     c : Array (k,)
     """
-    Q, R = mgs_qr(A)
-    return back_substitute(R, Q.T @ y)
+    sumsq = jnp.sum(A * A, axis=0)
+    off = sumsq == 0.0
+    scale = jnp.sqrt(jnp.where(off, 1.0, sumsq))  # double where: finite gradients
+    As = jnp.where(off[None, :], 0.0, A / scale)
+    M = As.T @ As + jnp.diag(jnp.where(off, 1.0, 0.0))
+    return jnp.where(off, 0.0, cholesky_solve(M, As.T @ y) / scale)
