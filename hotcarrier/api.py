@@ -59,17 +59,11 @@ def fit(data, model, **options):
     FitResult
     """
     if model_kind(model) == "physical":
-        from .physics.fit import fit_physical, load_data_files
+        from .physics.fit import as_datasets, fit_physical
         from .physics.modelfile import PhysicalModel
 
         spec = model if isinstance(model, PhysicalModel) else load_model(model)
-        items = data if isinstance(data, (list, tuple)) else [data]
-        if all(isinstance(x, (str, Path)) for x in items):
-            datasets = load_data_files(items)
-        else:
-            datasets = {str(i): x for i, x in enumerate(items)} if not isinstance(data, dict) \
-                else data
-        return fit_physical(datasets, spec, **options)
+        return fit_physical(as_datasets(data), spec, **options)
     from .target.fit import fit_target
 
     return fit_target(data, model, **options)

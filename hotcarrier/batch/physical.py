@@ -25,20 +25,16 @@ from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
 from ..fitting.optimize import CONVERGED_STATUSES, NO_DATA, NOT_PREPARED, levenberg_marquardt
 from ..fitting.uncertainty import gauss_newton_covariances, propagate_covariance
-from ..physics.fit import WithJacobian, control, derived_jacobian, load_data_files
+from ..physics.fit import WithJacobian, as_datasets, control, derived_jacobian, objective_for
 from ..physics.modelfile import BATCH_DERIVED, CANDIDATES, PhysicalModel
-from ..physics.objective import N_NODES, PhysicalObjective, collect_data
+from ..physics.objective import collect_data
 from .results import results_to_dataset
 from .sharding import BatchMap, resolve_devices
 
 __all__ = ["fit_physical_batch"]
 
 def _item_arrays(item, model: PhysicalModel) -> dict:
-    if isinstance(item, (str, Path)):
-        item = load_data_files([item])
-    elif isinstance(item, (list, tuple)):
-        item = load_data_files(item)
-    data, rows, _ = collect_data(item, model.probes)
+    data, rows, _ = collect_data(as_datasets(item), model.probes)
     if "visible" in rows:
         raise HotcarrierError("fit-many fits mid-IR traces only; drop 'visible' from the model "
                               "file's [data] probes for a batch")
@@ -114,12 +110,7 @@ def fit_physical_batch(model: PhysicalModel, data: Sequence, *,
     has_ref = has_ref.pop()
     if not model.free:
         raise FitError(f"{model.source or model.name}: the model file has no [free] parameters")
-    art = model.midir_artefact
-    col_on = np.array([1, 1, art, art, art, art and has_ref, art and has_ref, art and has_ref],
-                      float)
-    n_amp = int(col_on.sum()) - (0 if has_ref else 1)
-    objective = PhysicalObjective(n_nodes=N_NODES, model=model.barrier_model,
-                                  fixed_kappa=not has_ref)
+    objective, col_on, n_amp = objective_for(model, has_ref)
     fn = WithJacobian(objective, keep_jacobian=False)
     ctrl, x0, free = control(model)
     derived = derived_jacobian(objective)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-__all__ = ["FitResult", "pdg_round", "build_summary", "SUMMARY_SCHEMA", "SUMMARY_KEYS",
+__all__ = ["FitResult", "pdg_round", "build_summary", "finite_or_none", "SUMMARY_SCHEMA", "SUMMARY_KEYS",
            "PARAMETER_KEYS"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
@@ -32,7 +32,8 @@ PARAMETER_KEYS = ("value", "stderr", "unit", "fixed", "free", "expr", "min", "ma
 """Keys of every entry of ``summary["parameters"]``."""
 
 
-def _finite_or_none(v):
+def finite_or_none(v):
+    """``float(v)``, or None when ``v`` is None or not finite (JSON has no NaN)."""
     if v is None:
         return None
     v = float(v)
@@ -96,13 +97,13 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
         "optimizer": optimizer,
         "criterion": criterion,
         "cost": float(cost),
-        "rmse": _finite_or_none(math.sqrt(chi2)) if chi2 >= 0 else None,
-        "chi2_reduced": _finite_or_none(chi2),
+        "rmse": finite_or_none(math.sqrt(chi2)) if chi2 >= 0 else None,
+        "chi2_reduced": finite_or_none(chi2),
         "n_data": int(n_data),
         "n_free": len(free),
         "n_amplitudes": int(n_amplitudes),
         "dof": dof,
-        "condition_number": _finite_or_none(covariance.condition),
+        "condition_number": finite_or_none(covariance.condition),
         "parameters": parameters,
         "non_identifiable": [n for n in free if parameters[n].get("identifiable") is False],
         "at_bound": [n for n in free if parameters[n].get("at_bound")],

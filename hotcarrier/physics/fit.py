@@ -29,7 +29,7 @@ from ..errors import (ConvergenceWarning, DataFormatError, FitError, NonlinearRe
                       ParameterAtBoundWarning)
 from ..fitting.optimize import CONVERGED_STATUSES, least_squares, levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
-from ..fitting.result import FitResult, build_summary
+from ..fitting.result import FitResult, build_summary, finite_or_none
 from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
                                    propagate_covariance, standard_errors)
 from ..io import load_ta
@@ -41,8 +41,9 @@ from .objective import AMPLITUDE_NAMES, N_NODES, PhysicalObjective, collect_data
 from .parameters import field_units
 from .simulate import read_bundle
 
-__all__ = ["fit_physical", "fit_physical_model_file", "load_data_files", "demo_fits",
-           "fluence_linearity", "control", "WithJacobian", "derived_jacobian"]
+__all__ = ["fit_physical", "fit_physical_model_file", "load_data_files", "as_datasets",
+           "demo_fits", "fluence_linearity", "control", "objective_for", "WithJacobian",
+           "derived_jacobian"]
 
 PROFILE_THRESHOLD = 1.92
 """Δcost / RMSE² of the 95 % profile interval (Δχ² = 3.84)."""
@@ -105,14 +106,6 @@ def derived_jacobian(objective: PhysicalObjective):
     return jax.jacfwd(derived_all, has_aux=True)
 
 
-def _start_value(model: PhysicalModel, name):
-    if name == PHI:
-        return float(injection_quantum_yield(model.params, model.barrier_model))
-    if name in P_FIELDS:
-        return float(getattr(model.params, name))
-    return float(getattr(model.obs, name))
-
-
 def _optimise(fn, objective, x0, args, free, model: PhysicalModel):
     """(x, cost, status, n_iter, n_eval, aux at x) by the model file's optimiser."""
     if model.optimizer == "lbfgs":
@@ -163,14 +156,9 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         warnings.warn("no calibration reference among the data: κ (electron absorption) is held "
                       f"at kappa_mOD = {model.obs.kappa_mOD} from the model file, so Φ_inj is "
                       "only as good as that calibration (spec §7.1)", stacklevel=3)
-    art = model.midir_artefact
-    col_on = np.array([1, 1, art, art, art, art and has_ref, art and has_ref, art and has_ref],
-                      float)
-    data["col_on"] = jnp.asarray(col_on)
-    n_amp = int(col_on.sum()) - (0 if has_ref else 1)
     has_vis = "visible" in rows
-    objective = PhysicalObjective(n_nodes=N_NODES, model=model.barrier_model,
-                                  fixed_kappa=not has_ref, visible=has_vis)
+    objective, col_on, n_amp = objective_for(model, has_ref, has_vis)
+    data["col_on"] = jnp.asarray(col_on)
     if has_vis:
         n_amp += 8 * int(data["wl_v"].size)
     fn = WithJacobian(objective)
@@ -209,7 +197,7 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         ci = [phi - 1.96 * phi_se, phi + 1.96 * phi_se]
     p_fit, o_fit = objective.params(jnp.asarray(x), *args[:3])
     derived = {
-        PHI: {"value": phi, "stderr": _f(phi_se), "ci95": [_f(c) for c in ci],
+        PHI: {"value": phi, "stderr": finite_or_none(phi_se), "ci95": [finite_or_none(c) for c in ci],
               "ci_method": ci_method, "unit": "–", "profile": prof,
               "definition": "∫ injection flux dt per photon absorbed by Au (spec §5.4)"},
         "long_lived_fraction": _derived(derived_vals, derived_se, "long_lived_fraction",
@@ -231,7 +219,7 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
                       f"{lin['slope_z']:.1f} σ): the data are not in the linear regime "
                       "(spec §6.5); keep the low-fluence traces or use the nonlinear module",
                       NonlinearRegimeWarning, stacklevel=3)
-    amplitudes = {k: _f(v) for k, v, on in zip(AMPLITUDE_NAMES, np.asarray(aux["c"]), col_on)
+    amplitudes = {k: finite_or_none(v) for k, v, on in zip(AMPLITUDE_NAMES, np.asarray(aux["c"]), col_on)
                   if on}
     parameters = _parameter_entries(model, values, stderr, ident, derived_vals, derived_se)
     at_bound = [k for k in free_names if near_bound(values[k], *model.free[k])]
@@ -266,12 +254,34 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     return FitResult(ds, summary, theta=x)
 
 
+def objective_for(model: PhysicalModel, has_ref: bool, visible: bool = False):
+    """(objective, amplitude switches (8,), number of mid-IR amplitudes) for data with or
+    without a calibration reference; κ is held at the model file's value without one."""
+    art = model.midir_artefact
+    col_on = np.array([1, 1, art, art, art, art and has_ref, art and has_ref, art and has_ref],
+                      float)
+    objective = PhysicalObjective(n_nodes=N_NODES, model=model.barrier_model,
+                                  fixed_kappa=not has_ref, visible=visible)
+    return objective, col_on, int(col_on.sum()) - (0 if has_ref else 1)
+
+
+def as_datasets(data) -> dict:
+    """Name → TA dataset from what a user hands a physical fit: a bundle or TA file path, a
+    list of paths, a dict of datasets, a dataset or a list of datasets."""
+    if isinstance(data, dict):
+        return data
+    items = list(data) if isinstance(data, (list, tuple)) else [data]
+    if all(isinstance(x, (str, Path)) for x in items):
+        return load_data_files(items)
+    return {str(getattr(x, "attrs", {}).get("source_file", i)): x for i, x in enumerate(items)}
+
+
 def control(model: PhysicalModel):
     """(ctrl, x0, free mask) of a model: bounds, pins and start of every candidate."""
     nc = len(CANDIDATES)
     lo, hi = np.ones(nc), 2.0 * np.ones(nc)  # placeholders of pinned parameters
     pin = np.ones(nc, bool)
-    pinval = np.array([_start_value(model, k) for k in CANDIDATES])
+    pinval = np.array([model.start_value(k) for k in CANDIDATES])
     x0 = np.zeros(nc)
     for i, k in enumerate(CANDIDATES):
         if k in model.free:
@@ -304,15 +314,8 @@ def _profile_phi(fn, x, args, free, phi, phi_se, rmse2, cost, model: PhysicalMod
                       "threshold": PROFILE_THRESHOLD * rmse2}
 
 
-def _f(v):
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def _derived(vals, ses, name, definition=None):
-    out = {"value": float(vals[name]), "stderr": _f(ses[name]), "unit": "–"}
+    out = {"value": float(vals[name]), "stderr": finite_or_none(ses[name]), "unit": "–"}
     if definition:
         out["definition"] = definition
     return out
@@ -331,11 +334,11 @@ def _parameter_entries(model, values, stderr, ident, dvals, dse) -> dict:
             continue
         derived = name in ("eta_cid", "tau_inj_fs") and PHI in free
         if derived:
-            value, se = float(dvals[name]), _f(dse[name])
+            value, se = float(dvals[name]), finite_or_none(dse[name])
         elif name in free:
-            value, se = values[name], _f(stderr.get(name))
+            value, se = values[name], finite_or_none(stderr.get(name))
         else:
-            value, se = _fixed_value(model, name), None
+            value, se = model.start_value(name), None
         lo_hi = free.get(name)
         entry = {"value": value, "stderr": se, "unit": units.get(name, "–"),
                  "fixed": name not in free and not derived, "free": name in free,
@@ -349,16 +352,10 @@ def _parameter_entries(model, values, stderr, ident, dvals, dse) -> dict:
         params[name] = entry
     if PHI in free:  # Φ_inj is a fitted parameter too: listed first
         lo, hi = free[PHI]
-        params = {PHI: {"value": float(dvals[PHI]), "stderr": _f(dse[PHI]), "unit": "–",
+        params = {PHI: {"value": float(dvals[PHI]), "stderr": finite_or_none(dse[PHI]), "unit": "–",
                         "fixed": False, "free": True, "expr": None, "min": lo, "max": hi,
                         "identifiable": ident.get(PHI, True)}, **params}
     return params
-
-
-def _fixed_value(model, name):
-    if hasattr(model.params, name):
-        return float(getattr(model.params, name))
-    return float(getattr(model.obs, name))
 
 
 def _result_dataset(rows, fit, resid, units, summary, vis_aux) -> xr.Dataset:

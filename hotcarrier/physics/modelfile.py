@@ -125,6 +125,13 @@ class PhysicalModel:
     midir_artefact: bool = False
     optimizer: str = "lm"
 
+    def start_value(self, name: str) -> float:
+        """Start (or fixed) value of a candidate or InterfaceParams/observable name; Φ_inj is
+        that of the start parameters."""
+        if name == PHI:
+            return float(injection_quantum_yield(self.params, self.barrier_model))
+        return float(getattr(self.params if name in P_FIELDS else self.obs, name))
+
     def parameter_layout(self) -> tuple[list, list, dict]:
         """(reported names, free names, units) of a batch of fits of this model: the free
         parameters, then the derived quantities (:data:`BATCH_DERIVED`)."""
@@ -205,17 +212,6 @@ class PhysicalModel:
         if PHI in free and any(k in free for k in SUB_IRF):
             problems.append(f"{[k for k in SUB_IRF if k in free]} cannot be free together with "
                             f"{PHI}: below the IRF only the yield is identifiable (spec §7.3)")
-        if not problems:
-            start = {PHI: float(injection_quantum_yield(p, bm)),
-                     **{k: float(getattr(p, k) if k in P_FIELDS else getattr(o, k))
-                        for k in free if k != PHI}}
-            for k, (lo, hi) in free.items():
-                if not lo < start[k] < hi:
-                    where = ("the preset's Φ_inj" if k == PHI else
-                             "the start value ([parameters] or the preset)")
-                    problems.append(f"[free] {k} = [{lo:g}, {hi:g}] does not contain {where} "
-                                    f"{start[k]:.6g}; move the start inside the bounds or widen "
-                                    "them")
         if problems:
             raise ModelError(f"model file {source or name} has {len(problems)} problem(s):\n  - "
                              + "\n  - ".join(problems))
@@ -226,6 +222,16 @@ class PhysicalModel:
                    max_iter=int(cfg.get("fit", {}).get("max_iter", 200)),
                    optimizer=str(cfg.get("fit", {}).get("optimizer", "lm")),
                    midir_artefact=bool(cfg.get("data", {}).get("midir_artefact", False)))
+        for k, (lo, hi) in free.items():
+            v = spec.start_value(k)
+            if not lo < v < hi:
+                where = ("the preset's Φ_inj" if k == PHI else
+                         "the start value ([parameters] or the preset)")
+                problems.append(f"[free] {k} = [{lo:g}, {hi:g}] does not contain {where} "
+                                f"{v:.6g}; move the start inside the bounds or widen them")
+        if problems:
+            raise ModelError(f"model file {source or name} has {len(problems)} problem(s):\n  - "
+                             + "\n  - ".join(problems))
         if PHI in free:
             lo, hi = free[PHI]
             pm = float(phi_max(p, bm))
