@@ -36,7 +36,7 @@ def load_model(path):
         from .physics.modelfile import PhysicalModel
 
         return PhysicalModel.from_toml(path)
-    from .target.modelfile import load_model as load_target_model
+    from .target.modelfile import load_target_model
 
     return load_target_model(path)
 

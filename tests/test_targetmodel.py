@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hotcarrier.errors import ModelError
-from hotcarrier.target.modelfile import load_model, parse_model
+from hotcarrier.target.modelfile import load_target_model as load_model, parse_model
 from hotcarrier.target.model import Parameter, ParameterSet, TargetModel
 
 

@@ -85,13 +85,13 @@ def _preprocess_overrides(args) -> dict:
 def build_model(args):
     """The TargetModel described by the command line."""
     from ..errors import ModelError
-    from ..target.modelfile import load_model
+    from ..target.modelfile import load_target_model
     from ..target.model import TargetModel
 
     if args.model and args.scheme:
         raise ModelError("give either --model or --scheme, not both")
     if args.model:
-        model = load_model(args.model)
+        model = load_target_model(args.model)
     elif args.scheme:
         if not args.lifetimes:
             raise ModelError("--scheme needs --lifetimes (initial guesses in ps, e.g. 4,75,1e5)")

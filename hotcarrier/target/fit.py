@@ -158,9 +158,9 @@ def _as_model(model) -> tuple[TargetModel, Path | None]:
     if isinstance(model, TargetModel):
         return model, None
     if isinstance(model, (str, Path)):
-        from .modelfile import load_model
+        from .modelfile import load_target_model
 
-        return load_model(model), Path(model).resolve().parent
+        return load_target_model(model), Path(model).resolve().parent
     raise ModelError(f"model must be a TargetModel or a TOML file path, not {type(model).__name__}")
 
 

@@ -27,7 +27,7 @@ from .model import (
     Weight,
 )
 
-__all__ = ["load_model", "parse_model"]
+__all__ = ["load_target_model", "parse_model"]
 
 _TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
         "preprocess", "datasets"}
@@ -41,7 +41,7 @@ _PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "t
 _DS = {"name", "irf", "scale", "weights"}
 
 
-def load_model(path) -> TargetModel:
+def load_target_model(path) -> TargetModel:
     """Read a TOML model file.
 
     Parameters
@@ -68,7 +68,7 @@ def load_model(path) -> TargetModel:
 
 
 def parse_model(text: str, source: str = "<model>") -> TargetModel:
-    """Parse TOML model text (see :func:`load_model`)."""
+    """Parse TOML model text (see :func:`load_target_model`)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
