@@ -96,7 +96,7 @@ def expand_inputs(specs) -> list[Path]:
 def _run_physical(args, t_start: float) -> int:
     """fit-many with a physical-model file: every file is one sample's data (a bundle)."""
     from ..api import load_model
-    from ..batch import fit_batch, save_results, summary_records, summary_table
+    from ..batch import fit_batch
     from ..errors import HotcarrierError
 
     model = load_model(args.model)
@@ -112,24 +112,8 @@ def _run_physical(args, t_start: float) -> int:
                    max_iter=args.max_iter, stderr=not args.no_stderr)
     ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
                     n_files=len(files))
-    save_results(ds, out / "batch.nc")
-    recs = summary_records(ds)
-    items = out / "items"
-    items.mkdir(exist_ok=True)
-    used: set = set()
-    for r, f in zip(recs, files):
-        r["file"] = str(f)
-        _write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
-    n_conv = int(ds["converged"].sum())
-    _write_json(out / "summary.json", {
-        "n_items": len(recs), "n_converged": n_conv, "wall_s": float(ds.attrs["wall_s"]),
-        "model": str(model.source), "model_kind": "hotcarrier", "items": recs})
-    if not args.quiet:
-        print(summary_table(ds, max_rows=args.rows))
-        print(f"{len(recs)} file(s), {ds.attrs['wall_s']:.1f} s; results in {out}/ "
-              "(batch.nc, summary.json, items/)")
-    return 0 if n_conv == len(recs) else 1
-
+    return _write_outputs(args, ds, files, out, {"model_kind": "hotcarrier"},
+                          f"{len(files)} file(s)")
 
 def _build_model(args):
     from .fit import build_model
@@ -161,8 +145,7 @@ def run(args) -> int:
     import numpy as np
     import xarray as xr
 
-    from ..batch import (TextProgress, fit_batch, save_results, summary_records,
-                         summary_table)
+    from ..batch import TextProgress, fit_batch, save_results
     from ..batch.fit import Prepared, _failed_results
     from ..batch.results import results_to_dataset
     from ..dataset import check_ta
@@ -240,26 +223,32 @@ def run(args) -> int:
     combined = combined.assign_coords(batch=np.arange(combined.sizes["batch"]))
     combined.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
                           n_files=len(files), n_groups=len(groups))
-    save_results(combined, out / "batch.nc")
+    return _write_outputs(args, combined,
+                          [files[i] for i in combined["input_index"].values], out,
+                          {"n_groups": len(groups), "chunk_size": int(args.chunk_size),
+                           "n_starts": int(args.starts)},
+                          f"{len(files)} file(s), {len(groups)} shape group(s)")
 
-    recs = summary_records(combined)
+
+def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
+    """Write batch.nc, items/<name>.json and summary.json; print the table; exit code."""
+    from ..batch import save_results, summary_records, summary_table
+
+    save_results(ds, out / "batch.nc")
+    recs = summary_records(ds)
     items = out / "items"
     items.mkdir(exist_ok=True)
     used: set = set()
-    for r, f in zip(recs, [files[i] for i in combined["input_index"].values]):
+    for r, f in zip(recs, files):
         r["file"] = str(f)
-        name = _safe_name(Path(r["item"]).stem, used)
-        _write_json(items / f"{name}.json", r)
-    n_conv = int(combined["converged"].sum())
-    summary = {
-        "n_items": len(recs), "n_converged": n_conv, "n_groups": len(groups),
-        "wall_s": float(combined.attrs["wall_s"]), "model": str(model.source),
-        "chunk_size": int(args.chunk_size), "n_starts": int(args.starts),
-        "items": recs,
-    }
+        _write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+    n_conv = int(ds["converged"].sum())
+    summary = {"n_items": len(recs), "n_converged": n_conv,
+               "wall_s": float(ds.attrs["wall_s"]), "model": str(ds.attrs["model_source"]),
+               **extra, "items": recs}
     _write_json(out / "summary.json", summary)
     if not args.quiet:
-        print(summary_table(combined, max_rows=args.rows))
-        print(f"{len(recs)} file(s), {len(groups)} shape group(s), "
-              f"{summary['wall_s']:.1f} s; results in {out}/ (batch.nc, summary.json, items/)")
+        print(summary_table(ds, max_rows=args.rows))
+        print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "
+              "(batch.nc, summary.json, items/)")
     return 0 if n_conv == len(recs) else 1
