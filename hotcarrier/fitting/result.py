@@ -259,6 +259,9 @@ class FitResult:
                              f" ({d.get('ci_method', '')})")
         if s.get("non_identifiable"):
             lines.append("  not identifiable: " + ", ".join(s["non_identifiable"]))
+        rsvd = self.residual_svd()
+        if rsvd is not None:
+            lines.append(f"  residual SVD: {rsvd.attrs['noise_verdict']}")
         return "\n".join(line.rstrip() for line in lines)
 
     def _repr_html_(self) -> str:
@@ -311,6 +314,20 @@ class FitResult:
             draw = trace_overview if self.model_type == "hotcarrier" else overview
             draw(self, out / "overview.png")
         return out
+
+    # ------------------------------------------------------------------ residual SVD
+    def residual_svd(self, dataset: str | None = None, **kw):
+        """SVD of the weighted residual map with a noise level and verdict (None for trace
+        fits); ``dataset`` names one of several. See :func:`hotcarrier.analysis.residual_svd`."""
+        from ..analysis.residual import residual_svd
+
+        names = [v for v in self.dataset.data_vars if v.startswith("residual")
+                 and self.dataset[v].ndim == 2]
+        name = f"residual_{dataset}" if dataset else (names or [None])[0]
+        if name is None:
+            return None
+        w = self.dataset.get(name.replace("residual", "weight", 1))
+        return residual_svd(self.dataset[name], w, **kw)
 
     # ------------------------------------------------------------------ extras
     def profile(self, name: str, **kw):
