@@ -31,6 +31,8 @@ _LAZY = {
     "fit_batch": "hotcarrier.batch",
     "bundled": "hotcarrier.bundled",
     "InterfaceParams": "hotcarrier.physics.parameters",
+    "lifetime_density": "hotcarrier.analysis",
+    "residual_svd": "hotcarrier.analysis",
 }
 
 __all__ = ["x64", "check_ta", "make_ta_dataset", "DataFormatError", "HotcarrierError",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["overview", "trace_overview"]
+__all__ = ["overview", "trace_overview", "lifetime_density_figure"]
 
 
 def _suffixes(ds):
@@ -49,8 +49,8 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     ds = result.dataset
     sfx = _suffixes(ds)
     nrow = len(sfx) + 1
-    fig = Figure(figsize=(15, 4.0 * nrow))
-    axes = fig.subplots(nrow, 3, squeeze=False)
+    fig = Figure(figsize=(20, 4.0 * nrow))
+    axes = fig.subplots(nrow, 4, squeeze=False)
     for r, s in enumerate(sfx):
         data, res = ds["data" + s], ds["residual" + s]
         tdim, wdim = data.dims
@@ -78,6 +78,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
         ax.set_xlabel("delay (ps)")
         ax.set_title(f"traces and fit{s}")
         ax.legend(fontsize=8)
+        _residual_svd_panel(axes[r, 3], result.residual_svd(s[1:] or None), s)
     s0 = sfx[0]
     ax = axes[-1, 0]
     wdim = ds["data" + s0].dims[1]
@@ -107,10 +108,81 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     ax.set_xlabel("delay (ps)")
     ax.set_title("populations")
     ax.legend(fontsize=8)
+    rsvd = result.residual_svd(s0[1:] or None)
+    ax = axes[-1, 3]
+    tdim = rsvd["lsv"].dims[0]
+    for k in range(min(2, rsvd.sizes["component"])):
+        ax.plot(rsvd[tdim].values, rsvd["lsv"].values[:, k] * float(rsvd["ratio"][k]),
+                label=f"component {k + 1} (× s/edge)")
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlabel("delay (ps)")
+    ax.set_title(f"residual left singular vectors{s0}")
+    ax.legend(fontsize=8)
     summ = result.summary()
     fig.suptitle(f"{summ['model'].get('name', '')}: cost {summ['cost']:.6g}, "
                  f"RMSE {summ['rmse'] or float('nan'):.3g}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    return path
+
+
+def _residual_svd_panel(ax, rsvd, sfx):
+    """Residual singular values over the noise edge σ(√m + √n), with the threshold."""
+    k = min(15, rsvd.sizes["rank"])
+    ax.semilogy(np.arange(1, k + 1), rsvd["ratio"].values[:k], "o")
+    ax.axhline(1.0, color="0.5", lw=0.8, label="noise edge σ(√m+√n)")
+    ax.axhline(rsvd.attrs["noise_threshold"] / rsvd.attrs["noise_edge"], color="C3", lw=0.8,
+               ls="--", label="threshold")
+    ax.set_xlabel("residual component")
+    ax.set_ylabel("singular value / noise edge")
+    verdict = rsvd.attrs["noise_verdict"].split(":")[0]
+    ax.set_title(f"residual SVD{sfx}: {verdict} ({float(rsvd['ratio'][0]):.3g}×)")
+    ax.legend(fontsize=8)
+
+
+def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
+    """Write the lifetime-density map (lifetime on a log axis × wavelength), the L-curve and
+    the GCV/curvature scan of :func:`hotcarrier.analysis.lifetime_density`'s result, atomically."""
+    from matplotlib.figure import Figure
+
+    from .io.atomic import atomic_path
+
+    fig = Figure(figsize=(16, 4.5))
+    ax, ax_l, ax_g = fig.subplots(1, 3)
+    a = lda.attrs
+    dens = lda["density"].values
+    lim = float(np.abs(dens).max()) or 1.0
+    m = ax.pcolormesh(lda["wavelength"].values, lda["lifetime"].values, dens, cmap="RdBu_r",
+                      vmin=-lim, vmax=lim, shading="nearest")
+    ax.set_yscale("log")
+    for tau in lda["peak_lifetime"].values:
+        ax.axhline(tau, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel("lifetime τ (ps)")
+    ax.set_title(f"lifetime density ({a['method']}, α = {a['alpha']:.3g})")
+    fig.colorbar(m, ax=ax, label=lda["density"].attrs.get("units", ""))
+    al = lda["alpha"].values
+    ax_l.loglog(lda["residual_norm"].values, lda["penalty"].values, ".-", ms=3)
+    for key, mk in (("alpha_lcurve", "o"), ("alpha_gcv", "s")):
+        i = int(np.argmin(np.abs(al - a[key])))
+        ax_l.loglog(lda["residual_norm"].values[i], lda["penalty"].values[i], mk, mfc="none",
+                    ms=9, label=f"{key[6:]}: α = {a[key]:.3g}")
+    ax_l.set_xlabel("residual norm ‖KA − D‖")
+    ax_l.set_ylabel(lda["penalty"].attrs.get("long_name", "penalty"))
+    ax_l.set_title("L-curve")
+    ax_l.legend(fontsize=8)
+    ax_g.loglog(al, lda["gcv"].values, label="GCV")
+    ax_g.axvline(a["alpha"], color="k", lw=0.8, ls=":", label=f"chosen ({a['criterion']})")
+    ax_g.set_xlabel("α")
+    ax_g.set_ylabel("GCV")
+    ax_c = ax_g.twinx()
+    ax_c.semilogx(al, lda["curvature"].values, color="C1", label="L-curve curvature")
+    ax_c.set_ylabel("curvature")
+    ax_g.legend(fontsize=8, loc="upper left")
+    ax_c.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -219,28 +219,26 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
                "irf_fwhm_ps": irf_fwhm, "t0_ps": t0, "rmse": float(np.sqrt(np.mean((D - fit) ** 2))),
                "n_dropped_wavelengths": int((~cols).sum()), "source_file":
                    ds.attrs.get("source_file", "")})
-    peaks = lda_peaks(out)
+    peaks, edge = lda_peaks(out)
     return out.assign_coords(peak=np.arange(peaks.size)).assign(
-        peak_lifetime=("peak", peaks, {"units": "ps"}))
+        peak_lifetime=("peak", peaks, {"units": "ps"}),
+        peak_at_edge=("peak", edge, {"long_name": "peak at a grid end (τ outside the grid?)"}))
 
 
-def lda_peaks(lda: xr.Dataset, prominence: float = 0.05) -> np.ndarray:
-    """Lifetimes (ps) of the peaks of √(mean over wavelength of density²).
+def lda_peaks(lda: xr.Dataset, prominence: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of y(τ) = √(mean over wavelength of density²): lifetimes (ps) and an at-edge flag.
 
-    Peaks with a prominence above ``prominence`` × the maximum count; inner peaks are refined
-    by a parabola through three points in log τ (a peak at a grid end stays there).
+    A peak is a local maximum (the grid ends count) with a prominence above ``prominence`` ×
+    max y; inner peaks are refined by a parabola through three points in log τ.
     """
     from scipy.signal import find_peaks
 
     y = np.sqrt((lda["density"].values ** 2).mean(axis=1))
     x = np.log(lda["lifetime"].values)
     idx, _ = find_peaks(np.r_[0.0, y, 0.0], prominence=prominence * y.max())
-    out = []
+    taus = []
     for i in idx - 1:
-        if 0 < i < y.size - 1:
-            den = y[i - 1] - 2 * y[i] + y[i + 1]
-            shift = 0.5 * (y[i - 1] - y[i + 1]) / den if den < 0 else 0.0
-            out.append(x[i] + shift * (x[i + 1] - x[i]))
-        else:
-            out.append(x[i])
-    return np.exp(np.array(out, float))
+        den = y[i - 1] - 2 * y[i] + y[i + 1] if 0 < i < y.size - 1 else 0.0
+        shift = 0.5 * (y[i - 1] - y[i + 1]) / den if den < 0 else 0.0
+        taus.append(np.exp(x[i] + shift * (x[min(i + 1, y.size - 1)] - x[i])))
+    return np.array(taus, float), (idx - 1 == 0) | (idx - 1 == y.size - 1)
