@@ -123,8 +123,8 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
     Parameters
     ----------
     ds : xarray.Dataset
-        Preprocessed TA dataset (chirp-corrected; delays in ps). Delays without any valid
-        cell and wavelengths with a missing cell are left out.
+        Preprocessed TA dataset (chirp-corrected; delays in ps). Wavelengths without any
+        valid cell, then delays with a missing cell, are left out.
     irf_fwhm, t0 : float, ps
         Gaussian IRF width (FWHM) and centre (time zero).
     tau_min, tau_max : float, ps
@@ -163,8 +163,8 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
         problems.append(f"irf_fwhm={irf_fwhm}, l1_ratio={l1_ratio}, n_lifetimes={n_lifetimes}:"
                         " need irf_fwhm > 0 ps, 0 < l1_ratio ≤ 1 and n_lifetimes ≥ 3")
     ok = fit_mask(ds)
-    rows = ok.any(axis=1)
-    cols = ok[rows].all(axis=0)
+    cols = ok.any(axis=0)
+    rows = ok[:, cols].all(axis=1)
     t, wl = ds[TIME_DIM].values[rows], ds[SPECTRAL_DIM].values[cols]
     tau_min = irf_fwhm / 2 if tau_min is None else tau_min
     tau_max = 2 * (t.max(initial=t0) - t0) if tau_max is None else tau_max
@@ -172,8 +172,8 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
         problems.append(f"lifetime range tau_min={tau_min}, tau_max={tau_max} ps: need "
                         "0 < tau_min < tau_max (and delays after t0)")
     if t.size < 3 or wl.size == 0:
-        problems.append(f"{t.size} delays × {wl.size} complete wavelengths: need ≥ 3 delays "
-                        "and a wavelength without missing cells (crop or fill the map)")
+        problems.append(f"{t.size} complete delays × {wl.size} wavelengths: need ≥ 3 delays "
+                        "without missing cells (crop the map or fill its gaps)")
     if problems:
         raise OptionError("lifetime-density analysis cannot run:\n  - " + "\n  - ".join(problems))
     D = ds[SIGNAL].values[rows][:, cols]
@@ -217,7 +217,8 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
         attrs={"method": method, "criterion": criterion if isinstance(alpha, str) else "given",
                "alpha": a, "alpha_lcurve": a_l, "alpha_gcv": a_g, "l1_ratio": l1_ratio,
                "irf_fwhm_ps": irf_fwhm, "t0_ps": t0, "rmse": float(np.sqrt(np.mean((D - fit) ** 2))),
-               "n_dropped_wavelengths": int((~cols).sum()), "source_file":
+               "n_dropped_wavelengths": int((~cols).sum()),
+               "n_dropped_delays": int((~rows).sum()), "source_file":
                    ds.attrs.get("source_file", "")})
     peaks, edge = lda_peaks(out)
     return out.assign_coords(peak=np.arange(peaks.size)).assign(
