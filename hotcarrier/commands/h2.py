@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -82,8 +81,7 @@ def _parse_sets(items, what) -> tuple[dict, dict]:
 
 
 def _inputs(spec: str, role: str, overrides: dict, priors: dict):
-    from ..h2.load import load_fit
-    from ..h2.ratio import H2Inputs, with_prior
+    from ..h2 import H2Inputs, load_fit, with_prior
     from ..physics.parameters import preset
 
     if spec in ("clean", "defective"):
@@ -181,7 +179,3 @@ def _json_default(o):
         return float(o)
     except (TypeError, ValueError):
         return str(o)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    argparse.ArgumentParser()
