@@ -69,8 +69,7 @@ def _parse_sets(items, what) -> tuple[dict, dict]:
         if not sep:
             raise HotcarrierError(f"{what} {it!r}: expected NAME=VALUE or NAME=VALUE±SE "
                                   "(e.g. E_s_eV=0.28 or E_s_eV=0.30+-0.03)")
-        val = val.replace("+-", "±")
-        v, _, se = val.partition("±")
+        v, _, se = val.replace("+-", "±").partition("±")
         try:
             values[name.strip()] = float(v)
             if se:

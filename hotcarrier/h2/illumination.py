@@ -116,8 +116,7 @@ def lamp(cutoff_nm: float = 420.0, upper_nm: float = 800.0, *, kind: str = "blac
     if kind == "blackbody":
         if not temperature_K > 0:
             raise SpectrumError(f"blackbody temperature must be > 0 K, got {temperature_K}")
-        x = HC_EV_NM / (wl * KB_EV * temperature_K)
-        w = wl**-4 / np.expm1(x)
+        w = wl**-4 / np.expm1(HC_EV_NM / (wl * KB_EV * temperature_K))
         desc = f"{temperature_K:g} K blackbody"
     elif kind == "flat":
         w = wl.copy()

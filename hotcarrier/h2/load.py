@@ -49,16 +49,14 @@ FIX = ("expected a fit folder with summary.json (written by 'hotcarrier fit'), a
 
 
 def _resolve(path: Path) -> tuple[Path | None, Path | None]:
+    """(summary.json, result.nc) of a fit folder or next to either file; None where absent."""
     if path.is_dir():
-        s, r = path / "summary.json", path / "result.nc"
-        return (s if s.is_file() else None), (r if r.is_file() else None)
-    if path.is_file() and path.suffix == ".json":
-        r = path.with_name("result.nc")
-        return path, (r if r.is_file() else None)
-    if path.is_file() and path.suffix == ".nc":
-        s = path.with_name("summary.json")
-        return (s if s.is_file() else None), path
-    return None, None
+        path = path / "summary.json"
+    elif not (path.is_file() and path.suffix in (".json", ".nc")):
+        return None, None
+    s = path if path.suffix == ".json" else path.with_name("summary.json")
+    r = path if path.suffix == ".nc" else path.with_name("result.nc")
+    return (s if s.is_file() else None), (r if r.is_file() else None)
 
 
 def _convert(name: str, value: float, unit) -> float:

@@ -136,23 +136,11 @@ def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int,
 class PhotonBalance:
     """Reactor photon balance for an absolute H2 rate (spec §9.3).
 
-    Attributes
-    ----------
-    catalyst_mass_g : float, g
-        Catalyst mass in the reactor.
-    illuminated_area_cm2 : float, cm²
-        Illuminated cross-section of the suspension.
-    irradiance_mW_cm2 : float or None, mW cm⁻²
-        Incident irradiance on that area (else the spectrum's own irradiance).
-    absorbance : float or None, –
-        Measured decadic absorbance of the suspension along the light path; the absorbed
-        fraction is then (1 − 10^−A)·catalyst_share at every wavelength. If None, a uniform,
-        non-scattering suspension of N_p = m_cat × particles per gram is assumed:
-        absorbed fraction 1 − exp(−N_p σ_abs(λ)/area) (optically thin: N_p σ_abs/area).
-    catalyst_share : float, –
-        Catalyst share of the measured absorbance (other absorbers: donor, reactor).
-    particles_per_gram : float or None, g⁻¹
-        Override the geometric value (1.54e16 g⁻¹ for the default particle).
+    Catalyst mass (g), illuminated area (cm²), incident irradiance (mW cm⁻²; else the
+    spectrum's). With a measured decadic ``absorbance`` the absorbed fraction is
+    (1 − 10^−A)·``catalyst_share`` (the catalyst's part of A) at every wavelength; without, a
+    uniform non-scattering suspension of N_p = m_cat × particles per gram absorbs
+    1 − exp(−N_p σ_abs(λ)/area). ``particles_per_gram`` (g⁻¹) overrides the geometric 1.54e16.
     """
 
     catalyst_mass_g: float
@@ -295,10 +283,8 @@ def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_max, cds_channe
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, None, model))
     else:
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, phi_inj, model))
-    out = qe_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
-    out["phi_eff"] = phi_eff
-    out["occ_per_g"] = occupancy_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
-    return out
+    return {**qe_core(p, phi_eff, xi_cds_eff, n_max, cds_channel), "phi_eff": phi_eff,
+            "occ_per_g": occupancy_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)}
 
 
 def kernel_inputs(p: InterfaceParams, exc: Excitation, phi_inj):

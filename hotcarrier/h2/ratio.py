@@ -299,10 +299,8 @@ def with_prior(inp: H2Inputs, name: str, value: float, stderr: float) -> H2Input
     Use it for slow parameters TA cannot see (e.g. E_s_eV = 0.30 ± 0.03 for one catalyst).
     """
     inp = as_inputs(inp)
-    if name == "phi_inj":
-        changes = {"phi_inj": float(value)}
-    else:
-        changes = {"params": inp.params.replace(**{name: float(value)})}
+    changes = ({"phi_inj": float(value)} if name == "phi_inj"
+               else {"params": inp.params.replace(**{name: float(value)})})
     if not stderr > 0:
         raise OptionError(f"prior on {name}: standard error must be > 0, got {stderr}; give a "
                           "positive stderr in the field's unit")
