@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-__all__ = ["FitResult", "pdg_round", "build_summary", "finite_or_none", "SUMMARY_SCHEMA", "SUMMARY_KEYS",
-           "PARAMETER_KEYS"]
+__all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
+           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -38,6 +38,17 @@ def finite_or_none(v):
         return None
     v = float(v)
     return v if math.isfinite(v) else None
+
+
+def parameter_entry(value, stderr=None, unit: str = "", *, fixed: bool = False,
+                    free: bool = False, expr: str | None = None, bounds=(None, None),
+                    identifiable: bool | None = None, **extra) -> dict:
+    """One entry of ``summary["parameters"]`` (:data:`PARAMETER_KEYS`, then ``extra``), for
+    every model kind; a non-finite standard error or bound is None (JSON has no NaN/inf)."""
+    return {"value": float(value), "stderr": finite_or_none(stderr), "unit": unit,
+            "fixed": bool(fixed), "free": bool(free), "expr": expr,
+            "min": finite_or_none(bounds[0]), "max": finite_or_none(bounds[1]),
+            "identifiable": identifiable, **extra}
 
 
 def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations, wall_time_s,
