@@ -20,6 +20,8 @@ Convergence criterion (per item), checked after every L-BFGS step:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -55,24 +57,29 @@ NOT_PREPARED = 11
 
 
 class OptimizeResult(NamedTuple):
-    """Outcome of :func:`minimize` (a pytree; every field is an array under vmap).
+    """Outcome of :func:`minimize` and :func:`levenberg_marquardt` (a pytree; every field is
+    an array under vmap).
 
     Attributes
     ----------
     x : pytree
         Final parameters (same structure as ``x0``).
     fun : Array
-        Final loss.
+        Final loss (½‖r‖² for Levenberg–Marquardt).
     n_iter : Array (int)
-        L-BFGS iterations taken.
+        Iterations taken (Levenberg–Marquardt: trial steps).
     converged : Array (bool)
-        True when status is 0 or 1 (see the module docstring).
+        Status in :data:`CONVERGED_STATUSES` (see the module docstring).
     grad_norm : Array
         ‖∇f‖_∞ at ``x``.
     status : Array (int)
         See :data:`STATUS_MESSAGES`.
     n_eval : Array (int)
         Loss evaluations (including line-search evaluations), as far as optax reports them.
+    jtj, grad, aux : Array (n, n), Array (n,), pytree
+        Levenberg–Marquardt only (else None): the Gauss–Newton matrix JᵀJ and Jᵀr at ``x``
+        (for the covariance; no further evaluation needed) and the residual function's
+        auxiliary output at ``x`` (e.g. the fit details).
     """
 
     x: Any
@@ -82,6 +89,13 @@ class OptimizeResult(NamedTuple):
     grad_norm: jax.Array
     status: jax.Array
     n_eval: jax.Array
+    jtj: jax.Array | None = None
+    grad: jax.Array | None = None
+    aux: Any = None
+
+
+LMResult = OptimizeResult
+"""Outcome of :func:`levenberg_marquardt` (the same record, with ``jtj``, ``grad``, ``aux``)."""
 
 
 def diagonal_preconditioner(col_sq):
@@ -211,11 +225,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 
     c = jax.lax.while_loop(cond, body, carry0)
-    n_eval = c["nev"]
-    status = c["status"]
     return OptimizeResult(x=unravel(c["x"]), fun=c["f"], n_iter=c["it"],
-                          converged=(status == 0) | (status == 1),
-                          grad_norm=jnp.max(jnp.abs(c["g"])), status=status, n_eval=n_eval)
+                          converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
+                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"], n_eval=c["nev"])
 
 
 def least_squares(residual_fn, x0, *args, **kwargs) -> OptimizeResult:
@@ -236,58 +248,25 @@ def least_squares(residual_fn, x0, *args, **kwargs) -> OptimizeResult:
     return minimize(_HalfSquaredNorm(residual_fn), x0, *args, **kwargs)
 
 
+@dataclass(frozen=True)
 class _HalfSquaredNorm:
     """Hashable wrapper: loss(x, *args) = ½Σ residual_fn(x, *args)² (stable jit cache key)."""
 
-    def __init__(self, residual_fn):
-        self.residual_fn = residual_fn
+    residual_fn: Callable
 
     def __call__(self, x, *args):
         r = self.residual_fn(x, *args)
         return 0.5 * jnp.sum(r * r)
-
-    def __hash__(self):
-        return hash((type(self), self.residual_fn))
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.residual_fn == self.residual_fn
 
 
 # ---------------------------------------------------------------------------------------------
 # Levenberg–Marquardt on a residual with its Jacobian
 # ---------------------------------------------------------------------------------------------
 
-class LMResult(NamedTuple):
-    """Outcome of :func:`levenberg_marquardt` (a pytree; arrays under vmap).
-
-    Attributes
-    ----------
-    x, fun, n_iter, converged, grad_norm, status, n_eval
-        As in :class:`OptimizeResult` (``fun`` = ½‖r‖²; ``n_iter`` = trial steps).
-    jtj : Array (n, n)
-        Gauss–Newton matrix JᵀJ at ``x`` (for the covariance; no further evaluation needed).
-    grad : Array (n,)
-        Jᵀr at ``x``.
-    aux : pytree
-        The residual function's auxiliary output at ``x`` (e.g. the fit details).
-    """
-
-    x: Any
-    fun: jax.Array
-    n_iter: jax.Array
-    converged: jax.Array
-    grad_norm: jax.Array
-    status: jax.Array
-    n_eval: jax.Array
-    jtj: jax.Array
-    grad: jax.Array
-    aux: Any
-
-
 @partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
-                        callback=None, normal: bool = False, free=None) -> LMResult:
+                        callback=None, normal: bool = False, free=None) -> OptimizeResult:
     """Minimise ½‖r(x)‖² by Levenberg–Marquardt with Marquardt's diagonal scaling.
 
     Pure JAX (``lax.while_loop``), vmap-friendly: under ``vmap`` every item has its own
@@ -331,7 +310,8 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
 
     Returns
     -------
-    LMResult
+    OptimizeResult
+        With ``jtj`` and ``grad`` (masked like the pins) and ``aux``.
 
     Notes
     -----
@@ -425,8 +405,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 
     c = jax.lax.while_loop(cond, body, carry0)
-    status = c["status"]
-    return LMResult(x=c["x"], fun=c["f"], n_iter=jnp.maximum(c["nev"] - 1, 0),
-                    converged=(status == 0) | (status == 1) | (status == 5),
-                    grad_norm=jnp.max(jnp.abs(c["g"])), status=status, n_eval=c["nev"],
-                    jtj=c["jtj"], grad=c["g"], aux=c["aux"])
+    return OptimizeResult(x=c["x"], fun=c["f"], n_iter=jnp.maximum(c["nev"] - 1, 0),
+                          converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
+                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"],
+                          n_eval=c["nev"], jtj=c["jtj"], grad=c["g"], aux=c["aux"])
