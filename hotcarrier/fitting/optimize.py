@@ -108,20 +108,13 @@ def diagonal_preconditioner(col_sq):
     at the start (D_i ≤ 1e-8 max D, or not finite) gets the median scale of the others, since
     dividing by ~0 would turn the first unit step into an enormous jump.
 
-    Parameters
-    ----------
-    col_sq : Array (n,)
-        Squared column norms Σ_r J_ri² of the residual Jacobian.
-
-    Returns
-    -------
-    Array (n,), no gradient (works traced, e.g. per item under ``vmap``).
+    ``col_sq`` (n,): squared column norms Σ_r J_ri² of the residual Jacobian. Returns D (n,)
+    without gradient (traceable, e.g. per item under ``vmap``).
     """
     col_sq = jax.lax.stop_gradient(jnp.asarray(col_sq))
     n = col_sq.shape[0]
-    finite = jnp.isfinite(col_sq)
-    D = jnp.sqrt(jnp.where(finite & (col_sq > 0), col_sq, 1.0) * n)
-    D = jnp.where(finite & (col_sq > 0), D, 0.0)
+    good = jnp.isfinite(col_sq) & (col_sq > 0)
+    D = jnp.where(good, jnp.sqrt(jnp.where(good, col_sq, 1.0) * n), 0.0)
     ok = D > 1e-8 * jnp.max(D)
     typical = jnp.nanmedian(jnp.where(ok, D, jnp.nan))
     typical = jnp.where(jnp.any(ok), typical, 1.0)
@@ -136,32 +129,14 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
              grad0=None) -> OptimizeResult:
     """Minimise ``loss_fn(x, *args)`` with optax L-BFGS (zoom line search).
 
-    Parameters
-    ----------
-    loss_fn : callable
-        ``loss_fn(x, *args) -> scalar``; must be differentiable. It is a static argument:
-        pass the same function object to reuse the compiled program.
-    x0 : pytree of Array
-        Starting point (unconstrained parameters).
-    *args : pytree of Array
-        Data passed through to ``loss_fn`` (traced, so new data does not recompile).
-    max_iter : int
-        Iteration cap.
-    gtol, ftol, f_floor, patience : float, float, float, int
-        Convergence criterion, see the module docstring.
-    memory_size, max_linesearch_steps : int
-        L-BFGS history length and zoom line-search budget.
-    callback : callable, optional
-        ``callback(n_iter, loss, grad_norm)`` called on the host after every iteration
-        (``jax.debug.callback``; progress display). Static: pass a stable function.
-    value0, grad0 : Array, optional
-        Loss and gradient at ``x0`` when the caller already has them (e.g. from a
-        residual Jacobian); the compiled program then contains one copy fewer of the
-        loss's gradient (about a third less compile time for a large objective).
-
-    Returns
-    -------
-    OptimizeResult
+    ``loss_fn`` is differentiable and static (pass the same object to reuse the compiled
+    program); ``x0`` is a pytree of unconstrained parameters; ``args`` are traced data (new
+    data does not recompile). ``gtol``, ``ftol``, ``f_floor``, ``patience``: the convergence
+    criterion of the module docstring; ``memory_size``, ``max_linesearch_steps``: L-BFGS
+    history and zoom line-search budget. ``callback(n_iter, loss, grad_norm)`` runs on the
+    host after every iteration (static: a stable function). ``value0``, ``grad0``: loss and
+    gradient at ``x0`` when the caller has them (one traced copy of the gradient fewer:
+    about a third less compile time for a large objective).
     """
     flat0, unravel = ravel_pytree(x0)
     flat0 = jnp.asarray(flat0)
@@ -180,11 +155,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         g0 = jnp.ravel(jnp.asarray(grad0, flat0.dtype))
     dtype = v0.dtype
 
-    def grad_ok(v, g):
-        return jnp.max(jnp.abs(g)) <= gtol * (jnp.abs(v) + f_floor)
-
-    def grad_loose(v, g):
-        return jnp.max(jnp.abs(g)) <= jnp.sqrt(gtol) * (jnp.abs(v) + f_floor)
+    def grad_ok(v, g, tol=gtol):
+        return jnp.max(jnp.abs(g)) <= tol * (jnp.abs(v) + f_floor)
 
     carry0 = dict(x=flat0, state=state0, f=v0, g=g0, it=jnp.asarray(0, jnp.int32),
                   nev=jnp.asarray(1, jnp.int32),
@@ -212,7 +184,7 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         status = jnp.where(~finite, 3,
                            jnp.where(grad_ok(fv, gv), 0,
                                      jnp.where(stall >= patience,
-                                               jnp.where(grad_loose(fv, gv), 1, 4),
+                                               jnp.where(grad_ok(fv, gv, jnp.sqrt(gtol)), 1, 4),
                                                jnp.where(it >= max_iter, 2, -1))))
         nls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
         nev = c["nev"] + jnp.asarray(nls, jnp.int32)
@@ -231,19 +203,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
 
 
 def least_squares(residual_fn, x0, *args, **kwargs) -> OptimizeResult:
-    """Minimise ½‖r(x, *args)‖² with :func:`minimize` (same options).
+    """Minimise ½‖r(x, *args)‖² with :func:`minimize` (same options; ``fun`` is the cost).
 
-    Parameters
-    ----------
-    residual_fn : callable
-        ``residual_fn(x, *args) -> Array`` (any shape; masked cells should be 0).
-    x0, *args, **kwargs
-        As in :func:`minimize`.
-
-    Returns
-    -------
-    OptimizeResult
-        ``fun`` is the cost ½Σr².
+    ``residual_fn(x, *args) -> Array`` (any shape; masked cells should be 0).
     """
     return minimize(_HalfSquaredNorm(residual_fn), x0, *args, **kwargs)
 
@@ -356,12 +318,9 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                                                                  1.0 - (2.0 * rho - 1.0) ** 3),
                                   c["lam"] * c["nu"]))
         nu = jnp.where(accept, 2.0, c["nu"] * 2.0)
-        sel = lambda new, old: jnp.where(accept, new, old)  # noqa: E731
-        x = sel(c["xt"], c["x"])
-        f = sel(ft, c["f"])
-        g = sel(g_t, c["g"])
-        jtj = sel(jtj_t, c["jtj"])
-        aux_new = jax.tree.map(lambda a, b: jnp.where(accept, a, b), aux, c["aux"])
+        x, f, g, jtj, aux_new = jax.tree.map(lambda a, b: jnp.where(accept, a, b),
+                                             (c["xt"], ft, g_t, jtj_t, aux),
+                                             (c["x"], c["f"], c["g"], c["jtj"], c["aux"]))
         D = jnp.where(accept, jnp.maximum(c["D"], jnp.diag(jtj_t)), c["D"])
         # --- convergence (tests on the accepted state)
         step = c["xt"] - c["x"]

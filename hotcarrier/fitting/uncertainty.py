@@ -24,15 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = [
-    "CovarianceResult",
-    "gauss_newton_covariance",
-    "gauss_newton_covariances",
-    "propagate_covariance",
-    "standard_errors",
-    "correlation_matrix",
-    "profile_interval",
-]
+__all__ = ["CovarianceResult", "gauss_newton_covariance", "gauss_newton_covariances",
+           "propagate_covariance", "standard_errors", "correlation_matrix", "profile_interval"]
 
 
 class CovarianceResult(NamedTuple):

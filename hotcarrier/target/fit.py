@@ -12,6 +12,7 @@ Gauss–Newton uncertainties and builds a :class:`~hotcarrier.fitting.result.Fit
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -41,27 +42,16 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
             ) -> xr.Dataset:
     """Apply preprocessing options to one TA dataset (in KiMoPack's order).
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        TA dataset.
-    options : dict
-        Keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack sentinel),
-        ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract the
-        mean of earlier delays), ``chirp`` (file path, coefficient list, or "auto"),
-        ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm, ``exclude`` list of
-        [lo, hi] nm bands (dropped).
-    base_dir : Path, optional
-        Folder relative to which a chirp file path is resolved.
-
-    Returns
-    -------
-    xarray.Dataset
+    ``options`` keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack
+    sentinel), ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract
+    the mean of earlier delays), ``chirp`` (file path, relative to ``base_dir``, coefficient
+    list, or "auto"), ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
+    ``exclude`` list of [lo, hi] nm bands (dropped).
     """
     from .. import preprocess as pp
     from ..dataset import TIME_DIM
 
-    o = dict(options or {})
+    o = options or {}
     if o.get("bad_values") is not None:
         ds = pp.mask_bad_values(ds, threshold=float(o["bad_values"]))
     t = ds[TIME_DIM].values
@@ -73,11 +63,8 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
     if chirp is not None:
         if isinstance(chirp, str) and chirp == "auto":
             coeffs = pp.estimate_chirp(ds).coeffs
-        elif isinstance(chirp, (str, Path)):
-            path = Path(chirp)
-            if base_dir is not None and not path.is_absolute():
-                path = Path(base_dir) / path
-            coeffs = pp.read_chirp_file(path)
+        elif isinstance(chirp, (str, Path)):  # relative to base_dir (an absolute path stays)
+            coeffs = pp.read_chirp_file(Path(base_dir or ".") / chirp)
         else:
             coeffs = np.asarray(chirp, float)
         ds = pp.chirp_correct(ds, coeffs)
@@ -94,13 +81,10 @@ def _load(item, model: TargetModel, base_dir):
     from ..dataset import check_ta
     from ..io import load_ta
 
-    if isinstance(item, (str, Path)):
-        ds = load_ta(item)
-    elif isinstance(item, xr.Dataset):
-        ds = item
-    else:
+    if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
+    ds = load_ta(item) if isinstance(item, (str, Path)) else item
     ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)
     return ds
@@ -139,8 +123,7 @@ class FitSetup:
 
     def with_robust_kinetics(self) -> FitSetup:
         """The same setup with the objective that handles (nearly) equal rates."""
-        other = object.__new__(FitSetup)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)
         other.objective = Objective.for_problem(self.model, self.problem, True)
         return other
 

@@ -7,12 +7,9 @@ objective is one jitted program. Where C is the same at every wavelength and the
 are separable (no dispersion, no per-cell masks: most global analyses and batch maps) one
 QR serves all wavelengths, a matrix of right-hand sides (:func:`shared_blocks`).
 
-The linear solve is a LAPACK-free modified Gram–Schmidt QR with re-orthogonalisation
-("twice is enough"), unrolled over the few columns: it is exact to rounding for the
-well-conditioned small systems of target analysis, differentiable, and avoids the batched
-LAPACK dead-lock of jax 0.10 on CPU for vmapped batches > 512 (see jax-notes.md), which a
-batch of fits × wavelengths would otherwise hit. Columns that vanish (masked, constrained
-to zero, or linearly dependent) get amplitude 0.
+The linear solve is the LAPACK-free modified Gram–Schmidt QR of
+:mod:`hotcarrier.fitting.projection` (no batched-LAPACK dead-lock for batches of fits ×
+wavelengths); columns that vanish (masked, constrained, dependent) get amplitude 0.
 
 Several datasets either share their spectra at equal wavelengths (``link=True``, pyglotaran's
 clp linking: rows of all datasets are stacked per wavelength of the union grid) or have
@@ -27,10 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["VarproProblem", "build_problem", "Objective"]
-
 from ..fitting.projection import (back_substitute, forward_substitute_t, golub_pereyra_block,
                                   mgs_qr, separable_weights)
+
+__all__ = ["VarproProblem", "build_problem", "Objective"]
+
 
 @dataclass
 class VarproProblem:
