@@ -354,6 +354,7 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     if at_bound:
         warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
                       ParameterAtBoundWarning, stacklevel=3)
+    dataset = _result_dataset(s, pt, pvec, stderr, cov_phys)
     is_file = Path(model.source).is_file()
     summary = build_summary(
         model={"type": "target", "name": (Path(model.source).parent.name or model.source)
@@ -379,8 +380,7 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     if profiled:
         names = [profiled] if isinstance(profiled, str) else list(profiled)
         summary["profile_intervals"] = {n: list(profiler(n)[0]) for n in names}
-    return FitResult(_result_dataset(s, pt, pvec, stderr, cov_phys), summary, s, theta,
-                     profiler=profiler)
+    return FitResult(dataset, summary, s, theta, profiler=profiler)
 
 
 def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:
