@@ -29,7 +29,7 @@ from ..errors import (ConvergenceWarning, DataFormatError, FitError, NonlinearRe
                       ParameterAtBoundWarning)
 from ..fitting.optimize import CONVERGED_STATUSES, least_squares, levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
-from ..fitting.result import FitResult, build_summary, finite_or_none
+from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
 from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
                                    propagate_covariance, standard_errors)
 from ..io import load_ta
@@ -334,27 +334,21 @@ def _parameter_entries(model, values, stderr, ident, dvals, dse) -> dict:
             continue
         derived = name in ("eta_cid", "tau_inj_fs") and PHI in free
         if derived:
-            value, se = float(dvals[name]), finite_or_none(dse[name])
+            value, se = dvals[name], dse[name]
         elif name in free:
-            value, se = values[name], finite_or_none(stderr.get(name))
+            value, se = values[name], stderr.get(name)
         else:
             value, se = model.start_value(name), None
-        lo_hi = free.get(name)
-        entry = {"value": value, "stderr": se, "unit": units.get(name, "–"),
-                 "fixed": name not in free and not derived, "free": name in free,
-                 "expr": "derived from injection_quantum_yield" if derived else None,
-                 "min": lo_hi[0] if lo_hi else None, "max": lo_hi[1] if lo_hi else None,
-                 "identifiable": ident.get(name, True) if name in free else None}
-        if derived:
-            entry["derived_from"] = PHI
-            entry["note"] = ("sub-IRF split of Φ_inj not identifiable (spec §7.3); set by the "
-                             "fixed direct share η_CID/Φ_inj and τ_ee")
-        params[name] = entry
+        note = {"derived_from": PHI, "note": "sub-IRF split of Φ_inj not identifiable (spec "
+                "§7.3); set by the fixed direct share η_CID/Φ_inj and τ_ee"} if derived else {}
+        params[name] = parameter_entry(
+            value, se, units.get(name, "–"), fixed=name not in free and not derived,
+            free=name in free, expr="derived from injection_quantum_yield" if derived else None,
+            bounds=free.get(name, (None, None)),
+            identifiable=ident.get(name, True) if name in free else None, **note)
     if PHI in free:  # Φ_inj is a fitted parameter too: listed first
-        lo, hi = free[PHI]
-        params = {PHI: {"value": float(dvals[PHI]), "stderr": finite_or_none(dse[PHI]), "unit": "–",
-                        "fixed": False, "free": True, "expr": None, "min": lo, "max": hi,
-                        "identifiable": ident.get(PHI, True)}, **params}
+        params = {PHI: parameter_entry(dvals[PHI], dse[PHI], "–", free=True, bounds=free[PHI],
+                                       identifiable=ident.get(PHI, True)), **params}
     return params
 
 
