@@ -29,7 +29,7 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
 from ..fitting.optimize import NO_DATA, NOT_PREPARED, STATUS_MESSAGES, levenberg_marquardt
-from .results import item_statistics, results_to_dataset
+from .results import failed_results, item_statistics, merge_items, results_to_dataset
 from .sharding import BatchMap, resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, call_progress, chunks, pad_to
 
@@ -358,7 +358,7 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                 for k, v in res.items():
                     v[again] = redo[k]
             parts.append((idx, res))
-        return _merge(parts, len(sub))
+        return merge_items(parts, len(sub))
 
     # one chunk in flight while the next is read, prepared and dispatched, so host work
     # (loading, stacking, covariances) overlaps the compiled fits
@@ -373,33 +373,6 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
             call_progress(progress, done, total, {"n_converged": n_conv})
         previous = current
     return fitter, results, failed_early
-
-
-def _merge(parts: list, k: int) -> dict:
-    """Per-item results of one chunk from parts ``[(indices, results), ...]``, in item order."""
-    out = {}
-    for key in parts[0][1]:
-        first = np.asarray(parts[0][1][key])
-        arr = np.empty((k, *first.shape[1:]), dtype=first.dtype)
-        for idx, res in parts:
-            arr[np.asarray(idx, int)] = np.asarray(res[key])
-        out[key] = arr
-    return out
-
-
-def _failed_results(model, items: list[Prepared], n_starts: int) -> dict:
-    """Results of items that never reached a fitter (nothing could be prepared)."""
-    k, n_par, n_free = len(items), len(model.parameters.names), len(model.parameters.free_names)
-    nan = np.full(k, np.nan)
-    return dict(theta=np.full((k, n_free), np.nan), value=np.full((k, n_par), np.nan),
-                cost=nan, n_iter=np.zeros(k, np.int32), n_eval=np.zeros(k, np.int32),
-                converged=np.zeros(k, bool), status=np.full(k, NOT_PREPARED, np.int32),
-                grad_norm=nan, best_start=np.zeros(k, np.int64),
-                start_cost=np.full((k, n_starts), np.nan),
-                start_converged=np.zeros((k, n_starts), bool), n_data=np.zeros(k, np.int64),
-                error=np.array([it.error for it in items], dtype=object),
-                name=np.array([it.name for it in items], dtype=object), chi2_red=nan,
-                stderr=np.full((k, n_par), np.nan), identifiable=np.zeros((k, n_free), bool))
 
 
 def _run(model, items: Iterable[Prepared], total: int | None, *, starts, n_starts, start_factor,
@@ -419,7 +392,9 @@ def _run(model, items: Iterable[Prepared], total: int | None, *, starts, n_start
         wavelengths = fitter.wavelengths[0] if fitter.spectra else None
         cols = fitter.column_names
     elif failed:
-        res = _failed_results(model, failed, len(theta0s))
+        res = failed_results([p.name for p in failed], [p.error for p in failed],
+                             len(model.parameters.names), len(model.parameters.free_names),
+                             len(theta0s))
     else:
         raise FitError("the batch is empty: no items to fit")
     n_dev = len(resolve_devices(devices))

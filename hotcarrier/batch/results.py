@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..fitting.optimize import STATUS_MESSAGES
+from ..fitting.optimize import NOT_PREPARED, STATUS_MESSAGES
 from ..fitting.result import finite_or_none
 from ..fitting.uncertainty import gauss_newton_covariances, propagate_covariance
 
-__all__ = ["results_to_dataset", "item_statistics", "save_results", "summary_records",
-           "summary_table", "median_relative_error"]
+__all__ = ["results_to_dataset", "item_statistics", "merge_items", "failed_results",
+           "save_results", "summary_records", "summary_table", "median_relative_error"]
 
 
 _BATCH_VARS = {  # name: (dims, dtype, long_name)
@@ -95,6 +95,32 @@ def item_statistics(cost, n_data, n_free: int, n_amplitudes, jac, jtj=None, skip
     cov, ident = gauss_newton_covariances(jtj, cost, n_data, n_amplitudes)
     cp, _ = propagate_covariance(None, None, cov, ident, jac=jac)  # the delta method
     return chi2_red, np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None)), ident
+
+
+def merge_items(parts: list, k: int) -> dict:
+    """Per-item results of one chunk from parts ``[(indices, results), ...]``, in item order."""
+    out = {}
+    for key in parts[0][1]:
+        first = np.asarray(parts[0][1][key])
+        arr = np.empty((k, *first.shape[1:]), dtype=first.dtype)
+        for idx, res in parts:
+            arr[np.asarray(idx, int)] = np.asarray(res[key])
+        out[key] = arr
+    return out
+
+
+def failed_results(names: list, errors: list, n_par: int, n_free: int, n_starts: int) -> dict:
+    """Results of items that never reached a fitter (status ``NOT_PREPARED``)."""
+    k = len(names)
+    nan, zero = np.full(k, np.nan), np.zeros(k, np.int32)
+    return dict(theta=np.full((k, n_free), np.nan), value=np.full((k, n_par), np.nan),
+                stderr=np.full((k, n_par), np.nan), identifiable=np.zeros((k, n_free), bool),
+                cost=nan, chi2_red=nan, grad_norm=nan, n_iter=zero, n_eval=zero,
+                best_start=zero, n_data=zero, converged=np.zeros(k, bool),
+                status=np.full(k, NOT_PREPARED, np.int32),
+                start_cost=np.full((k, n_starts), np.nan),
+                start_converged=np.zeros((k, n_starts), bool),
+                error=np.array(errors, dtype=object), name=np.array(names, dtype=object))
 
 
 def _parameter_layout(model) -> tuple[list, list, dict]:
