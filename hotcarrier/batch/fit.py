@@ -31,7 +31,7 @@ from ..errors import FitError, HotcarrierError
 from ..fitting.optimize import NO_DATA, NOT_PREPARED, STATUS_MESSAGES, levenberg_marquardt
 from .results import failed_results, item_statistics, merge_items, results_to_dataset
 from .sharding import BatchMap, resolve_devices
-from .streaming import DEFAULT_CHUNK_SIZE, call_progress, chunks, pad_to
+from .streaming import DEFAULT_CHUNK_SIZE, chunks, pad_to
 
 __all__ = ["STATUS_MESSAGES", "BatchFitter", "fit_batch", "fit_arrays", "make_starts",
            "prepare_item"]
@@ -81,14 +81,6 @@ def prepare_item(model, item, name: str = "") -> Prepared:
                         [np.asarray(w, float) for w in prob.wavelengths], shared=tuple(prob.shared))
     except (HotcarrierError, ValueError, KeyError) as exc:
         return Prepared.failed(name, exc)
-
-
-def _load_item(model, path, loader, name: str) -> Prepared:
-    try:
-        ds = loader(path)
-    except (HotcarrierError, OSError, ValueError) as exc:
-        return Prepared.failed(name, exc)
-    return prepare_item(model, ds, name)
 
 
 def make_starts(parameters, n_starts: int = 1, *, starts: Sequence[Mapping[str, float]] = (),
@@ -309,7 +301,6 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
     # that runs to the iteration cap is never fitted many times)
     small = min(_chunk_size(_REFIT_CHUNK, None, n_dev), size)
     results, failed_early, fitter = [], [], None
-    done = n_conv = 0
 
     def fitter_of(shared: tuple, robust: bool) -> BatchFitter:
         # cached by _fitter_for: the fast one-QR fitter is ``fitter`` itself
@@ -366,11 +357,10 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
     for sub in itertools.chain(sub_chunks(), [None]):
         current = None if sub is None else (sub, start(sub))
         if previous is not None:
-            r = finish(*previous)
-            results.append(r)
-            done += len(previous[0])
-            n_conv += int(np.sum(r["converged"]))
-            call_progress(progress, done, total, {"n_converged": n_conv})
+            results.append(finish(*previous))
+            if progress is not None:
+                progress(sum(len(r["cost"]) for r in results), total,
+                         {"n_converged": int(sum(np.sum(r["converged"]) for r in results))})
         previous = current
     return fitter, results, failed_early
 
@@ -417,46 +407,35 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
     Parameters
     ----------
     model : TargetModel, PhysicalModel, or a model-file path
-        The model (start values, bounds, fixed parameters) shared by every item. A physical
-        model (or a ``type = "hotcarrier"`` file) goes to
+        Shared by every item. A physical model (``type = "hotcarrier"`` file) goes to
         :func:`hotcarrier.batch.physical.fit_physical_batch`: each item is then one sample's
         data (a bundle file, a list of files, or a dict of datasets) and only ``names``,
         ``devices``, ``max_iter`` and ``stderr`` apply.
     data : iterable
-        TA datasets (:class:`xarray.Dataset`), tuples of them for a multi-dataset model, or
-        file paths (loaded lazily, chunk by chunk, with ``loader``). Generators are consumed
-        lazily: peak memory follows ``chunk_size``, not the number of items. Every item must
-        have the same array shapes and wavelength grid (delays may differ); items that do not
-        are flagged (status 11) rather than fitted.
+        TA datasets, tuples of them for a multi-dataset model, or file paths (read with
+        ``loader``, default :func:`hotcarrier.io.load_ta`). Consumed lazily, chunk by chunk:
+        peak memory follows ``chunk_size``. Items whose array shapes or wavelength grid differ
+        from the first item's (delays may differ) are flagged (status 11), not fitted.
     names : sequence of str, optional
         Item names (default: file names for paths, ``source_file`` attrs, else indices).
-    starts : sequence of mapping
-        Extra explicit starts ``{name: physical value}`` (multi-start).
-    n_starts : int
-        Total starts per item (random ones fill up, see :func:`make_starts`); the best
-        converged start is kept per item.
-    start_factor, seed : float, int
-        Spread and seed of the random starts.
+    starts, n_starts, start_factor, seed
+        Multi-start (:func:`make_starts`): the best converged start is kept per item.
     chunk_size : int
-        Items per compiled call (default 256; ≤ 512 keeps clear of the jax 0.10 CPU
-        batched-LAPACK dead-lock and bounds memory). Rounded up to a multiple of the devices.
+        Items per compiled call (≤ 512 keeps clear of the jax 0.10 CPU batched-LAPACK
+        dead-lock and bounds memory), rounded up to a multiple of the devices.
     devices : None, "all", int or sequence of jax.Device
         Devices to shard each chunk over (default: all local devices).
     progress : callable, optional
         ``progress(done, total, info)`` after every chunk, e.g. :class:`TextProgress`.
     max_iter, gtol, ftol : options of :func:`hotcarrier.fitting.optimize.levenberg_marquardt`
-    stderr : bool
-        Standard errors from the Gauss–Newton covariance (pyglotaran's convention).
-    spectra : bool
-        Keep the fitted spectra (amplitudes) per item (single-block models only).
-    loader : callable, optional
-        ``loader(path) -> Dataset`` for path items (default :func:`hotcarrier.io.load_ta`).
+    stderr, spectra : bool
+        Gauss–Newton standard errors (pyglotaran's convention); keep the fitted spectra
+        (single-block models only).
 
     Returns
     -------
     xarray.Dataset
-        Dims ``batch``, ``param``, ``free_param``, ``start`` (and ``column``, ``wavelength``
-        with spectra); see :func:`hotcarrier.batch.results.results_to_dataset`.
+        See :mod:`hotcarrier.batch.results`.
     """
     from ..api import load_model, model_kind
 
@@ -476,21 +455,19 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
         for i, item in enumerate(data):
             nm = name_list[i] if name_list is not None else None
             if isinstance(item, (str, os.PathLike)):
-                yield _load_item(model, item, loader or load_ta, nm or Path(str(item)).name)
-            else:
-                yield prepare_item(model, item, nm or _item_name(item, i))
+                nm = nm or Path(str(item)).name
+                try:
+                    item = (loader or load_ta)(item)
+                except (HotcarrierError, OSError, ValueError) as exc:
+                    yield Prepared.failed(nm, exc)
+                    continue
+            source = getattr(item, "attrs", {}).get("source_file")
+            yield prepare_item(model, item, nm or (Path(str(source)).name if source else str(i)))
 
     return _run(model, gen(), total, starts=starts, n_starts=n_starts, start_factor=start_factor,
                 seed=seed, chunk_size=chunk_size, devices=devices, progress=progress,
                 max_iter=max_iter, gtol=gtol, ftol=ftol, stderr=stderr, spectra=spectra,
                 attrs={"source": "fit_batch"})
-
-
-def _item_name(item, i: int) -> str:
-    attrs = getattr(item, "attrs", None)
-    if attrs and attrs.get("source_file"):
-        return Path(str(attrs["source_file"])).name
-    return str(i)
 
 
 @with_x64

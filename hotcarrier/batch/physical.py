@@ -46,14 +46,12 @@ def _pad(items: list[dict]) -> dict:
     out = {k: [] for k in ("t_s", "rho_s", "t_r", "rho_r", "y", "w")}
     for it in items:
         a, b = it["t_s"].size, it["t_r"].size
-        for key, n, size in (("t_s", ns, a), ("t_r", nr, b)):
-            t = it[key]
-            out[key].append(np.r_[t, np.full(n - size, t[-1] if size else 0.0)])
-        out["rho_s"].append(np.r_[it["rho_s"], np.zeros(ns - a)])
-        out["rho_r"].append(np.r_[it["rho_r"], np.zeros(nr - b)])
+        for key, n, size in (("t_s", ns, a), ("t_r", nr, b)):  # times: the last one repeated
+            out[key].append(np.r_[it[key], np.full(n - size, it[key][-1] if size else 0.0)])
+        for key, n, size in (("rho_s", ns, a), ("rho_r", nr, b)):
+            out[key].append(np.r_[it[key], np.zeros(n - size)])
         for key in ("y", "w"):
-            v = it[key]
-            out[key].append(np.r_[v[:a], np.zeros(ns - a), v[a:], np.zeros(nr - b)])
+            out[key].append(np.r_[it[key][:a], np.zeros(ns - a), it[key][a:], np.zeros(nr - b)])
     return {k: np.stack(v) for k, v in out.items()}
 
 

@@ -144,33 +144,22 @@ def save_results(ds: xr.Dataset, path) -> Path:
 def summary_records(ds: xr.Dataset) -> list[dict]:
     """One JSON-able dict per item: name, verdict, cost, χ²_red, parameters ± stderr."""
     msgs = json.loads(ds.attrs.get("status_messages", "{}"))
-    out = []
     pn = [str(p) for p in ds["param"].values]
-    for i in range(ds.sizes["batch"]):
-        st = int(ds["status"].values[i])
-        rec = {
-            "item": str(ds["item"].values[i]),
-            "converged": bool(ds["converged"].values[i]),
-            "status": st,
-            "message": msgs.get(str(st), ""),
-            "error": str(ds["error"].values[i]),
-            "cost": finite_or_none(ds["cost"].values[i]),
-            "chi2_red": finite_or_none(ds["chi2_red"].values[i]),
-            "n_data": int(ds["n_data"].values[i]),
-            "n_iter": int(ds["n_iter"].values[i]),
-            "best_start": int(ds["best_start"].values[i]),
-            "parameters": {p: {"value": finite_or_none(ds["value"].values[i, j]),
-                               "stderr": finite_or_none(ds["stderr"].values[i, j])}
-                           for j, p in enumerate(pn)},
-        }
-        out.append(rec)
-    return out
+    v = {k: ds[k].values for k in ("item", "converged", "status", "error", "cost", "chi2_red",
+                                   "n_data", "n_iter", "best_start", "value", "stderr")}
+    return [{"item": str(v["item"][i]), "converged": bool(v["converged"][i]),
+             "status": int(v["status"][i]), "message": msgs.get(str(int(v["status"][i])), ""),
+             "error": str(v["error"][i]), "cost": finite_or_none(v["cost"][i]),
+             "chi2_red": finite_or_none(v["chi2_red"][i]),
+             **{k: int(v[k][i]) for k in ("n_data", "n_iter", "best_start")},
+             "parameters": {p: {"value": finite_or_none(v["value"][i, j]),
+                                "stderr": finite_or_none(v["stderr"][i, j])}
+                            for j, p in enumerate(pn)}}
+            for i in range(ds.sizes["batch"])]
 
 
 def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "nan"
-    return f"{v:.4g}"
+    return f"{v:.4g}" if np.isfinite(v) else "nan"
 
 
 def summary_table(ds: xr.Dataset, max_rows: int | None = 50) -> str:
@@ -208,24 +197,11 @@ def summary_table(ds: xr.Dataset, max_rows: int | None = 50) -> str:
 
 def median_relative_error(ds: xr.Dataset, truth: dict, *, sort: bool = False,
                           only_converged: bool = True) -> dict:
-    """Median (over items) relative error |fit/true − 1| per parameter.
+    """Median (over items) relative error |fit/true − 1| per parameter of ``truth``
+    (``{param: true value}``), plus ``"max_over_params"``: the median of each item's worst.
 
-    Parameters
-    ----------
-    ds : batch Dataset
-    truth : dict
-        ``{param: true value}``.
-    sort : bool
-        Sort the listed parameters' values ascending per item before comparing with the
-        sorted true values (lifetimes of a parallel model carry no label).
-    only_converged : bool
-        Ignore items that did not converge.
-
-    Returns
-    -------
-    dict
-        ``{param: median relative error}`` plus ``"max_over_params"``: the median over items
-        of each item's worst parameter.
+    ``sort`` compares the values sorted per item with the sorted true values (lifetimes of a
+    parallel model carry no label); ``only_converged`` ignores items that did not converge.
     """
     names = list(truth)
     pn = [str(p) for p in ds["param"].values]

@@ -93,14 +93,6 @@ def expand_inputs(specs) -> list[Path]:
     return out
 
 
-def _build_model(args):
-    from .fit import build_model
-
-    ns = argparse.Namespace(**vars(args))
-    ns.data = [None]  # one dataset per item
-    return build_model(ns)
-
-
 def _safe_name(name: str, used: set) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "item"
     cand, k = base, 1
@@ -123,10 +115,13 @@ def run(args) -> int:
     from ..api import load_model
     from ..batch import fit_batch
     from ..errors import HotcarrierError
+    from .fit import build_model
 
     t_start = time.perf_counter()
     physical = bool(args.model) and model_kind(args.model) == "physical"
-    model = load_model(args.model) if physical else _build_model(args)
+    # a target model: one dataset per item
+    model = (load_model(args.model) if physical
+             else build_model(argparse.Namespace(**{**vars(args), "data": [None]})))
     files = expand_inputs(args.files)
     if not files:
         raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
