@@ -87,6 +87,6 @@ def run(args) -> int:
     with atomic_open(out / "demo_summary.json") as fh:
         fh.write(json.dumps(summary, indent=2).encode())
     print()
-    print(f"results and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, demo_summary.json); "
-          f"{summary['wall_time_s']:.1f} s")
+    print(f"results and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, "
+          f"demo_summary.json); {summary['wall_time_s']:.1f} s")
     return 0

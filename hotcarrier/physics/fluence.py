@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import roots_jacobi
 
 from .._x64 import with_x64
 from ..errors import ConvergenceWarning, NonlinearRegimeWarning
@@ -39,8 +40,6 @@ def _profile_nodes(beam_ratio, n_nodes):
     """
     if beam_ratio is None:
         return np.ones(1), np.ones(1)
-    from scipy.special import roots_jacobi
-
     kappa = float(beam_ratio) ** 2
     x, w = roots_jacobi(n_nodes, 0.0, kappa - 1.0)  # weight (1+x)^{κ−1} on [−1, 1]
     u = 0.5 * (x + 1.0)

@@ -224,10 +224,9 @@ class PhysicalModel:
                 problems.append(f"[free] {k} = [{lo:g}, {hi:g}] does not contain {where} "
                                 f"{v:.6g}; move the start inside the bounds or widen them")
         _raise_problems(problems, source or name)
-        if PHI in free:
+        if PHI in free:  # capped at 0.999 of the largest reachable Φ_inj
             lo, hi = free[PHI]
-            pm = float(phi_max(p, bm))
-            free[PHI] = (lo, min(hi, 0.999 * pm))
+            free[PHI] = (lo, min(hi, 0.999 * float(phi_max(p, bm))))
         return spec
 
 

@@ -38,10 +38,9 @@ from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
 from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2
 from .simulate import LINEAR_REGIME_MAX_NABS
 
-__all__ = ["PhysicalObjective", "collect_data", "N_NODES", "N_AMPLITUDES", "AMPLITUDE_NAMES"]
+__all__ = ["PhysicalObjective", "collect_data", "N_NODES", "AMPLITUDE_NAMES"]
 
 N_NODES = 16  # Gauss–Poisson nodes of the trap average (exact sum agrees to ~1e-14, tested)
-N_AMPLITUDES = 8  # κ, β_Au, 3 sample artefact terms, 3 reference artefact terms
 AMPLITUDE_NAMES = ("kappa_mOD", "beta_au_mOD_K", "art_sample_a0", "art_sample_a1",
                    "art_sample_a2", "art_ref_a0", "art_ref_a1", "art_ref_a2")
 

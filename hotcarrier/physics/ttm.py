@@ -228,8 +228,7 @@ def _rates(p: InterfaceParams, cfg: TTMConfig):
     """Shell-kinetics rates (k_bet, k_trap, k_sep, k_trec, k_L), ps⁻¹: those of
     :func:`~hotcarrier.physics.linear.chain_rates` at the mean trap count λ (mean field)."""
     if not cfg.shell_kinetics:
-        z = 0.0 * p.k_bet
-        return z, z, z, z, z
+        return (0.0 * p.k_bet,) * 5
     r = chain_rates(p, cfg.barrier_model)
     lam = p.mean_traps
     return r.k_bet, lam * r.k1, r.k_sep, r.k_T, r.k_L0 + lam * r.k1_fcb
