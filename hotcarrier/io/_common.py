@@ -16,11 +16,11 @@ import numpy as np
 
 from ..dataset import check_ta, make_ta_dataset
 from ..errors import DataFormatError, DatasetValidationError
-from ..units import SIGNAL_UNITS, TIME_TO_PS, ev_to_nm, wavenumber_to_nm
+from ..units import TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 
 __all__ = [
-    "time_unit", "spectral_unit", "signal_unit", "unit_in_brackets", "read_bytes",
-    "decode_text", "is_number", "parse_numbers", "build_dataset",
+    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "decode_text", "is_number",
+    "parse_numbers", "build_dataset", "ta_arrays", "number_text", "matrix_rows", "signal_label",
 ]
 
 # --- unit vocabularies -------------------------------------------------------------------
@@ -38,43 +38,33 @@ _SPECTRAL_ALIASES = {
     "ev": "eV", "electronvolt": "eV",
 }
 _SIGNAL_ALIASES = {
-    "od": "OD", "da": "OD", "δa": "OD", "Δa": "OD", "doD": "OD", "dod": "OD", "δod": "OD",
+    "od": "OD", "da": "OD", "δa": "OD", "dod": "OD", "δod": "OD",
     "delta a": "OD", "delta od": "OD", "abs": "OD", "absorbance": "OD",
     "mod": "mOD", "mδa": "mOD", "mda": "mOD", "uod": "uOD", "µod": "uOD", "μod": "uOD",
     "dt/t": "dT/T", "δt/t": "dT/T", "%dt/t": "%dT/T", "% dt/t": "%dT/T",
 }
 
 
-def time_unit(label: str | None, path=None) -> str | None:
-    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``); None if unknown."""
+def _unit(label: str | None, aliases: dict, drop_spaces: bool = False) -> str | None:
     if label is None:
         return None
     key = label.strip().strip("[]()").strip().lower()
-    return _TIME_ALIASES.get(key)
+    return aliases.get(key.replace(" ", "") if drop_spaces else key)
+
+
+def time_unit(label: str | None) -> str | None:
+    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``); None if unknown."""
+    return _unit(label, _TIME_ALIASES)
 
 
 def spectral_unit(label: str | None) -> str | None:
     """Normalise a spectral-unit label to ``nm``, ``cm-1`` or ``eV``; None if unknown."""
-    if label is None:
-        return None
-    key = label.strip().strip("[]()").strip().lower().replace(" ", "")
-    return _SPECTRAL_ALIASES.get(key)
+    return _unit(label, _SPECTRAL_ALIASES, drop_spaces=True)
 
 
 def signal_unit(label: str | None) -> str | None:
     """Normalise a signal-unit label (``dA``, ``OD``, ``mOD``, ``dT/T`` …); None if unknown."""
-    if label is None:
-        return None
-    if label in SIGNAL_UNITS:
-        return "uOD" if label == "µOD" else label
-    key = label.strip().strip("[]()").strip().lower()
-    return _SIGNAL_ALIASES.get(key)
-
-
-def unit_in_brackets(text: str) -> str | None:
-    """The unit written in ``[..]`` or ``(..)`` of a header cell such as ``Time [ps]``."""
-    m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]", text)
-    return m.group(1) if m else None
+    return _unit(label, _SIGNAL_ALIASES)
 
 
 # --- raw input -----------------------------------------------------------------------------
@@ -276,3 +266,27 @@ def build_dataset(
         raise DataFormatError(path, "; ".join(exc.problems),
                               "fix the file or pass explicit overrides") from None
     return ds
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def ta_arrays(ds):
+    """``(delay, wavelength, signal)`` of a TA dataset, the signal as delay × wavelength."""
+    sig = ds["signal"].transpose("delay", "wavelength").values
+    return ds["delay"].values, ds["wavelength"].values, sig
+
+
+def number_text(x) -> str:
+    """A float written so that it reads back exactly."""
+    return repr(float(x))
+
+
+def matrix_rows(row_axis, values, delimiter: str, fmt=number_text) -> list[str]:
+    """One text line per row: its axis value, then the row's values."""
+    return [delimiter.join([fmt(x), *map(fmt, row)]) for x, row in zip(row_axis, values)]
+
+
+def signal_label(ds, od_label: str) -> str:
+    """The signal unit as instrument files write it (``od_label`` for OD or unknown units)."""
+    unit = ds["signal"].attrs.get("units", "OD")
+    return unit if unit in ("mOD", "uOD", "dT/T", "%dT/T") else od_label

@@ -19,7 +19,16 @@ import re
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, decode_text, parse_numbers, read_bytes, signal_unit
+from ._common import (
+    build_dataset,
+    decode_text,
+    matrix_rows,
+    number_text,
+    parse_numbers,
+    read_bytes,
+    signal_unit,
+    ta_arrays,
+)
 
 __all__ = ["read", "write", "sniff"]
 
@@ -37,17 +46,9 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
          signal_units: str | None = None):
     """Read a legacy Glotaran ASCII file into a TA dataset.
 
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    time_unit : str
-        Unit of the delays in the file (the format does not say; Glotaran uses ps).
-    spectral_unit : str
-        ``nm`` (default), ``cm-1`` or ``eV``.
-    signal_units : str, optional
-        Unit of the values. The format does not say; default ``OD``, or the unit named by a
-        ``signal in <unit>`` header line (as hotcarrier writes it).
+    The format names no units: delays are ``time_unit`` (Glotaran uses ps), the spectral
+    axis ``spectral_unit`` and the values ``signal_units`` (default the unit of a
+    ``signal in <unit>`` header line, as hotcarrier writes it, else OD).
     """
     text = decode_text(read_bytes(path), path)
     lines = text.splitlines()
@@ -117,21 +118,14 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
                          attrs=attrs, steps=[f"load_ta: Glotaran '{kind.capitalize()} explicit'"])
 
 
-def _fmt(x: float) -> str:
-    return repr(float(x))
-
-
 def write(ds, fh, *, kind: str = "time") -> None:
     """Write ``ds`` as Glotaran ASCII (``kind`` = ``'time'`` or ``'wavelength'`` explicit)."""
-    sig = ds["signal"].transpose("delay", "wavelength").values
-    delay, wl = ds["delay"].values, ds["wavelength"].values
+    delay, wl, sig = ta_arrays(ds)
     title = str(ds.attrs.get("title") or ds.attrs.get("source_file") or "hotcarrier export")
+    time_explicit = kind == "time"
+    axis, rows, values = (delay, wl, sig.T) if time_explicit else (wl, delay, sig)
     out = [title.splitlines()[0] if title else "hotcarrier export",
-           f"delay in ps, wavelength in nm, signal in {ds['signal'].attrs.get('units', 'OD')}"]
-    if kind == "time":
-        out += ["Time explicit", f"Intervalnr {delay.size}", "\t".join(map(_fmt, delay))]
-        out += ["\t".join([_fmt(w), *map(_fmt, sig[:, j])]) for j, w in enumerate(wl)]
-    else:
-        out += ["Wavelength explicit", f"Intervalnr {wl.size}", "\t".join(map(_fmt, wl))]
-        out += ["\t".join([_fmt(t), *map(_fmt, sig[i])]) for i, t in enumerate(delay)]
+           f"delay in ps, wavelength in nm, signal in {ds['signal'].attrs.get('units', 'OD')}",
+           f"{'Time' if time_explicit else 'Wavelength'} explicit", f"Intervalnr {axis.size}",
+           "\t".join(map(number_text, axis)), *matrix_rows(rows, values, "\t")]
     fh.write(("\n".join(out) + "\n").encode())
