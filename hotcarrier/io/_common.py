@@ -53,7 +53,7 @@ def _unit(label: str | None, aliases: dict, drop_spaces: bool = False) -> str | 
 
 
 def time_unit(label: str | None) -> str | None:
-    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``); None if unknown."""
+    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``) or None."""
     return _unit(label, _TIME_ALIASES)
 
 
@@ -204,41 +204,33 @@ def build_dataset(
     if np.any(wl <= 0):
         raise DataFormatError(path, "wavelength axis has values <= 0 nm",
                               "check the orientation (orientation=) and spectral_unit=")
-    arrays = {"signal": sig}
-    if weight is not None:
-        arrays["weight"] = np.asarray(weight, dtype=float)
-    if mask is not None:
-        arrays["mask"] = np.asarray(mask, dtype=bool)
-    if wl.size > 1:
-        d = np.diff(wl)
-        if np.all(d < 0):
-            wl = wl[::-1]
-            arrays = {k: v[:, ::-1] for k, v in arrays.items()}
-            hist.append("load_ta: wavelength axis was descending; sorted ascending")
-        elif not np.all(d > 0):
-            k = int(np.flatnonzero(d <= 0)[0])
-            what = "duplicated" if d[k] == 0 else "not monotonic"
-            raise DataFormatError(
-                path, f"wavelength axis is {what} (position {k + 1}: {wl[k]:g} then "
-                f"{wl[k + 1]:g})", "remove or fix the repeated/out-of-order wavelength columns")
-    if delay.size > 1:
-        d = np.diff(delay)
-        if np.all(d < 0):
-            delay = delay[::-1]
-            arrays = {k: v[::-1, :] for k, v in arrays.items()}
-            hist.append("load_ta: delay axis was descending; sorted ascending")
-        elif np.any(d < 0):
-            k = int(np.flatnonzero(d < 0)[0])
-            raise DataFormatError(
-                path, f"delay axis is not monotonic (position {k + 1}: {delay[k]:g} ps then "
-                f"{delay[k + 1]:g} ps)", "sort the delays (rows) in increasing order")
-        dup = np.diff(delay) == 0
-        if np.any(dup) and record_load:
-            vals = np.unique(delay[1:][dup])
-            in_groups = int(np.sum(np.isin(delay, vals)))
-            shown = ", ".join(f"{v:.10g}" for v in vals[:5])
-            hist.append(f"load_ta: {in_groups} rows share {vals.size} repeated delay(s) "
-                        f"({shown} ps); kept as read, use preprocess.merge_duplicate_delays")
+    arrays = {k: np.asarray(v, dtype=bool if k == "mask" else float)
+              for k, v in (("signal", sig), ("weight", weight), ("mask", mask)) if v is not None}
+    if wl.size > 1 and np.all(np.diff(wl) < 0):
+        wl, arrays = wl[::-1], {k: v[:, ::-1] for k, v in arrays.items()}
+        hist.append("load_ta: wavelength axis was descending; sorted ascending")
+    d = np.diff(wl)
+    if not np.all(d > 0):
+        k = int(np.flatnonzero(d <= 0)[0])
+        what = "duplicated" if d[k] == 0 else "not monotonic"
+        raise DataFormatError(
+            path, f"wavelength axis is {what} (position {k + 1}: {wl[k]:g} then "
+            f"{wl[k + 1]:g})", "remove or fix the repeated/out-of-order wavelength columns")
+    if delay.size > 1 and np.all(np.diff(delay) < 0):
+        delay, arrays = delay[::-1], {k: v[::-1] for k, v in arrays.items()}
+        hist.append("load_ta: delay axis was descending; sorted ascending")
+    d = np.diff(delay)
+    if np.any(d < 0):
+        k = int(np.flatnonzero(d < 0)[0])
+        raise DataFormatError(
+            path, f"delay axis is not monotonic (position {k + 1}: {delay[k]:g} ps then "
+            f"{delay[k + 1]:g} ps)", "sort the delays (rows) in increasing order")
+    if np.any(d == 0) and record_load:
+        vals = np.unique(delay[1:][d == 0])
+        in_groups = int(np.sum(np.isin(delay, vals)))
+        shown = ", ".join(f"{v:.10g}" for v in vals[:5])
+        hist.append(f"load_ta: {in_groups} rows share {vals.size} repeated delay(s) "
+                    f"({shown} ps); kept as read, use preprocess.merge_duplicate_delays")
     sig = arrays["signal"]
     n_inf = int(np.sum(np.isinf(sig)))
     if n_inf:

@@ -120,8 +120,8 @@ def write(ds, fh) -> None:
     for name in ("weight", "mask"):
         if name in ds:
             arrs[name] = ds[name].transpose("delay", "wavelength").values
+    names = ("delay", "wavelength", *[k for k in arrs if k in ds.data_vars])
     meta = {"attrs": {k: _jsonable(v) for k, v in ds.attrs.items()},
-            "var_attrs": {n: {k: _jsonable(v) for k, v in ds[n].attrs.items()}
-                          for n in ("delay", "wavelength", *[k for k in arrs if k in ds.data_vars])}}
+            "var_attrs": {n: {k: _jsonable(v) for k, v in ds[n].attrs.items()} for n in names}}
     arrs[ATTRS_KEY] = np.array(json.dumps(meta, ensure_ascii=False))
     np.savez(fh, **arrs)
