@@ -305,11 +305,8 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
     mu = jnp.asarray(mu, dtype=rates.dtype)
     sigma = jnp.asarray(sigma, dtype=rates.dtype)
 
-    def decay(rates):
-        return decay_rates(scheme.n, scheme.transfers, rates)
-
-    def separated(d):
-        return well_separated(scheme, d)
+    decay = partial(decay_rates, scheme.n, scheme.transfers)
+    separated = partial(well_separated, scheme)
 
     def bateman(rates, p0, d, mu, sigma, guard=False):
         phi = exp_conv_gauss(t[:, None], d[None, :], mu, sigma)

@@ -98,8 +98,7 @@ def decode_text(data: bytes, path) -> str:
         pass
     text = data.decode("latin-1")
     # Latin-1 decodes anything; accept it only when control characters are rare.
-    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f\v")
-    if bad > 0:
+    if any(ord(ch) < 32 and ch not in "\t\r\n\f\v" for ch in text):
         raise DataFormatError(path, "contains bytes that are neither UTF-8 nor Latin-1 text",
                               "check that this is a text export of a TA measurement")
     return text

@@ -50,18 +50,18 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
     axis ``spectral_unit`` and the values ``signal_units`` (default the unit of a
     ``signal in <unit>`` header line, as hotcarrier writes it, else OD).
     """
-    text = decode_text(read_bytes(path), path)
-    lines = text.splitlines()
+    lines = decode_text(read_bytes(path), path).splitlines()
     kind_at = next((i for i, line in enumerate(lines[:50]) if _KIND_RE.match(line)), None)
     if kind_at is None:
         raise DataFormatError(path, "no 'Time explicit' or 'Wavelength explicit' line found",
                               "this is not a legacy Glotaran ASCII file; pass format=")
     kind = _KIND_RE.match(lines[kind_at]).group(1).lower()
     header = [ln.strip() for ln in lines[:kind_at]]
-    if kind_at + 1 >= len(lines) or not _INTERVAL_RE.match(lines[kind_at + 1]):
+    m = _INTERVAL_RE.match(lines[kind_at + 1]) if kind_at + 1 < len(lines) else None
+    if not m:
         raise DataFormatError(path, f"line {kind_at + 2}: expected 'Intervalnr N'",
                               "the file is truncated or not a Glotaran ASCII file")
-    n_txt = _INTERVAL_RE.match(lines[kind_at + 1]).group(1)
+    n_txt = m.group(1)
     try:
         n = int(n_txt)
     except ValueError:
@@ -101,9 +101,7 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
                 "the file is truncated or a row was damaged")
         rows = [flat[k:k + rec_len] for k in range(0, len(flat), rec_len)]
         labels = [f"record {k + 1}" for k in range(len(rows))]
-    mat = np.empty((len(rows), rec_len))
-    for r, (row, where) in enumerate(zip(rows, labels)):
-        mat[r] = parse_numbers(row, path, where)
+    mat = np.array([parse_numbers(row, path, where) for row, where in zip(rows, labels)])
     other, values = mat[:, 0], mat[:, 1:]
     if signal_units is None:
         m = next((_UNIT_RE.search(h) for h in header if _UNIT_RE.search(h)), None)

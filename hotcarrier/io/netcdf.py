@@ -72,8 +72,7 @@ def _open(raw: bytes, engine: str):
     """
     old_hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
-    problem = None
-    ds = None
+    ds = problem = None
     try:
         try:
             with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:

@@ -102,12 +102,10 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
         raise DataFormatError(path, f"{len(data) - c.pos} unexpected byte(s) after the metadata "
                               "(a .ufs file ends there)", "the file is damaged or not a .ufs")
     (l1, u1, a1), (l2, u2, a2) = axes
+    steps = []
     if re.search(r"time|delay", l1, re.I) and not re.search(r"time|delay", l2, re.I):
-        (l1, u1, a1), (l2, u2, a2) = (l2, u2, a2), (l1, u1, a1)
-        mat = mat.T
-        steps = ["load_ta: axis 1 is time; roles swapped"]
-    else:
-        steps = []
+        (l1, u1, a1), (l2, u2, a2), mat = (l2, u2, a2), (l1, u1, a1), mat.T
+        steps.append("load_ta: axis 1 is time; roles swapped")
     tu = time_unit or u2
     su = spectral_unit or u1
     if _common.time_unit(tu) is None:
