@@ -15,7 +15,7 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import erfc, erfcx
+from jax.scipy.special import erfcx
 
 SQRT2 = math.sqrt(2.0)
 SQRT_PI = math.sqrt(math.pi)
