@@ -51,27 +51,11 @@ def make_ta_dataset(
 ) -> xr.Dataset:
     """Build a TA dataset following the convention.
 
-    Parameters
-    ----------
-    delay_ps : array (n_delay,), ps
-        Pump–probe delays.
-    wavelength_nm : array (n_wavelength,), nm
-        Probe wavelengths.
-    signal : array (n_delay, n_wavelength)
-        ΔA (or ΔT/T) values; NaN marks missing cells.
-    signal_units : str
-        One of ``OD``, ``mOD``, ``uOD``, ``dT/T``, ``%dT/T``.
-    weight, mask : array (n_delay, n_wavelength), optional
-        Residual weights (≥ 0) and exclusion mask (True = excluded).
-    attrs : mapping, optional
-        Metadata; ``history`` may be a string or a list of strings.
-
-    Returns
-    -------
-    xarray.Dataset
+    ``signal`` (n_delay, n_wavelength) holds ΔA (or ΔT/T) in ``signal_units`` (``OD``,
+    ``mOD``, ``uOD``, ``dT/T``, ``%dT/T``), NaN for missing cells; ``weight`` (≥ 0) and
+    ``mask`` (True = excluded) have its shape; ``attrs['history']`` may be a string or a
+    list of strings.
     """
-    delay = np.asarray(delay_ps, dtype=float)
-    wl = np.asarray(wavelength_nm, dtype=float)
     sig = np.asarray(signal, dtype=float)
     data_vars: dict[str, Any] = {
         SIGNAL: ((TIME_DIM, SPECTRAL_DIM), sig, {"units": signal_units, "long_name": "ΔA"}),
@@ -84,19 +68,14 @@ def make_ta_dataset(
                            {"long_name": "excluded from fit"})
     a = dict(attrs or {})
     hist = a.get("history", "")
-    if isinstance(hist, (list, tuple)):
-        a["history"] = "\n".join(str(h) for h in hist)
-    else:
-        a["history"] = str(hist)
-    ds = xr.Dataset(
-        data_vars,
-        coords={
-            TIME_DIM: (TIME_DIM, delay, {"units": "ps", "long_name": "pump–probe delay"}),
-            SPECTRAL_DIM: (SPECTRAL_DIM, wl, {"units": "nm", "long_name": "probe wavelength"}),
-        },
-        attrs=a,
-    )
-    return ds
+    a["history"] = "\n".join(map(str, hist)) if isinstance(hist, (list, tuple)) else str(hist)
+    coords = {
+        TIME_DIM: (TIME_DIM, np.asarray(delay_ps, dtype=float),
+                   {"units": "ps", "long_name": "pump–probe delay"}),
+        SPECTRAL_DIM: (SPECTRAL_DIM, np.asarray(wavelength_nm, dtype=float),
+                       {"units": "nm", "long_name": "probe wavelength"}),
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=a)
 
 
 def history(ds: xr.Dataset) -> list[str]:
@@ -117,21 +96,10 @@ def check_ta(ds: xr.Dataset, name: str | None = None, *,
              allow_duplicate_delays: bool = False) -> None:
     """Check that ``ds`` follows the TA dataset convention; report every problem at once.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        The dataset to check.
-    name : str, optional
-        Name used in the message (default: the ``source_file`` attribute).
-    allow_duplicate_delays : bool
-        Accept a non-decreasing delay axis with repeated values (raw files such as the
-        KiMoPack ``.SIA`` repeat their last delay); the fit path keeps the default ``False``
-        and :func:`hotcarrier.preprocess.merge_duplicate_delays` removes them.
-
-    Raises
-    ------
-    DatasetValidationError
-        Listing each problem, e.g. ``missing dimension 'wavelength'; found ('delay', 'wl')``.
+    Raises DatasetValidationError listing each problem, named ``name`` (default: the
+    ``source_file`` attribute). ``allow_duplicate_delays`` accepts a non-decreasing delay
+    axis with repeated values (raw KiMoPack ``.SIA`` files repeat their last delay); the fit
+    path keeps False and :func:`hotcarrier.preprocess.merge_duplicate_delays` removes them.
     """
     problems: list[str] = []
     if not isinstance(ds, xr.Dataset):
@@ -188,10 +156,7 @@ def check_ta(ds: xr.Dataset, name: str | None = None, *,
 
 
 def fit_mask(ds: xr.Dataset) -> np.ndarray:
-    """Boolean (delay, wavelength) array: True where a cell takes part in a fit.
-
-    A cell is used when its signal is finite and it is not masked.
-    """
+    """Boolean (delay, wavelength) array: True where the signal is finite and not masked."""
     sig = ds[SIGNAL].transpose(TIME_DIM, SPECTRAL_DIM).values
     ok = np.isfinite(sig)
     if MASK in ds:

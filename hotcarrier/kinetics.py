@@ -4,40 +4,17 @@ A scheme is a set of first-order transfers ``source → target`` (target ``None`
 state) between ``n`` compartments. Its rate matrix K (dx/dt = K x) has K[j, i] = k(i→j) and
 K[i, i] = −dᵢ, with dᵢ the total decay rate of compartment i.
 
-Method (and why)
-----------------
-For an *acyclic* scheme (no compartment feeds back into itself, which covers parallel/DAS,
-sequential/EAS and branched target schemes) the populations have a closed form as a sum
-over the transfer paths from every initially populated compartment. For a path
-a → … → i through compartments with decay rates (d₀, …, d_m),
+For an *acyclic* scheme (parallel/DAS, sequential/EAS, branched target schemes) the
+populations are a sum over the transfer paths a → … → i from every initially populated
+compartment of p₀[a] · ∏ k(path) · (−1)^m · φ[d₀, …, d_m](t): φ(d)(t) = exp_conv_gauss(t, d,
+μ, σ) is the IRF-convolved decay and φ[…] its divided difference in the rate (the Bateman
+solution). No eigen-decomposition is needed (``jnp.linalg.eig`` has no derivative for
+non-symmetric matrices), so derivatives are exact autodiff of closed forms.
 
-    x_i(t) ⊇ p₀[a] · ∏ k(path) · (−1)^m · φ[d₀, …, d_m](t)
-
-where φ(d)(t) = exp_conv_gauss(t, d, μ, σ) is the IRF-convolved decay and φ[…] its divided
-difference with respect to the rate (the Bateman solution written as a divided
-difference; convolution commutes with it). This needs no eigen-decomposition, so there is
-no ``jnp.linalg.eig`` (which has no derivative for non-symmetric matrices) and derivatives
-are exact autodiff of closed forms.
-
-Divided differences of a set S are symmetric in its points and computed recursively,
-DD(S) = (DD(S∖{a}) − DD(S∖{b})) / (d_b − d_a), choosing a, b = the slowest and fastest
-member (the largest denominator), all sets of one size at once (static index tables per
-scheme, so the traced program does not grow with the number of paths). When all rates of S
-lie within ``rtol·max|d| + atol`` of each other (exactly or nearly equal rates: degenerate
-eigenvalues), the recursion would divide 0 by 0 or cancel catastrophically; there
-DD(S) = φ⁽ᵐ⁾(d̄)/m! at the mean rate d̄ (Taylor; error O(δ²)), from the analytic
-moment kernels of :func:`~hotcarrier.irf.exp_conv_gauss_moments` at the compartment
-rates (confluent kernel and its recurrence) plus one Taylor term. Both branches are always
-evaluated on safe inputs and selected with ``where`` (finite gradients everywhere). With
-rtol = 1e-5 the regular branch loses at most ~5 digits to cancellation (≈1e-11 relative)
-and the Taylor branch errs by ≲ (1e-5·d·t)²/2.
-
-Fast path: when every two rates on a common path differ by more than 1 %
-(:func:`well_separated`), the divided differences are the explicit Bateman sums
-Σⱼ φ(dⱼ)/∏(dⱼ − d_l): n kernels and an (n × n) coefficient matrix
-(:func:`bateman_matrix`). :func:`convolved_populations` picks the path with ``lax.cond``;
-a batch of rate sets (leading axes of ``rates``, e.g. the trap counts of a Poisson average)
-takes one branch for all its members.
+The divided differences are computed recursively over node sets (:func:`_dd_all`), with a
+Taylor branch where the rates of a set are (nearly) equal; when every two coupled rates
+differ by more than 1 % (:func:`well_separated`) the explicit Bateman sum
+(:func:`bateman_matrix`) is used instead, chosen with ``lax.cond``.
 
 Schemes with cycles (reversible transfers) are rejected with a :class:`ModelError`.
 """
@@ -46,7 +23,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache, cached_property, partial
+from itertools import combinations
 from typing import NamedTuple
 
 import jax
@@ -68,22 +47,10 @@ RTOL_REFIT = 2e-2
 
 
 def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):
-    """Rate matrix K (dx/dt = K x) of a linear compartmental scheme.
+    """Rate matrix K (n, n), ps⁻¹, with dx/dt = K x, of ``n`` compartments.
 
-    Parameters
-    ----------
-    n : int
-        Number of compartments.
-    transfers : sequence of (source, target)
-        Compartment indices; target ``None`` means decay to the ground state.
-    rates : Array (len(transfers),), ps⁻¹
-        Rate of each transfer.
-
-    Returns
-    -------
-    Array (n, n), ps⁻¹
-        K[target, source] = +k, K[source, source] = −Σ outgoing k. Columns of a scheme
-        without ground-state decay sum to zero (population is conserved).
+    ``transfers`` are (source, target) indices (target None: decay to the ground state) with
+    ``rates`` (ps⁻¹); K[target, source] = +k and K[source, source] = −Σ outgoing k.
     """
     rates = jnp.asarray(rates)
     K = jnp.zeros((n, n), dtype=rates.dtype)
@@ -101,24 +68,19 @@ def decay_rates(n: int, transfers, rates):
     return jax.ops.segment_sum(rates, sources, num_segments=n)
 
 
+@dataclass(frozen=True)
 class Scheme:
-    """Static structure of an acyclic compartmental scheme (hashable; no traced values).
+    """Static structure of an acyclic scheme: ``n`` compartments, (source, target or None)
+    ``transfers`` (hashable; no traced values). Raises ModelError for a bad index or a cycle."""
 
-    Parameters
-    ----------
-    n : int
-        Number of compartments.
-    transfers : sequence of (source, target or None)
+    n: int
+    transfers: Sequence[tuple[int, int | None]]
 
-    Raises
-    ------
-    ModelError
-        If an index is out of range or the scheme has a cycle.
-    """
-
-    def __init__(self, n: int, transfers: Sequence[tuple[int, int | None]]):
-        self.n = int(n)
-        self.transfers = tuple((int(s), None if t is None else int(t)) for s, t in transfers)
+    def __post_init__(self):
+        n = int(self.n)
+        object.__setattr__(self, "n", n)
+        object.__setattr__(self, "transfers", tuple((int(s), None if t is None else int(t))
+                                                    for s, t in self.transfers))
         problems = []
         for s, t in self.transfers:
             if not 0 <= s < n or (t is not None and not 0 <= t < n):
@@ -129,22 +91,10 @@ class Scheme:
             raise ModelError("invalid kinetic scheme:\n  - " + "\n  - ".join(problems))
         self.order  # raises on cycles
 
-    def __hash__(self):
-        return hash((self.n, self.transfers))
-
-    def __eq__(self, other):
-        return isinstance(other, Scheme) and (self.n, self.transfers) == (other.n, other.transfers)
-
-    def __repr__(self):
-        return f"Scheme(n={self.n}, transfers={self.transfers})"
-
     @cached_property
     def order(self) -> tuple[int, ...]:
         """A topological order of the compartments (sources before targets)."""
-        indeg = [0] * self.n
-        for _, t in self.transfers:
-            if t is not None:
-                indeg[t] += 1
+        indeg = [sum(t == i for _, t in self.transfers) for i in range(self.n)]
         ready = [i for i in range(self.n) if indeg[i] == 0]
         out = []
         while ready:
@@ -199,8 +149,6 @@ class _Tables(NamedTuple):
 @cache
 def _tables(scheme: Scheme) -> _Tables:
     """Build (once per scheme) the static tables of :class:`_Tables`."""
-    from itertools import combinations
-
     n, paths = scheme.n, scheme.paths
     P, L = len(paths), max(len(nodes) for nodes, _ in paths)
     path_nodes = np.zeros((P, L), int)
@@ -235,25 +183,17 @@ def _tables(scheme: Scheme) -> _Tables:
 
 
 def _dd_all(scheme: Scheme, d, moments):
-    """Divided differences (w.r.t. rate) over every node set used by the scheme's paths.
+    """Divided differences (w.r.t. rate) over every node set of the scheme's paths, (T, sets).
 
-    ``moments(rates, order)`` returns h_n(rates) for n = 0..order, shape (order+1, T, len);
-    φ = h₀ and φ⁽ᵐ⁾ = (−1)ᵐ h_m. It is called ONCE, at the n compartment rates (one
-    special-function evaluation per compartment, higher orders by recurrence).
-
-    For a set S of m + 1 rates: if they are not all within ``RTOL_DEGENERATE`` of each
-    other, DD(S) = (DD(S∖{a}) − DD(S∖{b}))/(d_b − d_a) with a, b the slowest and fastest
-    member (the largest denominator; chosen at run time by index, so the traced program is
-    one gather per set size rather than one branch per pair). Otherwise
-    DD(S) = φ⁽ᵐ⁾(d̄)/m! + O(δ²) at the mean rate d̄, with φ⁽ᵐ⁾(d̄) from the first member's
-    moments and one Taylor term: (−1)ᵐ/m!·[h_m(d₀) − (d̄ − d₀)·h_{m+1}(d₀)] (error
-    O((RTOL_DEGENERATE·d·t)²)). Both branches see safe inputs (finite gradients everywhere).
-    All sets of one size are computed together (static index tables, :func:`_tables`).
-
-    Returns
-    -------
-    Array (T, number of sets)
-        DD of every set, levels (set sizes) concatenated in the order of ``_tables``.
+    ``moments(rates, order)`` returns h_n(rates) for n = 0..order, shape (order+1, T, len)
+    (φ = h₀, φ⁽ᵐ⁾ = (−1)ᵐ h_m); it is called ONCE, at the n compartment rates. For a set S
+    of m + 1 rates DD(S) = (DD(S∖{a}) − DD(S∖{b}))/(d_b − d_a), with a, b the slowest and
+    fastest member (the largest denominator). When all rates of S lie within
+    ``RTOL_DEGENERATE·max|d| + ATOL_DEGENERATE`` of each other (0/0 or cancellation), the
+    Taylor form DD(S) = (−1)ᵐ/m!·[h_m(d₀) − (d̄ − d₀)·h_{m+1}(d₀)] at the mean rate d̄ is
+    used (error O((RTOL_DEGENERATE·d·t)²)). Both branches see safe inputs and are selected
+    with ``where`` (finite gradients everywhere); all sets of one size are computed together
+    (static index tables, :func:`_tables`), levels concatenated in the order of ``_tables``.
     """
     levels = _tables(scheme).levels
     max_m = len(levels) - 1
@@ -296,21 +236,16 @@ def _assemble(scheme: Scheme, rates, p0, dd):
 
 def _coupled_pairs(scheme: Scheme) -> tuple[tuple[int, int], ...]:
     """Pairs of compartments that lie on a common transfer path (their rates are divided)."""
-    pairs = set()
-    for nodes, _ in scheme.paths:
-        for a in range(len(nodes)):
-            for b in range(a + 1, len(nodes)):
-                pairs.add((min(nodes[a], nodes[b]), max(nodes[a], nodes[b])))
-    return tuple(sorted(pairs))
+    return tuple(sorted({tuple(sorted(pair)) for nodes, _ in scheme.paths
+                         for pair in combinations(nodes, 2)}))
 
 
-def well_separated(scheme: Scheme, d, rtol: float = None):
+def well_separated(scheme: Scheme, d, rtol: float = RTOL_FAST):
     """True when every two decay rates on a common path differ by more than ``rtol`` (relative).
 
     Then the explicit Bateman sum (:func:`bateman_matrix`) is accurate: its cancellation error
     is ≲ ε·m!/(rtol)^m for a path of m transfers (≲ 1e-9 for m ≤ 3 at rtol = 1e-2).
     """
-    rtol = RTOL_FAST if rtol is None else rtol
     pairs = _coupled_pairs(scheme)
     if not pairs:
         return jnp.asarray(True)
@@ -336,7 +271,7 @@ def bateman_matrix(scheme: Scheme, rates, p0, d):
 
 
 def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool = True):
-    """Compartment populations convolved with a unit-area Gaussian IRF.
+    """Compartment populations (..., T, n) convolved with a unit-area Gaussian IRF.
 
     Parameters
     ----------
@@ -348,35 +283,20 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
         Transfer rates (≥ 0), in the order of ``scheme.transfers``. Leading axes are a batch
         of rate sets (e.g. one per trap count) that share ``t``, ``mu`` and ``sigma``.
     p0 : Array (..., n)
-        Initial populations (at the IRF centre); leading axes broadcast with those of
-        ``rates``.
-    mu : float, ps
-        IRF centre.
-    sigma : float, ps
-        IRF standard deviation.
+        Initial populations (at the IRF centre); leading axes broadcast with ``rates``.
+    mu, sigma : float, ps
+        IRF centre and standard deviation.
     robust : bool
-        True: handle (nearly) equal rates (below). False: the Bateman sum only, NaN when
-        the rates are not :func:`well_separated` — a smaller program that compiles in about
-        half the time; :func:`hotcarrier.target.fit.fit_target` uses it first and falls back to the robust
-        program when it meets NaN or ends near equal rates.
-
-    Returns
-    -------
-    Array (..., T, n)
-        Populations; for σ → 0 the solution of dx/dt = K x for t > μ, x(μ) = p₀.
+        True: handle (nearly) equal rates. False: the Bateman sum only, NaN when the rates
+        are not :func:`well_separated` — a smaller program that compiles in about half the
+        time (``fit_target`` tries it first and falls back to the robust program).
 
     Notes
     -----
-    When the rates on every path are well separated (:func:`well_separated`, relative gap
-    > 1 %) the populations are the Bateman sum: n kernels and one (n × n) matrix
-    (:func:`bateman_matrix`). Otherwise (equal or nearly equal rates) the divided-difference
-    recursion with its Taylor branch is used (module docstring). The choice is a
-    ``lax.cond`` on the rates only, so a single fit runs just one branch; both are exact to
-    rounding where they are used and their derivatives are exact. A batch of rate sets takes
-    ONE branch for all its members (the Bateman sum only when every member is well
-    separated): under ``vmap`` a ``lax.cond`` with a batched predicate would run both
-    branches for every member, so batch through ``rates`` rather than ``vmap`` when the rates
-    differ between members.
+    For σ → 0 this is the solution of dx/dt = K x for t > μ, x(μ) = p₀. The Bateman sum
+    (:func:`bateman_matrix`) or the divided-difference recursion (:func:`_dd_all`) is picked
+    by a ``lax.cond`` on the rates; a batch takes ONE branch for all its members (under
+    ``vmap`` a batched predicate would run both), so batch through ``rates``, not ``vmap``.
     """
     t = jnp.asarray(t)
     rates = jnp.asarray(rates)
@@ -385,11 +305,8 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
     mu = jnp.asarray(mu, dtype=rates.dtype)
     sigma = jnp.asarray(sigma, dtype=rates.dtype)
 
-    def decay(rates):
-        return decay_rates(scheme.n, scheme.transfers, rates)
-
-    def separated(d):
-        return well_separated(scheme, d)
+    decay = partial(decay_rates, scheme.n, scheme.transfers)
+    separated = partial(well_separated, scheme)
 
     def bateman(rates, p0, d, mu, sigma, guard=False):
         phi = exp_conv_gauss(t[:, None], d[None, :], mu, sigma)
@@ -428,16 +345,9 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, robust: bool 
 
 
 def populations(scheme: Scheme, t, rates, p0):
-    """Populations without IRF (a δ excitation at t = 0; zero before).
+    """Populations (T, n) without IRF (a δ excitation at t = 0; zero before).
 
-    Parameters
-    ----------
-    scheme, t, rates, p0
-        As in :func:`convolved_populations`.
-
-    Returns
-    -------
-    Array (T, n)
+    ``scheme``, ``t``, ``rates`` and ``p0`` as in :func:`convolved_populations`.
     """
     t = jnp.asarray(t)
     d = decay_rates(scheme.n, scheme.transfers, rates)

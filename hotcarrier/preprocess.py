@@ -61,16 +61,9 @@ def _nanmean_rows(values: np.ndarray, valid: np.ndarray, axis: int = 0):
 # --- selection -------------------------------------------------------------------------------
 
 def crop(ds: xr.Dataset, delay=None, wavelength=None) -> xr.Dataset:
-    """Keep delays and wavelengths inside closed intervals.
+    """Keep delays (ps) and wavelengths (nm) inside closed ``(lo, hi)`` intervals.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        TA dataset.
-    delay : (float or None, float or None), ps, optional
-        Lower and upper delay bound (None: open on that side).
-    wavelength : (float or None, float or None), nm, optional
-        Lower and upper wavelength bound.
+    A bound of None leaves that side open.
     """
     keep_t = np.ones(ds.sizes[TIME_DIM], bool)
     keep_w = np.ones(ds.sizes[SPECTRAL_DIM], bool)
@@ -129,24 +122,10 @@ def mask_bad_values(ds: xr.Dataset, *, sentinels: Sequence[float] = (KIMOPACK_SE
                     set_nan: bool = True) -> xr.Dataset:
     """Mask bad cells: sentinel values, ``|signal| > threshold`` and NaN/inf.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        TA dataset.
-    sentinels : sequence of float
-        Exact bad-pixel values (compared with a relative tolerance of 1e-12).
-    threshold : float, optional
-        Cells with ``|signal| > threshold`` (signal units) are bad.
-    nan : bool
-        Also mask non-finite cells.
-    set_nan : bool
-        Replace bad values by NaN as well (default), so that means and interpolation never
-        see them.
-
-    Returns
-    -------
-    xarray.Dataset
-        With ``mask`` True at every bad cell; the history gives the count of each kind.
+    ``sentinels`` are exact bad-pixel values (relative tolerance 1e-12); ``threshold`` is in
+    signal units; ``nan`` also masks non-finite cells; ``set_nan`` (default) replaces bad
+    values by NaN too, so that means and interpolation never see them. The history gives the
+    count of each kind.
     """
     ds = _ordered(ds)
     s = ds[SIGNAL].values
@@ -292,9 +271,8 @@ def _interp2(other: xr.Dataset, t: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Bilinear interpolation of ``other.signal`` onto (t, w); NaN outside."""
     s = other[SIGNAL].values
     ot, ow = other[TIME_DIM].values, other[SPECTRAL_DIM].values
-    # along wavelength for every delay row of other, then along delay
-    tmp = np.array([np.interp(w, ow, row, left=np.nan, right=np.nan) for row in s])
-    return np.array([np.interp(t, ot, col, left=np.nan, right=np.nan) for col in tmp.T]).T
+    tmp = np.array([np.interp(w, ow, row, left=np.nan, right=np.nan) for row in s]).T
+    return np.array([np.interp(t, ot, col, left=np.nan, right=np.nan) for col in tmp]).T
 
 
 # --- chirp (group-velocity dispersion) -------------------------------------------------------
@@ -316,23 +294,16 @@ def read_chirp_file(path) -> np.ndarray:
     if not tokens:
         raise DataFormatError(p, "chirp file is empty",
                               "write the polynomial coefficients, highest power first")
-    try:
-        c = np.array([float(t) for t in tokens])
-    except ValueError:
-        bad = next(t for t in tokens if not _isfloat(t))
-        raise DataFormatError(p, f"chirp file has a non-numeric entry {bad[:30]!r}",
-                              "write only comma-separated numbers, highest power first") from None
+    c = np.empty(len(tokens))
+    for i, t in enumerate(tokens):
+        try:
+            c[i] = float(t)
+        except ValueError:
+            raise DataFormatError(p, f"chirp file has a non-numeric entry {t[:30]!r}", "write "
+                                  "only comma-separated numbers, highest power first") from None
     if not np.all(np.isfinite(c)):
         raise DataFormatError(p, "chirp file has non-finite coefficients")
     return c
-
-
-def _isfloat(t: str) -> bool:
-    try:
-        float(t)
-    except ValueError:
-        return False
-    return True
 
 
 def chirp_correct(ds: xr.Dataset, coeffs) -> xr.Dataset:
@@ -351,15 +322,12 @@ def chirp_correct(ds: xr.Dataset, coeffs) -> xr.Dataset:
     w = ds[SPECTRAL_DIM].values
     t0 = np.polyval(c, w)
     s = ds[SIGNAL].values
-    new = np.empty_like(s)
-    src_idx = np.empty(s.shape, dtype=int)
-    for j in range(w.size):
-        src = t + t0[j]
-        new[:, j] = np.interp(src, t, s[:, j], left=np.nan, right=np.nan)
-        src_idx[:, j] = np.clip(np.searchsorted(t, src), 0, t.size - 1)
-        lower = np.clip(src_idx[:, j] - 1, 0, t.size - 1)
-        closer = np.abs(t[lower] - src) < np.abs(t[src_idx[:, j]] - src)
-        src_idx[:, j] = np.where(closer, lower, src_idx[:, j])
+    src = t[:, None] + t0[None, :]  # source delay of every cell
+    new = np.stack([np.interp(src[:, j], t, s[:, j], left=np.nan, right=np.nan)
+                    for j in range(w.size)], axis=1)
+    upper = np.clip(np.searchsorted(t, src), 0, t.size - 1)
+    lower = np.clip(upper - 1, 0, t.size - 1)
+    src_idx = np.where(np.abs(t[lower] - src) < np.abs(t[upper] - src), lower, upper)
     out = ds.copy()
     out[SIGNAL] = ((TIME_DIM, SPECTRAL_DIM), new, dict(ds[SIGNAL].attrs))
     cols = np.arange(w.size)[None, :]
@@ -374,15 +342,11 @@ def chirp_correct(ds: xr.Dataset, coeffs) -> xr.Dataset:
 
 def find_onsets(ds: xr.Dataset, *, fraction: float = 0.5, delay_window=(-5.0, 5.0),
                 min_peak: float | None = None) -> xr.DataArray:
-    """Onset time per wavelength: where ``|signal|`` first rises to ``fraction`` of its peak.
+    """Onset time per wavelength (ps): where ``|signal|`` first rises to ``fraction`` of its peak.
 
     The peak is searched inside ``delay_window`` (ps); walking back from the peak, the onset
     is the linearly interpolated crossing of ``fraction × peak``. Wavelengths whose peak is
     below ``min_peak`` (signal units) or that have no crossing get NaN.
-
-    Returns
-    -------
-    xarray.DataArray (wavelength), ps
     """
     ds = _ordered(ds)
     t = ds[TIME_DIM].values
@@ -412,24 +376,12 @@ def find_onsets(ds: xr.Dataset, *, fraction: float = 0.5, delay_window=(-5.0, 5.
 
 @dataclass(frozen=True)
 class ChirpEstimate:
-    """A chirp polynomial estimated from onsets.
+    """A chirp polynomial estimated from onsets."""
 
-    Attributes
-    ----------
-    coeffs : ndarray
-        ``t0(λ) = numpy.polyval(coeffs, λ/nm)`` in ps, highest power first.
-    onsets : xarray.DataArray (wavelength), ps
-        The measured onsets (NaN where none was found).
-    used : ndarray of bool
-        Onsets kept by the robust fit.
-    rms_ps : float
-        RMS residual of the kept onsets about the polynomial.
-    """
-
-    coeffs: np.ndarray
-    onsets: xr.DataArray
-    used: np.ndarray
-    rms_ps: float
+    coeffs: np.ndarray  # t0(λ) = numpy.polyval(coeffs, λ/nm) in ps, highest power first
+    onsets: xr.DataArray  # measured onsets per wavelength, ps (NaN where none was found)
+    used: np.ndarray  # bool: onsets kept by the robust fit
+    rms_ps: float  # RMS residual of the kept onsets about the polynomial
 
     def __str__(self) -> str:
         poly = ", ".join(f"{x:.6g}" for x in self.coeffs)
@@ -463,12 +415,8 @@ def estimate_chirp(ds: xr.Dataset, *, order: int = 4, fraction: float = 0.5,
         used = keep
     c = np.polyfit(w[used] - x0, y[used], order)
     # expand p(λ - x0) into powers of λ (highest first)
-    coeffs = np.zeros(order + 1)
-    shift = np.poly1d([1.0, -x0])
-    total = np.poly1d([0.0])
-    for k, ck in enumerate(c[::-1]):
-        total = total + ck * shift ** k
-    coeffs[-total.coeffs.size:] = total.coeffs
+    total = np.poly1d(c)(np.poly1d([1.0, -x0])).coeffs
+    coeffs = np.concatenate([np.zeros(order + 1 - total.size), total])
     rms = float(np.sqrt(np.mean((y[used] - np.polyval(coeffs, w[used])) ** 2)))
     return ChirpEstimate(coeffs, on, used, rms)
 

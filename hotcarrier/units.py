@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 
 __all__ = ["HBAR_EVS", "H_EVS", "C_M_S", "KB_EV", "KB_J", "Q_E", "EPS0", "N_A", "HC_EV_NM",
-           "TIME_TO_PS", "time_to_ps", "ev_to_nm", "nm_to_ev", "wavenumber_to_nm",
-           "nm_to_wavenumber", "FWHM_PER_SIGMA", "fwhm_to_sigma", "sigma_to_fwhm", "SIGNAL_UNITS"]
+           "TIME_TO_PS", "ev_to_nm", "nm_to_ev", "wavenumber_to_nm", "FWHM_PER_SIGMA",
+           "fwhm_to_sigma", "SIGNAL_UNITS"]
 
 # --- physical constants (CODATA 2018, exact where SI defines them) ---
 HBAR_EVS = 6.582119569e-16  # ħ, eV s
@@ -29,14 +29,6 @@ TIME_TO_PS = {"fs": 1e-3, "ps": 1.0, "ns": 1e3, "us": 1e6, "µs": 1e6, "ms": 1e9
 """Factor that converts a time in the key's unit to ps."""
 
 
-def time_to_ps(value, unit: str):
-    """Convert time ``value`` given in ``unit`` (fs, ps, ns, µs, ms, s) to ps."""
-    key = unit.strip().lower().replace("sec", "s")
-    if key not in TIME_TO_PS:
-        raise ValueError(f"unknown time unit {unit!r}; expected one of {sorted(TIME_TO_PS)}")
-    return value * TIME_TO_PS[key]
-
-
 def ev_to_nm(energy_ev):
     """Photon energy (eV) to vacuum wavelength (nm)."""
     return HC_EV_NM / energy_ev
@@ -52,22 +44,12 @@ def wavenumber_to_nm(wavenumber_cm):
     return 1e7 / wavenumber_cm
 
 
-def nm_to_wavenumber(wavelength_nm):
-    """Vacuum wavelength (nm) to wavenumber (cm⁻¹)."""
-    return 1e7 / wavelength_nm
-
-
 FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))  # ≈ 2.35482
 
 
 def fwhm_to_sigma(fwhm):
     """Gaussian full width at half maximum to standard deviation (same unit)."""
     return fwhm / FWHM_PER_SIGMA
-
-
-def sigma_to_fwhm(sigma):
-    """Gaussian standard deviation to full width at half maximum (same unit)."""
-    return sigma * FWHM_PER_SIGMA
 
 
 # --- signal units ---

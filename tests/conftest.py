@@ -67,3 +67,11 @@ def one_rate_model():
                            datasets=[DatasetModel(irf=IRF("mu", "sig"))])
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module: each module compiles its own
+    shapes, and keeping every module's executables makes the pytest process grow past 5 GB."""
+    yield
+    jax.clear_caches()

@@ -95,7 +95,7 @@ def test_v17_poisson_vs_mean_field(n_it, expected):
     # V17 (3 digits) and §8.4 (5/34/40/15/2 %): Poisson-averaged H2 yield / mean-field (m := λ)
     r = markov.slow_rates(dataclasses.replace(CLEAN, N_it_cm2=n_it))
     ratio = float(_average(markov.p_c_to_h2, r, padded_m_max(float(r.lam)))
-                  / markov.mean_field(markov.p_c_to_h2, r))
+                  / markov.p_c_to_h2(r, r.lam))  # mean field: m := λ
     digits = len(str(expected).split(".")[1])
     assert round(ratio, digits) == expected
 

@@ -18,20 +18,7 @@ from .results import (median_relative_error, results_to_dataset, save_results, s
 from .sharding import resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, TextProgress
 
-__all__ = [
-    "fit_batch",
-    "fit_arrays",
-    "bootstrap",
-    "make_starts",
-    "prepare_item",
-    "BatchFitter",
-    "STATUS_MESSAGES",
-    "results_to_dataset",
-    "save_results",
-    "summary_records",
-    "summary_table",
-    "median_relative_error",
-    "resolve_devices",
-    "TextProgress",
-    "DEFAULT_CHUNK_SIZE",
-]
+__all__ = ["fit_batch", "fit_arrays", "bootstrap", "make_starts", "prepare_item", "BatchFitter",
+           "STATUS_MESSAGES", "results_to_dataset", "save_results", "summary_records",
+           "summary_table", "median_relative_error", "resolve_devices", "TextProgress",
+           "DEFAULT_CHUNK_SIZE"]

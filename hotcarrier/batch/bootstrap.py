@@ -42,11 +42,8 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
     ys = [np.asarray(y) for y in base.arrays["y"]]
     ws = [np.asarray(w) for w in base.arrays["w"]]
     # model prediction ŷ per dataset (W, T_d), split from the block groups
-    fits = []
     if obj.link:
-        model = np.asarray(det[0][1])
-        edges = np.cumsum([0] + [y.shape[1] for y in ys])
-        fits = [model[:, edges[d]:edges[d + 1]] for d in range(len(ys))]
+        fits = np.split(np.asarray(det[0][1]), np.cumsum([y.shape[1] for y in ys])[:-1], axis=1)
     else:
         fits = [np.asarray(det[d][1]) for d in range(len(ys))]
     used = [w > 0 for w in ws]
@@ -55,14 +52,12 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
         raise FitError("bootstrap: the fit has no data points")
     for b in range(n):
         arrays = jax.tree.map(np.array, base.arrays)
+        n_data = base.n_data
         if method == "residual":
             for d in range(len(ys)):
-                e = rng.choice(resid, size=int(used[d].sum()), replace=True)
-                y = np.zeros_like(ys[d])
-                y[used[d]] = fits[d][used[d]] + e
-                arrays["y"][d] = y
-            yield Prepared(f"sample{b}", arrays, base.n_data, base.wavelengths,
-                           shared=base.shared)
+                arrays["y"][d] = np.zeros_like(ys[d])
+                arrays["y"][d][used[d]] = fits[d][used[d]] + rng.choice(
+                    resid, size=int(used[d].sum()), replace=True)
         else:
             groups = [list(range(len(ys)))] if obj.link else [[d] for d in range(len(ys))]
             n_data = 0
@@ -73,11 +68,10 @@ def _resamples(fitter, base: Prepared, theta, n: int, method: str, rng):
                 # its residual is then ~1e-100 of the data, while a column of exactly zero
                 # weight gives varpro's QR a NaN gradient (sqrt at 0)
                 cw = np.sqrt(np.where(c > 0, c, _DROPPED))
-                for d in g:
+                for d in g:  # rows scaled per wavelength: separable weights stay separable
                     arrays["w"][d] = ws[d] * cw[:, None]
                     n_data += int(np.sum((ws[d] > 0) & (c > 0)[:, None]))
-            # rows scaled per wavelength: separable weights stay separable
-            yield Prepared(f"sample{b}", arrays, n_data, base.wavelengths, shared=base.shared)
+        yield Prepared(f"sample{b}", arrays, n_data, base.wavelengths, shared=base.shared)
 
 
 @with_x64

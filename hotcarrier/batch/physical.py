@@ -17,18 +17,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
-from ..fitting.optimize import CONVERGED_STATUSES, NO_DATA, NOT_PREPARED, levenberg_marquardt
-from ..fitting.uncertainty import gauss_newton_covariances, propagate_covariance
+from ..fitting.optimize import CONVERGED_STATUSES, NO_DATA, levenberg_marquardt
 from ..physics.fit import WithJacobian, as_datasets, control, derived_jacobian, objective_for
 from ..physics.modelfile import BATCH_DERIVED, CANDIDATES, PhysicalModel
 from ..physics.objective import collect_data
-from .results import results_to_dataset
+from .results import failed_results, item_statistics, merge_items, results_to_dataset
 from .sharding import BatchMap, resolve_devices
 
 __all__ = ["fit_physical_batch"]
@@ -48,14 +46,12 @@ def _pad(items: list[dict]) -> dict:
     out = {k: [] for k in ("t_s", "rho_s", "t_r", "rho_r", "y", "w")}
     for it in items:
         a, b = it["t_s"].size, it["t_r"].size
-        for key, n, size in (("t_s", ns, a), ("t_r", nr, b)):
-            t = it[key]
-            out[key].append(np.r_[t, np.full(n - size, t[-1] if size else 0.0)])
-        out["rho_s"].append(np.r_[it["rho_s"], np.zeros(ns - a)])
-        out["rho_r"].append(np.r_[it["rho_r"], np.zeros(nr - b)])
+        for key, n, size in (("t_s", ns, a), ("t_r", nr, b)):  # times: the last one repeated
+            out[key].append(np.r_[it[key], np.full(n - size, it[key][-1] if size else 0.0)])
+        for key, n, size in (("rho_s", ns, a), ("rho_r", nr, b)):
+            out[key].append(np.r_[it[key], np.zeros(n - size)])
         for key in ("y", "w"):
-            v = it[key]
-            out[key].append(np.r_[v[:a], np.zeros(ns - a), v[a:], np.zeros(nr - b)])
+            out[key].append(np.r_[it[key][:a], np.zeros(ns - a), it[key][a:], np.zeros(nr - b)])
     return {k: np.stack(v) for k, v in out.items()}
 
 
@@ -92,91 +88,66 @@ def fit_physical_batch(model: PhysicalModel, data: Sequence, *,
         raise HotcarrierError("fit_physical_batch: no items to fit")
     names = list(names) if names is not None else [
         Path(x).stem if isinstance(x, (str, Path)) else f"item{i}" for i, x in enumerate(data)]
-    items, errors = [], []
-    for item, name in zip(data, names):
+    items, failed = {}, {}
+    for i, (item, name) in enumerate(zip(data, names)):
         try:
-            items.append(_item_arrays(item, model))
-            errors.append("")
+            items[i] = _item_arrays(item, model)
         except (HotcarrierError, OSError, ValueError) as exc:
-            items.append(None)
-            errors.append(f"{type(exc).__name__}: {exc}")
-    ok = [i for i, it in enumerate(items) if it is not None]
-    if not ok:
-        raise FitError("no item of the batch could be read:\n  - " + "\n  - ".join(errors))
-    has_ref = {items[i]["t_r"].size > 0 for i in ok}
+            failed[i] = f"{type(exc).__name__}: {exc}"
+    if not items:
+        raise FitError("no item of the batch could be read:\n  - "
+                       + "\n  - ".join(failed.values()))
+    has_ref = {it["t_r"].size > 0 for it in items.values()}
     if len(has_ref) > 1:
         raise HotcarrierError("some items have a calibration reference and some have not; fit "
                               "the two groups separately (κ is fitted only with a reference)")
-    has_ref = has_ref.pop()
     if not model.free:
         raise FitError(f"{model.source or model.name}: the model file has no [free] parameters")
-    objective, col_on, n_amp = objective_for(model, has_ref)
+    objective, col_on, n_amp = objective_for(model, has_ref.pop())
     fn = WithJacobian(objective, keep_jacobian=False)
     ctrl, x0, free = control(model)
     derived = derived_jacobian(objective)
     cap = int(max_iter or model.max_iter)
-    free_j = jnp.asarray(free)
 
     def one(arrays):
         arrays = dict(arrays, col_on=jnp.asarray(col_on))
         r = levenberg_marquardt(fn, jnp.asarray(x0), ctrl, model.params, model.obs, arrays,
-                                max_iter=cap, free=free_j)
+                                max_iter=cap, free=jnp.asarray(free))
         jd, d = derived(r.x, ctrl, model.params, model.obs)
         return {"x": r.x, "cost": r.fun, "status": r.status, "n_iter": r.n_iter,
                 "n_eval": r.n_eval, "grad_norm": r.grad_norm, "jtj": r.jtj, "derived": d,
                 "dderived": jd}
 
     devs = resolve_devices(devices)
-    stacked = _pad([items[i] for i in ok])
-    k = len(ok)
+    k = len(items)
     size = -(-k // len(devs)) * len(devs)  # a multiple of the device count
     stacked = {key: np.concatenate([v, np.repeat(v[-1:], size - k, axis=0)])
-               for key, v in stacked.items()}
+               for key, v in _pad(list(items.values())).items()}
     mapper = BatchMap(one, devs)
     out = {key: np.asarray(v)[:k] for key, v in mapper(mapper.put(stacked)).items()}
-    n_data = np.array([int(np.sum(items[i]["w"] > 0)) for i in ok])
+    n_data = np.array([int(np.sum(it["w"] > 0)) for it in items.values()])
     free_idx = np.flatnonzero(free)
-    names_out, free_names, _ = model.parameter_layout()
+    names_out = model.parameter_layout()[0]
     nc = len(CANDIDATES)
     cols = [CANDIDATES.index(n) if n in CANDIDATES else nc + BATCH_DERIVED.index(n)
             for n in names_out]
-    status = np.asarray(out["status"], np.int32)
     too_few = n_data <= len(free_idx) + n_amp
-    status = np.where(too_few, NO_DATA, status)
+    status = np.where(too_few, NO_DATA, out["status"]).astype(np.int32)
     converged = np.isin(status, CONVERGED_STATUSES)
-    value = out["derived"][:, cols]
-    se = np.full_like(value, np.nan)
-    ident = np.zeros((k, len(free_idx)), bool)
-    if stderr:
-        jtj = out["jtj"][:, free_idx][:, :, free_idx]
-        jtj = np.where(too_few[:, None, None], np.nan, jtj)
-        cov, ident = gauss_newton_covariances(jtj, out["cost"], n_data,
-                                              np.full(k, n_amp))
-        cp, _ = propagate_covariance(None, None, cov, ident,
-                                     jac=out["dderived"][:, cols][:, :, free_idx])
-        se = np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None))
-    dof = n_data - len(free_idx) - n_amp
-    res_ok = {
-        "value": value, "stderr": se, "theta": out["x"][:, free_idx], "identifiable": ident,
-        "converged": converged, "status": status, "cost": out["cost"],
-        "chi2_red": np.where(dof > 0, 2.0 * out["cost"] / np.maximum(dof, 1), np.nan),
-        "n_data": n_data, "n_iter": out["n_iter"], "n_eval": out["n_eval"],
-        "grad_norm": out["grad_norm"], "best_start": np.zeros(k, np.int32),
+    jtj = out["jtj"][:, free_idx][:, :, free_idx] if stderr else None
+    chi2_red, se, ident = item_statistics(out["cost"], n_data, len(free_idx), n_amp,
+                                          out["dderived"][:, cols][:, :, free_idx], jtj, too_few)
+    res = {
+        "value": out["derived"][:, cols], "stderr": se, "theta": out["x"][:, free_idx],
+        "identifiable": ident, "converged": converged, "status": status, "cost": out["cost"],
+        "chi2_red": chi2_red, "n_data": n_data, "n_iter": out["n_iter"],
+        "n_eval": out["n_eval"], "grad_norm": out["grad_norm"], "best_start": np.zeros(k, int),
         "start_cost": out["cost"][:, None], "start_converged": converged[:, None],
+        "error": np.full(k, "", object), "name": np.array([names[i] for i in items], object),
     }
-    res = {}
-    n = len(data)
-    for key, v in res_ok.items():
-        full = np.zeros((n, *np.shape(v)[1:]), np.asarray(v).dtype)
-        if full.dtype.kind == "f":
-            full[:] = np.nan
-        full[ok] = v
-        res[key] = full
-    bad = np.array([it is None for it in items])
-    res["status"][bad] = NOT_PREPARED
-    res["converged"][bad] = False
-    res["error"] = np.array(errors, dtype=object)
-    res["name"] = np.array(names, dtype=object)
+    bad = failed_results([names[i] for i in failed], list(failed.values()), len(names_out),
+                         len(free_idx), 1)
+    res = merge_items([(list(items), res), (list(failed), bad)], len(data))
     return results_to_dataset(model, res, attrs={
         "model_kind": "hotcarrier", "n_devices": len(devs), "n_starts": 1,
         "wall_s": time.perf_counter() - t_start, "optimizer": "Levenberg–Marquardt (jitted, "

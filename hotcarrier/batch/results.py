@@ -1,35 +1,48 @@
 """Batch results as one labelled :class:`xarray.Dataset`, saved atomically; summaries.
 
-Layout::
-
-    dims:   batch, param, free_param, start  (+ column, wavelength when spectra are kept)
-    coords: batch (0..N-1), item (batch) names, param, free_param, column, wavelength
-    data:   value, stderr              (batch, param)       physical values, 1σ (NaN: fixed or
-                                                             not identifiable)
-            theta                      (batch, free_param)  unconstrained optimum
-            identifiable               (batch, free_param)
-            converged, status, error   (batch)              per-item verdicts (STATUS_MESSAGES)
-            cost, chi2_red, n_data, n_iter, n_eval, grad_norm, best_start,
-            robust_kinetics            (batch)
-            start_cost, start_converged (batch, start)       multi-start diagnostics
-            spectra                    (batch, column, wavelength)
-    attrs:  model_source, model_toml, status_messages (JSON), n_devices, chunk_size, n_starts,
-            wall_s, hotcarrier_version, ...
+Dims ``batch``, ``param``, ``free_param``, ``start`` (+ ``column``, ``wavelength`` when spectra
+are kept); the variables are listed in :data:`_BATCH_VARS` (and ``docs/batch.md``); attrs
+``model_source``, ``model_toml``, ``status_messages`` (JSON), ``n_devices``, ``wall_s``, ...
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..fitting.optimize import STATUS_MESSAGES
+from ..fitting.optimize import NOT_PREPARED, STATUS_MESSAGES
+from ..fitting.result import finite_or_none
+from ..fitting.uncertainty import gauss_newton_covariances, propagate_covariance
 
-__all__ = ["results_to_dataset", "save_results", "summary_records", "summary_table",
-           "median_relative_error"]
+__all__ = ["results_to_dataset", "item_statistics", "merge_items", "failed_results",
+           "save_results", "summary_records", "summary_table", "median_relative_error"]
+
+
+_BATCH_VARS = {  # name: (dims, dtype, long_name)
+    "value": (("batch", "param"), float, "fitted parameter value (physical)"),
+    "stderr": (("batch", "param"), float, ("standard error (Gauss–Newton, pyglotaran dof); "
+                                           "NaN when fixed or not identifiable")),
+    "theta": (("batch", "free_param"), float, "unconstrained optimum (what the optimiser sees)"),
+    "identifiable": (("batch", "free_param"), bool, None),
+    "converged": (("batch",), bool, None),
+    "status": (("batch",), np.int32, "per-item status; see attrs status_messages"),
+    "error": (("batch",), str, None),
+    "cost": (("batch",), float, "½Σ(weighted residual)²"),
+    "chi2_red": (("batch",), float, "2·cost/(n_data − n_free − n_amplitudes)"),
+    "n_data": (("batch",), np.int64, None),
+    "n_iter": (("batch",), np.int32, None),
+    "n_eval": (("batch",), np.int32, None),
+    "grad_norm": (("batch",), float, None),
+    "best_start": (("batch",), np.int32, None),
+    "robust_kinetics": (("batch",), bool, ("fitted with the robust (divided-difference) "
+                                           "kinetics: rates within 2 % of equal, or the fast "
+                                           "Bateman kinetics failed")),
+    "start_cost": (("batch", "start"), float, None),
+    "start_converged": (("batch", "start"), bool, None),
+}
 
 
 def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
@@ -39,35 +52,10 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
 
     pnames, free, units = _parameter_layout(model)
     n = len(res["cost"])
-    b = ("batch",)
-    dv = {
-        "value": (("batch", "param"), np.asarray(res["value"], float),
-                  {"long_name": "fitted parameter value (physical)"}),
-        "stderr": (("batch", "param"), np.asarray(res["stderr"], float),
-                   {"long_name": "standard error (Gauss–Newton, pyglotaran dof); NaN when "
-                                 "fixed or not identifiable"}),
-        "theta": (("batch", "free_param"), np.asarray(res["theta"], float),
-                  {"long_name": "unconstrained optimum (what the optimiser sees)"}),
-        "identifiable": (("batch", "free_param"), np.asarray(res["identifiable"], bool)),
-        "converged": (b, np.asarray(res["converged"], bool)),
-        "status": (b, np.asarray(res["status"], np.int32),
-                   {"long_name": "per-item status; see attrs status_messages"}),
-        "error": (b, np.asarray([str(e) for e in res["error"]], dtype=str)),
-        "cost": (b, np.asarray(res["cost"], float), {"long_name": "½Σ(weighted residual)²"}),
-        "chi2_red": (b, np.asarray(res["chi2_red"], float),
-                     {"long_name": "2·cost/(n_data − n_free − n_amplitudes)"}),
-        "n_data": (b, np.asarray(res["n_data"], np.int64)),
-        "n_iter": (b, np.asarray(res["n_iter"], np.int32)),
-        "n_eval": (b, np.asarray(res["n_eval"], np.int32)),
-        "grad_norm": (b, np.asarray(res["grad_norm"], float)),
-        "best_start": (b, np.asarray(res["best_start"], np.int32)),
-        "robust_kinetics": (b, np.asarray(res.get("robust_kinetics", np.zeros(n, bool)), bool),
-                            {"long_name": "fitted with the robust (divided-difference) "
-                                          "kinetics: rates within 2 % of equal, or the fast "
-                                          "Bateman kinetics failed"}),
-        "start_cost": (("batch", "start"), np.asarray(res["start_cost"], float)),
-        "start_converged": (("batch", "start"), np.asarray(res["start_converged"], bool)),
-    }
+    res = {"robust_kinetics": np.zeros(n, bool), **res}
+    dv = {k: (dims, np.asarray([str(e) for e in res[k]] if dtype is str else res[k], dtype),
+              {} if long_name is None else {"long_name": long_name})
+          for k, (dims, dtype, long_name) in _BATCH_VARS.items()}
     coords = {
         "batch": ("batch", np.arange(n)),
         "item": ("batch", np.asarray([str(x) for x in res["name"]], dtype=str)),
@@ -76,7 +64,8 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
         "param_unit": ("param", np.asarray([units[p] for p in pnames], dtype=str)),
     }
     if "spectra" in res and wavelengths is not None and column_names is not None:
-        dv["spectra"] = (("batch", "wavelength", "column"), np.asarray(res["spectra"], float),
+        dv["spectra"] = (("batch", "column", "wavelength"),
+                         np.swapaxes(np.asarray(res["spectra"], float), 1, 2),
                          {"long_name": "fitted spectra (amplitudes of the design columns)"})
         coords["wavelength"] = ("wavelength", np.asarray(wavelengths, float), {"units": "nm"})
         coords["column"] = ("column", np.asarray(column_names, dtype=str))
@@ -87,10 +76,51 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
         "hotcarrier_version": __version__,
     }
     a.update({k: v for k, v in (attrs or {}).items() if v is not None})
-    ds = xr.Dataset(dv, coords=coords, attrs=a)
-    if "spectra" in ds:
-        ds["spectra"] = ds["spectra"].transpose("batch", "column", "wavelength")
-    return ds
+    return xr.Dataset(dv, coords=coords, attrs=a)
+
+
+def item_statistics(cost, n_data, n_free: int, n_amplitudes, jac, jtj=None, skip=None):
+    """χ²_red, standard errors of the reported values and identifiability of a stack of fits.
+
+    ``jac`` (k, m, n_free): ∂value/∂θ per item; ``jtj`` (k, n_free, n_free): Gauss–Newton
+    matrices (None: no standard errors); ``skip`` (k,): items whose JᵀJ is ignored.
+    """
+    k = len(cost)
+    n_amplitudes = np.broadcast_to(n_amplitudes, (k,))
+    dof = n_data - n_free - n_amplitudes
+    chi2_red = np.where(dof > 0, 2.0 * cost / np.maximum(dof, 1), np.nan)
+    if jtj is None:
+        return chi2_red, np.full(np.shape(jac)[:2], np.nan), np.zeros((k, n_free), bool)
+    jtj = np.where(skip[:, None, None], np.nan, jtj)
+    cov, ident = gauss_newton_covariances(jtj, cost, n_data, n_amplitudes)
+    cp, _ = propagate_covariance(None, None, cov, ident, jac=jac)  # the delta method
+    return chi2_red, np.sqrt(np.clip(np.diagonal(cp, axis1=1, axis2=2), 0.0, None)), ident
+
+
+def merge_items(parts: list, k: int) -> dict:
+    """Per-item results of one chunk from parts ``[(indices, results), ...]``, in item order."""
+    out = {}
+    for key in parts[0][1]:
+        first = np.asarray(parts[0][1][key])
+        arr = np.empty((k, *first.shape[1:]), dtype=first.dtype)
+        for idx, res in parts:
+            arr[np.asarray(idx, int)] = np.asarray(res[key])
+        out[key] = arr
+    return out
+
+
+def failed_results(names: list, errors: list, n_par: int, n_free: int, n_starts: int) -> dict:
+    """Results of items that never reached a fitter (status ``NOT_PREPARED``)."""
+    k = len(names)
+    nan, zero = np.full(k, np.nan), np.zeros(k, np.int32)
+    return dict(theta=np.full((k, n_free), np.nan), value=np.full((k, n_par), np.nan),
+                stderr=np.full((k, n_par), np.nan), identifiable=np.zeros((k, n_free), bool),
+                cost=nan, chi2_red=nan, grad_norm=nan, n_iter=zero, n_eval=zero,
+                best_start=zero, n_data=zero, converged=np.zeros(k, bool),
+                status=np.full(k, NOT_PREPARED, np.int32),
+                start_cost=np.full((k, n_starts), np.nan),
+                start_converged=np.zeros((k, n_starts), bool),
+                error=np.array(errors, dtype=object), name=np.array(names, dtype=object))
 
 
 def _parameter_layout(model) -> tuple[list, list, dict]:
@@ -111,41 +141,25 @@ def save_results(ds: xr.Dataset, path) -> Path:
     return path
 
 
-def _num(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def summary_records(ds: xr.Dataset) -> list[dict]:
     """One JSON-able dict per item: name, verdict, cost, χ²_red, parameters ± stderr."""
     msgs = json.loads(ds.attrs.get("status_messages", "{}"))
-    out = []
     pn = [str(p) for p in ds["param"].values]
-    for i in range(ds.sizes["batch"]):
-        st = int(ds["status"].values[i])
-        rec = {
-            "item": str(ds["item"].values[i]),
-            "converged": bool(ds["converged"].values[i]),
-            "status": st,
-            "message": msgs.get(str(st), ""),
-            "error": str(ds["error"].values[i]),
-            "cost": _num(ds["cost"].values[i]),
-            "chi2_red": _num(ds["chi2_red"].values[i]),
-            "n_data": int(ds["n_data"].values[i]),
-            "n_iter": int(ds["n_iter"].values[i]),
-            "best_start": int(ds["best_start"].values[i]),
-            "parameters": {p: {"value": _num(ds["value"].values[i, j]),
-                               "stderr": _num(ds["stderr"].values[i, j])}
-                           for j, p in enumerate(pn)},
-        }
-        out.append(rec)
-    return out
+    v = {k: ds[k].values for k in ("item", "converged", "status", "error", "cost", "chi2_red",
+                                   "n_data", "n_iter", "best_start", "value", "stderr")}
+    return [{"item": str(v["item"][i]), "converged": bool(v["converged"][i]),
+             "status": int(v["status"][i]), "message": msgs.get(str(int(v["status"][i])), ""),
+             "error": str(v["error"][i]), "cost": finite_or_none(v["cost"][i]),
+             "chi2_red": finite_or_none(v["chi2_red"][i]),
+             **{k: int(v[k][i]) for k in ("n_data", "n_iter", "best_start")},
+             "parameters": {p: {"value": finite_or_none(v["value"][i, j]),
+                                "stderr": finite_or_none(v["stderr"][i, j])}
+                            for j, p in enumerate(pn)}}
+            for i in range(ds.sizes["batch"])]
 
 
 def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "nan"
-    return f"{v:.4g}"
+    return f"{v:.4g}" if np.isfinite(v) else "nan"
 
 
 def summary_table(ds: xr.Dataset, max_rows: int | None = 50) -> str:
@@ -183,24 +197,11 @@ def summary_table(ds: xr.Dataset, max_rows: int | None = 50) -> str:
 
 def median_relative_error(ds: xr.Dataset, truth: dict, *, sort: bool = False,
                           only_converged: bool = True) -> dict:
-    """Median (over items) relative error |fit/true − 1| per parameter.
+    """Median (over items) relative error |fit/true − 1| per parameter of ``truth``
+    (``{param: true value}``), plus ``"max_over_params"``: the median of each item's worst.
 
-    Parameters
-    ----------
-    ds : batch Dataset
-    truth : dict
-        ``{param: true value}``.
-    sort : bool
-        Sort the listed parameters' values ascending per item before comparing with the
-        sorted true values (lifetimes of a parallel model carry no label).
-    only_converged : bool
-        Ignore items that did not converge.
-
-    Returns
-    -------
-    dict
-        ``{param: median relative error}`` plus ``"max_over_params"``: the median over items
-        of each item's worst parameter.
+    ``sort`` compares the values sorted per item with the sorted true values (lifetimes of a
+    parallel model carry no label); ``only_converged`` ignores items that did not converge.
     """
     names = list(truth)
     pn = [str(p) for p in ds["param"].values]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 import numpy as np
@@ -83,9 +83,3 @@ class TextProgress:
         if total and done >= total:
             self.stream.write("\n")
         self.stream.flush()
-
-
-def call_progress(progress: Callable | None, done: int, total: int | None, info: dict) -> None:
-    """Call a progress callback (``None`` = silent)."""
-    if progress is not None:
-        progress(done, total, info)

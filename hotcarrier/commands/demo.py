@@ -47,7 +47,8 @@ def _true_phi(name: str) -> float | None:
 
 def run(args) -> int:
     """Run the demo; prints results, writes figures under ``args.out``."""
-    from ..h2 import h2_ratio
+    from ..h2 import h2_ratio, plot_ratio
+    from ..io.atomic import atomic_open
     from ..physics import demo_fits
 
     out = Path(args.out)
@@ -75,8 +76,6 @@ def run(args) -> int:
     print(f"  from the generating presets:  ratio {preset.value:.3g}")
     print("  (Liu et al. 2018 report clean samples 2–3 orders of magnitude more active;"
           " only Λ = N_it σ_n v_th exp(−E_s/k_BT) is identifiable, see docs/h2.md)")
-    from ..h2 import plot_ratio
-
     plot_ratio(out / "h2_ratio.png", ratio_value=fitted.value, ci95=fitted.ci95)
     summary = {
         "injection_quantum_yield": {n: {"value": v, "ci95": list(c), "true": truth[n]}
@@ -85,11 +84,9 @@ def run(args) -> int:
         "h2_ratio_presets": preset.value,
         "wall_time_s": time.perf_counter() - t_start,
     }
-    from ..io.atomic import atomic_open
-
     with atomic_open(out / "demo_summary.json") as fh:
         fh.write(json.dumps(summary, indent=2).encode())
     print()
-    print(f"results and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, demo_summary.json); "
-          f"{summary['wall_time_s']:.1f} s")
+    print(f"results and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, "
+          f"demo_summary.json); {summary['wall_time_s']:.1f} s")
     return 0

@@ -111,33 +111,25 @@ def run(args) -> int:
     from ..api import fit, model_kind
 
     if getattr(args, "model", None) and model_kind(args.model) == "physical":
-        if not args.quiet:
-            print(f"fitting {', '.join(args.data)} with the physical model {args.model}",
-                  file=sys.stderr, flush=True)
-        res = fit(args.data, args.model)
-        out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
-        print(res)
-        print(f"wrote {out}/ ({', '.join(_written(args))})")
-        return 0
-    model = build_model(args)
-    t0 = time.perf_counter()
+        model, options, what = args.model, {}, f"the physical model {args.model}"
+    else:
+        model = build_model(args)
+        t0 = time.perf_counter()
 
-    def progress(it, cost, gnorm):
-        if it == 1 or it % 10 == 0:
-            print(f"  iteration {it:5d}   cost {cost:.10g}   max|grad| {gnorm:.3g}   "
-                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+        def progress(it, cost, gnorm):
+            if it == 1 or it % 10 == 0:
+                print(f"  iteration {it:5d}   cost {cost:.10g}   max|grad| {gnorm:.3g}   "
+                      f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
+        options = dict(max_iter=args.max_iter, progress=None if args.quiet else progress,
+                       profile=args.profile or None)
+        what = f"{model.source} (compiling the model first: a few seconds)"
     if not args.quiet:
-        print(f"fitting {', '.join(args.data)} with {model.source} "
-              "(compiling the model first: a few seconds)", file=sys.stderr, flush=True)
-    res = fit(args.data, model, max_iter=args.max_iter,
-              progress=None if args.quiet else progress, profile=args.profile or None)
+        print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
+    res = fit(args.data, model, **options)
     out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
     print(res)
-    print(f"wrote {out}/ ({', '.join(_written(args))})")
+    written = (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
+               + ([] if args.no_figure else ["overview.png"]))
+    print(f"wrote {out}/ ({', '.join(written)})")
     return 0
-
-
-def _written(args) -> list[str]:
-    return (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
-            + ([] if args.no_figure else ["overview.png"]))

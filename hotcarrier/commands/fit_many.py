@@ -93,36 +93,6 @@ def expand_inputs(specs) -> list[Path]:
     return out
 
 
-def _run_physical(args, t_start: float) -> int:
-    """fit-many with a physical-model file: every file is one sample's data (a bundle)."""
-    from ..api import load_model
-    from ..batch import fit_batch
-    from ..errors import HotcarrierError
-
-    model = load_model(args.model)
-    files = expand_inputs(args.files)
-    if not files:
-        raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not args.quiet:
-        print(f"fitting {len(files)} file(s) with the physical model {args.model} "
-              "(one compiled, vmapped program)", file=sys.stderr, flush=True)
-    ds = fit_batch(model, files, names=[f.name for f in files], devices=args.devices,
-                   max_iter=args.max_iter, stderr=not args.no_stderr)
-    ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
-                    n_files=len(files))
-    return _write_outputs(args, ds, files, out, {"model_kind": "hotcarrier"},
-                          f"{len(files)} file(s)")
-
-def _build_model(args):
-    from .fit import build_model
-
-    ns = argparse.Namespace(**vars(args))
-    ns.data = [None]  # one dataset per item
-    return build_model(ns)
-
-
 def _safe_name(name: str, used: set) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "item"
     cand, k = base, 1
@@ -142,22 +112,16 @@ def _write_json(path: Path, obj) -> None:
 
 def run(args) -> int:
     """Scan, group, fit, write, summarise."""
-    import numpy as np
-    import xarray as xr
-
-    from ..batch import TextProgress, fit_batch, save_results
-    from ..batch.fit import Prepared, _failed_results
-    from ..batch.results import results_to_dataset
-    from ..dataset import check_ta
+    from ..api import load_model
+    from ..batch import fit_batch
     from ..errors import HotcarrierError
-    from ..target.fit import prepare
-    from ..io import load_ta
+    from .fit import build_model
 
     t_start = time.perf_counter()
-    if args.model and model_kind(args.model) == "physical":
-        return _run_physical(args, t_start)
-    model = _build_model(args)
-    base_dir = Path(args.model).resolve().parent if args.model else None
+    physical = bool(args.model) and model_kind(args.model) == "physical"
+    # a target model: one dataset per item
+    model = (load_model(args.model) if physical
+             else build_model(argparse.Namespace(**{**vars(args), "data": [None]})))
     files = expand_inputs(args.files)
     if not files:
         raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
@@ -165,69 +129,80 @@ def run(args) -> int:
         raise HotcarrierError("--chunk-size and --starts must be >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if physical:  # every file is one sample's data (a bundle)
+        if not args.quiet:
+            print(f"fitting {len(files)} file(s) with the physical model {args.model} "
+                  "(one compiled, vmapped program)", file=sys.stderr, flush=True)
+        ds = fit_batch(model, files, names=[f.name for f in files], devices=args.devices,
+                       max_iter=args.max_iter, stderr=not args.no_stderr)
+        extra, label = {"model_kind": "hotcarrier"}, f"{len(files)} file(s)"
+    else:
+        ds, n_groups = _fit_groups(args, model, files)
+        extra = {"n_groups": n_groups, "chunk_size": int(args.chunk_size),
+                 "n_starts": int(args.starts)}
+        label = f"{len(files)} file(s), {n_groups} shape group(s)"
+        ds.attrs["n_groups"] = n_groups
+        files = [files[i] for i in ds["input_index"].values]
+    ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start, n_files=len(files))
+    return _write_outputs(args, ds, files, out, extra, label)
+
+
+def _fit_groups(args, model, files: list[Path]):
+    """Scan the files one at a time, group them by delay count and wavelength grid, fit each
+    group streamed in chunks; (one Dataset in input order, number of groups)."""
+    import numpy as np
+    import xarray as xr
+
+    from ..batch import TextProgress, fit_batch, save_results
+    from ..dataset import check_ta
+    from ..errors import HotcarrierError
+    from ..io import load_ta
+    from ..target.fit import prepare
+
+    base_dir = Path(args.model).resolve().parent if args.model else None
 
     def loader(path):
         ds = prepare(load_ta(path), model.preprocess, base_dir=base_dir)
         check_ta(ds, Path(path).name)
         return ds
 
-    # pass 1: scan one file at a time; group by delay count and wavelength grid
     groups: dict = {}
-    failed: list[tuple[int, Prepared]] = []
+    failed = []  # files that cannot be read: fit_batch flags them again (status 11)
     for i, f in enumerate(files):
         try:
             ds = loader(f)
             key = (ds.sizes["delay"], np.round(ds["wavelength"].values, 6).tobytes())
             groups.setdefault(key, []).append(i)
-        except (HotcarrierError, OSError, ValueError) as exc:
-            failed.append((i, Prepared(f.name, None, 0, None, f"{type(exc).__name__}: {exc}")))
+        except (HotcarrierError, OSError, ValueError):
+            failed.append(i)
         if not args.quiet:
             print(f"\rscanning {i + 1}/{len(files)}", end="", file=sys.stderr)
     if not args.quiet:
         print(file=sys.stderr)
-
-    # pass 2: fit each group, streamed in chunks
     parts = []
-    for g, idx in enumerate(groups.values()):
+    for g, idx in enumerate([*groups.values(), failed]):
+        if not idx:
+            continue
         label = "fit" if len(groups) == 1 else f"fit group {g + 1}/{len(groups)}"
         ds = fit_batch(model, [files[i] for i in idx], names=[files[i].name for i in idx],
                        loader=loader, n_starts=args.starts, start_factor=args.start_factor,
                        seed=args.seed, chunk_size=args.chunk_size, devices=args.devices,
                        max_iter=args.max_iter, stderr=not args.no_stderr,
                        spectra=not args.no_spectra,
-                       progress=None if args.quiet else TextProgress(label=label))
-        ds = ds.assign_coords(input_index=("batch", np.asarray(idx)))
-        parts.append(ds)
-    if failed:
-        res = _failed_results(dict(n_par=len(model.parameters.names),
-                                   n_free=len(model.parameters.free_names)),
-                              [p for _, p in failed], args.starts)
-        fds = results_to_dataset(model, res, attrs={"source": "fit-many"})
-        parts.append(fds.assign_coords(input_index=("batch", np.asarray([i for i, _ in failed]))))
-
+                       progress=None if args.quiet or idx is failed else TextProgress(label=label))
+        parts.append(ds.assign_coords(input_index=("batch", np.asarray(idx))))
     # one Dataset in input order; spectra only when every fitted file shares one grid
     fitted = [p for p in parts if "spectra" in p]
-    if len(parts) == 1:
-        combined = parts[0]
-    else:
-        if len(fitted) > 1:
-            for k, part in enumerate(fitted):
-                save_results(part, out / f"group{k + 1}.nc")
-        keep = parts
-        if len(fitted) > 1:
-            keep = [p.drop_vars(["spectra", "wavelength", "column"], errors="ignore")
-                    for p in parts]
-        combined = xr.concat(keep, dim="batch", data_vars="all", coords="different",
-                             compat="equals", join="outer", combine_attrs="override")
+    if len(fitted) > 1:
+        for k, part in enumerate(fitted):
+            save_results(part, Path(args.out) / f"group{k + 1}.nc")
+        parts = [p.drop_vars(["spectra", "wavelength", "column"], errors="ignore")
+                 for p in parts]
+    combined = parts[0] if len(parts) == 1 else xr.concat(
+        parts, dim="batch", data_vars="all", coords="different", compat="equals",
+        join="outer", combine_attrs="override")
     combined = combined.sortby("input_index")
-    combined = combined.assign_coords(batch=np.arange(combined.sizes["batch"]))
-    combined.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start,
-                          n_files=len(files), n_groups=len(groups))
-    return _write_outputs(args, combined,
-                          [files[i] for i in combined["input_index"].values], out,
-                          {"n_groups": len(groups), "chunk_size": int(args.chunk_size),
-                           "n_starts": int(args.starts)},
-                          f"{len(files)} file(s), {len(groups)} shape group(s)")
+    return combined.assign_coords(batch=np.arange(combined.sizes["batch"])), len(groups)
 
 
 def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -70,8 +69,7 @@ def _parse_sets(items, what) -> tuple[dict, dict]:
         if not sep:
             raise HotcarrierError(f"{what} {it!r}: expected NAME=VALUE or NAME=VALUE±SE "
                                   "(e.g. E_s_eV=0.28 or E_s_eV=0.30+-0.03)")
-        val = val.replace("+-", "±")
-        v, _, se = val.partition("±")
+        v, _, se = val.replace("+-", "±").partition("±")
         try:
             values[name.strip()] = float(v)
             if se:
@@ -82,8 +80,7 @@ def _parse_sets(items, what) -> tuple[dict, dict]:
 
 
 def _inputs(spec: str, role: str, overrides: dict, priors: dict):
-    from ..h2.load import load_fit
-    from ..h2.ratio import H2Inputs, with_prior
+    from ..h2 import H2Inputs, load_fit, with_prior
     from ..physics.parameters import preset
 
     if spec in ("clean", "defective"):
@@ -181,7 +178,3 @@ def _json_default(o):
         return float(o)
     except (TypeError, ValueError):
         return str(o)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    argparse.ArgumentParser()

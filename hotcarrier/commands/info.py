@@ -29,11 +29,8 @@ def load_from_args(path, args):
     """``load_ta`` with the overrides given on the command line."""
     from ..io import load_ta
 
-    over = {}
-    for opt in ("time_unit", "spectral_unit", "signal_units", "orientation", "decimal"):
-        v = getattr(args, opt, None)
-        if v is not None:
-            over[opt] = v
+    opts = ("time_unit", "spectral_unit", "signal_units", "orientation", "decimal")
+    over = {k: getattr(args, k) for k in opts if getattr(args, k, None) is not None}
     if getattr(args, "delimiter", None) is not None:
         over["delimiter"] = args.delimiter.replace("\\t", "\t")
     return load_ta(path, format=getattr(args, "in_format", None), **over)

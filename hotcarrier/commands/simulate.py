@@ -43,29 +43,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def parse_sets(sets):
     """Split ``NAME=VALUE`` strings into InterfaceParams and ObservableParams changes."""
     from ..errors import ModelError
-    from ..physics.observables import ObservableParams
-    from ..physics.parameters import InterfaceParams
+    from ..physics.modelfile import O_FIELDS, P_FIELDS
 
-    pf = {f.name for f in dataclasses.fields(InterfaceParams)}
-    of = {f.name for f in dataclasses.fields(ObservableParams)}
     p_ch, o_ch, problems = {}, {}, []
     for item in sets:
         name, sep, value = item.partition("=")
         name = name.strip()
         try:
-            v = float(value)
+            v = float(value) if sep else None
         except ValueError:
+            v = None
+        if v is None:
             problems.append(f"--set {item!r}: expected NAME=NUMBER")
-            continue
-        if not sep:
-            problems.append(f"--set {item!r}: expected NAME=NUMBER")
-        elif name in pf:
+        elif name in P_FIELDS:
             p_ch[name] = v
-        elif name in of and not name.startswith("art_"):
+        elif name in O_FIELDS and not name.startswith("art_"):
             o_ch[name] = v
         else:
             problems.append(f"--set {name!r}: unknown parameter; InterfaceParams fields: "
-                            f"{sorted(pf)}; observables: {sorted(of)}")
+                            f"{sorted(P_FIELDS)}; observables: {sorted(O_FIELDS)}")
     if problems:
         raise ModelError("\n".join(problems))
     return p_ch, o_ch

@@ -20,6 +20,8 @@ Convergence criterion (per item), checked after every L-BFGS step:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -55,24 +57,29 @@ NOT_PREPARED = 11
 
 
 class OptimizeResult(NamedTuple):
-    """Outcome of :func:`minimize` (a pytree; every field is an array under vmap).
+    """Outcome of :func:`minimize` and :func:`levenberg_marquardt` (a pytree; every field is
+    an array under vmap).
 
     Attributes
     ----------
     x : pytree
         Final parameters (same structure as ``x0``).
     fun : Array
-        Final loss.
+        Final loss (½‖r‖² for Levenberg–Marquardt).
     n_iter : Array (int)
-        L-BFGS iterations taken.
+        Iterations taken (Levenberg–Marquardt: trial steps).
     converged : Array (bool)
-        True when status is 0 or 1 (see the module docstring).
+        Status in :data:`CONVERGED_STATUSES` (see the module docstring).
     grad_norm : Array
         ‖∇f‖_∞ at ``x``.
     status : Array (int)
         See :data:`STATUS_MESSAGES`.
     n_eval : Array (int)
         Loss evaluations (including line-search evaluations), as far as optax reports them.
+    jtj, grad, aux : Array (n, n), Array (n,), pytree
+        Levenberg–Marquardt only (else None): the Gauss–Newton matrix JᵀJ and Jᵀr at ``x``
+        (for the covariance; no further evaluation needed) and the residual function's
+        auxiliary output at ``x`` (e.g. the fit details).
     """
 
     x: Any
@@ -82,6 +89,13 @@ class OptimizeResult(NamedTuple):
     grad_norm: jax.Array
     status: jax.Array
     n_eval: jax.Array
+    jtj: jax.Array | None = None
+    grad: jax.Array | None = None
+    aux: Any = None
+
+
+LMResult = OptimizeResult
+"""Outcome of :func:`levenberg_marquardt` (the same record, with ``jtj``, ``grad``, ``aux``)."""
 
 
 def diagonal_preconditioner(col_sq):
@@ -94,20 +108,13 @@ def diagonal_preconditioner(col_sq):
     at the start (D_i ≤ 1e-8 max D, or not finite) gets the median scale of the others, since
     dividing by ~0 would turn the first unit step into an enormous jump.
 
-    Parameters
-    ----------
-    col_sq : Array (n,)
-        Squared column norms Σ_r J_ri² of the residual Jacobian.
-
-    Returns
-    -------
-    Array (n,), no gradient (works traced, e.g. per item under ``vmap``).
+    ``col_sq`` (n,): squared column norms Σ_r J_ri² of the residual Jacobian. Returns D (n,)
+    without gradient (traceable, e.g. per item under ``vmap``).
     """
     col_sq = jax.lax.stop_gradient(jnp.asarray(col_sq))
     n = col_sq.shape[0]
-    finite = jnp.isfinite(col_sq)
-    D = jnp.sqrt(jnp.where(finite & (col_sq > 0), col_sq, 1.0) * n)
-    D = jnp.where(finite & (col_sq > 0), D, 0.0)
+    good = jnp.isfinite(col_sq) & (col_sq > 0)
+    D = jnp.where(good, jnp.sqrt(jnp.where(good, col_sq, 1.0) * n), 0.0)
     ok = D > 1e-8 * jnp.max(D)
     typical = jnp.nanmedian(jnp.where(ok, D, jnp.nan))
     typical = jnp.where(jnp.any(ok), typical, 1.0)
@@ -122,32 +129,14 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
              grad0=None) -> OptimizeResult:
     """Minimise ``loss_fn(x, *args)`` with optax L-BFGS (zoom line search).
 
-    Parameters
-    ----------
-    loss_fn : callable
-        ``loss_fn(x, *args) -> scalar``; must be differentiable. It is a static argument:
-        pass the same function object to reuse the compiled program.
-    x0 : pytree of Array
-        Starting point (unconstrained parameters).
-    *args : pytree of Array
-        Data passed through to ``loss_fn`` (traced, so new data does not recompile).
-    max_iter : int
-        Iteration cap.
-    gtol, ftol, f_floor, patience : float, float, float, int
-        Convergence criterion, see the module docstring.
-    memory_size, max_linesearch_steps : int
-        L-BFGS history length and zoom line-search budget.
-    callback : callable, optional
-        ``callback(n_iter, loss, grad_norm)`` called on the host after every iteration
-        (``jax.debug.callback``; progress display). Static: pass a stable function.
-    value0, grad0 : Array, optional
-        Loss and gradient at ``x0`` when the caller already has them (e.g. from a
-        residual Jacobian); the compiled program then contains one copy fewer of the
-        loss's gradient (about a third less compile time for a large objective).
-
-    Returns
-    -------
-    OptimizeResult
+    ``loss_fn`` is differentiable and static (pass the same object to reuse the compiled
+    program); ``x0`` is a pytree of unconstrained parameters; ``args`` are traced data (new
+    data does not recompile). ``gtol``, ``ftol``, ``f_floor``, ``patience``: the convergence
+    criterion of the module docstring; ``memory_size``, ``max_linesearch_steps``: L-BFGS
+    history and zoom line-search budget. ``callback(n_iter, loss, grad_norm)`` runs on the
+    host after every iteration (static: a stable function). ``value0``, ``grad0``: loss and
+    gradient at ``x0`` when the caller has them (one traced copy of the gradient fewer:
+    about a third less compile time for a large objective).
     """
     flat0, unravel = ravel_pytree(x0)
     flat0 = jnp.asarray(flat0)
@@ -166,11 +155,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         g0 = jnp.ravel(jnp.asarray(grad0, flat0.dtype))
     dtype = v0.dtype
 
-    def grad_ok(v, g):
-        return jnp.max(jnp.abs(g)) <= gtol * (jnp.abs(v) + f_floor)
-
-    def grad_loose(v, g):
-        return jnp.max(jnp.abs(g)) <= jnp.sqrt(gtol) * (jnp.abs(v) + f_floor)
+    def grad_ok(v, g, tol=gtol):
+        return jnp.max(jnp.abs(g)) <= tol * (jnp.abs(v) + f_floor)
 
     carry0 = dict(x=flat0, state=state0, f=v0, g=g0, it=jnp.asarray(0, jnp.int32),
                   nev=jnp.asarray(1, jnp.int32),
@@ -198,7 +184,7 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         status = jnp.where(~finite, 3,
                            jnp.where(grad_ok(fv, gv), 0,
                                      jnp.where(stall >= patience,
-                                               jnp.where(grad_loose(fv, gv), 1, 4),
+                                               jnp.where(grad_ok(fv, gv, jnp.sqrt(gtol)), 1, 4),
                                                jnp.where(it >= max_iter, 2, -1))))
         nls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
         nev = c["nev"] + jnp.asarray(nls, jnp.int32)
@@ -211,83 +197,38 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 
     c = jax.lax.while_loop(cond, body, carry0)
-    n_eval = c["nev"]
-    status = c["status"]
     return OptimizeResult(x=unravel(c["x"]), fun=c["f"], n_iter=c["it"],
-                          converged=(status == 0) | (status == 1),
-                          grad_norm=jnp.max(jnp.abs(c["g"])), status=status, n_eval=n_eval)
+                          converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
+                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"], n_eval=c["nev"])
 
 
 def least_squares(residual_fn, x0, *args, **kwargs) -> OptimizeResult:
-    """Minimise ½‖r(x, *args)‖² with :func:`minimize` (same options).
+    """Minimise ½‖r(x, *args)‖² with :func:`minimize` (same options; ``fun`` is the cost).
 
-    Parameters
-    ----------
-    residual_fn : callable
-        ``residual_fn(x, *args) -> Array`` (any shape; masked cells should be 0).
-    x0, *args, **kwargs
-        As in :func:`minimize`.
-
-    Returns
-    -------
-    OptimizeResult
-        ``fun`` is the cost ½Σr².
+    ``residual_fn(x, *args) -> Array`` (any shape; masked cells should be 0).
     """
     return minimize(_HalfSquaredNorm(residual_fn), x0, *args, **kwargs)
 
 
+@dataclass(frozen=True)
 class _HalfSquaredNorm:
     """Hashable wrapper: loss(x, *args) = ½Σ residual_fn(x, *args)² (stable jit cache key)."""
 
-    def __init__(self, residual_fn):
-        self.residual_fn = residual_fn
+    residual_fn: Callable
 
     def __call__(self, x, *args):
         r = self.residual_fn(x, *args)
         return 0.5 * jnp.sum(r * r)
-
-    def __hash__(self):
-        return hash((type(self), self.residual_fn))
-
-    def __eq__(self, other):
-        return type(other) is type(self) and other.residual_fn == self.residual_fn
 
 
 # ---------------------------------------------------------------------------------------------
 # Levenberg–Marquardt on a residual with its Jacobian
 # ---------------------------------------------------------------------------------------------
 
-class LMResult(NamedTuple):
-    """Outcome of :func:`levenberg_marquardt` (a pytree; arrays under vmap).
-
-    Attributes
-    ----------
-    x, fun, n_iter, converged, grad_norm, status, n_eval
-        As in :class:`OptimizeResult` (``fun`` = ½‖r‖²; ``n_iter`` = trial steps).
-    jtj : Array (n, n)
-        Gauss–Newton matrix JᵀJ at ``x`` (for the covariance; no further evaluation needed).
-    grad : Array (n,)
-        Jᵀr at ``x``.
-    aux : pytree
-        The residual function's auxiliary output at ``x`` (e.g. the fit details).
-    """
-
-    x: Any
-    fun: jax.Array
-    n_iter: jax.Array
-    converged: jax.Array
-    grad_norm: jax.Array
-    status: jax.Array
-    n_eval: jax.Array
-    jtj: jax.Array
-    grad: jax.Array
-    aux: Any
-
-
 @partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
-                        callback=None, normal: bool = False, free=None) -> LMResult:
+                        callback=None, normal: bool = False, free=None) -> OptimizeResult:
     """Minimise ½‖r(x)‖² by Levenberg–Marquardt with Marquardt's diagonal scaling.
 
     Pure JAX (``lax.while_loop``), vmap-friendly: under ``vmap`` every item has its own
@@ -331,7 +272,8 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
 
     Returns
     -------
-    LMResult
+    OptimizeResult
+        With ``jtj`` and ``grad`` (masked like the pins) and ``aux``.
 
     Notes
     -----
@@ -376,12 +318,9 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                                                                  1.0 - (2.0 * rho - 1.0) ** 3),
                                   c["lam"] * c["nu"]))
         nu = jnp.where(accept, 2.0, c["nu"] * 2.0)
-        sel = lambda new, old: jnp.where(accept, new, old)  # noqa: E731
-        x = sel(c["xt"], c["x"])
-        f = sel(ft, c["f"])
-        g = sel(g_t, c["g"])
-        jtj = sel(jtj_t, c["jtj"])
-        aux_new = jax.tree.map(lambda a, b: jnp.where(accept, a, b), aux, c["aux"])
+        x, f, g, jtj, aux_new = jax.tree.map(lambda a, b: jnp.where(accept, a, b),
+                                             (c["xt"], ft, g_t, jtj_t, aux),
+                                             (c["x"], c["f"], c["g"], c["jtj"], c["aux"]))
         D = jnp.where(accept, jnp.maximum(c["D"], jnp.diag(jtj_t)), c["D"])
         # --- convergence (tests on the accepted state)
         step = c["xt"] - c["x"]
@@ -425,8 +364,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 
     c = jax.lax.while_loop(cond, body, carry0)
-    status = c["status"]
-    return LMResult(x=c["x"], fun=c["f"], n_iter=jnp.maximum(c["nev"] - 1, 0),
-                    converged=(status == 0) | (status == 1) | (status == 5),
-                    grad_norm=jnp.max(jnp.abs(c["g"])), status=status, n_eval=c["nev"],
-                    jtj=c["jtj"], grad=c["g"], aux=c["aux"])
+    return OptimizeResult(x=c["x"], fun=c["f"], n_iter=jnp.maximum(c["nev"] - 1, 0),
+                          converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
+                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"],
+                          n_eval=c["nev"], jtj=c["jtj"], grad=c["g"], aux=c["aux"])

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,6 +89,8 @@ def near_bound(value: float, lo: float, hi: float, rtol: float = BOUND_RTOL) -> 
 
 
 _FUNCS = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "abs": jnp.abs}
+_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.Pow: operator.pow}
 
 
 @dataclass
@@ -163,10 +167,7 @@ class Expression:
                 v = ev(n.operand)
                 return -v if isinstance(n.op, ast.USub) else v
             if isinstance(n, ast.BinOp):
-                a, b = ev(n.left), ev(n.right)
-                op = type(n.op)
-                return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                        ast.Div: lambda: a / b, ast.Pow: lambda: a**b}[op]()
+                return _BINARY[type(n.op)](ev(n.left), ev(n.right))
             if isinstance(n, ast.Call):
                 return _FUNCS[n.func.id](*[ev(x) for x in n.args])
             raise AssertionError(n)  # pragma: no cover
@@ -194,13 +195,8 @@ class ParameterSet:
         self.params = list(params)
         self.source = source
         self.index = {p.name: i for i, p in enumerate(self.params)}
-        problems = []
-        if len(self.index) != len(self.params):
-            seen = set()
-            for p in self.params:
-                if p.name in seen:
-                    problems.append(f"parameter {p.name!r} is defined twice")
-                seen.add(p.name)
+        problems = [f"parameter {name!r} is defined twice"
+                    for name, k in Counter(p.name for p in self.params).items() if k > 1]
         self.exprs = {}
         for p in self.params:
             if p.expr is not None:
@@ -255,17 +251,11 @@ class ParameterSet:
         """The parameter called ``name``."""
         return self.params[self.index[name]]
 
-    def _transform(self, p: Parameter, raw):
-        return to_physical(raw, p.min, p.max, p.log)
-
-    def _inverse(self, p: Parameter, value: float) -> float:
-        return to_unconstrained(value, p.min, p.max, p.log)
-
     def theta0(self, values: dict | None = None) -> np.ndarray:
         """Unconstrained start vector of the free parameters (from their values)."""
         values = values or {}
-        return np.array([self._inverse(self[n], values.get(n, self[n].value))
-                         for n in self.free_names], dtype=float)
+        return np.array([to_unconstrained(values.get(p.name, p.value), p.min, p.max, p.log)
+                         for p in self.params if p.free], dtype=float)
 
     def physical(self, theta):
         """All parameter values (Array, definition order) from the free vector θ (pure JAX)."""
@@ -274,13 +264,8 @@ class ParameterSet:
             if p.expr is None and not p.free:
                 env[p.name] = jnp.asarray(p.value, dtype=jnp.asarray(theta).dtype)
         for i, n in enumerate(self.free_names):
-            env[n] = self._transform(self[n], theta[i])
+            p = self[n]
+            env[n] = to_physical(theta[i], p.min, p.max, p.log)
         for n in self.order:
             env[n] = jnp.asarray(self.exprs[n].evaluate(env))
         return jnp.stack([env[p.name] for p in self.params])
-
-    def with_values(self, values: dict) -> ParameterSet:
-        """A copy with new start values (e.g. the fitted ones)."""
-        new = [Parameter(**{**p.__dict__, "value": float(values.get(p.name, p.value))})
-               for p in self.params]
-        return ParameterSet(new, self.source)

@@ -63,28 +63,25 @@ def mgs_qr(C):
 
 def back_substitute(R, b):
     """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
-    k = R.shape[0]
-    a = [None] * k
-    for j in reversed(range(k)):
-        s = b[j]
-        for i in range(j + 1, k):
-            s = s - R[j, i] * a[i]
-        d = R[j, j]
-        a[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
-    return jnp.stack(a)
+    return _substitute(R, b, transpose=False)
 
 
 def forward_substitute_t(R, b):
     """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0."""
+    return _substitute(R, b, transpose=True)
+
+
+def _substitute(R, b, transpose: bool):
+    """Unrolled back (R) or forward (Rᵀ) substitution over the few columns."""
     k = R.shape[0]
-    z = [None] * k
-    for j in range(k):
+    x = [None] * k
+    for j in (range(k) if transpose else reversed(range(k))):
         s = b[j]
-        for i in range(j):
-            s = s - R[i, j] * z[i]
+        for i in (range(j) if transpose else range(j + 1, k)):
+            s = s - (R[i, j] if transpose else R[j, i]) * x[i]
         d = R[j, j]
-        z[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
-    return jnp.stack(z)
+        x[j] = jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)
+    return jnp.stack(x)
 
 
 def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool):

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-__all__ = ["FitResult", "pdg_round", "build_summary", "finite_or_none", "SUMMARY_SCHEMA", "SUMMARY_KEYS",
-           "PARAMETER_KEYS"]
+__all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
+           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -40,6 +40,17 @@ def finite_or_none(v):
     return v if math.isfinite(v) else None
 
 
+def parameter_entry(value, stderr=None, unit: str = "", *, fixed: bool = False,
+                    free: bool = False, expr: str | None = None, bounds=(None, None),
+                    identifiable: bool | None = None, **extra) -> dict:
+    """One entry of ``summary["parameters"]`` (:data:`PARAMETER_KEYS`, then ``extra``), for
+    every model kind; a non-finite standard error or bound is None (JSON has no NaN/inf)."""
+    return {"value": float(value), "stderr": finite_or_none(stderr), "unit": unit,
+            "fixed": bool(fixed), "free": bool(free), "expr": expr,
+            "min": finite_or_none(bounds[0]), "max": finite_or_none(bounds[1]),
+            "identifiable": identifiable, **extra}
+
+
 def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations, wall_time_s,
                   fit_time_s, optimizer: str, criterion: str, cost: float, n_data: int,
                   n_amplitudes: int, covariance, parameters: dict, datasets: list,
@@ -47,23 +58,13 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
                   **extra) -> dict:
     """The ``summary.json`` dict of a fit of any model (the one schema, :data:`SUMMARY_KEYS`).
 
-    Parameters
-    ----------
-    model : dict
-        ``{"type": "target" | "hotcarrier", "name": ..., "file": ...}`` (+ model options).
-    status : int
-        Optimiser status (:data:`hotcarrier.fitting.optimize.STATUS_MESSAGES`); converged
-        only for :data:`~hotcarrier.fitting.optimize.CONVERGED_STATUSES` — a stall never is.
-    cost : float
-        ½Σ(w·r)² at the optimum (weighted residuals).
-    covariance : CovarianceResult
-        Of the free parameters (:func:`hotcarrier.fitting.uncertainty.gauss_newton_covariance`).
-    parameters : dict
-        name → entry with :data:`PARAMETER_KEYS` (others allowed).
-    derived, amplitudes : dict, optional
-        Derived quantities (value, stderr, unit, ...) and the projected amplitudes.
-    **extra
-        Model-specific keys appended after the common ones.
+    ``model``: ``{"type": "target" | "hotcarrier", "name": ..., "file": ...}`` (+ model
+    options); ``status``: optimiser status (:data:`~hotcarrier.fitting.optimize.STATUS_MESSAGES`;
+    converged only for :data:`~hotcarrier.fitting.optimize.CONVERGED_STATUSES`, a stall never
+    is); ``cost``: ½Σ(w·r)² at the optimum; ``covariance``: the free parameters'
+    :class:`~hotcarrier.fitting.uncertainty.CovarianceResult`; ``parameters``: name → entry
+    (:func:`parameter_entry`); ``derived``, ``amplitudes``: derived quantities and projected
+    amplitudes; ``extra``: model-specific keys appended after the common ones.
 
     Notes
     -----
@@ -272,13 +273,10 @@ class FitResult:
     # ------------------------------------------------------------------ I/O
     def to_dataset(self) -> xr.Dataset:
         """The labelled result dataset (with the summary as JSON in ``attrs``)."""
-        ds = self.dataset.copy()
-        ds.attrs = {**ds.attrs, "summary_json": json.dumps(self.summary_dict),
-                    "converged": int(self.summary_dict["converged"]),
-                    "chi2_reduced": float(self.summary_dict["chi2_reduced"]
-                                          if self.summary_dict["chi2_reduced"] is not None
-                                          else math.nan),
-                    "n_steps": int(self.summary_dict["n_iterations"])}
+        ds, s = self.dataset.copy(), self.summary_dict
+        chi2 = math.nan if s["chi2_reduced"] is None else float(s["chi2_reduced"])
+        ds.attrs = {**ds.attrs, "summary_json": json.dumps(s), "converged": int(s["converged"]),
+                    "chi2_reduced": chi2, "n_steps": int(s["n_iterations"])}
         return ds
 
     def to_netcdf(self, path) -> Path:

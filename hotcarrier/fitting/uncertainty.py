@@ -24,16 +24,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = [
-    "CovarianceResult",
-    "residual_jacobian",
-    "gauss_newton_covariance",
-    "gauss_newton_covariances",
-    "propagate_covariance",
-    "standard_errors",
-    "correlation_matrix",
-    "profile_interval",
-]
+__all__ = ["CovarianceResult", "gauss_newton_covariance", "gauss_newton_covariances",
+           "propagate_covariance", "standard_errors", "correlation_matrix", "profile_interval"]
 
 
 class CovarianceResult(NamedTuple):
@@ -64,24 +56,6 @@ class CovarianceResult(NamedTuple):
     dof: int
     condition: float
     null_directions: np.ndarray
-
-
-def residual_jacobian(residual_fn, x, *args):
-    """Autodiff Jacobian of the flattened residual vector w.r.t. a flat parameter vector.
-
-    Parameters
-    ----------
-    residual_fn : callable
-        ``residual_fn(x, *args) -> Array`` (any shape).
-    x : Array (n,)
-        Flat parameter vector.
-
-    Returns
-    -------
-    Array (n_residuals, n)
-        Forward mode (``jacfwd``): efficient for few parameters and many residuals.
-    """
-    return jax.jacfwd(lambda p: jnp.ravel(residual_fn(p, *args)))(x)
 
 
 def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
@@ -143,23 +117,19 @@ def gauss_newton_covariance(jac, cost, n_data: int, n_amplitudes: int = 0,
     identifiable = ok_col & (weight_null <= participation)
     pos = w[w > rcond * wmax]
     condition = float(wmax / pos.min()) if pos.size and not null.any() else float("inf")
-    cov = np.full((n, n), np.nan)
-    idx = np.flatnonzero(identifiable)
-    if idx.size:
-        sub = M[np.ix_(idx, idx)]
-        inv = np.linalg.inv(sub) / np.outer(scale[idx], scale[idx])
-        cov[np.ix_(idx, idx)] = inv * rmse2
-    stderr = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
-    huge = np.isfinite(stderr) & (stderr > max_stderr)
-    if huge.any():  # undetermined: recompute without them so the others are conditional
-        keep = identifiable & ~huge
+
+    def restricted_inverse(keep):
         cov = np.full((n, n), np.nan)
         idx = np.flatnonzero(keep)
-        if idx.size:
-            sub = M[np.ix_(idx, idx)]
-            cov[np.ix_(idx, idx)] = np.linalg.inv(sub) / np.outer(scale[idx], scale[idx]) * rmse2
-        identifiable = keep
-        stderr = np.sqrt(np.where(np.diag(cov) >= 0, np.diag(cov), np.nan))
+        cov[np.ix_(idx, idx)] = (np.linalg.inv(M[np.ix_(idx, idx)])
+                                 / np.outer(scale[idx], scale[idx]) * rmse2)
+        return cov, standard_errors(cov)
+
+    cov, stderr = restricted_inverse(identifiable)
+    huge = np.isfinite(stderr) & (stderr > max_stderr)
+    if huge.any():  # undetermined: recompute without them so the others are conditional
+        identifiable = identifiable & ~huge
+        cov, stderr = restricted_inverse(identifiable)
     return CovarianceResult(covariance=cov, stderr=stderr, correlation=correlation_matrix(cov),
                             identifiable=identifiable, rmse=float(np.sqrt(rmse2)), dof=dof,
                             condition=condition, null_directions=Vn)

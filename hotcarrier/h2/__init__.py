@@ -15,64 +15,44 @@ Modules (lower layers first): ``illumination`` (spectra, absorption split), ``ma
 of one electron), ``rate`` (QE, photon balance), ``inputs`` (H2Inputs), ``load`` (fits →
 inputs), ``ratio`` (ratio, uncertainty, sensitivity), ``plot``. The Poisson average over the
 trap count is :mod:`hotcarrier.physics.traps`; errors live in :mod:`hotcarrier.errors`.
-
-See ``docs/h2.md`` for the model, its assumptions and a worked example.
+Names load lazily, like :mod:`hotcarrier.physics`. See ``docs/h2.md`` for the model.
 """
 
-from ..errors import FitResultError, SpectrumError
-from .illumination import (
-                           SimpleAbsorption,
-                           Spectrum,
-                           TabulatedAbsorption,
-                           from_file,
-                           lamp,
-                           led,
-                           monochromatic,
-                           parse_spectrum,
-)
-from .inputs import H2Inputs
-from .load import load_fit
-from .plot import plot_ratio, ratio_vs_trap_density
-from .rate import (
-                           H2Prediction,
-                           PhotonBalance,
-                           particles_per_gram,
-                           predict_h2,
-                           single_charge_occupancy,
-)
-from .ratio import (
-                           H2Ratio,
-                           h2_ratio,
-                           lambda_composite,
-                           ratio_sweep,
-                           sensitivity,
-                           with_prior,
-)
+_EXPORTS = {
+    "FitResultError": "..errors",
+    "SpectrumError": "..errors",
+    "SimpleAbsorption": ".illumination",
+    "Spectrum": ".illumination",
+    "TabulatedAbsorption": ".illumination",
+    "from_file": ".illumination",
+    "lamp": ".illumination",
+    "led": ".illumination",
+    "monochromatic": ".illumination",
+    "parse_spectrum": ".illumination",
+    "H2Inputs": ".inputs",
+    "load_fit": ".load",
+    "plot_ratio": ".plot",
+    "ratio_vs_trap_density": ".plot",
+    "H2Prediction": ".rate",
+    "PhotonBalance": ".rate",
+    "particles_per_gram": ".rate",
+    "predict_h2": ".rate",
+    "single_charge_occupancy": ".rate",
+    "H2Ratio": ".ratio",
+    "h2_ratio": ".ratio",
+    "lambda_composite": ".ratio",
+    "ratio_sweep": ".ratio",
+    "sensitivity": ".ratio",
+    "with_prior": ".ratio",
+}
 
-__all__ = [
-                           "FitResultError",
-                           "H2Inputs",
-                           "H2Prediction",
-                           "H2Ratio",
-                           "PhotonBalance",
-                           "SimpleAbsorption",
-                           "Spectrum",
-                           "SpectrumError",
-                           "TabulatedAbsorption",
-                           "from_file",
-                           "h2_ratio",
-                           "lambda_composite",
-                           "lamp",
-                           "led",
-                           "load_fit",
-                           "monochromatic",
-                           "parse_spectrum",
-                           "particles_per_gram",
-                           "plot_ratio",
-                           "predict_h2",
-                           "ratio_sweep",
-                           "ratio_vs_trap_density",
-                           "sensitivity",
-                           "single_charge_occupancy",
-                           "with_prior",
-]
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

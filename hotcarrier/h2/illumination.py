@@ -1,44 +1,33 @@
 """Illumination spectra and the split of absorbed photons between the Au core and the CdS shell.
 
-This is an edge module (NumPy, files); the H2 core only sees the arrays it produces.
+An edge module (NumPy, files); the H2 core only sees the arrays it produces. A
+:class:`Spectrum` holds wavelengths (nm), the fraction of incident photons in each bin and
+optionally the irradiance (mW cm⁻²) for the photon balance. Constructors: :func:`monochromatic`,
+:func:`led` (Gaussian photon flux per nm), :func:`lamp` (long-pass filtered blackbody, default
+5800 K ≈ Xe arc [A], or flat power per nm; 420–800 nm), :func:`from_file` (two columns: nm,
+photon flux or power per nm) and :func:`parse_spectrum` (the CLI forms).
 
-A :class:`Spectrum` is a list of wavelengths (nm) with the **fraction of incident photons** in
-each bin (sums to 1) and, optionally, the total irradiance (mW cm⁻²) used by the photon balance.
-Constructors:
-
-* :func:`monochromatic` — one line (the §9.4 reference case is 2.1 eV ≈ 590 nm);
-* :func:`led` — a Gaussian line shape in photon flux per nm (centre, FWHM);
-* :func:`lamp` — a long-pass filtered lamp: blackbody of a colour temperature (default
-  5800 K, a Xe-arc-like white lamp [A]) or a spectrum flat in power per nm, between the filter
-  cut-on (default 420 nm, "λ > 420 nm") and an upper wavelength (default 800 nm, beyond which
-  the default particle absorbs little);
-* :func:`from_file` — a two-column text file: wavelength (nm) and spectral photon flux or power
-  per nm (``unit="photons"`` or ``"W"``; arbitrary scale).
-
-Absorption split (spec §9.3 needs ξ_Au(λ), ξ_CdS(λ) and σ_abs(λ) from the optics of §2).
-Until the quasi-static optics module is available, :class:`SimpleAbsorption` is a **documented
-simple model [A]**, not the Module-A calculation:
-
-* Au absorption: a Lorentzian in photon energy at the default LSPR 2.09 eV (594 nm) [C, §2 A.4]
-  with FWHM 0.2 eV (the Γ_hom example of §3) [A] and peak σ_abs,Au = 6.2e-12 cm² [C, §2 A.4];
-* CdS share of σ_abs: 0 below the band gap (λ > hc/E_g = 517 nm for E_g = 2.4 eV [V]),
-  20 % at 500 nm and 26 % at 450 nm (spec §2 A.4 [C], default geometry), linearly interpolated
-  in λ between these points and held at 26 % below 450 nm [A];
-* σ_abs = σ_abs,Au / (1 − ξ_CdS), ξ_Au = 1 − ξ_CdS.
-
-Any object with a method ``split(wavelength_nm) -> (sigma_abs_cm2, xi_au, xi_cds)`` can replace
-it (e.g. :class:`TabulatedAbsorption` built from a Module-A calculation).
+Absorption split (§9.3 needs σ_abs(λ), ξ_Au(λ), ξ_CdS(λ) from the optics of §2):
+:class:`SimpleAbsorption` is a **documented simple model [A]**, not the Module-A calculation —
+a Lorentzian Au band at the LSPR 2.09 eV (594 nm) [C, §2 A.4], FWHM 0.2 eV [A], peak
+σ_abs,Au = 6.2e-12 cm² [C]; CdS share 0 below the band gap (λ > 517 nm for E_g = 2.4 eV [V]),
+20 % at 500 nm and 26 % at 450 nm [C, §2 A.4], linear in λ between and held below 450 nm [A];
+σ_abs = σ_abs,Au / (1 − ξ_CdS), ξ_Au = 1 − ξ_CdS. Any object with
+``split(wavelength_nm) -> (sigma_abs_cm2, xi_au, xi_cds)`` can replace it (e.g.
+:class:`TabulatedAbsorption` from a Module-A calculation).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import io
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SpectrumError
-from ..physics.excitation import SIGMA_ABS_590_CM2, photon_flux_cm2_s
+from ..physics.excitation import SIGMA_ABS_590_CM2
 from ..units import HC_EV_NM, KB_EV, fwhm_to_sigma
 
 __all__ = [
@@ -56,25 +45,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Spectrum:
-    """Incident photon spectrum.
-
-    Attributes
-    ----------
-    wavelength_nm : ndarray, nm
-        Bin centres (vacuum wavelength).
-    photon_fraction : ndarray, –
-        Fraction of incident photons in each bin; sums to 1.
-    irradiance_mW_cm2 : float or None, mW cm⁻²
-        Total incident irradiance, needed only for an absolute rate.
-    label : str
-        Human-readable description (used in reports).
-    """
+    """Incident photon spectrum: bin centres (vacuum wavelength, nm), fraction of incident photons
+    per bin (normalised to sum 1), total irradiance (mW cm⁻², only for an absolute rate), label."""
 
     wavelength_nm: np.ndarray
     photon_fraction: np.ndarray
     irradiance_mW_cm2: float | None = None
     label: str = ""
-    meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         wl = np.atleast_1d(np.asarray(self.wavelength_nm, dtype=float))
@@ -101,24 +78,6 @@ class Spectrum:
         """Photon energy of each bin, eV."""
         return HC_EV_NM / self.wavelength_nm
 
-    @property
-    def mean_photon_energy_eV(self) -> float:
-        """Photon-weighted mean photon energy, eV."""
-        return float(np.sum(self.photon_fraction * self.photon_energy_eV))
-
-    def photon_flux_cm2_s(self, irradiance_mW_cm2: float | None = None) -> float:
-        """Total incident photon flux, photons cm⁻² s⁻¹ (irradiance / mean photon energy)."""
-        irr = self.irradiance_mW_cm2 if irradiance_mW_cm2 is None else irradiance_mW_cm2
-        if irr is None:
-            raise SpectrumError(f"spectrum {self.label!r} has no irradiance; give "
-                                "irradiance_mW_cm2 (e.g. --irradiance 100) for an absolute rate")
-        return photon_flux_cm2_s(irr, self.mean_photon_energy_eV)
-
-    def with_irradiance(self, irradiance_mW_cm2: float | None) -> Spectrum:
-        """A copy with another total irradiance (mW cm⁻²)."""
-        return Spectrum(self.wavelength_nm, self.photon_fraction, irradiance_mW_cm2, self.label,
-                        self.meta)
-
 
 def monochromatic(wavelength_nm: float | None = None, *, energy_eV: float | None = None,
                   irradiance_mW_cm2: float | None = None) -> Spectrum:
@@ -132,7 +91,7 @@ def monochromatic(wavelength_nm: float | None = None, *, energy_eV: float | None
 
 def led(center_nm: float, fwhm_nm: float = 20.0, *, irradiance_mW_cm2: float | None = None,
         step_nm: float = 1.0) -> Spectrum:
-    """A light-emitting diode: Gaussian photon flux per nm, ±2 FWHM, bins of ``step_nm``."""
+    """A light-emitting diode: Gaussian photon flux per nm, ±2 FWHM, bins of ``step_nm`` (nm)."""
     if not (center_nm > 0 and fwhm_nm > 0 and step_nm > 0):
         raise SpectrumError(f"LED needs centre, FWHM and step > 0 nm; got {center_nm}, "
                             f"{fwhm_nm}, {step_nm}")
@@ -146,12 +105,10 @@ def led(center_nm: float, fwhm_nm: float = 20.0, *, irradiance_mW_cm2: float | N
 def lamp(cutoff_nm: float = 420.0, upper_nm: float = 800.0, *, kind: str = "blackbody",
          temperature_K: float = 5800.0, irradiance_mW_cm2: float | None = None,
          step_nm: float = 2.0) -> Spectrum:
-    """A long-pass filtered lamp between ``cutoff_nm`` and ``upper_nm``.
+    """A lamp behind an ideal long-pass step at ``cutoff_nm`` [A], up to ``upper_nm``.
 
-    ``kind="blackbody"``: photon flux per nm ∝ λ⁻⁴ / (exp(hc/λk_BT) − 1) (Planck, colour
-    temperature ``temperature_K``; 5800 K approximates a Xe arc lamp [A]).
-    ``kind="flat"``: flat in power per nm, i.e. photon flux per nm ∝ λ.
-    The filter is an ideal step at ``cutoff_nm`` [A].
+    ``kind="blackbody"``: photon flux per nm ∝ λ⁻⁴ / (exp(hc/λk_BT) − 1) at ``temperature_K``;
+    ``kind="flat"``: flat power per nm (photon flux per nm ∝ λ).
     """
     if not (0 < cutoff_nm < upper_nm and step_nm > 0):
         raise SpectrumError(f"lamp needs 0 < cutoff < upper; got {cutoff_nm}, {upper_nm} nm")
@@ -159,8 +116,7 @@ def lamp(cutoff_nm: float = 420.0, upper_nm: float = 800.0, *, kind: str = "blac
     if kind == "blackbody":
         if not temperature_K > 0:
             raise SpectrumError(f"blackbody temperature must be > 0 K, got {temperature_K}")
-        x = HC_EV_NM / (wl * KB_EV * temperature_K)
-        w = wl**-4 / np.expm1(x)
+        w = wl**-4 / np.expm1(HC_EV_NM / (wl * KB_EV * temperature_K))
         desc = f"{temperature_K:g} K blackbody"
     elif kind == "flat":
         w = wl.copy()
@@ -175,10 +131,9 @@ def from_file(path: str | Path, *, unit: str = "photons",
               irradiance_mW_cm2: float | None = None) -> Spectrum:
     """Read a two-column text spectrum: wavelength (nm), spectral photon flux or power per nm.
 
-    Lines starting with ``#`` are comments; columns are separated by whitespace or commas.
-    ``unit="photons"``: the second column is proportional to photons per nm; ``"W"``: to power
-    per nm (converted to photons with λ/hc). Only the shape matters; the absolute level comes
-    from ``irradiance_mW_cm2``. Bins are taken as the given points (use an even grid).
+    ``#`` starts a comment; columns are separated by whitespace, commas or semicolons.
+    ``unit="photons"`` or ``"W"`` (power per nm, converted with λ/hc). Only the shape matters
+    (the level comes from ``irradiance_mW_cm2``); bins are the given points (use an even grid).
     """
     path = Path(path)
     fix = ("write two columns 'wavelength_nm value' (whitespace or comma separated, '#' for "
@@ -189,21 +144,14 @@ def from_file(path: str | Path, *, unit: str = "photons",
     if unit not in ("photons", "W"):
         raise SpectrumError(f"unknown spectrum unit {unit!r}; choose 'photons' or 'W'")
     try:
-        text = path.read_text()
-        rows = []
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            parts = line.replace(",", " ").replace(";", " ").split()
-            if len(parts) < 2:
-                raise ValueError(f"line {line!r} has fewer than two columns")
-            rows.append((float(parts[0]), float(parts[1])))
+        text = path.read_text().replace(",", " ").replace(";", " ")
+        with warnings.catch_warnings():  # an empty table is reported below
+            warnings.simplefilter("ignore", UserWarning)
+            arr = np.loadtxt(io.StringIO(text), usecols=(0, 1), ndmin=2)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SpectrumError(f"{path}: cannot read spectrum ({exc})\n  fix: {fix}") from None
-    if len(rows) == 0:
+    if len(arr) == 0:
         raise SpectrumError(f"{path}: no data rows\n  fix: {fix}")
-    arr = np.array(rows)
     wl, val = arr[:, 0], arr[:, 1]
     if np.any(wl <= 0) or np.any(val < 0) or not np.all(np.isfinite(arr)) or val.sum() <= 0:
         raise SpectrumError(f"{path}: wavelengths must be > 0 nm and values ≥ 0 (not all 0)"
@@ -252,21 +200,10 @@ def parse_spectrum(text: str, irradiance_mW_cm2: float | None = None) -> Spectru
 # ----------------------------------------------------------------------------- absorption split
 @dataclass(frozen=True)
 class SimpleAbsorption:
-    """Documented simple absorption model [A] (see module docstring); not Module A of §2.
+    """Documented simple absorption model [A] (module docstring); not Module A of §2.
 
-    Parameters
-    ----------
-    sigma_peak_cm2 : float, cm²
-        Peak Au absorption cross-section (6.2e-12, spec §2 A.4 [C]).
-    lspr_eV : float, eV
-        Plasmon resonance (2.09 eV, spec §2 A.4 [C]).
-    fwhm_eV : float, eV
-        Lorentzian FWHM in energy (0.2 eV [A], Γ_hom example of §3).
-    E_g_eV : float, eV
-        CdS band gap (2.4 eV [V]); no CdS absorption below it.
-    cds_share : tuple of (nm, share) pairs
-        CdS share of σ_abs at the anchor wavelengths (spec §2 A.4 [C]: 26 % at 450, 20 % at
-        500 nm for the default 7.5/12.5 nm geometry).
+    Peak Au cross-section (cm²), plasmon resonance and Lorentzian FWHM (eV), CdS band gap (eV),
+    and the CdS share of σ_abs at anchor wavelengths ((nm, share) pairs).
     """
 
     sigma_peak_cm2: float = SIGMA_ABS_590_CM2

@@ -1,8 +1,4 @@
-"""One catalyst as input to the H2 model: a parameter set, an optional fitted Φ_inj, covariance.
-
-A leaf module (imports only the parameter set), so that the loader (:mod:`.load`) and the ratio
-(:mod:`.ratio`) both use :class:`H2Inputs` without importing each other.
-"""
+"""One catalyst as input to the H2 model (a leaf module used by :mod:`.load` and :mod:`.ratio`)."""
 
 from __future__ import annotations
 
@@ -20,22 +16,12 @@ Z95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class H2Inputs:
-    """One catalyst for the H2 model: parameters, optional fitted Φ_inj and covariance.
+    """One catalyst for the H2 model.
 
-    Attributes
-    ----------
-    params : InterfaceParams
-        Parameter set (fitted values merged onto a preset).
-    phi_inj : float or None, –
-        Fitted gross injection yield at ``params.hbar_omega_eV``; None → model value.
-    names : tuple of str
-        Uncertain quantities: InterfaceParams field names or ``"phi_inj"``.
-    cov : ndarray or None
-        Covariance of ``names`` in their own units (field-name units).
-    source : str
-        Where the set came from (preset name or file).
-    notes : tuple of str
-        Remarks for the report (e.g. which slow parameters were left at preset values).
+    ``params``: the parameter set (fitted values merged onto a preset); ``phi_inj``: fitted
+    gross injection yield at ``params.hbar_omega_eV`` (None → model value); ``names``: the
+    uncertain quantities (InterfaceParams fields or ``"phi_inj"``) with covariance ``cov`` in
+    the field-name units; ``source``: preset name or file; ``notes``: remarks for the report.
     """
 
     params: InterfaceParams

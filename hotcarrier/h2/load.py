@@ -1,53 +1,32 @@
 """Load a fitted result (``hotcarrier fit`` of the physical model) as H2-model inputs.
 
-Accepted paths: a fit folder (containing ``summary.json``, optionally ``result.nc``), a
-``summary.json`` file, or a ``result.nc`` file (either with a ``summary_json`` attribute, as the
-physical-model fit writes it, or with ``value``/``stderr``/``covariance`` over ``param``).
-Expected ``summary.json`` layout (the one schema of :func:`hotcarrier.fitting.result.build_summary`)::
+Accepted paths: a fit folder (``summary.json``, optionally ``result.nc``), a ``summary.json``
+(the schema of :func:`hotcarrier.fitting.result.build_summary`: ``parameters`` name →
+{value, stderr, unit, fixed}, ``derived.injection_quantum_yield``, optional ``covariance``
+{names, matrix}) or a ``result.nc`` (a ``summary_json`` attribute, or ``value``/``stderr``/
+``covariance`` over ``param``). The rules (docs/h2.md, "Inputs from TA fits"):
 
-    {
-      "parameters": {                      # also accepted: "params", "fitted_parameters"
-        "tau_bet_ps": {"value": 2.1, "stderr": 0.2, "unit": "ps", "fixed": false},
-        "N_it_cm2":   {"value": 1.1e13, "stderr": 2e12, "unit": "cm-2", "fixed": false},
-        "tau_ee_fs":  {"value": 40, "stderr": null, "unit": "fs", "fixed": true},
-        ...
-      },
-      "derived": {
-        "injection_quantum_yield": {"value": 0.09, "stderr": 0.006, "ci95": [0.078, 0.102]}
-      },
-      "covariance": {"names": [...], "matrix": [[...]]}   # optional, free parameters
-    }
-
-Rules:
-
-* parameter names are :class:`~hotcarrier.physics.parameters.InterfaceParams` field names;
-  unknown names are ignored (listed in the notes);
-* instrument and nonlinear-module fields (``irf_fwhm_fs``, ``hbar_omega_eV``, …) are loaded but
-  their stderr is not propagated (they do not enter the H2 model);
-* a time unit differing from the field-name suffix (e.g. ``"unit": "fs"`` for ``tau_bet_ps``)
-  is converted; other units are taken as the field's unit;
-* fields not in the file — in particular the slow parameters TA cannot see (tau_cr_us,
-  tau_hs_us, tau_H_us, tau_loss2_ms, E_s_eV, and σ_n/N_it separately) — keep the values of the
-  ``base`` preset (spec §11 defaults) unless ``overrides`` sets them;
-* ``derived.injection_quantum_yield`` (or an ``injection_quantum_yield`` parameter) is used as
-  Φ_inj (gross yield at the TA pump energy ``hbar_omega_eV``); its standard error is the larger
-  of ``stderr`` and the ``ci95`` half-width / 1.96 (a profile-likelihood interval is often
-  wider than the Wald one); the parameters that only enter
-  Φ_inj (η_CID, τ_inj, τ_ee, φ_B, …) are then left out of the covariance so that they are not
-  counted twice;
-* the covariance is the file's ``covariance`` block (or ``result.nc``'s ``covariance`` variable
-  over ``(param, param_)``) restricted to the free parameters used, else diag(stderr²);
-  Φ_inj is taken as uncorrelated with the other parameters (summary.json has no cross terms).
+* names are :class:`~hotcarrier.physics.parameters.InterfaceParams` fields (unknown ones are
+  listed in the notes); a time unit differing from the field-name suffix is converted;
+  the stderr of instrument and nonlinear-module fields (:data:`NOT_H2`) is not propagated;
+* fields not in the file (the slow parameters TA cannot see) keep the ``base`` preset's values
+  unless ``overrides`` sets them;
+* the fitted Φ_inj (at the pump energy) has the larger of ``stderr`` and the ``ci95``
+  half-width / 1.96 as standard error; the fields that enter only Φ_inj are then left out of
+  the covariance (not counted twice); Φ_inj is uncorrelated with the other parameters;
+* the covariance is the file's block restricted to the free parameters used, else diag(stderr²).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+from scipy.linalg import block_diag
 
 from ..errors import FitResultError
 from ..physics.parameters import InterfaceParams, preset
@@ -65,23 +44,19 @@ uncertain in it (the pump energy): their values are loaded, their stderr is not 
 PHI_NAMES = ("injection_quantum_yield", "phi_inj")
 PARAM_KEYS = ("parameters", "params", "fitted_parameters")
 
-
-def _fix(path) -> str:
-    return ("expected a fit folder with summary.json (written by 'hotcarrier fit'), a "
-            "summary.json or a result.nc; see docs/h2.md 'Inputs from TA fits'")
+FIX = ("expected a fit folder with summary.json (written by 'hotcarrier fit'), a summary.json "
+       "or a result.nc; see docs/h2.md 'Inputs from TA fits'")
 
 
 def _resolve(path: Path) -> tuple[Path | None, Path | None]:
+    """(summary.json, result.nc) of a fit folder or next to either file; None where absent."""
     if path.is_dir():
-        s, r = path / "summary.json", path / "result.nc"
-        return (s if s.is_file() else None), (r if r.is_file() else None)
-    if path.is_file() and path.suffix == ".json":
-        r = path.with_name("result.nc")
-        return path, (r if r.is_file() else None)
-    if path.is_file() and path.suffix == ".nc":
-        s = path.with_name("summary.json")
-        return (s if s.is_file() else None), path
-    return None, None
+        path = path / "summary.json"
+    elif not (path.is_file() and path.suffix in (".json", ".nc")):
+        return None, None
+    s = path if path.suffix == ".json" else path.with_name("summary.json")
+    r = path if path.suffix == ".nc" else path.with_name("result.nc")
+    return (s if s.is_file() else None), (r if r.is_file() else None)
 
 
 def _convert(name: str, value: float, unit) -> float:
@@ -116,7 +91,7 @@ def _read_nc(path: Path) -> dict:
             return out
     except (OSError, KeyError, ValueError, ImportError, json.JSONDecodeError) as exc:
         raise FitResultError(f"{path}: cannot read parameters from result.nc ({exc})\n  fix: "
-                             + _fix(path)) from None
+                             + FIX) from None
 
 
 def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None = None
@@ -135,54 +110,45 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     path = Path(path)
     summary, nc = _resolve(path)
     if summary is None and nc is None:
-        raise FitResultError(f"{path}: no fit result found\n  fix: " + _fix(path))
+        raise FitResultError(f"{path}: no fit result found\n  fix: " + FIX)
     if summary is not None:
         try:
             data = json.loads(summary.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FitResultError(f"{summary}: not valid JSON ({exc})\n  fix: " + _fix(summary)
-                                 ) from None
+            raise FitResultError(f"{summary}: not valid JSON ({exc})\n  fix: " + FIX) from None
         if not isinstance(data, dict):
-            raise FitResultError(f"{summary}: top level is not a JSON object\n  fix: "
-                                 + _fix(summary))
+            raise FitResultError(f"{summary}: top level is not a JSON object\n  fix: " + FIX)
         if nc is not None and "covariance" not in data:
-            try:
+            with contextlib.suppress(FitResultError):  # the summary alone is enough
                 extra = _read_nc(nc)
                 if "covariance" in extra:
                     data["covariance"] = extra["covariance"]
-            except FitResultError:
-                pass
     else:
         data = _read_nc(nc)
     src = summary or nc
     params_block = next((data[k] for k in PARAM_KEYS if isinstance(data.get(k), dict)), None)
     if params_block is None:
         raise FitResultError(f"{src}: no 'parameters' block (name → {{value, stderr, unit, "
-                             "fixed}})\n  fix: " + _fix(src))
+                             "fixed}})\n  fix: " + FIX)
     base_p = preset(base) if isinstance(base, str) else base
     known = {f.name for f in fields(InterfaceParams)}
     changes, stderr, ignored = {}, {}, []
     phi_entry = None
     for name, entry in params_block.items():
+        entry = entry if isinstance(entry, dict) else {"value": entry}
         if name in PHI_NAMES:
-            phi_entry = entry if isinstance(entry, dict) else {"value": entry}
+            phi_entry = entry
             continue
         if name not in known:
             ignored.append(name)
             continue
-        if isinstance(entry, dict):
-            val, unit = entry.get("value"), entry.get("unit")
-            se, fixed = entry.get("stderr"), bool(entry.get("fixed", False))
-        else:
-            val, unit, se, fixed = entry, None, None, False
+        unit, se = entry.get("unit"), entry.get("stderr")
         try:
-            val = _convert(name, float(val), unit)
+            changes[name] = _convert(name, float(entry.get("value")), unit)
         except (TypeError, ValueError):
             raise FitResultError(f"{src}: parameter {name!r} has no numeric value\n  fix: "
-                                 + _fix(src)) from None
-        changes[name] = val
-        if (not fixed and name not in NOT_H2 and se is not None and math.isfinite(float(se))
-                and float(se) > 0):
+                                 + FIX) from None
+        if not entry.get("fixed", False) and name not in NOT_H2 and _positive(se) is not None:
             stderr[name] = _convert(name, float(se), unit)
     overrides = dict(overrides or {})
     bad = set(overrides) - known
@@ -196,45 +162,32 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     phi = phi_se = None
     inj = (data.get("derived") or {}).get("injection_quantum_yield") or phi_entry
     if isinstance(inj, dict) and inj.get("value") is not None:
-        phi = float(inj["value"])
-        cands = []
-        se = inj.get("stderr")
-        if se is not None and math.isfinite(float(se)) and float(se) > 0:
-            cands.append(float(se))
-        ci = inj.get("ci95")
-        if (isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci
-                and float(ci[1]) > float(ci[0])):
-            cands.append((float(ci[1]) - float(ci[0])) / (2 * Z95))
-        phi_se = max(cands) if cands else None  # the wider of Wald and (profile) interval
+        phi, ci = float(inj["value"]), inj.get("ci95")
+        half = ((float(ci[1]) - float(ci[0])) / (2 * Z95)
+                if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci else None)
+        cands = [x for x in (_positive(inj.get("stderr")), _positive(half)) if x is not None]
+        phi_se = max(cands, default=None)  # the wider of Wald and (profile) interval
     elif isinstance(inj, (int, float)):
         phi = float(inj)
     if phi is not None:
         if not 0 < phi <= 1:
             raise FitResultError(f"{src}: injection_quantum_yield {phi} outside (0, 1]\n  fix: "
-                                 + _fix(src))
+                                 + FIX)
         for k in INJECTION_INPUTS:
             stderr.pop(k, None)  # enters QE only through the fitted Φ_inj
 
-    names = [k for k in stderr if k != "hbar_omega_eV"]
-    cov = None
-    cov_block = data.get("covariance")
-    if names:
-        cov = np.diag([stderr[k] ** 2 for k in names])
-        if isinstance(cov_block, dict) and "names" in cov_block and "matrix" in cov_block:
-            cn = list(cov_block["names"])
-            cm = np.asarray(cov_block["matrix"], float)
-            if cm.shape == (len(cn), len(cn)):
-                for i, a in enumerate(names):
-                    for j, b in enumerate(names):
-                        if a in cn and b in cn:
-                            cov[i, j] = cm[cn.index(a), cn.index(b)]
+    names = list(stderr)
+    cov = np.diag([stderr[k] ** 2 for k in names])
+    block = data.get("covariance")
+    if isinstance(block, dict) and "names" in block and "matrix" in block:
+        cn, cm = list(block["names"]), np.asarray(block["matrix"], float)
+        if cm.shape == (len(cn), len(cn)):
+            rows = [i for i, k in enumerate(names) if k in cn]
+            src_rows = [cn.index(names[i]) for i in rows]
+            cov[np.ix_(rows, rows)] = cm[np.ix_(src_rows, src_rows)]
     if phi_se is not None:
         names.append("phi_inj")
-        c = np.zeros((len(names), len(names)))
-        if cov is not None:
-            c[:-1, :-1] = cov
-        c[-1, -1] = phi_se**2
-        cov = c
+        cov = block_diag(cov, [[phi_se**2]])
     notes = []
     if ignored:
         notes.append(f"{src}: ignored parameter names not in InterfaceParams: {sorted(ignored)}")
@@ -243,8 +196,13 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     if slow:
         notes.append(f"{src}: slow parameters not seen by TA left at the "
                      f"{base if isinstance(base, str) else 'base'} defaults: {slow}")
-    return H2Inputs(params=params, phi_inj=phi, names=tuple(names), cov=cov,
+    return H2Inputs(params=params, phi_inj=phi, names=tuple(names), cov=cov if names else None,
                     source=str(src), notes=tuple(notes))
+
+
+def _positive(x) -> float | None:
+    """``x`` as a float if it is a finite number > 0, else None."""
+    return float(x) if x is not None and math.isfinite(float(x)) and float(x) > 0 else None
 
 
 def as_inputs(x, role: str = "clean") -> H2Inputs:

@@ -25,10 +25,8 @@ the buried Au core k_XAu is counted as LOSS (closed core–shell, spec §9.3); t
 With these rules the spec's defaults ⟨P_X→H2⟩ = 0.86 (clean) and 8.4e-4 (defective) [C]
 are reproduced (tests/test_h2_markov.py).
 
-Everything here is pure JAX (pytrees in, arrays out), differentiable, and jit/vmap-safe. Every
-function of ``m`` is elementwise, so an array of trap counts broadcasts; the Poisson average over
-m (spec §8.4) is :func:`hotcarrier.physics.traps.poisson_average`, e.g.
-``poisson_average(lambda m: p_c_to_h2(r, m), r.lam, padded_m_max(r.lam))``.
+Pure JAX (pytrees in, arrays out; jit/vmap/grad-safe). Functions of ``m`` are elementwise;
+the Poisson average over m (§8.4) is :func:`hotcarrier.physics.traps.poisson_average`.
 """
 
 from __future__ import annotations
@@ -46,9 +44,7 @@ __all__ = [
     "SlowRates",
     "absorption_closed_form",
     "absorption_matrix",
-    "fundamental_matrix",
     "generator",
-    "mean_field",
     "p_c_to_h2",
     "p_x_to_h2",
     "phi_ll",
@@ -109,59 +105,37 @@ def slow_rates(p: InterfaceParams) -> SlowRates:
 
 
 # ----------------------------------------------------------------------------- general form
+C, T, L, LS, X = range(5)  # transient states, TRANSIENT order
+BET, TREC, CR, H2, LOSS = range(5)  # absorbing states, ABSORBING order
+
+
 def generator(r: SlowRates, m) -> tuple[jax.Array, jax.Array]:
     """Transient generator Q (5×5) and transient→absorbing rates R (5×5) for ``m`` traps, s⁻¹.
 
-    Rows/columns follow :data:`TRANSIENT` and :data:`ABSORBING`. Q's diagonal holds minus the
-    total exit rate of each state, so every row of [Q | R] sums to zero.
+    Rows/columns follow :data:`TRANSIENT` and :data:`ABSORBING`; every row of [Q | R] sums to 0.
     """
-    m = jnp.asarray(m, dtype=jnp.result_type(float))
-    mk = m * r.k1
+    mk = jnp.asarray(m, dtype=jnp.result_type(float)) * r.k1
     mkf = mk * r.f_cb
-    z = jnp.zeros_like(mk)
-    C, T, L, LS, X = range(5)
-    BET, TREC, CR, H2, LOSS = range(5)
-    q = [[z] * 5 for _ in range(5)]
-    a = [[z] * 5 for _ in range(5)]
-    # C
-    q[C][T] = mk
-    q[C][L] = z + r.k_sep
-    a[C][BET] = z + r.k_bet
-    # T
-    a[T][TREC] = z + r.k_trec
-    # L
-    q[L][T] = mkf
-    q[L][LS] = z + r.k_hs
-    a[L][CR] = z + r.k_cr
-    a[L][H2] = z + r.k_h
-    # L*
-    a[LS][H2] = z + r.k_h
-    a[LS][LOSS] = r.k_loss2 + mkf
-    # X
-    q[X][LS] = z + r.k_hsx
-    q[X][T] = mk
-    a[X][LOSS] = z + r.k_x + r.k_xau
-    Q = jnp.stack([jnp.stack(row, -1) for row in q], -2)
-    R = jnp.stack([jnp.stack(row, -1) for row in a], -2)
-    out = Q.sum(-1) + R.sum(-1)  # total exit rate per state
-    Q = Q - out[..., :, None] * jnp.eye(5)
+    q = {(C, T): mk, (C, L): r.k_sep, (L, T): mkf, (L, LS): r.k_hs, (X, LS): r.k_hsx, (X, T): mk}
+    a = {(C, BET): r.k_bet, (T, TREC): r.k_trec, (L, CR): r.k_cr, (L, H2): r.k_h,
+         (LS, H2): r.k_h, (LS, LOSS): r.k_loss2 + mkf, (X, LOSS): r.k_x + r.k_xau}
+    Q, R = (_dense(entries, mk.shape) for entries in (q, a))
+    Q = Q - (Q.sum(-1) + R.sum(-1))[..., :, None] * jnp.eye(5)  # minus the total exit rates
     return Q, R
 
 
-def absorption_matrix(r: SlowRates, m) -> jax.Array:
-    """Absorption probabilities B = (−Q)⁻¹R (5×5), general matrix form of §9.2.
+def _dense(entries: dict, shape) -> jax.Array:
+    """5×5 matrices (leading ``shape``) with the given {(row, column): rate} entries."""
+    out = jnp.zeros((*shape, 5, 5))
+    for (i, j), v in entries.items():
+        out = out.at[..., i, j].set(v)
+    return out
 
-    B[i, j] = probability that an electron starting in transient state i ends in absorbing
-    state j. Row "C" is the fate of an injected electron.
-    """
+
+def absorption_matrix(r: SlowRates, m) -> jax.Array:
+    """Absorption probabilities B = (−Q)⁻¹R (5×5): B[i, j] = P(start in state i, end in j)."""
     Q, R = generator(r, m)
     return jnp.linalg.solve(-Q, R)
-
-
-def fundamental_matrix(r: SlowRates, m) -> jax.Array:
-    """N = (−Q)⁻¹ (5×5), s: N[i, j] is the mean time spent in state j starting from state i."""
-    Q, _ = generator(r, m)
-    return jnp.linalg.inv(-Q)
 
 
 # ----------------------------------------------------------------------------- closed form
@@ -190,39 +164,22 @@ def p_x_to_h2(r: SlowRates, m):
 
 
 def absorption_closed_form(r: SlowRates, m) -> jax.Array:
-    """All absorption probabilities (5×5, like :func:`absorption_matrix`) in closed form.
-
-    The chain is acyclic (C → {T, L}, L → {T, L*}, X → {T, L*}), so each row is a product of
-    branching ratios along the paths.
-    """
-    m = jnp.asarray(m, dtype=jnp.result_type(float))
-    mk = m * r.k1
+    """All absorption probabilities (like :func:`absorption_matrix`) as products of branching
+    ratios along the paths of the acyclic chain (C → {T, L}, L → {T, L*}, X → {T, L*})."""
+    mk = jnp.asarray(m, dtype=jnp.result_type(float)) * r.k1
     mkf = mk * r.f_cb
-    # L*
+    e = jnp.eye(5)  # certain absorption in each absorbing state
+
+    def mix(*branches):  # Σ branching ratio × absorption distribution of the next state
+        return sum((w + 0 * mk)[..., None] * b for w, b in branches)
+
+    b_t = mix((1.0, e[TREC]))
     k_ls = r.k_h + r.k_loss2 + mkf
-    b_ls = jnp.stack([0 * mk, 0 * mk, 0 * mk, r.k_h / k_ls + 0 * mk, (r.k_loss2 + mkf) / k_ls], -1)
-    # T
-    b_t = jnp.stack([0 * mk, 1 + 0 * mk, 0 * mk, 0 * mk, 0 * mk], -1)
-    # L
+    b_ls = mix((r.k_h / k_ls, e[H2]), ((r.k_loss2 + mkf) / k_ls, e[LOSS]))
     k_l = r.k_cr + r.k_hs + r.k_h + mkf
-    direct_l = jnp.stack([0 * mk, 0 * mk, r.k_cr / k_l + 0 * mk, r.k_h / k_l + 0 * mk, 0 * mk], -1)
-    b_l = direct_l + (mkf / k_l)[..., None] * b_t + (r.k_hs / k_l + 0 * mk)[..., None] * b_ls
-    # C
+    b_l = mix((r.k_cr / k_l, e[CR]), (r.k_h / k_l, e[H2]), (mkf / k_l, b_t), (r.k_hs / k_l, b_ls))
     k_c = r.k_bet + mk + r.k_sep
-    b_c = (jnp.stack([r.k_bet / k_c, 0 * mk, 0 * mk, 0 * mk, 0 * mk], -1)
-           + (mk / k_c)[..., None] * b_t + (r.k_sep / k_c)[..., None] * b_l)
-    # X
+    b_c = mix((r.k_bet / k_c, e[BET]), (mk / k_c, b_t), (r.k_sep / k_c, b_l))
     k_xt = r.k_hsx + r.k_x + r.k_xau + mk
-    b_x = (jnp.stack([0 * mk, 0 * mk, 0 * mk, 0 * mk, (r.k_x + r.k_xau) / k_xt], -1)
-           + (mk / k_xt)[..., None] * b_t + (r.k_hsx / k_xt)[..., None] * b_ls)
+    b_x = mix(((r.k_x + r.k_xau) / k_xt, e[LOSS]), (mk / k_xt, b_t), (r.k_hsx / k_xt, b_ls))
     return jnp.stack([b_c, b_t, b_l, b_ls, b_x], -2)
-
-
-# ----------------------------------------------------------------------------- mean field
-def mean_field(fn, r: SlowRates):
-    """``fn(r, m)`` at the mean trap number m := λ (the mean-field approximation of §8.4).
-
-    Acceptable only for λ ≪ 1 or λ ≫ 10; the Poisson average
-    (:func:`hotcarrier.physics.traps.poisson_average`) is the model.
-    """
-    return fn(r, r.lam)

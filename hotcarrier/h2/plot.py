@@ -31,20 +31,16 @@ def ratio_vs_trap_density(clean="clean", defective="defective", *, n_points: int
     The three curves do not collapse exactly: σ_n and N_it also set the ps trapping m k₁ (TA),
     E_s does not.
     """
-    ci = as_inputs(clean, "clean")
-    di = as_inputs(defective, "defective")
-    p = di.params
-    out = {}
-    routes = (("Nit", "N_it_cm2", np.geomspace(1e11, 1e14, n_points), "defective"),
-              ("sigma", "sigma_n_cm2", np.geomspace(1e-16, 1e-14, n_points), "both"),
-              ("Es", "E_s_eV", np.linspace(0.20, 0.40, n_points), "both"))
-    for key, fld, vals, which in routes:
-        r = ratio_sweep(fld, vals, ci, di, which=which, injection_model=injection_model)
-        lam = np.array([float(lambda_composite(p.replace(**{fld: v}))) for v in vals])
-        out[{"Nit": "N_it_def", "sigma": "sigma_n", "Es": "E_s"}[key]] = vals
-        out[f"Lambda_{key}"] = lam
-        out[f"ratio_{key}"] = r
-    out["Lambda_default"] = float(lambda_composite(p))
+    ci, di = as_inputs(clean, "clean"), as_inputs(defective, "defective")
+    out = {"Lambda_default": float(lambda_composite(di.params))}
+    for key, name, fld, vals, which in (
+            ("Nit", "N_it_def", "N_it_cm2", np.geomspace(1e11, 1e14, n_points), "defective"),
+            ("sigma", "sigma_n", "sigma_n_cm2", np.geomspace(1e-16, 1e-14, n_points), "both"),
+            ("Es", "E_s", "E_s_eV", np.linspace(0.20, 0.40, n_points), "both")):
+        out[name] = vals
+        out[f"Lambda_{key}"] = np.asarray(lambda_composite(di.params.replace(**{fld: vals})))
+        out[f"ratio_{key}"] = ratio_sweep(fld, vals, ci, di, which=which,
+                                          injection_model=injection_model)
     return out
 
 

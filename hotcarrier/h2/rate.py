@@ -1,8 +1,7 @@
 """QE of H2 evolution, absolute rate from a photon balance, validity check (spec §9.3, §9.5).
 
-Pure core: :func:`qe_core` and :func:`occupancy_core` (pytrees/arrays in, arrays out; jit, vmap
-and grad work). Edge: :func:`excitation`, :func:`photon_balance_arrays`, :func:`predict_h2`
-(NumPy, warnings, float64 via :func:`hotcarrier._x64.with_x64`).
+Pure core: :func:`qe_core`, :func:`occupancy_core`, :func:`predict_kernel` (jit/vmap/grad work).
+Edge: :func:`excitation`, :func:`predict_h2` (NumPy, warnings, float64 via ``with_x64``).
 
     QE_H2 = ½ [ Φ̄_Au ⟨P_C→H2⟩ + ξ̄_CdS ⟨P_X→H2⟩ ]           (per absorbed photon; two e⁻ per H2)
     Φ̄_Au  = Σ_λ w_abs(λ) ξ_Au(λ) Φ_inj(λ),   ξ̄_CdS = Σ_λ w_abs(λ) ξ_CdS(λ)
@@ -43,11 +42,9 @@ __all__ = [
     "H2Prediction",
     "PhotonBalance",
     "check_params",
-    "check_single_charge",
     "excitation",
     "injection_spectrum",
-    "is_single_line",
-    "kernel_mode",
+    "kernel_inputs",
     "occupancy_core",
     "particles_per_gram",
     "predict_h2",
@@ -63,21 +60,14 @@ INJECTION_INPUTS = ("hbar_omega_eV", "eta_rad", "eta_cid", "phi_B_eV", "dphi_pin
 
 
 def particles_per_gram(p: InterfaceParams):
-    """Particles per gram of catalyst 1/m_particle, g⁻¹ (1.54e16 default geometry, §9.3 [C]).
-
-    The particle mass is :attr:`InterfaceParams.particle_mass_g` (ρ_Au V_c + ρ_CdS V_sh).
-    """
+    """Particles per gram 1/:attr:`InterfaceParams.particle_mass_g`, g⁻¹ (1.54e16 default, §9.3)."""
     return 1.0 / p.particle_mass_g
 
 
 # ----------------------------------------------------------------------------- injection
 def injection_spectrum(p: InterfaceParams, energy_eV, phi_inj=None, model: str = "all_above"):
-    """Φ_inj at each photon energy (array, –), pure JAX.
-
-    Without ``phi_inj`` it is the model yield at each energy. With a fitted ``phi_inj`` (valid at
-    ``p.hbar_omega_eV``, the TA pump energy) the model's spectral shape is scaled to it:
-    Φ(E) = phi_inj · Φ_model(E)/Φ_model(p.hbar_omega_eV) [A].
-    """
+    """Φ_inj at each photon energy (array, –), pure JAX: the model yield, or with a fitted
+    ``phi_inj`` (at the TA pump energy ``p.hbar_omega_eV``) phi_inj · Φ_model(E)/Φ_model(ħω) [A]."""
     energy_eV = jnp.atleast_1d(jnp.asarray(energy_eV, dtype=jnp.result_type(float)))
     shape = jax.vmap(lambda e: injection_quantum_yield(dataclasses.replace(p, hbar_omega_eV=e),
                                                        model))(energy_eV)
@@ -90,24 +80,10 @@ def injection_spectrum(p: InterfaceParams, energy_eV, phi_inj=None, model: str =
 def qe_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int, cds_channel: bool = True):
     """QE_H2 and the Poisson-averaged fate probabilities (pure JAX).
 
-    Parameters
-    ----------
-    p : InterfaceParams
-        Parameter set (slow rates, traps).
-    phi_au_eff : float or Array, –
-        Φ̄_Au = Σ w_abs ξ_Au Φ_inj (injected electrons per absorbed photon, plasmon channel).
-    xi_cds_eff : float or Array, –
-        ξ̄_CdS = Σ w_abs ξ_CdS (share of absorbed photons taken by the CdS shell).
-    n_max : int (static)
-        Largest trap count of the Poisson sum (see :func:`hotcarrier.physics.traps.padded_m_max`).
-    cds_channel : bool (static)
-        Include the optional CdS band-gap channel (§9.3).
-
-    Returns
-    -------
-    dict of Array
-        ``qe_h2`` (H2 per absorbed photon), ``p_c_h2`` ⟨P_C→H2⟩, ``p_x_h2`` ⟨P_X→H2⟩,
-        ``phi_ll`` ⟨φ_LL⟩, ``mean_traps`` λ.
+    ``phi_au_eff`` = Φ̄_Au = Σ w_abs ξ_Au Φ_inj and ``xi_cds_eff`` = ξ̄_CdS = Σ w_abs ξ_CdS (–);
+    ``n_max`` (static): largest trap count of the Poisson sum; ``cds_channel`` (static): include
+    the CdS band-gap channel (§9.3). Returns ``qe_h2`` (H2 per absorbed photon), ``p_c_h2``
+    ⟨P_C→H2⟩, ``p_x_h2`` ⟨P_X→H2⟩, ``phi_ll`` ⟨φ_LL⟩ and ``mean_traps`` λ.
     """
     r = markov.slow_rates(p)
     pc = _trap_average(markov.p_c_to_h2, r, n_max)
@@ -123,18 +99,15 @@ def _trap_average(fn, r: markov.SlowRates, n_max: int):
     return poisson_average(lambda m: fn(r, m), r.lam, n_max)
 
 
-def _occupancy_time(r: markov.SlowRates, m):
-    """Mean time (s) an injected electron spends as a long-lived electron (L or L*), per m."""
+def _occupancy_time(r: markov.SlowRates, m, spec: bool = False):
+    """Mean time (s) an injected electron spends in L or L*, per m.
+
+    ``spec``: the §9.5 approximation φ_LL (τ_L + p_hs τ_H) with the L* lifetime τ_H = 1/k_H.
+    """
     mkf = m * r.k1 * r.f_cb
     k_l = r.k_cr + r.k_hs + r.k_h + mkf
-    k_ls = r.k_h + r.k_loss2 + mkf
+    k_ls = r.k_h if spec else r.k_h + r.k_loss2 + mkf
     return markov.phi_ll(r, m) * (1.0 / k_l + (r.k_hs / k_l) / k_ls)
-
-
-def _occupancy_time_spec(r: markov.SlowRates, m):
-    """Spec §9.5 approximation φ_LL (τ_L + p_hs τ_H), τ_H = 1/k_H, per m (s)."""
-    k_l = r.k_cr + r.k_hs + r.k_h + m * r.k1 * r.f_cb
-    return markov.phi_ll(r, m) * (1.0 / k_l + (r.k_hs / k_l) / r.k_h)
 
 
 def _occupancy_time_x(r: markov.SlowRates, m):
@@ -148,15 +121,12 @@ def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int,
                    cds_channel: bool = True, method: str = "exact"):
     """Mean long-lived excess electrons per particle per unit absorption rate g, s (pure JAX).
 
-    Multiply by g (photons absorbed per particle per second) to get the §9.5 occupancy.
-    This is the exact steady-state occupancy of the linear chain: absorption flux × mean time
-    in {L, L*} (fundamental matrix (−Q)⁻¹), Poisson-averaged. It equals the spec's
-    Φ_inj φ_LL (τ_L + p_hs τ_H) except that the lifetime of L* is 1/(k_H + k_loss2 + m k₁ f_CB)
-    instead of τ_H = 1/k_H. At the clean defaults this is 5 % below the spec formula (particles
-    with one trap lose L* electrons quickly); both round to the spec's one-digit numbers.
+    Times g (photons absorbed per particle per s) this is the §9.5 occupancy: absorption flux ×
+    mean time in {L, L*}, Poisson-averaged. ``method="exact"`` uses the L* lifetime
+    1/(k_H + k_loss2 + m k₁ f_CB) (5 % below the spec at the clean defaults), ``"spec"`` 1/k_H.
     """
     r = markov.slow_rates(p)
-    t_c = _trap_average(_occupancy_time if method == "exact" else _occupancy_time_spec, r, n_max)
+    t_c = _trap_average(lambda r, m: _occupancy_time(r, m, method == "spec"), r, n_max)
     t_x = _trap_average(_occupancy_time_x, r, n_max)
     return phi_au_eff * t_c + (xi_cds_eff * t_x if cds_channel else 0.0)
 
@@ -166,23 +136,11 @@ def occupancy_core(p: InterfaceParams, phi_au_eff, xi_cds_eff, n_max: int,
 class PhotonBalance:
     """Reactor photon balance for an absolute H2 rate (spec §9.3).
 
-    Attributes
-    ----------
-    catalyst_mass_g : float, g
-        Catalyst mass in the reactor.
-    illuminated_area_cm2 : float, cm²
-        Illuminated cross-section of the suspension.
-    irradiance_mW_cm2 : float or None, mW cm⁻²
-        Incident irradiance on that area (else the spectrum's own irradiance).
-    absorbance : float or None, –
-        Measured decadic absorbance of the suspension along the light path; the absorbed
-        fraction is then (1 − 10^−A)·catalyst_share at every wavelength. If None, a uniform,
-        non-scattering suspension of N_p = m_cat × particles per gram is assumed:
-        absorbed fraction 1 − exp(−N_p σ_abs(λ)/area) (optically thin: N_p σ_abs/area).
-    catalyst_share : float, –
-        Catalyst share of the measured absorbance (other absorbers: donor, reactor).
-    particles_per_gram : float or None, g⁻¹
-        Override the geometric value (1.54e16 g⁻¹ for the default particle).
+    Catalyst mass (g), illuminated area (cm²), incident irradiance (mW cm⁻²; else the
+    spectrum's). With a measured decadic ``absorbance`` the absorbed fraction is
+    (1 − 10^−A)·``catalyst_share`` (the catalyst's part of A) at every wavelength; without, a
+    uniform non-scattering suspension of N_p = m_cat × particles per gram absorbs
+    1 − exp(−N_p σ_abs(λ)/area). ``particles_per_gram`` (g⁻¹) overrides the geometric 1.54e16.
     """
 
     catalyst_mass_g: float
@@ -228,55 +186,44 @@ def excitation(p: InterfaceParams, spectrum: Spectrum | None = None, *, absorpti
     Without a spectrum: the §9.4 reference case, monochromatic at ``p.hbar_omega_eV`` and
     entirely absorbed by the Au core (ξ_Au = 1, plasmon channel).
     """
-    ppg = None
     if spectrum is None:
-        e = np.array([float(p.hbar_omega_eV)])
-        xi_au, xi_cds, w_abs = np.ones(1), np.zeros(1), np.ones(1)
+        e, sigma = np.array([float(p.hbar_omega_eV)]), np.array([DEFAULT_ABSORPTION.sigma_peak_cm2])
+        w_inc, xi_au, xi_cds = np.ones(1), np.ones(1), np.zeros(1)
         label = f"monochromatic {e[0]:g} eV, absorbed by the Au core (spec §9.4 reference)"
-        sigma = np.array([DEFAULT_ABSORPTION.sigma_peak_cm2])
-        w_inc = np.ones(1)
-        mean_e = e[0]
     else:
-        absorption = DEFAULT_ABSORPTION if absorption is None else absorption
-        sigma, xi_au, xi_cds = (np.asarray(a, float) for a in absorption.split(
-            spectrum.wavelength_nm))
-        e = spectrum.photon_energy_eV
-        w_inc = spectrum.photon_fraction
-        label = spectrum.label
-        mean_e = spectrum.mean_photon_energy_eV
-        w_abs = w_inc * sigma
-        if not w_abs.sum() > 0:
-            raise SpectrumError(f"the particle absorbs nothing in the spectrum {label!r}; choose "
-                                "a spectrum that overlaps the plasmon band (≈ 500–700 nm) or the "
-                                "CdS band gap (< 517 nm)")
-        w_abs = w_abs / w_abs.sum()
-    g = q_abs = None
-    if balance is not None:
-        irr = balance.irradiance_mW_cm2
-        if irr is None and spectrum is not None:
-            irr = spectrum.irradiance_mW_cm2
-        if irr is None:
-            raise OptionError("the photon balance needs an irradiance: give "
-                              "irradiance_mW_cm2 (CLI: --irradiance) in mW cm⁻²")
-        flux = photon_flux_cm2_s(irr, mean_e)  # photons cm⁻² s⁻¹
-        ppg = (float(particles_per_gram(p)) if balance.particles_per_gram is None
-               else balance.particles_per_gram)
-        n_p = balance.catalyst_mass_g * ppg
-        area = balance.illuminated_area_cm2
-        if balance.absorbance is not None:
-            f_abs = (1.0 - 10.0 ** (-balance.absorbance)) * balance.catalyst_share * np.ones_like(
-                sigma)
-        else:
-            f_abs = -np.expm1(-n_p * sigma / area)
-        q_lam = area * flux * w_inc * f_abs  # photons s⁻¹ absorbed per bin
-        q_abs = float(q_lam.sum())
-        if not q_abs > 0:
-            raise OptionError("no photons are absorbed in this photon balance; check the "
-                              "irradiance, catalyst mass, absorbance and catalyst share (> 0)")
-        w_abs = q_lam / q_abs
-        g = q_abs / n_p
-    return Excitation(np.asarray(e, float), np.asarray(w_abs, float), np.asarray(xi_au, float),
-                      np.asarray(xi_cds, float), label, g, q_abs, ppg)
+        sigma, xi_au, xi_cds = (np.asarray(a, float) for a in (
+            absorption or DEFAULT_ABSORPTION).split(spectrum.wavelength_nm))
+        e, w_inc, label = spectrum.photon_energy_eV, spectrum.photon_fraction, spectrum.label
+    w_abs = w_inc * sigma
+    if not w_abs.sum() > 0:
+        raise SpectrumError(f"the particle absorbs nothing in the spectrum {label!r}; choose "
+                            "a spectrum that overlaps the plasmon band (≈ 500–700 nm) or the "
+                            "CdS band gap (< 517 nm)")
+    exc = Excitation(np.asarray(e, float), w_abs / w_abs.sum(), xi_au, xi_cds, label)
+    if balance is None:
+        return exc
+    irr = balance.irradiance_mW_cm2
+    if irr is None and spectrum is not None:
+        irr = spectrum.irradiance_mW_cm2
+    if irr is None:
+        raise OptionError("the photon balance needs an irradiance: give "
+                          "irradiance_mW_cm2 (CLI: --irradiance) in mW cm⁻²")
+    flux = photon_flux_cm2_s(irr, float(np.sum(w_inc * e)))  # photons cm⁻² s⁻¹
+    ppg = (float(particles_per_gram(p)) if balance.particles_per_gram is None
+           else balance.particles_per_gram)
+    n_p = balance.catalyst_mass_g * ppg
+    area = balance.illuminated_area_cm2
+    if balance.absorbance is not None:
+        f_abs = (1.0 - 10.0 ** (-balance.absorbance)) * balance.catalyst_share
+    else:
+        f_abs = -np.expm1(-n_p * sigma / area)
+    q_lam = area * flux * w_inc * f_abs  # photons s⁻¹ absorbed per bin
+    q_abs = float(q_lam.sum())
+    if not q_abs > 0:
+        raise OptionError("no photons are absorbed in this photon balance; check the "
+                          "irradiance, catalyst mass, absorbance and catalyst share (> 0)")
+    return dataclasses.replace(exc, w_abs=q_lam / q_abs, absorbed_per_particle_s=q_abs / n_p,
+                               absorbed_total_s=q_abs, particles_per_gram=ppg)
 
 
 @dataclass(frozen=True)
@@ -336,23 +283,18 @@ def predict_kernel(p, phi_inj, energy_eV, w_au, xi_cds_eff, *, n_max, cds_channe
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, None, model))
     else:
         phi_eff = jnp.sum(w_au * injection_spectrum(p, energy_eV, phi_inj, model))
-    out = qe_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
-    out["phi_eff"] = phi_eff
-    out["occ_per_g"] = occupancy_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)
-    return out
+    return {**qe_core(p, phi_eff, xi_cds_eff, n_max, cds_channel), "phi_eff": phi_eff,
+            "occ_per_g": occupancy_core(p, phi_eff, xi_cds_eff, n_max, cds_channel)}
 
 
-def kernel_mode(p: InterfaceParams, exc: Excitation, phi_inj) -> str:
-    """The ``mode`` of :func:`predict_kernel` for these inputs."""
-    if phi_inj is None:
-        return "model"
-    return "single" if is_single_line(p, exc) else "scaled"
-
-
-def is_single_line(p: InterfaceParams, exc: Excitation) -> bool:
-    """True when ``exc`` is one line at ``p.hbar_omega_eV`` (fitted Φ_inj applies directly)."""
-    return exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
-                                                    float(p.hbar_omega_eV), rel_tol=1e-12)
+def kernel_inputs(p: InterfaceParams, exc: Excitation, phi_inj):
+    """Arguments of :func:`predict_kernel` after ``p`` (phi_inj, energy_eV, w_au, xi_cds_eff)
+    and its ``mode`` ("single" when ``exc`` is one line at ``p.hbar_omega_eV``)."""
+    single = exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
+                                                      float(p.hbar_omega_eV), rel_tol=1e-12)
+    mode = "model" if phi_inj is None else ("single" if single else "scaled")
+    return (jnp.float64(1.0 if phi_inj is None else phi_inj), jnp.asarray(exc.energy_eV),
+            jnp.asarray(exc.w_abs * exc.xi_au), jnp.float64(np.sum(exc.w_abs * exc.xi_cds))), mode
 
 
 @with_x64
@@ -373,58 +315,42 @@ def predict_h2(params: InterfaceParams, spectrum: Spectrum | None = None, *, phi
     absorption : object with ``split(wavelength_nm)``, optional
         Absorption model (default :class:`~hotcarrier.h2.illumination.SimpleAbsorption`).
     photon_balance : PhotonBalance, optional
-        Reactor photon balance for the absolute rate and the §9.5 validity check.
+        Reactor photon balance for the absolute rate and the §9.5 validity check; warns
+        (NonlinearRegimeWarning) when the mean long-lived excess electrons per particle ≥ 0.1.
     cds_channel : bool
         Include the optional CdS band-gap channel (§9.3).
     injection_model : str
         Barrier-crossing model passed to the injection module (§4.2).
-
-    Warns
-    -----
-    NonlinearRegimeWarning
-        When the mean number of long-lived excess electrons per particle exceeds 0.1 (§9.5).
     """
     check_params(params)
     if phi_inj is not None and not 0 < float(phi_inj) <= 1:
         raise ModelError(f"phi_inj = {phi_inj} must lie in (0, 1] (electrons injected per "
                          "absorbed photon); pass a yield, not a percentage")
     exc = excitation(params, spectrum, absorption=absorption, balance=photon_balance)
-    n = padded_m_max(float(params.mean_traps))
-    mode = kernel_mode(params, exc, phi_inj)
-    xi_cds = float(np.sum(exc.w_abs * exc.xi_cds))
-    out = predict_kernel(params, jnp.float64(1.0 if phi_inj is None else phi_inj),
-                         jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
-                         jnp.float64(xi_cds), n_max=n, cds_channel=cds_channel, mode=mode,
-                         model=injection_model)
-    phi_eff = out["phi_eff"]
-    rate = occ = ok = None
+    args, mode = kernel_inputs(params, exc, phi_inj)
+    out = {k: float(v) for k, v in predict_kernel(
+        params, *args, n_max=padded_m_max(float(params.mean_traps)), cds_channel=cds_channel,
+        mode=mode, model=injection_model).items()}
+    rate = occ = None
+    g = exc.absorbed_per_particle_s
     if photon_balance is not None:
-        qe = float(out["qe_h2"])
-        rate = 3600.0 * 1e6 * exc.particles_per_gram * exc.absorbed_per_particle_s * qe / N_A
-        occ = exc.absorbed_per_particle_s * float(out["occ_per_g"])
-        ok = occ < OCCUPANCY_LIMIT
-        check_single_charge(occ, exc.absorbed_per_particle_s)
+        rate = 3600.0 * 1e6 * exc.particles_per_gram * g * out["qe_h2"] / N_A
+        occ = g * out["occ_per_g"]
+        if not occ < OCCUPANCY_LIMIT:
+            warnings.warn(
+                f"mean long-lived excess electrons per particle = {occ:.3g} at g = {g:.3g} "
+                f"photons absorbed per particle per s exceeds {OCCUPANCY_LIMIT} (spec §9.5): "
+                "the one-charge-per-particle H2 model is outside its validity; lower the "
+                "irradiance or add charging and multi-electron kinetics",
+                NonlinearRegimeWarning, stacklevel=3)
     xi_au_abs = float(np.sum(exc.w_abs * exc.xi_au))
     return H2Prediction(
-        qe_h2=float(out["qe_h2"]),
-        phi_inj=float(phi_eff) / xi_au_abs if xi_au_abs > 0 else float("nan"),
-        p_c_h2=float(out["p_c_h2"]), p_x_h2=float(out["p_x_h2"]), phi_ll=float(out["phi_ll"]),
-        mean_traps=float(out["mean_traps"]), xi_cds=float(xi_cds), illumination=exc.label,
-        rate_umol_g_h=rate, absorbed_per_particle_s=exc.absorbed_per_particle_s,
-        occupancy=occ, linear_regime_ok=ok)
-
-
-def check_single_charge(occupancy: float, g: float | None = None) -> bool:
-    """Warn (NonlinearRegimeWarning) when the §9.5 single-charge condition fails; True if ok."""
-    if occupancy < OCCUPANCY_LIMIT:
-        return True
-    where = f" at g = {g:.3g} photons absorbed per particle per s" if g is not None else ""
-    warnings.warn(
-        f"mean long-lived excess electrons per particle = {occupancy:.3g}{where} exceeds "
-        f"{OCCUPANCY_LIMIT} (spec §9.5): the one-charge-per-particle H2 model is outside its "
-        "validity; lower the irradiance or add charging and multi-electron kinetics",
-        NonlinearRegimeWarning, stacklevel=3)
-    return False
+        qe_h2=out["qe_h2"],
+        phi_inj=out["phi_eff"] / xi_au_abs if xi_au_abs > 0 else float("nan"),
+        p_c_h2=out["p_c_h2"], p_x_h2=out["p_x_h2"], phi_ll=out["phi_ll"],
+        mean_traps=out["mean_traps"], xi_cds=float(args[3]), illumination=exc.label,
+        rate_umol_g_h=rate, absorbed_per_particle_s=g, occupancy=occ,
+        linear_regime_ok=None if occ is None else occ < OCCUPANCY_LIMIT)
 
 
 @with_x64

@@ -1,22 +1,16 @@
 """Clean/defective H2 activity ratio, its uncertainty and its sensitivity (spec §9.4, §9.4b).
 
-The ratio is QE_H2(clean) / QE_H2(defective) under the same illumination; it does not depend on
-the reactor photon balance when both catalysts absorb the same photons per gram.
+The ratio QE_H2(clean) / QE_H2(defective) under the same illumination does not depend on the
+reactor photon balance. Uncertainty, when a set carries a covariance (e.g. from a TA fit):
 
-Uncertainty (when a parameter set carries a covariance, e.g. from a TA fit):
-
-* delta method (:func:`hotcarrier.fitting.uncertainty.propagate_covariance`) on
-  (log QE_c, log QE_d, log r) over (θ_c, θ_d, θ_shared) with the block-diagonal covariance
-  diag(Σ_c, Σ_d, Σ_shared) (the two fits are independent; shared parameters enter both QEs)
-  and g = ∇ log QE from ``jax.grad``: var(log r) = g_cᵀ Σ_c g_c + g_dᵀ Σ_d g_d
-  + (g_c,s − g_d,s)ᵀ Σ_s (g_c,s − g_d,s); 95 % interval r·exp(±1.96 sd);
-* sampling: θ ~ log-normal with the same first-order covariance (positivity of rates, yields and
+* delta method on (log QE_c, log QE_d, log r) over (θ_c, θ_d, θ_shared) with the
+  block-diagonal covariance diag(Σ_c, Σ_d, Σ_shared) (independent fits; shared parameters
+  enter both QEs) and g = ∇ log QE by ``jax.grad``; 95 % interval r·exp(±1.96 sd);
+* sampling: θ ~ log-normal with the same first-order covariance (positive rates, yields,
   densities), QE for every draw by ``jax.vmap``, 2.5/97.5 percentiles of the ratio.
 
-Sensitivity: the ratio is controlled by the composite
-Λ = N_it,def σ_n v_th exp(−E_s/k_BT) (cm s⁻¹); N_it, σ_n and E_s enter H2 data only through
-it (σ_n and N_it also set the ps trapping rate m k₁ seen by TA), so **only Λ is identifiable
-from H2 activity** — the sensitivity output says so.
+N_it, σ_n and E_s enter H2 data only through Λ = N_it,def σ_n v_th exp(−E_s/k_BT) (cm s⁻¹),
+so **only Λ is identifiable from H2 activity** (:data:`IDENTIFIABILITY_NOTE`).
 """
 
 from __future__ import annotations
@@ -29,6 +23,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.linalg import block_diag
 
 from .._x64 import with_x64
 from ..errors import ModelError, OptionError
@@ -36,7 +31,6 @@ from ..fitting.uncertainty import propagate_covariance
 from ..physics.injection import injection_quantum_yield
 from ..physics.parameters import InterfaceParams
 from ..physics.traps import padded_m_max
-from ..units import KB_EV
 from .illumination import Spectrum
 from .inputs import Z95, H2Inputs
 from .load import as_inputs
@@ -46,7 +40,7 @@ from .rate import (
     PhotonBalance,
     check_params,
     excitation,
-    kernel_mode,
+    kernel_inputs,
     predict_h2,
     predict_kernel,
     qe_core,
@@ -73,8 +67,7 @@ IDENTIFIABILITY_NOTE = (
 # ----------------------------------------------------------------------------- pure pieces
 def _log_qe(theta, params, phi, energy_eV, w_au, xi_cds, *, names, n_max, cds, mode, model):
     """θ (vector over ``names``) → log QE_H2 (pure, differentiable)."""
-    changes = {k: theta[i] for i, k in enumerate(names) if k != "phi_inj"}
-    p = dataclasses.replace(params, **changes)
+    p = dataclasses.replace(params, **{k: theta[i] for i, k in enumerate(names) if k != "phi_inj"})
     if "phi_inj" in names:
         phi = theta[names.index("phi_inj")]
     out = predict_kernel(p, phi, energy_eV, w_au, xi_cds, n_max=n_max, cds_channel=cds,
@@ -97,19 +90,11 @@ def _log_qe_batch(thetas, *args, **static):
     return jax.vmap(lambda th: _log_qe(th, *args, **static))(thetas)
 
 
-def _kernel_args(inp: H2Inputs, exc, n_max: int, model: str, cds: bool, names=None):
-    """Positional and static arguments of :func:`_log_qe` for one catalyst."""
-    args = (inp.params, jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj),
-            jnp.asarray(exc.energy_eV), jnp.asarray(exc.w_abs * exc.xi_au),
-            jnp.float64(np.sum(exc.w_abs * exc.xi_cds)))
-    static = {"names": tuple(inp.names if names is None else names), "n_max": n_max,
-              "cds": cds, "mode": kernel_mode(inp.params, exc, inp.phi_inj), "model": model}
-    return args, static
-
-
 def _lognormal_draws(mean, cov, n, key):
     """Draws with log-normal marginals matching mean and first-order covariance (all > 0)."""
     mean = np.asarray(mean, float)
+    if mean.size == 0:
+        return np.zeros((n, 0))
     if np.any(mean <= 0):
         raise ModelError("sampling draws log-normal parameters and needs every uncertain value "
                          f"> 0, got {mean.tolist()}; use uncertainty='delta' instead")
@@ -119,6 +104,16 @@ def _lognormal_draws(mean, cov, n, key):
     a = v * np.sqrt(np.clip(w, 0.0, None))
     z = np.asarray(jax.random.normal(key, (n, mean.size), dtype=jnp.float64))
     return mean * np.exp(z @ a.T - 0.5 * np.diag(cov_log))
+
+
+def _interval(center, sd):
+    """center·exp(±1.96 sd): the 95 % interval of a log-normal quantity."""
+    return center * math.exp(-Z95 * sd), center * math.exp(Z95 * sd)
+
+
+def _percentiles(log_values):
+    """2.5 and 97.5 percentiles of exp(log_values)."""
+    return tuple(float(np.exp(np.percentile(log_values, q))) for q in (2.5, 97.5))
 
 
 @dataclass(frozen=True)
@@ -154,11 +149,9 @@ class H2Ratio:
             "defective": {**self.defective.to_dict(), "source": self.sources[1],
                           "qe_h2_ci95": _list(self.qe_ci95[1]),
                           "Lambda_cm_s": self.Lambda_defective_cm_s},
-            "ratio": {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None,
-                      "method": self.method,
-                      "delta_ci95": list(self.delta_ci95) if self.delta_ci95 else None,
-                      "sampling_ci95": list(self.sampling_ci95) if self.sampling_ci95 else None,
-                      "stderr_log": self.stderr_log},
+            "ratio": {"value": self.value, "ci95": _list(self.ci95), "method": self.method,
+                      "delta_ci95": _list(self.delta_ci95),
+                      "sampling_ci95": _list(self.sampling_ci95), "stderr_log": self.stderr_log},
             "notes": list(self.notes),
         }
 
@@ -169,8 +162,7 @@ def _list(t):
 
 def lambda_composite(p: InterfaceParams):
     """Λ = N_it σ_n v_th exp(−E_s/k_BT), cm s⁻¹ (0.91 for the defective defaults)."""
-    return p.N_it_cm2 * p.sigma_n_cm2 * p.v_th_cm_s * jnp.exp(-p.E_s_eV
-                                                              / (KB_EV * p.temperature_K))
+    return p.N_it_cm2 * p.sigma_n_cm2 * p.v_th_cm_s * p.f_cb
 
 
 @with_x64
@@ -184,18 +176,15 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     Parameters
     ----------
     clean, defective : str, path, InterfaceParams or H2Inputs
-        ``"clean"``/``"defective"`` presets, a fit folder / ``summary.json`` / ``result.nc``
-        (slow parameters TA cannot see come from the preset of the same role; see
-        :func:`hotcarrier.h2.load.load_fit`), a parameter set, or prepared inputs.
+        Presets ``"clean"``/``"defective"``, a fit (:func:`hotcarrier.h2.load.load_fit`, the
+        preset of the same role as base), a parameter set, or prepared inputs.
     spectrum, absorption, photon_balance, cds_channel, injection_model
         As :func:`hotcarrier.h2.predict_h2` (same illumination for both).
     uncertainty : {"both", "delta", "sampling", "none"}
         Which propagation to run when a covariance is attached; ``ci95`` is the sampling
         interval when run, else the delta-method interval; None without any covariance.
-    n_samples : int
-        Draws per catalyst for the sampling method.
-    seed : int
-        PRNG seed of the sampling method.
+    n_samples, seed : int
+        Draws per catalyst and PRNG seed of the sampling method.
     shared_uncertainty : dict, optional
         ``{field: stderr}`` for parameters with one common value in both sets (e.g. the slow
         parameters TA cannot see, ``{"E_s_eV": 0.03}``); propagated fully correlated.
@@ -203,8 +192,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     if uncertainty not in ("both", "delta", "sampling", "none"):
         raise OptionError(f"uncertainty = {uncertainty!r} is not a method; choose 'both', "
                           "'delta', 'sampling' or 'none'")
-    ci = as_inputs(clean, "clean")
-    di = as_inputs(defective, "defective")
+    ci, di = as_inputs(clean, "clean"), as_inputs(defective, "defective")
     check_params(ci.params, f"the clean set ({ci.source})")
     check_params(di.params, f"the defective set ({di.source})")
     shared = _check_shared(shared_uncertainty, ci, di)
@@ -212,6 +200,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
           "cds_channel": cds_channel, "injection_model": injection_model}
     pc = predict_h2(ci.params, phi_inj=ci.phi_inj, **kw)
     pd = predict_h2(di.params, phi_inj=di.phi_inj, **kw)
+    qes = (pc.qe_h2, pd.qe_h2)
     value = pc.qe_h2 / pd.qe_h2
     notes = [IDENTIFIABILITY_NOTE, *ci.notes, *di.notes]
     if shared:
@@ -220,50 +209,50 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
     delta_ci = samp_ci = sd = None
     qe_ci = (None, None)
     if uncertainty != "none" and (ci.has_uncertainty or di.has_uncertainty or shared):
-        s_names = tuple(shared)
-        s_vals = np.array([float(getattr(ci.params, k)) for k in s_names])
-        s_cov = np.diag([shared[k] ** 2 for k in s_names])
-        parts = []
+        s_vals = np.array([float(getattr(ci.params, k)) for k in shared])
+        s_cov = np.diag([se**2 for se in shared.values()])
+        sets = []  # (inputs, uncertain names incl. shared, their values, log QE runner)
         for inp in (ci, di):
-            names = tuple(inp.names) + s_names
-            own = len(inp.names)
-            vals = np.concatenate([inp.values(), s_vals])
-            exc = excitation(inp.params, spectrum, absorption=absorption)
-            parts.append((inp, names, own, vals, exc))
-        # delta method on (log QE_c, log QE_d, log r) over x = (θ_c, θ_d, θ_s)
-        cov_log = _delta_log_covariance(parts, s_vals, s_cov, (pc.qe_h2, pd.qe_h2),
-                                        injection_model, cds_channel)
-        var_qe = (cov_log[0, 0], cov_log[1, 1])
-        var = cov_log[2, 2]
-        sd = math.sqrt(max(var, 0.0))
+            names = tuple(inp.names) + tuple(shared)
+            args, mode = kernel_inputs(inp.params, excitation(inp.params, spectrum,
+                                                              absorption=absorption), inp.phi_inj)
+            run = functools.partial(_run_log_qe, params=inp.params, args=args, names=names,
+                                    cds=cds_channel, mode=mode, model=injection_model)
+            sets.append((inp, names, np.concatenate([inp.values(), s_vals]), run))
+        # delta method on (log QE_c, log QE_d, log r) over x = (θ_c, θ_d, θ_s) with the
+        # block-diagonal covariance diag(Σ_c, Σ_d, Σ_s): independent fits, the shared block
+        # enters both QEs (fully correlated)
+        o_c, o_d = len(ci.names), len(di.names)
+        g_c, g_d = (run(_log_qe_grad, vals, float(inp.params.mean_traps)) if names
+                    else np.zeros(0) for inp, names, vals, run in sets)
+        row_c = np.concatenate([g_c[:o_c], np.zeros(o_d), g_c[o_c:]])
+        row_d = np.concatenate([np.zeros(o_c), g_d[:o_d], g_d[o_d:]])
+        cov = block_diag(ci.cov if o_c else np.zeros((0, 0)),
+                         di.cov if o_d else np.zeros((0, 0)), s_cov)
+        cov_log, _ = propagate_covariance(None, None, cov,
+                                          jac=np.stack([row_c, row_d, row_c - row_d]))
+        sd = math.sqrt(max(cov_log[2, 2], 0.0))
         if uncertainty in ("both", "delta"):
-            delta_ci = (value * math.exp(-Z95 * sd), value * math.exp(Z95 * sd))
-            qe_ci = tuple(
-                (q * math.exp(-Z95 * math.sqrt(v)), q * math.exp(Z95 * math.sqrt(v))) if v > 0
-                else None for q, v in zip((pc.qe_h2, pd.qe_h2), var_qe, strict=True))
+            delta_ci = _interval(value, sd)
+            qe_ci = tuple(_interval(q, math.sqrt(v)) if v > 0 else None
+                          for q, v in zip(qes, np.diag(cov_log)[:2], strict=True))
         if uncertainty in ("both", "sampling"):
             k_c, k_d, k_s = jax.random.split(jax.random.PRNGKey(seed), 3)
-            ds = (_lognormal_draws(s_vals, s_cov, n_samples, k_s) if s_names
-                  else np.zeros((n_samples, 0)))
+            ds = _lognormal_draws(s_vals, s_cov, n_samples, k_s)
             logs = []
-            for (inp, names, own, vals, exc), key, qe in zip(parts, (k_c, k_d),
-                                                            (pc.qe_h2, pd.qe_h2)):
+            for (inp, names, _, run), key, qe in zip(sets, (k_c, k_d), qes, strict=True):
                 if not names:
                     logs.append(np.full(n_samples, math.log(qe)))
                     continue
-                do = (_lognormal_draws(inp.values(), inp.cov, n_samples, key) if own
-                      else np.zeros((n_samples, 0)))
-                draws = np.concatenate([do, ds], axis=1)
-                n = padded_m_max(_max_lambda(inp, names, vals, draws))
-                args, static = _kernel_args(inp, exc, n, injection_model, cds_channel, names)
-                logs.append(np.asarray(_log_qe_batch(jnp.asarray(draws), *args, **static)))
+                draws = np.concatenate(
+                    [_lognormal_draws(inp.values(), inp.cov, n_samples, key), ds], axis=1)
+                lam = dataclasses.replace(inp.params, **{k: draws[:, i] for i, k in enumerate(
+                    names) if k != "phi_inj"}).mean_traps
+                logs.append(run(_log_qe_batch, draws, float(inp.params.mean_traps),
+                                float(np.max(lam))))
             lr = logs[0] - logs[1]
-            lr = lr[np.isfinite(lr)]
-            samp_ci = (float(np.exp(np.percentile(lr, 2.5))),
-                       float(np.exp(np.percentile(lr, 97.5))))
-            qe_ci = tuple(
-                (float(np.exp(np.percentile(lq, 2.5))), float(np.exp(np.percentile(lq, 97.5))))
-                if np.ptp(lq) > 0 else None for lq in logs)
+            samp_ci = _percentiles(lr[np.isfinite(lr)])
+            qe_ci = tuple(_percentiles(lq) if np.ptp(lq) > 0 else None for lq in logs)
     ci95 = samp_ci if samp_ci is not None else delta_ci
     method = "sampling" if samp_ci is not None else ("delta" if delta_ci is not None else None)
     if ci95 is None:
@@ -274,56 +263,11 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
                    (ci.source, di.source), tuple(notes), qe_ci)
 
 
-def _block_diag(*blocks) -> np.ndarray:
-    """Block-diagonal matrix of square ``blocks`` (empty blocks allowed)."""
-    blocks = [np.atleast_2d(np.asarray(b, float)) if np.size(b) else np.zeros((0, 0))
-              for b in blocks]
-    n = sum(b.shape[0] for b in blocks)
-    out = np.zeros((n, n))
-    i = 0
-    for b in blocks:
-        k = b.shape[0]
-        out[i:i + k, i:i + k] = b
-        i += k
-    return out
-
-
-def _delta_log_covariance(parts, s_vals, s_cov, qe, model: str, cds: bool) -> np.ndarray:
-    """Delta-method covariance (3×3) of (log QE_clean, log QE_defective, log ratio).
-
-    The inputs x = (θ_c, θ_d, θ_s) are the clean set's own uncertain parameters, the
-    defective set's own and the shared ones (same value in both sets), with the block-diagonal
-    covariance diag(Σ_c, Σ_d, Σ_s) (independent fits; the shared block enters both QEs, fully
-    correlated). The Jacobian rows are the jitted ∇ log QE of each set, placed in their
-    blocks; :func:`hotcarrier.fitting.uncertainty.propagate_covariance` forms J Σ Jᵀ.
-    """
-    o_c, o_d = parts[0][2], parts[1][2]
-    n_s = len(s_vals)
-    own = slice(0, o_c), slice(o_c, o_c + o_d)
-    shared = slice(o_c + o_d, o_c + o_d + n_s)
-    x = np.concatenate([parts[0][3][:o_c], parts[1][3][:o_d], s_vals])
-    cov = _block_diag(parts[0][0].cov if o_c else [], parts[1][0].cov if o_d else [], s_cov)
-    log_qe, rows = [], []
-    for (inp, names, n_own, vals, exc), sl, q in zip(parts, own, qe, strict=True):
-        row = np.zeros(x.size)
-        if names:
-            args, static = _kernel_args(inp, exc, padded_m_max(float(inp.params.mean_traps)),
-                                        model, cds, names)
-            g = np.asarray(_log_qe_grad(jnp.asarray(vals), *args, **static))
-            row[sl], row[shared] = g[:n_own], g[n_own:]
-            log_qe.append(lambda xx, sl=sl, a=args, st=static: _log_qe(
-                jnp.concatenate([xx[sl], xx[shared]]), *a, **st))
-        else:
-            log_qe.append(lambda xx, q=q: jnp.log(q) + 0.0 * jnp.sum(xx))
-        rows.append(row)
-    jac = np.stack([rows[0], rows[1], rows[0] - rows[1]])
-
-    def transform(xx):
-        lc, ld = log_qe[0](xx), log_qe[1](xx)
-        return jnp.stack([lc, ld, lc - ld])
-
-    cov_log, _ = propagate_covariance(transform, x, cov, jac=jac)
-    return cov_log
+def _run_log_qe(kernel, thetas, *lams, params, args, names, cds, mode, model) -> np.ndarray:
+    """``kernel`` (:func:`_log_qe_grad` or :func:`_log_qe_batch`) of one catalyst at ``thetas``,
+    the Poisson sum sized for the mean trap numbers ``lams``."""
+    return np.asarray(kernel(jnp.asarray(thetas), params, *args, names=names, cds=cds, mode=mode,
+                             model=model, n_max=padded_m_max(*lams)))
 
 
 def _check_shared(shared, ci: H2Inputs, di: H2Inputs) -> dict:
@@ -355,76 +299,55 @@ def with_prior(inp: H2Inputs, name: str, value: float, stderr: float) -> H2Input
     Use it for slow parameters TA cannot see (e.g. E_s_eV = 0.30 ± 0.03 for one catalyst).
     """
     inp = as_inputs(inp)
-    if name == "phi_inj":
-        params, phi = inp.params, float(value)
-    else:
-        params, phi = inp.params.replace(**{name: float(value)}), inp.phi_inj
+    changes = ({"phi_inj": float(value)} if name == "phi_inj"
+               else {"params": inp.params.replace(**{name: float(value)})})
     if not stderr > 0:
         raise OptionError(f"prior on {name}: standard error must be > 0, got {stderr}; give a "
                           "positive stderr in the field's unit")
-    names = [n for n in inp.names if n != name]
     keep = [i for i, n in enumerate(inp.names) if n != name]
-    k = len(names)
-    cov = np.zeros((k + 1, k + 1))
-    if k:
-        cov[:k, :k] = np.asarray(inp.cov)[np.ix_(keep, keep)]
-    cov[k, k] = float(stderr) ** 2
-    return dataclasses.replace(inp, params=params, phi_inj=phi, names=tuple(names) + (name,),
-                               cov=cov)
-
-
-def _max_lambda(inp: H2Inputs, names, vals, draws) -> float:
-    """Largest mean trap number among the draws (to size the Poisson sum)."""
-    lam = float(inp.params.mean_traps)
-    scale = np.ones(len(draws))
-    if "N_it_cm2" in names:
-        i = names.index("N_it_cm2")
-        scale = scale * draws[:, i] / vals[i]
-    if "R1_nm" in names:
-        i = names.index("R1_nm")
-        scale = scale * (draws[:, i] / vals[i]) ** 2
-    return max(lam, float(np.max(lam * scale)))
+    kept_cov = np.asarray(inp.cov)[np.ix_(keep, keep)] if keep else np.zeros((0, 0))
+    return dataclasses.replace(inp, **changes, names=tuple(inp.names[i] for i in keep) + (name,),
+                               cov=block_diag(kept_cov, [[float(stderr) ** 2]]))
 
 
 # ----------------------------------------------------------------------------- sweeps
-@functools.partial(jax.jit, static_argnames=("n_max", "model", "cds", "mode"))
-def _sweep_kernel(batch, base, phi, *, n_max, model, cds, mode):
-    """QE_H2 (reference illumination) for a batch of parameter sets (every leaf batched).
+def _reference_qe(p, base, phi, *, n_max, model, cds, mode):
+    """QE_H2 of ``p`` in the §9.4 reference case (pure JAX).
 
-    Batching every leaf (instead of one named field) lets all sweeps share one compilation
-    per (n_max, mode, batch size).
+    Φ_inj: ``mode="model"`` the model value, ``"fixed"`` the fitted ``phi``, ``"scaled"``
+    ``phi`` times the model's change from ``base`` (a swept field enters Φ_inj).
     """
-
-    def one(p):
-        if mode == "fixed":
-            ph = phi
-        elif mode == "model":
-            ph = injection_quantum_yield(p, model)
-        else:  # fitted Φ_inj rescaled by the model's change
-            ph = phi * injection_quantum_yield(p, model) / injection_quantum_yield(base, model)
-        return qe_core(p, ph, 0.0, n_max, cds)["qe_h2"]
-
-    return jax.vmap(one)(batch)
+    if mode == "model":
+        phi = injection_quantum_yield(p, model)
+    elif mode == "scaled":
+        phi = phi * injection_quantum_yield(p, model) / injection_quantum_yield(base, model)
+    return qe_core(p, phi, 0.0, n_max, cds)["qe_h2"]
 
 
-def _bucket(n: int) -> int:
-    """Padded batch size (power of two, ≥ 8) so that sweeps reuse compiled shapes."""
-    return max(8, 1 << (int(n) - 1).bit_length())
+def _phi_mode(inp: H2Inputs, field_name: str) -> str:
+    """The ``mode`` of :func:`_reference_qe` when ``field_name`` of ``inp`` varies."""
+    if inp.phi_inj is None:
+        return "model"
+    return "scaled" if field_name in INJECTION_INPUTS else "fixed"
+
+
+@functools.partial(jax.jit, static_argnames=("n_max", "model", "cds", "mode"))
+def _sweep_kernel(batch, base, phi, **static):
+    """:func:`_reference_qe` for a batch of parameter sets (every leaf batched, so that all
+    sweeps share one compilation per (n_max, mode, batch size))."""
+    return jax.vmap(lambda p: _reference_qe(p, base, phi, **static))(batch)
 
 
 def _qe_sweep(inp: H2Inputs, field_name: str, values, n_max, model, cds):
     """QE_H2 of ``inp`` with ``field_name`` set to each of ``values`` (reference case)."""
-    if inp.phi_inj is None:
-        mode = "model"
-    else:
-        mode = "scaled" if field_name in INJECTION_INPUTS else "fixed"
     values = np.asarray(values, dtype=float)
-    size = _bucket(values.size)
+    size = max(8, 1 << (values.size - 1).bit_length())  # powers of two: reuse compiled shapes
     padded = np.concatenate([values, np.full(size - values.size, values[-1])])
     batch = jax.tree.map(lambda leaf: jnp.full(size, leaf, dtype=jnp.float64), inp.params)
     batch = dataclasses.replace(batch, **{field_name: jnp.asarray(padded)})
     phi = jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj)
-    out = _sweep_kernel(batch, inp.params, phi, n_max=n_max, model=model, cds=cds, mode=mode)
+    out = _sweep_kernel(batch, inp.params, phi, n_max=n_max, model=model, cds=cds,
+                        mode=_phi_mode(inp, field_name))
     return np.asarray(out)[: values.size]
 
 
@@ -436,29 +359,21 @@ def ratio_sweep(field_name: str, values, clean="clean", defective="defective", *
 
     ``which``: ``"defective"``, ``"clean"`` or ``"both"`` — the set(s) the value is applied to.
     """
-    ci = as_inputs(clean, "clean")
-    di = as_inputs(defective, "defective")
+    ci, di = as_inputs(clean, "clean"), as_inputs(defective, "defective")
     if which not in ("clean", "defective", "both"):
         raise OptionError(f"which = {which!r} is not a parameter set; choose 'clean', "
                           "'defective' or 'both'")
     values = np.atleast_1d(np.asarray(values, float))
-    lams = [float(ci.params.mean_traps), float(di.params.mean_traps)]
-    if field_name in ("N_it_cm2", "R1_nm"):
-        for inp in (ci, di):
-            for v in values:
-                lams.append(float(dataclasses.replace(inp.params, **{field_name: v}).mean_traps))
-    n = padded_m_max(max(lams))
-    if which in ("clean", "both"):
-        qc = _qe_sweep(ci, field_name, values, n, injection_model, cds_channel)
-    else:
-        qc = _qe_sweep(ci, "temperature_K", np.full(1, ci.params.temperature_K), n,
-                       injection_model, cds_channel)
-    if which in ("defective", "both"):
-        qd = _qe_sweep(di, field_name, values, n, injection_model, cds_channel)
-    else:
-        qd = _qe_sweep(di, "temperature_K", np.full(1, di.params.temperature_K), n,
-                       injection_model, cds_channel)
-    return qc / qd
+    n = padded_m_max(*(np.max(dataclasses.replace(inp.params, **{field_name: v}).mean_traps)
+                       for inp in (ci, di) for v in (getattr(inp.params, field_name), values)))
+
+    def qe(inp, role):
+        if which in (role, "both"):
+            return _qe_sweep(inp, field_name, values, n, injection_model, cds_channel)
+        return _qe_sweep(inp, "temperature_K", np.full(1, inp.params.temperature_K), n,
+                         injection_model, cds_channel)
+
+    return qe(ci, "clean") / qe(di, "defective")
 
 
 SENSITIVITY_CASES = (
@@ -474,69 +389,57 @@ SENSITIVITY_CASES = (
 
 @with_x64
 def sensitivity(clean="clean", defective="defective", *, injection_model: str = "all_above",
-                cds_channel: bool = True, cases=SENSITIVITY_CASES) -> dict:
+                cds_channel: bool = True) -> dict:
     """Sensitivity of the ratio (§9.4 reference illumination).
 
-    Returns a dict with
-
-    * ``elasticities``: ∂ ln r/∂ ln N_it,def, ∂ ln r/∂ ln σ_n (both sets), ∂ ln r/∂ E_s
-      (both, eV⁻¹) and ∂ ln r/∂ ln Λ_def along N_it (from ``jax.grad``);
-    * ``table``: the ratio for each case of :data:`SENSITIVITY_CASES` (one parameter varied);
-    * ``crossings``: N_it,def and E_s where the ratio equals 100 and 1000;
-    * ``note``: the identifiability statement.
+    Returns a dict with ``elasticities`` (∂ ln r/∂ ln N_it,def, ∂ ln r/∂ ln σ_n (both sets),
+    ∂ ln r/∂ E_s (both, eV⁻¹) and ∂ ln r/∂ ln Λ_def along N_it, by ``jax.grad``), ``table``
+    (the ratio for each case of :data:`SENSITIVITY_CASES`), ``crossings`` (N_it,def and E_s
+    where the ratio equals 100 and 1000), ``only_N_it_differs`` and ``note`` (identifiability).
     """
-    ci = as_inputs(clean, "clean")
-    di = as_inputs(defective, "defective")
+    ci, di = as_inputs(clean, "clean"), as_inputs(defective, "defective")
     n = padded_m_max(float(di.params.mean_traps) * 10.0, float(ci.params.mean_traps))
 
     def log_ratio(x):
         n_def, sig, es = x
         pc = dataclasses.replace(ci.params, sigma_n_cm2=sig, E_s_eV=es)
         pd = dataclasses.replace(di.params, N_it_cm2=n_def, sigma_n_cm2=sig, E_s_eV=es)
-        phc = injection_quantum_yield(pc, injection_model) if ci.phi_inj is None else ci.phi_inj
-        phd = injection_quantum_yield(pd, injection_model) if di.phi_inj is None else di.phi_inj
-        qc = qe_core(pc, phc, 0.0, n, cds_channel)["qe_h2"]
-        qd = qe_core(pd, phd, 0.0, n, cds_channel)["qe_h2"]
+        kw = {"n_max": n, "model": injection_model, "cds": cds_channel}
+        qc = _reference_qe(pc, ci.params, ci.phi_inj, mode=_phi_mode(ci, "E_s_eV"), **kw)
+        qd = _reference_qe(pd, di.params, di.phi_inj, mode=_phi_mode(di, "E_s_eV"), **kw)
         return jnp.log(qc / qd)
+
+    def sweep(fld, which, d=di):
+        return lambda v: ratio_sweep(fld, v, ci, d, which=which, injection_model=injection_model,
+                                     cds_channel=cds_channel)
 
     x0 = jnp.array([di.params.N_it_cm2, ci.params.sigma_n_cm2, ci.params.E_s_eV], jnp.float64)
     g = np.asarray(jax.grad(log_ratio)(x0))
     el = {"dlnr_dlnNit_def": float(g[0] * x0[0]), "dlnr_dlnsigma_n": float(g[1] * x0[1]),
-          "dlnr_dEs_per_eV": float(g[2]),
-          "dlnr_dlnLambda_def_via_Nit": float(g[0] * x0[0])}
-    table = []
-    for label, fld, vals, which in cases:
-        r = ratio_sweep(fld, vals, ci, di, which=which, injection_model=injection_model,
-                        cds_channel=cds_channel)
-        table.append({"parameter": label, "field": fld, "applied_to": which,
-                      "values": list(vals), "ratio": [float(v) for v in r]})
+          "dlnr_dEs_per_eV": float(g[2]), "dlnr_dlnLambda_def_via_Nit": float(g[0] * x0[0])}
+    table = [{"parameter": label, "field": fld, "applied_to": which, "values": list(vals),
+              "ratio": [float(v) for v in sweep(fld, which)(vals)]}
+             for label, fld, vals, which in SENSITIVITY_CASES]
     crossings = {
-        "N_it_def_cm2": {str(t): _crossing(lambda v: ratio_sweep(
-            "N_it_cm2", v, ci, di, which="defective", injection_model=injection_model,
-            cds_channel=cds_channel), t, 1e11, 1e14, log=True) for t in (100, 1000)},
-        "E_s_eV": {str(t): _crossing(lambda v: ratio_sweep(
-            "E_s_eV", v, ci, di, which="both", injection_model=injection_model,
-            cds_channel=cds_channel), t, 0.15, 0.45, log=False) for t in (100, 1000)},
-    }
-    only_nit = float(ratio_sweep("N_it_cm2", [di.params.N_it_cm2], ci,
-                                 dataclasses.replace(ci, source="clean with defective N_it"),
-                                 which="defective", injection_model=injection_model,
-                                 cds_channel=cds_channel)[0])
+        "N_it_def_cm2": {str(t): _crossing(sweep("N_it_cm2", "defective"), t, 1e11, 1e14, True)
+                         for t in (100, 1000)},
+        "E_s_eV": {str(t): _crossing(sweep("E_s_eV", "both"), t, 0.15, 0.45, False)
+                   for t in (100, 1000)}}
+    clean_with_nit = dataclasses.replace(ci, source="clean with defective N_it")  # as "defective"
+    only_nit = float(sweep("N_it_cm2", "defective", clean_with_nit)([di.params.N_it_cm2])[0])
     return {"elasticities": el, "table": table, "crossings": crossings,
             "only_N_it_differs": only_nit, "note": IDENTIFIABILITY_NOTE}
 
 
-def _crossing(fn, target, lo, hi, log=True, n=161):
-    """Value of x in [lo, hi] where fn(x) = target (grid + interpolation in log r); None if none."""
+def _crossing(fn, target, lo, hi, log, n=161):
+    """x in [lo, hi] where fn(x) = target (grid, linear in log r and log x or x); None if none."""
     xs = np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)
-    ys = np.log(np.asarray(fn(xs)))
-    t = math.log(target)
+    ys, t = np.log(np.asarray(fn(xs))), math.log(target)
     s = np.sign(ys - t)
     idx = np.nonzero(s[:-1] * s[1:] <= 0)[0]
     if idx.size == 0:
         return None
     i = int(idx[0])
-    u = (t - ys[i]) / (ys[i + 1] - ys[i])
-    if log:
-        return float(np.exp(np.log(xs[i]) + u * (np.log(xs[i + 1]) - np.log(xs[i]))))
-    return float(xs[i] + u * (xs[i + 1] - xs[i]))
+    u = [np.log(xs[i]), np.log(xs[i + 1])] if log else xs[i:i + 2]
+    x = u[0] + (t - ys[i]) / (ys[i + 1] - ys[i]) * (u[1] - u[0])
+    return float(np.exp(x) if log else x)

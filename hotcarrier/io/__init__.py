@@ -107,30 +107,15 @@ def detect_format(path) -> str:
 
 
 def load_ta(path, format: str | None = None, **overrides) -> xr.Dataset:
-    """Load a TA measurement into the TA dataset object.
+    """Load a TA measurement into the TA dataset object (``path`` is never modified).
 
-    Parameters
-    ----------
-    path : str or Path
-        The file; it is never modified.
-    format : str, optional
-        One of ``FORMATS`` (or an alias: csv, helios, kimopack, nc, ascii); detected from the
-        content when omitted.
-    **overrides
-        Passed to the reader, e.g. ``time_unit='fs'``, ``spectral_unit='cm-1'``,
-        ``signal_units='mOD'``, ``orientation='wavelength_rows'``, ``delimiter=';'``,
-        ``decimal=','`` (see ``docs/formats.md``).
-
-    Returns
-    -------
-    xarray.Dataset
-        Valid under ``check_ta(ds, allow_duplicate_delays=True)``: duplicated delays in the
-        file are kept and recorded in the history.
-
-    Raises
-    ------
-    DataFormatError
-        Naming the file, the problem and the fix.
+    ``format`` is one of ``FORMATS`` or an alias (csv, helios, kimopack, nc, ascii), detected
+    from the content when omitted; ``overrides`` go to the reader, e.g. ``time_unit='fs'``,
+    ``spectral_unit='cm-1'``, ``signal_units='mOD'``, ``orientation='wavelength_rows'``,
+    ``delimiter=';'``, ``decimal=','`` (``docs/formats.md``). The result passes
+    ``check_ta(ds, allow_duplicate_delays=True)``: duplicated delays are kept and recorded in
+    the history. Problems raise :class:`DataFormatError` naming the file, the problem and
+    the fix.
     """
     fmt = canonical_format(format, path) if format else detect_format(path)
     reader = FORMATS[fmt].read
@@ -161,21 +146,9 @@ def format_for_path(path) -> str:
 def save_ta(ds: xr.Dataset, path, format: str | None = None, **options) -> Path:
     """Write ``ds`` to ``path`` atomically (temporary file in the same folder + rename).
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A TA dataset object.
-    path : str or Path
-        Output file; the format comes from ``format`` or the extension.
-    format : str, optional
-        One of ``FORMATS``.
-    **options
-        Writer options (``kind='wavelength'`` for glotaran, ``delimiter=','`` for delimited).
-
-    Returns
-    -------
-    Path
-        The written path.
+    The format comes from ``format`` (one of ``FORMATS``) or the extension; ``options`` go to
+    the writer (``kind='wavelength'`` for glotaran, ``delimiter=','`` for delimited). Returns
+    the written path.
     """
     from ..dataset import check_ta
 

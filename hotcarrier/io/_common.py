@@ -16,11 +16,11 @@ import numpy as np
 
 from ..dataset import check_ta, make_ta_dataset
 from ..errors import DataFormatError, DatasetValidationError
-from ..units import SIGNAL_UNITS, TIME_TO_PS, ev_to_nm, wavenumber_to_nm
+from ..units import TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 
 __all__ = [
-    "time_unit", "spectral_unit", "signal_unit", "unit_in_brackets", "read_bytes",
-    "decode_text", "is_number", "parse_numbers", "build_dataset",
+    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "decode_text", "is_number",
+    "parse_numbers", "build_dataset", "ta_arrays", "number_text", "matrix_rows", "signal_label",
 ]
 
 # --- unit vocabularies -------------------------------------------------------------------
@@ -38,43 +38,33 @@ _SPECTRAL_ALIASES = {
     "ev": "eV", "electronvolt": "eV",
 }
 _SIGNAL_ALIASES = {
-    "od": "OD", "da": "OD", "δa": "OD", "Δa": "OD", "doD": "OD", "dod": "OD", "δod": "OD",
+    "od": "OD", "da": "OD", "δa": "OD", "dod": "OD", "δod": "OD",
     "delta a": "OD", "delta od": "OD", "abs": "OD", "absorbance": "OD",
     "mod": "mOD", "mδa": "mOD", "mda": "mOD", "uod": "uOD", "µod": "uOD", "μod": "uOD",
     "dt/t": "dT/T", "δt/t": "dT/T", "%dt/t": "%dT/T", "% dt/t": "%dT/T",
 }
 
 
-def time_unit(label: str | None, path=None) -> str | None:
-    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``); None if unknown."""
+def _unit(label: str | None, aliases: dict, drop_spaces: bool = False) -> str | None:
     if label is None:
         return None
     key = label.strip().strip("[]()").strip().lower()
-    return _TIME_ALIASES.get(key)
+    return aliases.get(key.replace(" ", "") if drop_spaces else key)
+
+
+def time_unit(label: str | None) -> str | None:
+    """Normalise a time-unit label (``fs``, ``ps``, ``ns``, ``µs``, ``ms``, ``s``) or None."""
+    return _unit(label, _TIME_ALIASES)
 
 
 def spectral_unit(label: str | None) -> str | None:
     """Normalise a spectral-unit label to ``nm``, ``cm-1`` or ``eV``; None if unknown."""
-    if label is None:
-        return None
-    key = label.strip().strip("[]()").strip().lower().replace(" ", "")
-    return _SPECTRAL_ALIASES.get(key)
+    return _unit(label, _SPECTRAL_ALIASES, drop_spaces=True)
 
 
 def signal_unit(label: str | None) -> str | None:
     """Normalise a signal-unit label (``dA``, ``OD``, ``mOD``, ``dT/T`` …); None if unknown."""
-    if label is None:
-        return None
-    if label in SIGNAL_UNITS:
-        return "uOD" if label == "µOD" else label
-    key = label.strip().strip("[]()").strip().lower()
-    return _SIGNAL_ALIASES.get(key)
-
-
-def unit_in_brackets(text: str) -> str | None:
-    """The unit written in ``[..]`` or ``(..)`` of a header cell such as ``Time [ps]``."""
-    m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]", text)
-    return m.group(1) if m else None
+    return _unit(label, _SIGNAL_ALIASES)
 
 
 # --- raw input -----------------------------------------------------------------------------
@@ -108,8 +98,7 @@ def decode_text(data: bytes, path) -> str:
         pass
     text = data.decode("latin-1")
     # Latin-1 decodes anything; accept it only when control characters are rare.
-    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n\f\v")
-    if bad > 0:
+    if any(ord(ch) < 32 and ch not in "\t\r\n\f\v" for ch in text):
         raise DataFormatError(path, "contains bytes that are neither UTF-8 nor Latin-1 text",
                               "check that this is a text export of a TA measurement")
     return text
@@ -214,41 +203,33 @@ def build_dataset(
     if np.any(wl <= 0):
         raise DataFormatError(path, "wavelength axis has values <= 0 nm",
                               "check the orientation (orientation=) and spectral_unit=")
-    arrays = {"signal": sig}
-    if weight is not None:
-        arrays["weight"] = np.asarray(weight, dtype=float)
-    if mask is not None:
-        arrays["mask"] = np.asarray(mask, dtype=bool)
-    if wl.size > 1:
-        d = np.diff(wl)
-        if np.all(d < 0):
-            wl = wl[::-1]
-            arrays = {k: v[:, ::-1] for k, v in arrays.items()}
-            hist.append("load_ta: wavelength axis was descending; sorted ascending")
-        elif not np.all(d > 0):
-            k = int(np.flatnonzero(d <= 0)[0])
-            what = "duplicated" if d[k] == 0 else "not monotonic"
-            raise DataFormatError(
-                path, f"wavelength axis is {what} (position {k + 1}: {wl[k]:g} then "
-                f"{wl[k + 1]:g})", "remove or fix the repeated/out-of-order wavelength columns")
-    if delay.size > 1:
-        d = np.diff(delay)
-        if np.all(d < 0):
-            delay = delay[::-1]
-            arrays = {k: v[::-1, :] for k, v in arrays.items()}
-            hist.append("load_ta: delay axis was descending; sorted ascending")
-        elif np.any(d < 0):
-            k = int(np.flatnonzero(d < 0)[0])
-            raise DataFormatError(
-                path, f"delay axis is not monotonic (position {k + 1}: {delay[k]:g} ps then "
-                f"{delay[k + 1]:g} ps)", "sort the delays (rows) in increasing order")
-        dup = np.diff(delay) == 0
-        if np.any(dup) and record_load:
-            vals = np.unique(delay[1:][dup])
-            in_groups = int(np.sum(np.isin(delay, vals)))
-            shown = ", ".join(f"{v:.10g}" for v in vals[:5])
-            hist.append(f"load_ta: {in_groups} rows share {vals.size} repeated delay(s) "
-                        f"({shown} ps); kept as read, use preprocess.merge_duplicate_delays")
+    arrays = {k: np.asarray(v, dtype=bool if k == "mask" else float)
+              for k, v in (("signal", sig), ("weight", weight), ("mask", mask)) if v is not None}
+    if wl.size > 1 and np.all(np.diff(wl) < 0):
+        wl, arrays = wl[::-1], {k: v[:, ::-1] for k, v in arrays.items()}
+        hist.append("load_ta: wavelength axis was descending; sorted ascending")
+    d = np.diff(wl)
+    if not np.all(d > 0):
+        k = int(np.flatnonzero(d <= 0)[0])
+        what = "duplicated" if d[k] == 0 else "not monotonic"
+        raise DataFormatError(
+            path, f"wavelength axis is {what} (position {k + 1}: {wl[k]:g} then "
+            f"{wl[k + 1]:g})", "remove or fix the repeated/out-of-order wavelength columns")
+    if delay.size > 1 and np.all(np.diff(delay) < 0):
+        delay, arrays = delay[::-1], {k: v[::-1] for k, v in arrays.items()}
+        hist.append("load_ta: delay axis was descending; sorted ascending")
+    d = np.diff(delay)
+    if np.any(d < 0):
+        k = int(np.flatnonzero(d < 0)[0])
+        raise DataFormatError(
+            path, f"delay axis is not monotonic (position {k + 1}: {delay[k]:g} ps then "
+            f"{delay[k + 1]:g} ps)", "sort the delays (rows) in increasing order")
+    if np.any(d == 0) and record_load:
+        vals = np.unique(delay[1:][d == 0])
+        in_groups = int(np.sum(np.isin(delay, vals)))
+        shown = ", ".join(f"{v:.10g}" for v in vals[:5])
+        hist.append(f"load_ta: {in_groups} rows share {vals.size} repeated delay(s) "
+                    f"({shown} ps); kept as read, use preprocess.merge_duplicate_delays")
     sig = arrays["signal"]
     n_inf = int(np.sum(np.isinf(sig)))
     if n_inf:
@@ -276,3 +257,27 @@ def build_dataset(
         raise DataFormatError(path, "; ".join(exc.problems),
                               "fix the file or pass explicit overrides") from None
     return ds
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def ta_arrays(ds):
+    """``(delay, wavelength, signal)`` of a TA dataset, the signal as delay × wavelength."""
+    sig = ds["signal"].transpose("delay", "wavelength").values
+    return ds["delay"].values, ds["wavelength"].values, sig
+
+
+def number_text(x) -> str:
+    """A float written so that it reads back exactly."""
+    return repr(float(x))
+
+
+def matrix_rows(row_axis, values, delimiter: str, fmt=number_text) -> list[str]:
+    """One text line per row: its axis value, then the row's values."""
+    return [delimiter.join([fmt(x), *map(fmt, row)]) for x, row in zip(row_axis, values)]
+
+
+def signal_label(ds, od_label: str) -> str:
+    """The signal unit as instrument files write it (``od_label`` for OD or unknown units)."""
+    unit = ds["signal"].attrs.get("units", "OD")
+    return unit if unit in ("mOD", "uOD", "dT/T", "%dT/T") else od_label

@@ -18,6 +18,7 @@ the matrix are kept as metadata; trailing free text after the matrix is kept as 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,28 +27,20 @@ from ._common import (
     build_dataset,
     decode_text,
     is_number,
+    matrix_rows,
+    number_text,
     parse_numbers,
     read_bytes,
     spectral_unit,
+    ta_arrays,
     time_unit,
-    unit_in_brackets,
 )
 
-__all__ = [
-    "read", "read_sia", "write", "sniff_sia", "parse_matrix", "Matrix", "guess_delimiter",
-    "guess_orientation", "split_line", "ORIENTATIONS",
-]
+__all__ = ["read", "read_sia", "write", "sniff_sia", "parse_matrix", "Matrix",
+           "guess_orientation", "split_line", "ORIENTATIONS"]
 
 ORIENTATIONS = ("time_rows", "wavelength_rows")
 _DECIMAL_COMMA_RE = re.compile(r"(^|[\s;\t])[+-]?\d+,\d+([eE][+-]?\d+)?($|[\s;\t])")
-
-
-def guess_delimiter(line: str) -> str | None:
-    """Tab, semicolon or comma if present in ``line``; None means runs of whitespace."""
-    for d in ("\t", ";", ","):
-        if d in line:
-            return d
-    return None
 
 
 def split_line(line: str, delimiter: str | None) -> list[str]:
@@ -61,55 +54,51 @@ def split_line(line: str, delimiter: str | None) -> list[str]:
     return [t.strip() for t in line.split(delimiter)]
 
 
+@dataclass
 class Matrix:
     """A parsed delimited matrix before the axes are given their roles."""
 
-    def __init__(self, corner, col_axis, row_axis, values, preamble, footer, delimiter,
-                 decimal):
-        self.corner = corner  # str or None
-        self.col_axis = col_axis  # header row values (float)
-        self.row_axis = row_axis  # header column values (float)
-        self.values = values  # rows × columns
-        self.preamble = preamble
-        self.footer = footer
-        self.delimiter = delimiter
-        self.decimal = decimal
+    corner: str | None
+    col_axis: np.ndarray  # header row values
+    row_axis: np.ndarray  # header column values
+    values: np.ndarray  # rows × columns
+    preamble: str
+    footer: str
+    delimiter: str | None
+    decimal: str
 
 
 def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
                  footer_marker: str | None = None) -> Matrix:
-    """Parse a header-row/header-column matrix, keeping the preamble and footer text."""
+    """Parse a header-row/header-column matrix, keeping the preamble and footer text.
+
+    The delimiter (tab, ``;``, ``,``, else whitespace) and the decimal mark are detected from
+    the header line when not given.
+    """
     lines = text.splitlines()
-    i = 0
-    preamble = []
-    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip()[:1] in ("#", "%")):
-        preamble.append(lines[i])
-        i += 1
-    if i >= len(lines):
+    head_at = next((i for i, ln in enumerate(lines)
+                    if ln.strip() and ln.lstrip()[:1] not in ("#", "%")), None)
+    if head_at is None:
         raise DataFormatError(path, "no data lines", "the file is empty or only has comments")
-    head_at = i
-    delim = delimiter if delimiter is not None else guess_delimiter(lines[head_at])
+    delim = delimiter
+    if delim is None:
+        delim = next((d for d in ("\t", ";", ",") if d in lines[head_at]), None)
     if delim == "whitespace":
         delim = None
-    sample = [ln for ln in lines[head_at: head_at + 6]]
     if decimal is None:
-        decimal = "," if (delim != "," and any(_DECIMAL_COMMA_RE.search(ln) for ln in sample)) \
-            else "."
+        comma = delim != "," and any(map(_DECIMAL_COMMA_RE.search, lines[head_at: head_at + 6]))
+        decimal = "," if comma else "."
     if decimal == "," and delim == ",":
         raise DataFormatError(path, "decimal comma with comma-delimited cells is ambiguous",
                               "pass delimiter=';' or '\\t' matching the file")
     header = split_line(lines[head_at], delim)
-    rows = []  # (line number, tokens)
-    for j in range(head_at + 1, len(lines)):
-        if footer_marker and lines[j].lower().startswith(footer_marker):
-            break
-        rows.append((j + 1, split_line(lines[j], delim)))
+    end = next((j for j in range(head_at + 1, len(lines))
+                if footer_marker and lines[j].lower().startswith(footer_marker)), len(lines))
+    rows = [(j + 1, split_line(lines[j], delim)) for j in range(head_at + 1, end)]
     # the matrix ends at the last well-formed numeric row; the rest is a footer
-    width = max((len(t) for _, t in rows if t and is_number(t[0], decimal)), default=0)
-    last = -1
-    for k, (_, toks) in enumerate(rows):
-        if toks and len(toks) == width and is_number(toks[0], decimal):
-            last = k
+    numeric = [k for k, (_, toks) in enumerate(rows) if toks and is_number(toks[0], decimal)]
+    width = max((len(rows[k][1]) for k in numeric), default=0)
+    last = max((k for k in numeric if len(rows[k][1]) == width), default=-1)
     if last < 0 or width < 2:
         raise DataFormatError(path, "no numeric data rows found under the header line "
                               f"(line {head_at + 1})",
@@ -119,15 +108,11 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
         ln, toks = rest[0]
         raise DataFormatError(path, f"ragged rows: line {ln} has {len(toks)} fields; "
                               f"expected {width}", "the file is truncated or a row was damaged")
-    footer_start = rest[0][0] - 1 if rest else len(lines)
-    if footer_marker:
-        footer_start = min(footer_start, next(
-            (j for j in range(head_at + 1, len(lines))
-             if lines[j].lower().startswith(footer_marker)), len(lines)))
+    footer_start = rest[0][0] - 1 if rest else end
     footer = "\n".join(ln.rstrip("\r") for ln in lines[footer_start:]).strip("\n")
     for ln, toks in body:
         if len(toks) != width:
-            if not toks or all(not t for t in toks):
+            if not any(toks):
                 raise DataFormatError(path, f"line {ln} is empty inside the data block",
                                       "remove the blank line")
             raise DataFormatError(path, f"ragged rows: line {ln} has {len(toks)} fields; "
@@ -144,19 +129,18 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
         raise DataFormatError(path, f"header line {head_at + 1} has {len(header)} fields but "
                               f"the data rows have {width}",
                               "the header row must list one axis value per data column")
-    if corner is not None and is_number(corner, decimal) and float(
-            corner.replace(",", ".") if decimal == "," else corner.replace("D", "E")) != 0.0:
+    where = f"header line {head_at + 1}"
+    if corner is not None and is_number(corner, decimal) \
+            and parse_numbers([corner], path, where, decimal)[0] != 0.0:
         raise DataFormatError(path, f"corner cell {corner!r} (line {head_at + 1}) is a number "
                               "other than 0; the first row must be an axis header",
                               "add a header row and column holding the axes")
-    col_axis = parse_numbers(col_tokens, path, f"header line {head_at + 1}", decimal)
-    row_tokens = [t[0] for _, t in body]
-    row_axis = parse_numbers(row_tokens, path, "the first column", decimal)
-    cells = [["nan" if c == "" else c for c in t[1:]] for _, t in body]
-    vals = np.empty((len(body), width - 1))
-    for r, ((ln, _), row) in enumerate(zip(body, cells)):
-        vals[r] = parse_numbers(row, path, f"line {ln}", decimal)
-    return Matrix(corner, col_axis, row_axis, vals, "\n".join(preamble), footer, delim, decimal)
+    col_axis = parse_numbers(col_tokens, path, where, decimal)
+    row_axis = parse_numbers([t[0] for _, t in body], path, "the first column", decimal)
+    vals = np.array([parse_numbers(["nan" if c == "" else c for c in t[1:]], path, f"line {ln}",
+                                   decimal) for ln, t in body])
+    return Matrix(corner, col_axis, row_axis, vals, "\n".join(lines[:head_at]), footer, delim,
+                  decimal)
 
 
 def _corner_roles(corner: str | None):
@@ -164,7 +148,8 @@ def _corner_roles(corner: str | None):
     if not corner or is_number(corner):
         return None, None, None
     c = corner.lower()
-    unit = unit_in_brackets(corner)
+    m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]", corner)  # the unit of "Time [ps]"
+    unit = m.group(1) if m else None
     if re.search(r"time|delay|\bt\b", c):
         return "time_rows", time_unit(unit) if unit else None, None
     if re.search(r"wave|lambda|λ|energy|ev|cm|nm|freq", c):
@@ -192,20 +177,9 @@ def read(path, *, delimiter=None, decimal=None, orientation=None, time_unit: str
          spectral_unit: str | None = None, signal_units: str = "OD", fmt: str = "delimited"):
     """Read a generic delimited TA matrix (or a KiMoPack ``.SIA``) into a TA dataset.
 
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    delimiter : str, optional
-        ``'\\t'``, ``','``, ``';'``, ``' '`` or ``'whitespace'``; detected when omitted.
-    decimal : str, optional
-        ``'.'`` or ``','``; detected when omitted.
-    orientation : {'time_rows', 'wavelength_rows'}, optional
-        Whether each row is a delay or a wavelength; detected when omitted.
-    time_unit, spectral_unit : str, optional
-        Units of the axes; from the corner cell (``Time [fs]``) or ``ps``/``nm``.
-    signal_units : str
-        Unit of the values (default ``OD``).
+    ``delimiter`` (``'\\t'``, ``','``, ``';'``, ``' '``, ``'whitespace'``), ``decimal``
+    (``'.'``, ``','``) and ``orientation`` are detected when omitted; the axis units default
+    to the corner cell's (``Time [fs]``), else ps and nm; ``signal_units`` to OD.
     """
     text = decode_text(read_bytes(path), path)
     m = parse_matrix(text, path, delimiter=delimiter, decimal=decimal)
@@ -213,9 +187,7 @@ def read(path, *, delimiter=None, decimal=None, orientation=None, time_unit: str
         raise DataFormatError(path, f"orientation={orientation!r} is not one of {ORIENTATIONS}")
     o = orientation or guess_orientation(m, path)
     _, tu, su = _corner_roles(m.corner)
-    steps = []
-    if m.decimal == ",":
-        steps.append("load_ta: decimal comma")
+    steps = ["load_ta: decimal comma"] if m.decimal == "," else []
     if o == "time_rows":
         delay, wl, sig = m.row_axis, m.col_axis, m.values
     else:
@@ -242,9 +214,7 @@ def sniff_sia(head: str) -> bool:
 
 def write(ds, fh, *, delimiter: str = "\t") -> None:
     """Write ``ds`` as a delimited matrix, rows = delays, corner ``Time [ps]`` (SIA layout)."""
-    sig = ds["signal"].transpose("delay", "wavelength").values
-    wl, delay = ds["wavelength"].values, ds["delay"].values
-    out = [delimiter.join(["Time [ps]", *map(lambda x: repr(float(x)), wl)])]
-    for i, t in enumerate(delay):
-        out.append(delimiter.join([repr(float(t)), *map(lambda x: repr(float(x)), sig[i])]))
+    delay, wl, sig = ta_arrays(ds)
+    out = [delimiter.join(["Time [ps]", *map(number_text, wl)]),
+           *matrix_rows(delay, sig, delimiter)]
     fh.write(("\n".join(out) + "\n").encode())

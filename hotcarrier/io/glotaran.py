@@ -19,7 +19,16 @@ import re
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, decode_text, parse_numbers, read_bytes, signal_unit
+from ._common import (
+    build_dataset,
+    decode_text,
+    matrix_rows,
+    number_text,
+    parse_numbers,
+    read_bytes,
+    signal_unit,
+    ta_arrays,
+)
 
 __all__ = ["read", "write", "sniff"]
 
@@ -37,30 +46,22 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
          signal_units: str | None = None):
     """Read a legacy Glotaran ASCII file into a TA dataset.
 
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    time_unit : str
-        Unit of the delays in the file (the format does not say; Glotaran uses ps).
-    spectral_unit : str
-        ``nm`` (default), ``cm-1`` or ``eV``.
-    signal_units : str, optional
-        Unit of the values. The format does not say; default ``OD``, or the unit named by a
-        ``signal in <unit>`` header line (as hotcarrier writes it).
+    The format names no units: delays are ``time_unit`` (Glotaran uses ps), the spectral
+    axis ``spectral_unit`` and the values ``signal_units`` (default the unit of a
+    ``signal in <unit>`` header line, as hotcarrier writes it, else OD).
     """
-    text = decode_text(read_bytes(path), path)
-    lines = text.splitlines()
+    lines = decode_text(read_bytes(path), path).splitlines()
     kind_at = next((i for i, line in enumerate(lines[:50]) if _KIND_RE.match(line)), None)
     if kind_at is None:
         raise DataFormatError(path, "no 'Time explicit' or 'Wavelength explicit' line found",
                               "this is not a legacy Glotaran ASCII file; pass format=")
     kind = _KIND_RE.match(lines[kind_at]).group(1).lower()
     header = [ln.strip() for ln in lines[:kind_at]]
-    if kind_at + 1 >= len(lines) or not _INTERVAL_RE.match(lines[kind_at + 1]):
+    m = _INTERVAL_RE.match(lines[kind_at + 1]) if kind_at + 1 < len(lines) else None
+    if not m:
         raise DataFormatError(path, f"line {kind_at + 2}: expected 'Intervalnr N'",
                               "the file is truncated or not a Glotaran ASCII file")
-    n_txt = _INTERVAL_RE.match(lines[kind_at + 1]).group(1)
+    n_txt = m.group(1)
     try:
         n = int(n_txt)
     except ValueError:
@@ -100,9 +101,7 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
                 "the file is truncated or a row was damaged")
         rows = [flat[k:k + rec_len] for k in range(0, len(flat), rec_len)]
         labels = [f"record {k + 1}" for k in range(len(rows))]
-    mat = np.empty((len(rows), rec_len))
-    for r, (row, where) in enumerate(zip(rows, labels)):
-        mat[r] = parse_numbers(row, path, where)
+    mat = np.array([parse_numbers(row, path, where) for row, where in zip(rows, labels)])
     other, values = mat[:, 0], mat[:, 1:]
     if signal_units is None:
         m = next((_UNIT_RE.search(h) for h in header if _UNIT_RE.search(h)), None)
@@ -117,21 +116,14 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
                          attrs=attrs, steps=[f"load_ta: Glotaran '{kind.capitalize()} explicit'"])
 
 
-def _fmt(x: float) -> str:
-    return repr(float(x))
-
-
 def write(ds, fh, *, kind: str = "time") -> None:
     """Write ``ds`` as Glotaran ASCII (``kind`` = ``'time'`` or ``'wavelength'`` explicit)."""
-    sig = ds["signal"].transpose("delay", "wavelength").values
-    delay, wl = ds["delay"].values, ds["wavelength"].values
+    delay, wl, sig = ta_arrays(ds)
     title = str(ds.attrs.get("title") or ds.attrs.get("source_file") or "hotcarrier export")
+    time_explicit = kind == "time"
+    axis, rows, values = (delay, wl, sig.T) if time_explicit else (wl, delay, sig)
     out = [title.splitlines()[0] if title else "hotcarrier export",
-           f"delay in ps, wavelength in nm, signal in {ds['signal'].attrs.get('units', 'OD')}"]
-    if kind == "time":
-        out += ["Time explicit", f"Intervalnr {delay.size}", "\t".join(map(_fmt, delay))]
-        out += ["\t".join([_fmt(w), *map(_fmt, sig[:, j])]) for j, w in enumerate(wl)]
-    else:
-        out += ["Wavelength explicit", f"Intervalnr {wl.size}", "\t".join(map(_fmt, wl))]
-        out += ["\t".join([_fmt(t), *map(_fmt, sig[i])]) for i, t in enumerate(delay)]
+           f"delay in ps, wavelength in nm, signal in {ds['signal'].attrs.get('units', 'OD')}",
+           f"{'Time' if time_explicit else 'Wavelength'} explicit", f"Intervalnr {axis.size}",
+           "\t".join(map(number_text, axis)), *matrix_rows(rows, values, "\t")]
     fh.write(("\n".join(out) + "\n").encode())

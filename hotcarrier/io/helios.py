@@ -14,8 +14,8 @@ import re
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, decode_text, read_bytes, signal_unit
-from ._common import time_unit as _norm_time_unit
+from . import _common
+from ._common import build_dataset, decode_text, matrix_rows, read_bytes, signal_label, ta_arrays
 from .delimited import parse_matrix
 
 __all__ = ["read", "write", "sniff", "parse_footer", "footer_for"]
@@ -30,7 +30,6 @@ _NUMERIC_KEYS = {
 }
 _TEXT_KEYS = {"date": "date", "sample": "sample", "solvent": "solvent", "comments": "comments",
               "averaging time": "averaging_time", "measurement time": "measurement_time"}
-_SIGNAL_LABEL = {"OD": "dA", "mOD": "mOD", "uOD": "uOD", "dT/T": "dT/T", "%dT/T": "%dT/T"}
 
 
 def sniff(head: str) -> bool:
@@ -38,26 +37,17 @@ def sniff(head: str) -> bool:
     first = head.lstrip("\ufeff").split("\n", 1)[0]
     if FOOTER_MARKER in head.lower():
         return True
-    if "," not in first:
-        return False
-    corner = first.split(",", 1)[0].strip()
     try:
-        return float(corner) == 0.0
+        return "," in first and float(first.split(",", 1)[0].strip()) == 0.0
     except ValueError:
         return False
 
 
 def parse_footer(text: str) -> tuple[dict, list[str], str | None, str | None]:
-    """Parse the metadata footer.
+    """Parse the metadata footer into ``(attrs, file_history, time_units, z_title)``.
 
-    Returns
-    -------
-    attrs : dict
-        Known keys as attributes (``date``, ``sample``, ``pump_wavelength_nm`` …).
-    file_history : list of str
-        The instrument's processing-history lines (after ``Z axis title``).
-    time_units, z_title : str or None
-        The ``Time units`` and ``Z axis title`` entries.
+    ``attrs`` holds the known keys (``date``, ``sample``, ``pump_wavelength_nm`` …),
+    ``file_history`` the instrument's processing-history lines (after ``Z axis title``).
     """
     attrs: dict = {}
     hist: list[str] = []
@@ -96,18 +86,9 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
          signal_units: str | None = None, delimiter=None, decimal=None):
     """Read a Helios / Surface Xplorer CSV export into a TA dataset.
 
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-    time_unit : str, optional
-        Overrides the footer's ``Time units`` (default ps when the footer has none).
-    spectral_unit : str, optional
-        ``nm`` (default), ``cm-1`` or ``eV``.
-    signal_units : str, optional
-        Overrides the footer's ``Z axis title`` (``dA`` means OD).
-    delimiter, decimal : str, optional
-        Forced cell delimiter and decimal mark (default comma and point).
+    ``time_unit`` and ``signal_units`` override the footer's ``Time units`` (default ps) and
+    ``Z axis title`` (``dA`` means OD); ``spectral_unit`` is nm unless given; ``delimiter``
+    and ``decimal`` default to comma and point.
     """
     text = decode_text(read_bytes(path), path)
     m = parse_matrix(text, path, delimiter=delimiter or ",", decimal=decimal or ".",
@@ -118,11 +99,11 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
     tu_label = time_unit or tu or "ps"
     if tu and not time_unit:
         steps.append(f"load_ta: 'Time units: {tu}' from the footer")
-    if time_unit is None and tu is not None and _norm_time_unit(tu) is None:
+    if time_unit is None and tu is not None and _common.time_unit(tu) is None:
         raise DataFormatError(path, f"footer 'Time units: {tu}' is not a known time unit",
                               "pass time_unit='ps' (or fs, ns) explicitly")
-    sig_label = signal_units or (signal_unit(z) if z else None) or "OD"
-    if z and not signal_units and signal_unit(z) is None:
+    sig_label = signal_units or _common.signal_unit(z) or "OD"
+    if z and not signal_units and _common.signal_unit(z) is None:
         raise DataFormatError(path, f"footer 'Z axis title: {z}' is not a known signal unit",
                               "pass signal_units='OD', 'mOD' or 'dT/T' explicitly")
     n_empty = int(np.sum(np.all(np.isnan(m.values), axis=1)))
@@ -135,12 +116,11 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
 
 def footer_for(ds) -> str:
     """The footer text to write for ``ds``: its own footer (units updated) or a new one."""
-    unit = _SIGNAL_LABEL.get(ds["signal"].attrs.get("units", "OD"), "dA")
+    unit = signal_label(ds, "dA")
     text = str(ds.attrs.get("metadata_text", "") or "")
     if text.lower().startswith(FOOTER_MARKER):
-        lines = text.splitlines()
         out = []
-        for ln in lines:
+        for ln in text.splitlines():
             low = ln.strip().lower()
             if low.startswith("time units"):
                 ln = "Time units: ps"
@@ -165,10 +145,7 @@ def _fmt(x) -> str:
 
 def write(ds, fh) -> None:
     """Write ``ds`` as a Helios CSV (wavelength rows, CRLF, footer); values round-trip exactly."""
-    sig = ds["signal"].transpose("delay", "wavelength").values
-    delay, wl = ds["delay"].values, ds["wavelength"].values
-    out = [",".join(["0", *map(_fmt, delay)])]
-    for j, w in enumerate(wl):
-        out.append(",".join([_fmt(w), *map(_fmt, sig[:, j])]))
-    out += footer_for(ds).splitlines()
+    delay, wl, sig = ta_arrays(ds)
+    out = [",".join(["0", *map(_fmt, delay)]), *matrix_rows(wl, sig.T, ",", _fmt),
+           *footer_for(ds).splitlines()]
     fh.write(("\r\n".join(out) + "\r\n").encode("utf-8"))

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import xarray as xr
 
-from ..dataset import check_ta
+from ..dataset import check_ta, with_history
 from ..errors import DataFormatError, DatasetValidationError
 from ..units import TIME_TO_PS
 from ._common import read_bytes, time_unit
@@ -51,9 +51,7 @@ def read(path, *, time_unit_override: str | None = None):
         if tu is not None and tu != "ps":
             ds = ds.assign_coords(delay=ds["delay"] * TIME_TO_PS[tu])
             ds["delay"].attrs["units"] = "ps"
-            ds.attrs["history"] = "\n".join(
-                [h for h in str(ds.attrs.get("history", "")).splitlines() if h]
-                + [f"load_ta: delay converted from {tu} to ps"])
+            ds = with_history(ds, f"load_ta: delay converted from {tu} to ps")
     if "mask" in ds and ds["mask"].dtype != bool:
         ds["mask"] = ds["mask"].astype(bool)
     try:
@@ -74,8 +72,7 @@ def _open(raw: bytes, engine: str):
     """
     old_hook = sys.unraisablehook
     sys.unraisablehook = lambda unraisable: None
-    problem = None
-    ds = None
+    ds = problem = None
     try:
         try:
             with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:

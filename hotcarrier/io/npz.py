@@ -17,7 +17,7 @@ import zipfile
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, read_bytes
+from ._common import build_dataset, read_bytes, ta_arrays
 
 __all__ = ["read", "write", "sniff", "ATTRS_KEY"]
 
@@ -84,9 +84,7 @@ def read(path, *, delay_key=None, wavelength_key=None, signal_key=None,
         raise DataFormatError(path, "an axis or the signal array is not numeric") from None
     steps = []
     if sig.ndim == 2 and sig.shape == (wl.size, delay.size) and wl.size != delay.size:
-        sig = sig.T
-        weight = None if weight is None else weight.T
-        mask = None if mask is None else mask.T
+        sig, weight, mask = (None if a is None else a.T for a in (sig, weight, mask))
         steps.append("load_ta: signal stored wavelength × delay; transposed")
     for name, arr in (("weight", weight), ("mask", mask)):
         if arr is not None and arr.shape != sig.shape:
@@ -118,13 +116,12 @@ def _jsonable(v):
 
 def write(ds, fh) -> None:
     """Write ``ds`` to ``.npz`` with its attributes, so that reading it back is exact."""
-    arrs = {"delay": ds["delay"].values, "wavelength": ds["wavelength"].values,
-            "signal": ds["signal"].transpose("delay", "wavelength").values}
+    arrs = dict(zip(("delay", "wavelength", "signal"), ta_arrays(ds)))
     for name in ("weight", "mask"):
         if name in ds:
             arrs[name] = ds[name].transpose("delay", "wavelength").values
+    names = ("delay", "wavelength", *[k for k in arrs if k in ds.data_vars])
     meta = {"attrs": {k: _jsonable(v) for k, v in ds.attrs.items()},
-            "var_attrs": {n: {k: _jsonable(v) for k, v in ds[n].attrs.items()}
-                          for n in ("delay", "wavelength", *[k for k in arrs if k in ds.data_vars])}}
+            "var_attrs": {n: {k: _jsonable(v) for k, v in ds[n].attrs.items()} for n in names}}
     arrs[ATTRS_KEY] = np.array(json.dumps(meta, ensure_ascii=False))
     np.savez(fh, **arrs)

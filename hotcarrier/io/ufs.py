@@ -21,13 +21,13 @@ import struct
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, read_bytes, signal_unit, spectral_unit, time_unit
+from . import _common
+from ._common import build_dataset, read_bytes, signal_label, ta_arrays
 from .helios import footer_for, parse_footer
 
 __all__ = ["read", "write", "sniff"]
 
 MAX_STRING = 1 << 24  # 16 MiB: longer "strings" mean a damaged or foreign file
-_UNIT_LABEL = {"OD": "DA", "mOD": "mOD", "uOD": "uOD", "dT/T": "dT/T", "%dT/T": "%dT/T"}
 
 
 def sniff(head: bytes) -> bool:
@@ -39,30 +39,29 @@ def sniff(head: bytes) -> bool:
 
 
 class _Cursor:
+    """Reads the big-endian fields of ``data`` in order; a short file is reported by field."""
+
     def __init__(self, data: bytes, path):
         self.data, self.pos, self.path = data, 0, path
 
-    def _need(self, n: int, what: str) -> None:
+    def take(self, n: int, what: str) -> bytes:
         if self.pos + n > len(self.data):
             raise DataFormatError(
                 self.path, f"truncated: needs {n} more byte(s) for {what} at byte {self.pos}, "
                 f"but the file has {len(self.data)} bytes",
                 "the .ufs file is incomplete; re-export or re-copy it")
+        self.pos += n
+        return self.data[self.pos - n: self.pos]
 
     def uint32(self, what: str) -> int:
-        self._need(4, what)
-        (v,) = struct.unpack_from(">I", self.data, self.pos)
-        self.pos += 4
-        return v
+        return struct.unpack(">I", self.take(4, what))[0]
 
     def string(self, what: str) -> str:
         n = self.uint32(f"the length of {what}")
         if n > MAX_STRING:
             raise DataFormatError(self.path, f"{what} claims {n} bytes at byte {self.pos - 4}",
                                   "this is not a valid .ufs file (or it is damaged)")
-        self._need(n, what)
-        raw = self.data[self.pos: self.pos + n]
-        self.pos += n
+        raw = self.take(n, what)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -70,10 +69,7 @@ class _Cursor:
                                   "this is not a valid .ufs file (or it is damaged)") from None
 
     def floats(self, n: int, what: str) -> np.ndarray:
-        self._need(8 * n, what)
-        v = np.frombuffer(self.data, dtype=">f8", count=n, offset=self.pos).astype(float)
-        self.pos += 8 * n
-        return v
+        return np.frombuffer(self.take(8 * n, what), dtype=">f8").astype(float)
 
 
 def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None,
@@ -106,21 +102,19 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
         raise DataFormatError(path, f"{len(data) - c.pos} unexpected byte(s) after the metadata "
                               "(a .ufs file ends there)", "the file is damaged or not a .ufs")
     (l1, u1, a1), (l2, u2, a2) = axes
+    steps = []
     if re.search(r"time|delay", l1, re.I) and not re.search(r"time|delay", l2, re.I):
-        (l1, u1, a1), (l2, u2, a2) = (l2, u2, a2), (l1, u1, a1)
-        mat = mat.T
-        steps = ["load_ta: axis 1 is time; roles swapped"]
-    else:
-        steps = []
+        (l1, u1, a1), (l2, u2, a2), mat = (l2, u2, a2), (l1, u1, a1), mat.T
+        steps.append("load_ta: axis 1 is time; roles swapped")
     tu = time_unit or u2
     su = spectral_unit or u1
-    if _tu(tu) is None:
+    if _common.time_unit(tu) is None:
         raise DataFormatError(path, f"time axis units {u2!r} are not a known time unit",
                               "pass time_unit='ps' (or fs, ns)")
-    if _su(su) is None:
+    if _common.spectral_unit(su) is None:
         raise DataFormatError(path, f"spectral axis units {u1!r} are not nm, cm-1 or eV",
                               "pass spectral_unit='nm'")
-    sig_unit = signal_units or signal_unit(data_units)
+    sig_unit = signal_units or _common.signal_unit(data_units)
     if sig_unit is None:
         raise DataFormatError(path, f"data units {data_units!r} are not a known signal unit",
                               "pass signal_units='OD', 'mOD' or 'dT/T'")
@@ -132,9 +126,6 @@ def read(path, *, time_unit: str | None = None, spectral_unit: str | None = None
                          signal_units=sig_unit, attrs=attrs, steps=steps)
 
 
-_tu, _su = time_unit, spectral_unit
-
-
 def _string(s: str) -> bytes:
     b = s.encode("utf-8")
     return struct.pack(">I", len(b)) + b
@@ -142,14 +133,11 @@ def _string(s: str) -> bytes:
 
 def write(ds, fh) -> None:
     """Write ``ds`` as ``.ufs`` (Version2, nm, ps); values round-trip exactly."""
-    sig = ds["signal"].transpose("delay", "wavelength").values
-    wl = np.asarray(ds["wavelength"].values, dtype=">f8")
-    delay = np.asarray(ds["delay"].values, dtype=">f8")
-    unit = _UNIT_LABEL.get(ds["signal"].attrs.get("units", "OD"), "DA")
+    delay, wl, sig = (np.asarray(a, dtype=">f8") for a in ta_arrays(ds))
     parts = [_string(str(ds.attrs.get("ufs_version", "Version2"))),
              _string("Wavelength"), _string("nm"), struct.pack(">I", wl.size), wl.tobytes(),
              _string("Time"), _string("ps"), struct.pack(">I", delay.size), delay.tobytes(),
-             _string(unit), struct.pack(">III", 0, wl.size, delay.size),
+             _string(signal_label(ds, "DA")), struct.pack(">III", 0, wl.size, delay.size),
              np.ascontiguousarray(sig.T, dtype=">f8").tobytes(),
              _string(footer_for(ds))]
     fh.write(b"".join(parts))

@@ -41,23 +41,10 @@ def _check_model(model: str) -> None:
 
 
 def crossing_probability(E_eV, phi_B_eV, E_F_eV=5.53, model: str = "all_above"):
-    """Per-electron probability P(E) of crossing the barrier (spec §4.2 table).
+    """Per-electron probability P(E) ∈ [0, 1] of crossing the barrier (spec §4.2 table), –.
 
-    Parameters
-    ----------
-    E_eV : Array, eV
-        Electron energy above the Au Fermi level.
-    phi_B_eV : float or Array, eV
-        Barrier height (Au E_F → CdS conduction-band offset, spec §4.5).
-    E_F_eV : float, eV
-        Au Fermi energy above the band bottom (5.53 eV [L]).
-    model : str
-        One of :data:`MODELS`.
-
-    Returns
-    -------
-    Array, dimensionless
-        P(E) in [0, 1]; zero for E ≤ φ_B.
+    ``E_eV`` above the Au Fermi level, barrier ``phi_B_eV`` (Au E_F → CdS CB offset, §4.5) and
+    Fermi energy ``E_F_eV`` (5.53 eV [L]) in eV; ``model`` one of :data:`MODELS`. 0 for E ≤ φ_B.
     """
     _check_model(model)
     E = jnp.asarray(E_eV)
@@ -84,30 +71,11 @@ def _quadrature(fn, lo, hi):
 
 
 def crossing_fraction(hbar_omega_eV, phi_B_eV, E_F_eV=5.53, model: str = "all_above"):
-    """Barrier-crossing fraction f_>(ħω, φ_B) for a flat distribution on [0, ħω] (spec §4.2).
+    """Barrier-crossing fraction f_> ∈ [0, 1] for a flat distribution on [0, ħω] (spec §4.2), –.
 
-    Parameters
-    ----------
-    hbar_omega_eV : float or Array, eV
-        Photon energy.
-    phi_B_eV : float or Array, eV
-        Barrier height.
-    E_F_eV : float, eV
-        Au Fermi energy (5.53 eV [L]).
-    model : str
-        ``fowler``, ``escape_cone`` (exact cone, numeric quadrature), ``hemisphere`` or
-        ``all_above`` (default).
-
-    Returns
-    -------
-    Array, dimensionless
-        f_> in [0, 1]; 0 when φ_B ≥ ħω.
-
-    Notes
-    -----
-    ``escape_cone`` integrates P(E) with 64 Gauss–Legendre nodes on [φ_B, ħω]; the integrand
-    is smooth there, and the result agrees with the analytic antiderivative
-    (ħω−φ_B)/2 − √(E_F+φ_B)(√(E_F+ħω) − √(E_F+φ_B)) to machine precision (tested).
+    Energies in eV as in :func:`crossing_probability`; 0 when φ_B ≥ ħω. ``escape_cone``
+    integrates P(E) with 64 Gauss–Legendre nodes on [φ_B, ħω], equal to the analytic
+    antiderivative (ħω−φ_B)/2 − √(E_F+φ_B)(√(E_F+ħω) − √(E_F+φ_B)) to machine precision (tested).
     """
     _check_model(model)
     w = jnp.asarray(hbar_omega_eV, dtype=float)
@@ -126,50 +94,22 @@ def crossing_fraction(hbar_omega_eV, phi_B_eV, E_F_eV=5.53, model: str = "all_ab
 
 
 def effective_crossing_fraction(f_gt, xi_ib=0.0, f_ib=0.0):
-    """Interband-suppressed crossing fraction f_>^eff = (1 − ξ_ib) f_> + ξ_ib f_>,ib (spec §4.3).
+    """Interband-suppressed crossing fraction f_>^eff = (1 − ξ_ib) f_> + ξ_ib f_>,ib (spec §4.3), –.
 
-    Parameters
-    ----------
-    f_gt : float or Array, dimensionless
-        Intraband crossing fraction f_>(ħω).
-    xi_ib : float or Array, dimensionless
-        Interband share of the Au absorption at ħω, ξ_ib = Im ε_ib / Im ε_Au ([C], ≈ 0 at 2.1 eV).
-    f_ib : float, dimensionless
-        Crossing fraction of interband electrons (default 0 [A]: d-band excitation leaves
-        electrons near E_F).
-
-    Returns
-    -------
-    Array, dimensionless
+    ``f_gt``: intraband f_>(ħω); ``xi_ib`` = Im ε_ib / Im ε_Au, the interband share of the Au
+    absorption ([C], ≈ 0 at 2.1 eV); ``f_ib``: crossing fraction of interband electrons (0 [A]:
+    d-band excitation leaves electrons near E_F).
     """
     return (1.0 - xi_ib) * f_gt + xi_ib * f_ib
 
 
 def energy_resolved_hot_yield(hbar_omega_eV, phi_B_eV, k_inj, k_ee_ref, E_F_eV=5.53,
                               model: str = "all_above", E_ref_eV=1.0):
-    """(1/ħω) ∫_{φ_B}^{ħω} P(E) k_inj / (k_inj + k_ee(E)) dE (spec §4.4, ``energy_resolved``).
+    """(1/ħω) ∫_{φ_B}^{ħω} P(E) k_inj / (k_inj + k_ee(E)) dE (spec §4.4, ``energy_resolved``), –.
 
-    Multiply by η_LD (and the interband factor) to obtain Φ_hot.
-
-    Parameters
-    ----------
-    hbar_omega_eV, phi_B_eV : float or Array, eV
-        Photon energy and barrier height.
-    k_inj : float or Array, ps⁻¹
-        Injection rate t_int ν_s.
-    k_ee_ref : float or Array, ps⁻¹
-        e–e scattering rate at ``E_ref_eV`` above E_F; k_ee(E) = k_ee,ref (E/E_ref)²
-        (Fermi-liquid (E − E_F)² law [L]).
-    E_F_eV : float, eV
-        Au Fermi energy.
-    model : str
-        Crossing probability P(E) (see :func:`crossing_probability`).
-    E_ref_eV : float, eV
-        Reference energy of ``k_ee_ref`` (1 eV in the spec).
-
-    Returns
-    -------
-    Array, dimensionless
+    Multiply by η_LD (and the interband factor) to obtain Φ_hot. Energies in eV; ``k_inj``
+    (= t_int ν_s) and ``k_ee_ref`` in ps⁻¹, with k_ee(E) = k_ee,ref (E/E_ref)² (Fermi-liquid
+    law [L], E_ref = 1 eV in the spec).
     """
     _check_model(model)
     w = jnp.asarray(hbar_omega_eV, dtype=float)

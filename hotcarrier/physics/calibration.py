@@ -51,8 +51,5 @@ def deconvolved_amplitude(p, model: str = "all_above", m=0.0):
 
 def linear_regime_slope(rho, amplitudes):
     """Least-squares slope and intercept of amplitude vs ρ_abs (low-fluence slope, spec §6.5)."""
-    rho = jnp.asarray(rho, float)
-    a = jnp.asarray(amplitudes, float)
-    A = jnp.stack([rho, jnp.ones_like(rho)], axis=1)
-    coef, *_ = jnp.linalg.lstsq(A, a)
-    return coef[0], coef[1]
+    slope, intercept = jnp.polyfit(jnp.asarray(rho, float), jnp.asarray(amplitudes, float), 1)
+    return slope, intercept

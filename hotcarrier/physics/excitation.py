@@ -34,28 +34,15 @@ its plasmon resonance (594 nm; used at 590 nm), cm² [C] (spec §2 A.4, §11).""
 
 
 def photon_fluence_cm2(fluence_uJ_cm2, photon_energy_eV):
-    """Photons per unit area in a pulse, F/ħω, photons cm⁻².
-
-    Parameters
-    ----------
-    fluence_uJ_cm2 : float or Array, µJ cm⁻²
-        Pulse energy per area (pump fluence).
-    photon_energy_eV : float or Array, eV
-        Photon energy ħω.
-    """
+    """Photons per unit area in a pulse F/ħω, photons cm⁻² (F in µJ cm⁻², ħω in eV)."""
     return fluence_uJ_cm2 * 1e-6 / (photon_energy_eV * Q_E)
 
 
 def photon_flux_cm2_s(irradiance_mW_cm2, photon_energy_eV):
-    """Photon flux of continuous illumination, I/ħω, photons cm⁻² s⁻¹ (spec §9.3).
+    """Photon flux of continuous illumination I/ħω, photons cm⁻² s⁻¹ (spec §9.3).
 
-    Parameters
-    ----------
-    irradiance_mW_cm2 : float or Array, mW cm⁻²
-        Incident irradiance.
-    photon_energy_eV : float or Array, eV
-        (Mean) photon energy ħω; 1.9e6 photons per particle per s absorbed at 100 mW cm⁻²,
-        590 nm and σ_abs = 6.2e-12 cm² (spec §9.5 [C]).
+    I in mW cm⁻², (mean) ħω in eV; 1.9e6 photons per particle per s are absorbed at
+    100 mW cm⁻², 590 nm and σ_abs = 6.2e-12 cm² (spec §9.5 [C]).
     """
     return irradiance_mW_cm2 * 1e-3 / (photon_energy_eV * Q_E)
 
@@ -63,16 +50,8 @@ def photon_flux_cm2_s(irradiance_mW_cm2, photon_energy_eV):
 def absorbed_photon_density(fluence_uJ_cm2, pump_nm, absorbance, path_cm):
     """Absorbed photons per volume ρ_abs = (F/ħω)(1 − 10^{−A})/ℓ, photons cm⁻³ (spec §7.1).
 
-    Parameters
-    ----------
-    fluence_uJ_cm2 : float or Array, µJ cm⁻²
-        Pump fluence.
-    pump_nm : float, nm
-        Pump (vacuum) wavelength.
-    absorbance : float, –
-        Decadic absorbance (OD) of the sample at the pump wavelength.
-    path_cm : float, cm
-        Optical path length ℓ.
+    F in µJ cm⁻², pump vacuum wavelength in nm, A the decadic absorbance (OD) at the pump,
+    path length ℓ in cm.
     """
     return photon_fluence_cm2(fluence_uJ_cm2, nm_to_ev(pump_nm)) * (1.0 - 10.0 ** (-absorbance)) \
         / path_cm
@@ -82,20 +61,8 @@ def mean_absorbed_photons(fluence_uJ_cm2, p: InterfaceParams | None = None,
                           sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
     """Mean photons absorbed per particle ⟨N_abs⟩ = F σ_abs / ħω (spec §2 A.4).
 
-    Parameters
-    ----------
-    fluence_uJ_cm2 : float or Array, µJ cm⁻²
-        Pump fluence.
-    p : InterfaceParams, optional
-        Supplies ħω (``hbar_omega_eV``; default :data:`~hotcarrier.physics.parameters.CLEAN`,
-        2.1 eV).
-    sigma_abs_cm2 : float, cm²
-        Absorption cross-section (6.2e-12 cm² at 590 nm for the default geometry [C]).
-
-    Returns
-    -------
-    float or Array, photons per particle
-        18.43 per µJ cm⁻² for the defaults (spec: ≈ 18.4 [C]).
+    F in µJ cm⁻²; ħω from ``p`` (default ``CLEAN``, 2.1 eV); σ_abs in cm² (6.2e-12 cm² at
+    590 nm for the default geometry [C]). 18.43 per µJ cm⁻² for the defaults (spec ≈ 18.4).
     """
     hw = (CLEAN if p is None else p).hbar_omega_eV
     return photon_fluence_cm2(fluence_uJ_cm2, hw) * sigma_abs_cm2

@@ -13,6 +13,7 @@ likelihood (Δχ² = 3.84 in RMSE-scaled units). The result is the package's one
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 import warnings
@@ -29,7 +30,7 @@ from ..errors import (ConvergenceWarning, DataFormatError, FitError, NonlinearRe
                       ParameterAtBoundWarning)
 from ..fitting.optimize import CONVERGED_STATUSES, least_squares, levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
-from ..fitting.result import FitResult, build_summary, finite_or_none
+from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
 from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
                                    propagate_covariance, standard_errors)
 from ..io import load_ta
@@ -47,8 +48,6 @@ __all__ = ["fit_physical", "fit_physical_model_file", "load_data_files", "as_dat
 
 PROFILE_THRESHOLD = 1.92
 """Δcost / RMSE² of the 95 % profile interval (Δχ² = 3.84)."""
-
-DERIVED_NAMES = BATCH_DERIVED
 
 
 @dataclass(frozen=True)
@@ -123,27 +122,11 @@ def _optimise(fn, objective, x0, args, free, model: PhysicalModel):
 def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResult:
     """Fit the physical model to a set of TA datasets (edge function; float64 inside).
 
-    Parameters
-    ----------
-    datasets : dict of name → xarray.Dataset
-        Sample mid-IR traces (a fluence series), optionally a calibration reference and a
-        visible map (``[data] probes``).
-    model : PhysicalModel
-        From :meth:`PhysicalModel.from_toml`.
-    progress : callable, optional
-        ``progress(message)`` for status lines.
-
-    Returns
-    -------
-    FitResult
-        ``derived["injection_quantum_yield"]`` holds Φ_inj, its standard error and its
-        95 % interval (profile likelihood).
-
-    Raises
-    ------
-    FitError
-        No free parameter, unusable data, or a cost that is not finite at the start or
-        becomes so (a bad fixed parameter or bound).
+    ``datasets``: name → sample mid-IR traces (a fluence series), optionally a calibration
+    reference and a visible map (``[data] probes``); ``progress(message)`` for status lines.
+    ``derived["injection_quantum_yield"]`` of the result holds Φ_inj, its stderr and 95 %
+    interval (profile likelihood). Raises :class:`FitError` for no free parameter, unusable
+    data, or a cost that is not finite at the start or becomes so (a bad fixed value or bound).
     """
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
@@ -184,8 +167,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     nc = len(CANDIDATES)
     values = {k: float(dvals[i]) for i, k in enumerate(CANDIDATES)}
     stderr = {k: float(se_all[i]) for i, k in enumerate(CANDIDATES) if free[i]}
-    derived_vals = dict(zip(DERIVED_NAMES, dvals[nc:]))
-    derived_se = dict(zip(DERIVED_NAMES, se_all[nc:]))
+    derived_vals = dict(zip(BATCH_DERIVED, dvals[nc:]))
+    derived_se = dict(zip(BATCH_DERIVED, se_all[nc:]))
     ident = {k: bool(b) for k, b in zip(free_names, cov.identifiable)}
     phi, phi_se = float(derived_vals[PHI]), float(derived_se[PHI])
     ci, prof, ci_method = [None, None], {}, "Wald (delta method)"
@@ -197,7 +180,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         ci = [phi - 1.96 * phi_se, phi + 1.96 * phi_se]
     p_fit, o_fit = objective.params(jnp.asarray(x), *args[:3])
     derived = {
-        PHI: {"value": phi, "stderr": finite_or_none(phi_se), "ci95": [finite_or_none(c) for c in ci],
+        PHI: {"value": phi, "stderr": finite_or_none(phi_se),
+              "ci95": [finite_or_none(c) for c in ci],
               "ci_method": ci_method, "unit": "–", "profile": prof,
               "definition": "∫ injection flux dt per photon absorbed by Au (spec §5.4)"},
         "long_lived_fraction": _derived(derived_vals, derived_se, "long_lived_fraction",
@@ -211,16 +195,15 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         "not_identifiable": [k for k in free_names if not ident[k]] + list(SUB_IRF),
     }
     fit = np.asarray(aux["fit"])
-    derived["fluence_linearity"] = fluence_linearity(rows, fit, phi)
-    lin = derived["fluence_linearity"]
-    if lin and lin["slope_z"] is not None and abs(lin["slope_z"]) > 3.0:
+    lin = derived["fluence_linearity"] = fluence_linearity(rows, fit, phi)
+    if lin["slope_z"] is not None and abs(lin["slope_z"]) > 3.0:
         warnings.warn(f"the apparent Φ_inj of the sample traces changes with fluence "
                       f"(slope {lin['slope_per_1e12_cm3']:.3g} per 10¹² cm⁻³, "
                       f"{lin['slope_z']:.1f} σ): the data are not in the linear regime "
                       "(spec §6.5); keep the low-fluence traces or use the nonlinear module",
                       NonlinearRegimeWarning, stacklevel=3)
-    amplitudes = {k: finite_or_none(v) for k, v, on in zip(AMPLITUDE_NAMES, np.asarray(aux["c"]), col_on)
-                  if on}
+    amplitudes = {k: finite_or_none(v)
+                  for k, v, on in zip(AMPLITUDE_NAMES, np.asarray(aux["c"]), col_on) if on}
     parameters = _parameter_entries(model, values, stderr, ident, derived_vals, derived_se)
     at_bound = [k for k in free_names if near_bound(values[k], *model.free[k])]
     for k in at_bound:
@@ -243,7 +226,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         cost=cost, n_data=n_data, n_amplitudes=n_amp, covariance=cov, parameters=parameters,
         datasets=[r["name"] for rr in rows.values() for r in rr], derived=derived,
         amplitudes=amplitudes,
-        chirp=({"c1_ps_nm": float(o_fit.chirp_c1_ps_nm), "c2_ps_nm2": float(o_fit.chirp_c2_ps_nm2),
+        chirp=({"c1_ps_nm": float(o_fit.chirp_c1_ps_nm),
+                "c2_ps_nm2": float(o_fit.chirp_c2_ps_nm2),
                 "lambda_ref_nm": float(o_fit.lambda_ref_nm)} if has_vis else None))
     resid = np.asarray(aux["r"])[: int(data["y"].size)]
     ds = _result_dataset(rows, fit, resid, units, summary, aux if has_vis else None)
@@ -278,16 +262,11 @@ def as_datasets(data) -> dict:
 
 def control(model: PhysicalModel):
     """(ctrl, x0, free mask) of a model: bounds, pins and start of every candidate."""
-    nc = len(CANDIDATES)
-    lo, hi = np.ones(nc), 2.0 * np.ones(nc)  # placeholders of pinned parameters
-    pin = np.ones(nc, bool)
+    pin = np.array([k not in model.free for k in CANDIDATES])
+    lo, hi = np.array([model.free.get(k, (1.0, 2.0)) for k in CANDIDATES], float).T  # 1, 2: pinned
     pinval = np.array([model.start_value(k) for k in CANDIDATES])
-    x0 = np.zeros(nc)
-    for i, k in enumerate(CANDIDATES):
-        if k in model.free:
-            lo[i], hi[i] = model.free[k]
-            pin[i] = False
-            x0[i] = to_unconstrained(pinval[i], lo[i], hi[i], k in LOG_SCALED)
+    x0 = np.array([0.0 if pinned else to_unconstrained(v, a, b, k in LOG_SCALED)
+                   for k, pinned, v, a, b in zip(CANDIDATES, pin, pinval, lo, hi)])
     ctrl = {"lo": jnp.asarray(lo), "hi": jnp.asarray(hi), "pin": jnp.asarray(pin),
             "pinval": jnp.asarray(pinval)}
     return ctrl, x0, ~pin
@@ -327,56 +306,41 @@ def _parameter_entries(model, values, stderr, ident, dvals, dse) -> dict:
     units = {**field_units(), **EXTRA_UNITS}
     free = model.free
     params = {}
-    for name in [k for k in free if k != PHI] + [
-            "eta_cid", "tau_inj_fs", "tau_ee_fs", "tau_bet_ps", "tau_sep_ps", "tau_trec_ns",
-            "N_it_cm2", "irf_fwhm_fs", "phi_B_eV", "eta_rad", "hbar_omega_eV"]:
-        if name in params:
-            continue
+    shown = ("eta_cid", "tau_inj_fs", "tau_ee_fs", "tau_bet_ps", "tau_sep_ps", "tau_trec_ns",
+             "N_it_cm2", "irf_fwhm_fs", "phi_B_eV", "eta_rad", "hbar_omega_eV")
+    for name in dict.fromkeys(([PHI] if PHI in free else []) + list(free) + list(shown)):
         derived = name in ("eta_cid", "tau_inj_fs") and PHI in free
-        if derived:
-            value, se = float(dvals[name]), finite_or_none(dse[name])
+        if derived or name == PHI:
+            value, se = dvals[name], dse[name]
         elif name in free:
-            value, se = values[name], finite_or_none(stderr.get(name))
+            value, se = values[name], stderr.get(name)
         else:
             value, se = model.start_value(name), None
-        lo_hi = free.get(name)
-        entry = {"value": value, "stderr": se, "unit": units.get(name, "–"),
-                 "fixed": name not in free and not derived, "free": name in free,
-                 "expr": "derived from injection_quantum_yield" if derived else None,
-                 "min": lo_hi[0] if lo_hi else None, "max": lo_hi[1] if lo_hi else None,
-                 "identifiable": ident.get(name, True) if name in free else None}
-        if derived:
-            entry["derived_from"] = PHI
-            entry["note"] = ("sub-IRF split of Φ_inj not identifiable (spec §7.3); set by the "
-                             "fixed direct share η_CID/Φ_inj and τ_ee")
-        params[name] = entry
-    if PHI in free:  # Φ_inj is a fitted parameter too: listed first
-        lo, hi = free[PHI]
-        params = {PHI: {"value": float(dvals[PHI]), "stderr": finite_or_none(dse[PHI]), "unit": "–",
-                        "fixed": False, "free": True, "expr": None, "min": lo, "max": hi,
-                        "identifiable": ident.get(PHI, True)}, **params}
+        note = {"derived_from": PHI, "note": "sub-IRF split of Φ_inj not identifiable (spec "
+                "§7.3); set by the fixed direct share η_CID/Φ_inj and τ_ee"} if derived else {}
+        params[name] = parameter_entry(
+            value, se, units.get(name, "–"), fixed=name not in free and not derived,
+            free=name in free, expr="derived from injection_quantum_yield" if derived else None,
+            bounds=free.get(name, (None, None)),
+            identifiable=ident.get(name, True) if name in free else None, **note)
     return params
 
 
 def _result_dataset(rows, fit, resid, units, summary, vis_aux) -> xr.Dataset:
     """Data, fit and weighted residual of every trace (dim ``row``), plus the visible map."""
-    import json
+    mid = [dict(r, role=role) for role, rr in rows.items() if role != "visible" for r in rr]
 
-    names, t = [], []
-    mid = {k: v for k, v in rows.items() if k != "visible"}
-    for rr in mid.values():
-        for r in rr:
-            names += [r["name"]] * r["t"].size
-            t.append(r["t"])
-    y = np.concatenate([r["y"] for rr in mid.values() for r in rr])
+    def per_row(key):
+        """``key`` of every mid-IR trace end to end, one entry per delay."""
+        return np.concatenate([np.broadcast_to(r[key], r["t"].shape) for r in mid])
+
     ds = xr.Dataset(
-        {"signal": ("row", y, {"units": units}),
+        {"signal": ("row", per_row("y"), {"units": units}),
          "fit": ("row", fit, {"units": units}),
          "weighted_residual": ("row", resid),
-         "role": ("row", np.concatenate([[role] * r["t"].size for role, rr in mid.items()
-                                         for r in rr]).astype(str))},
-        coords={"delay": ("row", np.concatenate(t), {"units": "ps"}),
-                "trace": ("row", np.asarray(names))},
+         "role": ("row", per_row("role").astype(str))},
+        coords={"delay": ("row", per_row("t"), {"units": "ps"}),
+                "trace": ("row", per_row("name"))},
         attrs={"summary_json": json.dumps(summary)})
     if vis_aux is not None:
         v = rows["visible"][0]
@@ -407,15 +371,12 @@ def fluence_linearity(rows, fit, phi) -> dict:
            "traces": [{"name": n, "rho_abs_1e12_cm3": rho, "apparent_yield": a,
                        "stderr": e} for n, rho, a, e in out],
            "slope_per_1e12_cm3": None, "slope_stderr": None, "slope_z": None}
-    if len(out) >= 2:
-        rho = np.array([o[1] for o in out])
-        a = np.array([o[2] for o in out])
-        wt = 1.0 / np.array([o[3] for o in out]) ** 2
-        X = np.stack([rho, np.ones_like(rho)], axis=1)
-        cov = np.linalg.inv(X.T @ (wt[:, None] * X))
-        coef = cov @ (X.T @ (wt * a))
-        res.update(slope_per_1e12_cm3=float(coef[0]), slope_stderr=float(math.sqrt(cov[0, 0])),
-                   slope_z=float(coef[0] / math.sqrt(cov[0, 0])))
+    if len(out) >= 2:  # weighted straight line a(ρ), weights 1/stderr
+        rho, a, err = (np.array(col) for col in list(zip(*out))[1:])
+        coef, cov = np.polyfit(rho, a, 1, w=1.0 / err, cov="unscaled")
+        se = math.sqrt(cov[0, 0])
+        res.update(slope_per_1e12_cm3=float(coef[0]), slope_stderr=se,
+                   slope_z=float(coef[0]) / se)
     return res
 
 
@@ -444,12 +405,8 @@ def fit_physical_model_file(data_paths, model_path, out_dir=None, progress=None)
 
 
 def demo_fits(out_dir=None, progress=None):
-    """Fit the bundled clean and defective datasets with their model files.
-
-    Returns
-    -------
-    list of (name, Φ_inj value, [ci95 low, high])
-    """
+    """Fit the bundled clean and defective datasets with their model files; returns
+    [(name, Φ_inj value, [ci95 low, high])]."""
     from ..bundled import datasets_dir, fits_dir
 
     results = []

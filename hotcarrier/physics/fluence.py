@@ -1,26 +1,14 @@
 """Fluence dependence of the injection yield; linear-regime check; fluence-series fits (§6.5).
 
-One Au@CdS particle absorbs ≈ 18.4 photons per µJ cm⁻² at 590 nm (spec §2 A.4), so typical TA
-fluences put 10²–10³ electrons' worth of charge on the core. Core charging (φ_eff = φ_B +
-q n_s/C_eff, 8.6 mV per electron) lowers the hot-electron crossing fraction during the pulse,
-and Φ_inj falls: 0.481 → 0.416 at 10 µJ cm⁻² (−14 %), 0.236 at 100 µJ cm⁻² (spec §6.4). Φ_inj
-must therefore come from the **low-fluence slope** of the t = 0⁺ injected amplitude vs absorbed
-photons, or from a global fit of the nonlinear model to a fluence series (spec §6.5).
-
-Definitions used here
----------------------
-* Φ(F) = injected electrons per absorbed photon over the solve window, with charging
-  (photo-injected + thermionic, spec §5.4) — :attr:`TTMSolution.injection_yield`.
-* A(F) = the deconvolved t = 0⁺ amplitude of the injected-electron population, in electrons
-  per particle: A = Φ(F) ⟨N_abs⟩(F). Injection (τ_inj = 30 fs) completes within the pump, long
-  before BET (ps), so the t = 0⁺ amplitude is the injected count — the quantity whose slope
-  at F → 0 is Φ_inj · dN_abs/dF (spec §5.4, §6.5).
-* F is the on-axis (peak) fluence. With a Gaussian pump (1/e² radius w_pu) and probe (w_pr),
-  the probed ensemble sees S = κ ∫₀¹ u^{κ−1} S₁(F u) du, κ = (w_pu/w_pr)² (spec §2 A.5 with
-  u = F(r)/F); ``beam_ratio=None`` means a probe much smaller than the pump (S = S₁(F)).
-  The particle-to-particle Poisson spread of N_abs is not averaged (mean field); to leading
-  order it changes A by −β/2 ≈ −1e-3 relative (E[n²] = N² + N, β = 1.87e-3 per photon, see
-  :func:`estimated_yield_deviation`).
+Core charging (8.6 mV per electron, ≈ 18.4 absorbed photons per µJ cm⁻² at 590 nm) lowers
+Φ_inj: 0.481 → 0.416 at 10 µJ cm⁻² (−14 %), 0.236 at 100 µJ cm⁻² (spec §6.4), so Φ_inj must
+come from the low-fluence slope of the t = 0⁺ injected amplitude or from a global fit of the
+nonlinear model to a fluence series (spec §6.5). Definitions (docs/physics-nonlinear.md §2):
+Φ(F) = :attr:`TTMSolution.injection_yield` (photo-injected + thermionic, with charging);
+A(F) = Φ(F) ⟨N_abs⟩(F), the t = 0⁺ amplitude in electrons per particle (injection ends within
+the pump); F is the on-axis fluence, averaged over a Gaussian pump/probe profile as
+S = κ ∫₀¹ u^{κ−1} S₁(F u) du, κ = (w_pu/w_pr)² (spec §2 A.5; ``beam_ratio=None``: S = S₁(F)).
+The Poisson spread of N_abs between particles is not averaged (≈ −1e-3 relative on A).
 """
 
 from __future__ import annotations
@@ -31,6 +19,8 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import roots_jacobi
 
 from .._x64 import with_x64
 from ..errors import ConvergenceWarning, NonlinearRegimeWarning
@@ -42,9 +32,6 @@ from .injection import injection_quantum_yield
 from .parameters import InterfaceParams
 from .ttm import TTMConfig, charging_shift_per_electron_eV, solve_ttm_batch
 
-def _final_ts(cfg: TTMConfig):
-    return jnp.array([cfg.t_end_ps])
-
 
 def _profile_nodes(beam_ratio, n_nodes):
     """Nodes u ∈ (0, 1) and weights of κ∫₀¹u^{κ−1}(·)du (Gauss–Jacobi, weight u^{κ−1}).
@@ -53,8 +40,6 @@ def _profile_nodes(beam_ratio, n_nodes):
     """
     if beam_ratio is None:
         return np.ones(1), np.ones(1)
-    from scipy.special import roots_jacobi
-
     kappa = float(beam_ratio) ** 2
     x, w = roots_jacobi(n_nodes, 0.0, kappa - 1.0)  # weight (1+x)^{κ−1} on [−1, 1]
     u = 0.5 * (x + 1.0)
@@ -65,27 +50,15 @@ def _profile_nodes(beam_ratio, n_nodes):
 def injection_yield_vs_fluence(p: InterfaceParams, fluence_uJ_cm2, *, pump_fwhm_fs=100.0,
                                cfg: TTMConfig = TTMConfig(),
                                sigma_abs_cm2: float = SIGMA_ABS_590_CM2):
-    """Φ_inj(F) with charging from the nonlinear model (pure JAX; needs float64 on).
+    """Φ_inj(F) with charging from the nonlinear model, injected electrons per absorbed photon.
 
-    Parameters
-    ----------
-    p : InterfaceParams
-    fluence_uJ_cm2 : Array, µJ cm⁻²
-        1-D array of pump fluences.
-    pump_fwhm_fs : float, fs
-    cfg : TTMConfig
-        Switches (default: everything on, charging included).
-    sigma_abs_cm2 : float, cm²
-
-    Returns
-    -------
-    Array, injected electrons per absorbed photon
-        0.481 / 0.474 / 0.416 / 0.270 / 0.236 at 0.1 / 1 / 10 / 50 / 100 µJ cm⁻² (defaults).
+    Pure JAX (needs float64 on); ``fluence_uJ_cm2`` 1-D in µJ cm⁻², ``pump_fwhm_fs`` in fs,
+    ``sigma_abs_cm2`` in cm². 0.481 / 0.474 / 0.416 / 0.270 / 0.236 at 0.1 / 1 / 10 / 50 /
+    100 µJ cm⁻² for the defaults.
     """
-    n_abs = mean_absorbed_photons(jnp.atleast_1d(jnp.asarray(fluence_uJ_cm2, float)), p,
-                                  sigma_abs_cm2)
-    sol = solve_ttm_batch(p, n_abs, ts=_final_ts(cfg), pump_fwhm_fs=pump_fwhm_fs, cfg=cfg)
-    return sol.injection_yield
+    f = jnp.atleast_1d(jnp.asarray(fluence_uJ_cm2, float))
+    amp = injected_amplitude(p, f, pump_fwhm_fs=pump_fwhm_fs, cfg=cfg, sigma_abs_cm2=sigma_abs_cm2)
+    return amp / mean_absorbed_photons(f, p, sigma_abs_cm2)
 
 
 def injected_amplitude(p: InterfaceParams, fluence_uJ_cm2, *, beam_ratio=None, n_nodes=12,
@@ -101,7 +74,8 @@ def injected_amplitude(p: InterfaceParams, fluence_uJ_cm2, *, beam_ratio=None, n
     u, w = _profile_nodes(beam_ratio, n_nodes)
     local = (f[:, None] * jnp.asarray(u)[None, :]).reshape(-1)
     n_abs = mean_absorbed_photons(local, p, sigma_abs_cm2)
-    sol = solve_ttm_batch(p, n_abs, ts=_final_ts(cfg), pump_fwhm_fs=pump_fwhm_fs, cfg=cfg)
+    sol = solve_ttm_batch(p, n_abs, ts=jnp.array([cfg.t_end_ps]), pump_fwhm_fs=pump_fwhm_fs,
+                          cfg=cfg)
     amp = (sol.photo_injected[:, -1] + sol.thermionic[:, -1]).reshape(f.shape[0], -1)
     return amp @ jnp.asarray(w)
 
@@ -109,22 +83,10 @@ def injected_amplitude(p: InterfaceParams, fluence_uJ_cm2, *, beam_ratio=None, n
 # ------------------------------------------------------------------ linear-regime check
 @dataclass(frozen=True)
 class LinearityReport:
-    """Outcome of :func:`check_linear_regime` (numpy arrays, one entry per fluence).
-
-    Attributes
-    ----------
-    fluence_uJ_cm2, n_abs : ndarray
-        Fluence and mean absorbed photons per particle.
-    phi, phi_linear : ndarray, –
-        Nonlinear Φ_inj(F) and the linear closed form (spec §5.4).
-    deviation : ndarray, –
-        Φ/Φ_linear − 1.
-    charging_shift_eV : ndarray, eV
-        q n_inj/C_eff for the injected count n_inj = Φ N_abs (upper bound of the barrier rise).
-    linear : ndarray of bool
-        |deviation| ≤ tol.
-    tol : float
-    """
+    """Outcome of :func:`check_linear_regime` (numpy arrays, one entry per fluence): fluence
+    (µJ cm⁻²), ⟨N_abs⟩, nonlinear Φ_inj(F) and the linear closed form (§5.4), deviation
+    Φ/Φ_linear − 1, charging shift q Φ N_abs/C_eff (eV, upper bound of the barrier rise) and
+    ``linear`` = |deviation| ≤ tol."""
 
     fluence_uJ_cm2: np.ndarray
     n_abs: np.ndarray
@@ -166,28 +128,12 @@ def check_linear_regime(p: InterfaceParams, fluence_uJ_cm2, *, tol: float = 0.01
                         pump_fwhm_fs=100.0, cfg: TTMConfig = TTMConfig(),
                         sigma_abs_cm2: float = SIGMA_ABS_590_CM2,
                         warn: bool = True) -> LinearityReport:
-    """Is the linear model (spec §5) valid at these fluences? Warn if not (spec §6.5).
+    """Is the linear model (spec §5) valid at these fluences (µJ cm⁻²)? Warn if not (§6.5).
 
-    Solves the nonlinear model (charging on by default) and compares Φ_inj(F) with the linear
-    closed form. Where |Φ/Φ_lin − 1| > ``tol`` (1 % by default, the V16 criterion) it emits one
+    Compares Φ_inj(F) of the nonlinear model (charging on by default) with the linear closed
+    form; where |Φ/Φ_lin − 1| > ``tol`` (1 %, the V16 criterion) and ``warn``, emits one
     :class:`~hotcarrier.errors.NonlinearRegimeWarning` naming the fluences, ⟨N_abs⟩, the
-    deviation and the charging shift, and says what to do.
-
-    Parameters
-    ----------
-    p : InterfaceParams
-    fluence_uJ_cm2 : float or array, µJ cm⁻²
-    tol : float
-        Allowed relative deviation of Φ_inj.
-    pump_fwhm_fs : float, fs
-    cfg : TTMConfig
-    sigma_abs_cm2 : float, cm²
-    warn : bool
-        Emit the warning (``False``: only return the report).
-
-    Returns
-    -------
-    LinearityReport
+    deviation and the charging shift, and what to do.
     """
     f = np.atleast_1d(np.asarray(fluence_uJ_cm2, float))
     n_abs = np.asarray(mean_absorbed_photons(f, p, sigma_abs_cm2))
@@ -215,19 +161,13 @@ def check_linear_regime(p: InterfaceParams, fluence_uJ_cm2, *, tol: float = 0.01
 
 
 def _largest_linear_fluence(p, tol, sigma_abs_cm2):
-    """Fluence where the closed-form charging estimate reaches −tol (bisection), µJ cm⁻²."""
-    per_f = float(mean_absorbed_photons(1.0, p, sigma_abs_cm2))
-
+    """Fluence where the closed-form charging estimate reaches −tol, µJ cm⁻²."""
     def dev(n):
         return float(estimated_yield_deviation(p, n)) + tol
 
-    lo, hi = 0.0, 1e6
-    if dev(hi) > 0:
+    if dev(1e6) > 0:
         return float("inf")
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if dev(mid) > 0 else (lo, mid)
-    return lo / per_f
+    return brentq(dev, 0.0, 1e6) / float(mean_absorbed_photons(1.0, p, sigma_abs_cm2))
 
 
 # ------------------------------------------------------------------ low-fluence slope
@@ -235,18 +175,9 @@ def _largest_linear_fluence(p, tol, sigma_abs_cm2):
 class SlopeEstimate:
     """Weighted fit A = s F + c F² (through the origin) of a fluence series.
 
-    Attributes
-    ----------
-    slope, slope_stderr : float, amplitude per µJ cm⁻²
-        Low-fluence slope dA/dF at F → 0 and its standard error.
-    curvature, curvature_stderr : float, amplitude per (µJ cm⁻²)²
-        Quadratic coefficient c (< 0 for charging-induced saturation).
-    phi_inj, phi_inj_stderr : float or None, –
-        slope / (dN_abs/dF) when ``photons_per_fluence`` was given and A is in electrons per
-        particle (or the same amplitude normalisation as the photon density).
-    curvature_z : float
-        c / stderr(c): |z| < 2 means the series is consistent with linearity (spec §6.5).
-    chi2_reduced : float
+    ``slope`` dA/dF at F → 0 (amplitude per µJ cm⁻²), ``curvature`` c (per (µJ cm⁻²)²; < 0 for
+    charging saturation), each with its stderr; ``phi_inj`` = slope/(dN_abs/dF) when
+    ``photons_per_fluence`` was given (else None); ``curvature_z`` = c/stderr(c).
     """
 
     slope: float
@@ -266,27 +197,13 @@ class SlopeEstimate:
 
 def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_fluence=None,
                       quadratic: bool = True) -> SlopeEstimate:
-    """Estimate the low-fluence slope of the t = 0⁺ amplitude (spec §6.5). numpy only.
+    """Low-fluence slope of the t = 0⁺ amplitude (spec §6.5), numpy only.
 
-    Fits A_i = s F_i + c F_i² (``quadratic=True``) or A_i = s F_i by weighted linear least
-    squares through the origin (no injected signal without pump). With the quadratic term the
-    slope is the F → 0 tangent, unbiased to first order by the charging curvature; the stderr
-    uses the given ``sigma`` (absolute) or, without it, the residual scatter (χ²_red scaling).
-
-    Parameters
-    ----------
-    fluence_uJ_cm2 : array, µJ cm⁻²
-    amplitude : array
-        Deconvolved t = 0⁺ amplitudes (any unit; electrons per particle for Φ_inj).
-    sigma : array, optional
-        One-standard-deviation errors of ``amplitude``.
-    photons_per_fluence : float, optional
-        dN_abs/dF, photons per particle per µJ cm⁻² (18.43 for the defaults).
-    quadratic : bool
-
-    Returns
-    -------
-    SlopeEstimate
+    Weighted least squares through the origin of A_i = s F_i + c F_i² (``quadratic``) or
+    A_i = s F_i: with the quadratic term the slope is unbiased to first order by the charging
+    curvature. ``amplitude``: deconvolved t = 0⁺ amplitudes (electrons per particle for
+    Φ_inj); ``sigma``: their absolute 1σ errors (None: χ²_red-scaled stderr);
+    ``photons_per_fluence``: dN_abs/dF per µJ cm⁻² (18.43 for the defaults).
     """
     f = np.asarray(fluence_uJ_cm2, float)
     a = np.asarray(amplitude, float)
@@ -319,24 +236,9 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
 # ------------------------------------------------------------------ global fluence-series fit
 @dataclass(frozen=True)
 class FluenceSeriesFit:
-    """Result of :func:`fit_fluence_series`.
-
-    Attributes
-    ----------
-    params : InterfaceParams
-        Best-fit parameters (fixed ones unchanged).
-    free : tuple of str
-        Names of the fitted fields.
-    values, stderr : dict
-        Best-fit value and standard error of each free field (delta method from log space).
-    phi_inj, phi_inj_stderr : float
-        Linear-regime injection yield Φ_inj of the best fit (spec §5.4) and its stderr.
-    chi2_reduced : float
-    n_iter : int
-    converged : bool
-    model_amplitude : ndarray
-        Best-fit A(F_i).
-    """
+    """Result of :func:`fit_fluence_series`: best-fit parameters, the free names with their
+    values and standard errors (delta method from log space), the linear-regime Φ_inj of the
+    best fit (§5.4) with its stderr, and the best-fit amplitudes A(F_i)."""
 
     params: InterfaceParams
     free: tuple
@@ -362,10 +264,13 @@ class _SeriesResidual:
     cfg: TTMConfig
     sigma_abs_cm2: float
 
+    def params(self, p0: InterfaceParams, x) -> InterfaceParams:
+        """``p0`` with the free fields at exp(x)."""
+        return p0.replace(**{n: jnp.exp(x[i]) for i, n in enumerate(self.free)})
+
     def __call__(self, x, p0, f, a, w, scale, fwhm_fs):
         def residuals(xx):
-            q = p0.replace(**{n: jnp.exp(xx[i]) for i, n in enumerate(self.free)})
-            model = scale * injected_amplitude(q, f, beam_ratio=self.beam_ratio,
+            model = scale * injected_amplitude(self.params(p0, xx), f, beam_ratio=self.beam_ratio,
                                                n_nodes=self.n_nodes, pump_fwhm_fs=fwhm_fs,
                                                cfg=self.cfg, sigma_abs_cm2=self.sigma_abs_cm2)
             r = (model - a) * w
@@ -384,34 +289,13 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
                        rtol: float = 1e-8) -> FluenceSeriesFit:
     """Global fit of the nonlinear model (charging, TTM) to t = 0⁺ amplitudes vs fluence.
 
-    Levenberg–Marquardt on the log of the free (positive) fields of ``p0``, with forward-mode
-    Jacobians through the stiff solver (``jax.jacfwd``; spec §6.5 "fit the full nonlinear
-    model to a fluence series"). The charging curvature separates the charge-independent
-    η_CID from the barrier-limited hot-electron branch, so (η_CID, τ_inj) are jointly
-    identifiable from amplitudes alone once εr is fixed.
-
-    Parameters
-    ----------
-    fluence_uJ_cm2, amplitude : array
-        Fluence series (µJ cm⁻²) and deconvolved t = 0⁺ amplitudes in electrons per particle
-        (or in any unit with ``amplitude_scale`` = unit per electron per particle, fixed).
-    p0 : InterfaceParams
-        Start values (and the fixed parameters).
-    free : tuple of str
-        Field names to fit (positive quantities).
-    sigma : array, optional
-        One-standard-deviation errors of ``amplitude`` (None: unit weights, covariance scaled
-        by χ²_red).
-    beam_ratio : float, optional
-        w_pump/w_probe for the pump-profile average (spec §2 A.5).
-    n_nodes : int
-        Quadrature nodes of the pump-profile average.
-    max_iter, rtol : int, float
-        LM iteration cap; stop when the relative cost decrease and the step are below rtol.
-
-    Returns
-    -------
-    FluenceSeriesFit
+    Levenberg–Marquardt on the log of the ``free`` (positive) fields of ``p0`` with forward-mode
+    Jacobians through the stiff solver (spec §6.5). The charging curvature separates η_CID from
+    the barrier-limited hot-electron branch, so (η_CID, τ_inj) are identifiable from amplitudes
+    once εr is fixed. ``amplitude`` in electrons per particle (or any unit with
+    ``amplitude_scale`` = unit per electron); ``sigma``: 1σ errors (None: unit weights,
+    covariance scaled by χ²_red); ``beam_ratio`` = w_pump/w_probe with ``n_nodes`` profile
+    nodes (§2 A.5); LM stops after ``max_iter`` or when cost decrease and step are below ``rtol``.
     """
     f = jnp.asarray(fluence_uJ_cm2, float)
     a = jnp.asarray(amplitude, float)
@@ -423,10 +307,6 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
             raise KeyError(f"unknown parameter {name!r} in free")
         if not float(getattr(p0, name)) > 0:
             raise ValueError(f"free parameter {name!r} must start > 0 (fitted in log space)")
-
-    def params_of(x):
-        return p0.replace(**{n: jnp.exp(x[i]) for i, n in enumerate(free)})
-
     fn = _SeriesResidual(free, beam_ratio, n_nodes, cfg, sigma_abs_cm2)
     args = (p0, f, a, w, scale, jnp.asarray(pump_fwhm_fs, float))
     x0 = jnp.log(jnp.asarray([float(getattr(p0, n)) for n in free]))
@@ -438,12 +318,12 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     chi2 = cov.rmse**2
     # with given σ the weights are 1/σ: the covariance is (JᵀJ)⁻¹, not rescaled by χ²_red
     cov_x = cov.covariance / chi2 if sigma is not None else cov.covariance
-    p_best = params_of(x)
+    p_best = fn.params(p0, x)
     vals = {n: float(getattr(p_best, n)) for n in free}
     cov_v, _ = propagate_covariance(lambda xx: jnp.exp(xx), x, cov_x, cov.identifiable)
     errs = {n: float(se) for n, se in zip(free, standard_errors(cov_v))}
     phi_of_x = lambda xx: jnp.atleast_1d(  # noqa: E731
-        injection_quantum_yield(params_of(xx), cfg.barrier_model))
+        injection_quantum_yield(fn.params(p0, xx), cfg.barrier_model))
     cov_phi, _ = propagate_covariance(phi_of_x, x, cov_x, cov.identifiable)
     phi_best = float(phi_of_x(x)[0])
     phi_err = float(standard_errors(cov_phi)[0])

@@ -21,8 +21,7 @@ from .barrier import (
 from .parameters import InterfaceParams
 
 __all__ = ["barrier_height", "effective_fraction", "hot_electron_branch", "hot_injection_yield",
-           "injection_quantum_yield", "external_injection_yield", "long_lived_fraction_mean_field",
-           "phi_max", "params_with_yield"]
+           "injection_quantum_yield", "phi_max", "params_with_yield"]
 
 
 def barrier_height(p: InterfaceParams):
@@ -60,52 +59,11 @@ def injection_quantum_yield(p: InterfaceParams, model: str = "all_above",
                             energy_resolved: bool = False):
     """Injection quantum yield Φ_inj per photon absorbed by the Au core (spec §5.4), –.
 
-    Parameters
-    ----------
-    p : InterfaceParams
-        Interface parameters (floats or JAX arrays).
-    model : str
-        Barrier-crossing model (``all_above`` default; ``fowler``, ``escape_cone``,
-        ``hemisphere``), spec §4.2.
-    energy_resolved : bool
-        Use the energy-resolved kinetic competition of spec §4.4.
-
-    Returns
-    -------
-    Array, dimensionless
-        Φ_inj = η_CID + η_LD f_>^eff k_inj/(k_inj + k_ee); 0.4812 for ``CLEAN``, 0.0910 for
-        ``DEFECTIVE``.
-
-    Examples
-    --------
-    >>> from hotcarrier.physics.parameters import CLEAN
-    >>> round(float(injection_quantum_yield(CLEAN)), 4)
-    0.4812
+    Φ_inj = η_CID + η_LD f_>^eff k_inj/(k_inj + k_ee) with the barrier-crossing ``model`` of
+    §4.2 (``energy_resolved``: the energy-resolved competition of §4.4); 0.4812 for ``CLEAN``,
+    0.0910 for ``DEFECTIVE``.
     """
     return p.eta_cid + hot_injection_yield(p, model, energy_resolved)
-
-
-def external_injection_yield(p: InterfaceParams, sigma_abs_au_over_ext,
-                             model: str = "all_above"):
-    """External yield Φ_ext = Φ_inj σ_abs,Au / σ_ext (spec §5.4), –."""
-    return injection_quantum_yield(p, model) * sigma_abs_au_over_ext
-
-
-def long_lived_fraction_mean_field(p: InterfaceParams, m=None):
-    """φ_LL = k_sep / (k_sep + k_BET + m k₁) for a particle with m traps (spec §5.2), –.
-
-    ``m=None`` uses the mean trap number λ (mean field); the Poisson-averaged value is
-    :func:`hotcarrier.physics.traps.long_lived_fraction`.
-    """
-    m = p.mean_traps if m is None else m
-    k1 = p.k1_per_s * 1e-12
-    return p.k_sep / (p.k_sep + p.k_bet + m * k1)
-
-
-def _inj_rate_for_hot_yield(p: InterfaceParams, phi_hot, model: str = "all_above"):
-    """k_inj (ps⁻¹) that gives hot-electron yield ``phi_hot`` at fixed η_LD, f_>, k_ee."""
-    r = phi_hot / hot_electron_branch(p, model)
-    return r * p.k_ee / (1.0 - r)
 
 
 def phi_max(p: InterfaceParams, model: str = "all_above"):

@@ -25,11 +25,8 @@ with D(a, b) = (g(a) − g(b))/(b − a) and D₂(a, b, c) = (D(a, b) − D(b, c
 
 Every trap-dependent quantity is Poisson-averaged over the trap count m (spec §8.4); the sum
 runs over m = 0 … n_max, a static integer (default ⌈λ + 12√λ + 30⌉ from the concrete λ), or
-over Gauss–Poisson quadrature nodes (the fitter's fast path).
-
-The explicit plasmon compartment (spec §3) is the scheme with P in front
-(:func:`plasmon_populations`); a diffrax stiff-ODE solution (:func:`ode_populations`) serves
-as the **test oracle only**.
+over Gauss–Poisson quadrature nodes (the fitter's fast path). The explicit plasmon
+compartment (spec §3) is the scheme with P in front (:func:`plasmon_populations`).
 """
 
 from __future__ import annotations
@@ -45,12 +42,9 @@ from ..units import fwhm_to_sigma
 from . import traps
 from .injection import hot_electron_branch
 
-__all__ = ["SPECIES", "CHAIN", "Rates", "chain_rates", "transfer_rates", "rate_matrix",
-           "source_vector", "irf_sigma_ps", "convolved_populations_m", "populations",
-           "PLASMON_CHAIN", "plasmon_populations", "ode_populations"]
-
-SPECIES = ("H", "C", "T", "L")
-"""Names of the kinetic compartments, in the order of the state vector."""
+__all__ = ["CHAIN", "Rates", "chain_rates", "transfer_rates", "rate_matrix", "source_vector",
+           "irf_sigma_ps", "convolved_populations_m", "populations", "PLASMON_CHAIN",
+           "plasmon_populations"]
 
 
 class Rates(NamedTuple):
@@ -90,20 +84,13 @@ CHAIN = kinetics.Scheme(4, (
     (2, None),  # T → ∅  k_Trec
     (3, None),  # L → ∅  k_L = k_L0 + m k₁ f_CB
 ))
-"""The chain H → C → T/L of spec §5.2 as a :class:`hotcarrier.kinetics.Scheme` (compartments in
-the order of :data:`SPECIES`; transfer rates from :func:`transfer_rates`)."""
+"""The chain H → C → T/L of spec §5.2 as a :class:`hotcarrier.kinetics.Scheme` (compartments
+H, C, T, L; transfer rates from :func:`transfer_rates`)."""
 
 
 def transfer_rates(r: Rates, m=0.0):
-    """Rates (ps⁻¹) of the transfers of :data:`CHAIN` for a particle with ``m`` traps, shape (7,).
-
-    Parameters
-    ----------
-    r : Rates
-        From :func:`chain_rates`.
-    m : float or 0-d Array
-        Trap count (a Gauss–Poisson node may be non-integer).
-    """
+    """Rates (ps⁻¹) of the transfers of :data:`CHAIN` for a particle with ``m`` traps (a
+    Gauss–Poisson node may be non-integer), shape (7,); ``r`` from :func:`chain_rates`."""
     rates = (r.k_inj, r.k_ee, r.k_bet, r.k_sep, m * r.k1, r.k_T, r.k_L0 + m * r.k1_fcb)
     return jnp.stack([jnp.asarray(k, float) for k in rates])
 
@@ -125,40 +112,18 @@ def source_vector(p, model: str = "all_above"):
 
 
 def irf_sigma_ps(p, sigma=None):
-    """IRF standard deviation σ (ps): ``sigma`` if given, else from ``p.irf_fwhm_fs`` (fs).
-
-    The one place the physical model turns its cross-correlation FWHM into σ
-    (:func:`hotcarrier.units.fwhm_to_sigma`).
-    """
+    """IRF standard deviation σ (ps): ``sigma`` if given, else from ``p.irf_fwhm_fs`` (fs)
+    (the one place the physical model turns its cross-correlation FWHM into σ)."""
     return fwhm_to_sigma(p.irf_fwhm_fs * 1e-3) if sigma is None else sigma
-
-
 
 
 def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=None):
     """IRF-convolved (H, C, T, L) per absorbed photon for particles with ``m`` traps.
 
-    The chain :data:`CHAIN` solved by :func:`hotcarrier.kinetics.convolved_populations`
-    (closed form, exact for equal or nearly equal rates), one rate set per trap count.
-
-    Parameters
-    ----------
-    t : Array (N,), ps
-        Delays.
-    p : InterfaceParams
-        Parameters.
-    m : float or Array (M,)
-        Trap counts; an array gives a leading axis.
-    model : str
-        Barrier-crossing model.
-    t0 : float, ps
-        Time zero (IRF centre).
-    sigma : float, ps, optional
-        IRF standard deviation; default from ``p.irf_fwhm_fs``.
-
-    Returns
-    -------
-    Array (4, N) or (4, M, N), electrons per absorbed photon
+    :data:`CHAIN` solved by :func:`hotcarrier.kinetics.convolved_populations`, one rate set
+    per trap count. ``t`` (N,) delays in ps; ``m`` a float or an (M,) array (leading axis);
+    ``t0`` IRF centre and ``sigma`` IRF standard deviation in ps (default from
+    ``p.irf_fwhm_fs``). Returns (4, N) or (4, M, N), electrons per absorbed photon.
     """
     s = irf_sigma_ps(p, sigma)
     r = chain_rates(p, model)
@@ -172,49 +137,27 @@ def convolved_populations_m(t, p, m, *, model: str = "all_above", t0=0.0, sigma=
 
 def populations(t, p, *, model: str = "all_above", t0=0.0, sigma=None, n_max: int | None = None,
                 quadrature: int | None = None):
-    """Poisson-averaged IRF-convolved populations (H, C, T, L) per absorbed photon (spec §5.3, §8.4).
+    """Poisson-averaged IRF-convolved (H, C, T, L) per absorbed photon, (4, N) (spec §5.3, §8.4).
 
-    Parameters
-    ----------
-    t : Array (N,), ps
-        Delays.
-    p : InterfaceParams
-        Parameters (floats or traced arrays).
-    model : str
-        Barrier-crossing model of spec §4.2.
-    t0 : float, ps
-        Time zero.
-    sigma : float, ps, optional
-        IRF standard deviation (default from ``p.irf_fwhm_fs``).
-    n_max : int, optional
-        Static truncation of the trap-count sum; default ⌈λ + 12√λ + 30⌉ from the concrete
-        λ = ``p.mean_traps`` (pass it explicitly under ``jit`` when N_it is traced).
-    quadrature : int, optional
-        Use an n-node Gauss–Poisson quadrature (:func:`traps.gauss_poisson_nodes`) instead of
-        the truncated sum: the fitter's fast path (agrees to < 1e-10, tested).
-
-    Returns
-    -------
-    Array (4, N), electrons per absorbed photon
+    ``t`` delays, ``t0`` time zero and ``sigma`` IRF standard deviation in ps (as in
+    :func:`convolved_populations_m`). ``n_max``: static truncation of the trap-count sum,
+    default ⌈λ + 12√λ + 30⌉ from the concrete λ (pass it under ``jit`` when N_it is traced);
+    ``quadrature=n``: n-node Gauss–Poisson quadrature instead, the fitter's fast path (agrees
+    to < 1e-10, tested).
     """
-    if quadrature is not None:
-        return _populations_quad(jnp.asarray(t, float), p, t0, irf_sigma_ps(p, sigma), quadrature,
-                                 model)
-    n = traps.m_max(p.mean_traps) if n_max is None else n_max
-    return _populations(jnp.asarray(t, float), p, t0, irf_sigma_ps(p, sigma), n, model)
+    if quadrature is None and n_max is None:
+        n_max = traps.m_max(p.mean_traps)
+    return _populations(jnp.asarray(t, float), p, t0, irf_sigma_ps(p, sigma), n_max, quadrature,
+                        model)
 
 
-@functools.partial(jax.jit, static_argnums=(4, 5))
-def _populations_quad(t, p, t0, sigma, n_nodes, model):
-    x, w = traps.gauss_poisson_nodes(p.mean_traps, n_nodes)
-    y = convolved_populations_m(t, p, x, model=model, t0=t0, sigma=sigma)
-    return jnp.einsum("m,smn->sn", w, y)
-
-
-@functools.partial(jax.jit, static_argnums=(4, 5))
-def _populations(t, p, t0, sigma, n_max, model):
-    w = traps.poisson_weights(p.mean_traps, n_max)
-    y = convolved_populations_m(t, p, traps.trap_counts(n_max), model=model, t0=t0, sigma=sigma)
+@functools.partial(jax.jit, static_argnums=(4, 5, 6))
+def _populations(t, p, t0, sigma, n_max, quadrature, model):
+    if quadrature is None:
+        m, w = traps.trap_counts(n_max), traps.poisson_weights(p.mean_traps, n_max)
+    else:
+        m, w = traps.gauss_poisson_nodes(p.mean_traps, quadrature)
+    y = convolved_populations_m(t, p, m, model=model, t0=t0, sigma=sigma)
     return jnp.einsum("m,smn->sn", w, y)
 
 
@@ -230,31 +173,11 @@ PLASMON_CHAIN = kinetics.Scheme(5, (
 
 def plasmon_populations(t, p, T1_fs, *, model: str = "all_above", t0=0.0, sigma=None,
                         m=0.0):
-    """(P, H, C, T, L) per absorbed photon with the explicit plasmon compartment (spec §3).
+    """(P, H, C, T, L) per absorbed photon with the explicit plasmon compartment (spec §3), (5, N).
 
-    dP/dt = s(t) − P/T1 feeds H with η_LD f_>^eff P/T1 and C with η_CID P/T1; for T1 ≪ σ
-    the result tends to :func:`convolved_populations_m`.
-
-    Parameters
-    ----------
-    t : Array (N,), ps
-        Delays.
-    p : InterfaceParams
-        Parameters.
-    T1_fs : float, fs
-        Plasmon energy decay time.
-    model : str
-        Barrier-crossing model.
-    t0 : float, ps
-        Time zero (IRF centre).
-    sigma : float, ps, optional
-        IRF standard deviation; default from ``p.irf_fwhm_fs``.
-    m : float
-        Trap count (fixed).
-
-    Returns
-    -------
-    Array (5, N), quanta or electrons per absorbed photon
+    dP/dt = s(t) − P/T1 (``T1_fs`` in fs) feeds H with η_LD f_>^eff P/T1 and C with η_CID P/T1;
+    for T1 ≪ σ the result tends to :func:`convolved_populations_m` (``m`` fixed trap count,
+    ``t``, ``t0``, ``sigma`` in ps as there).
     """
     r = chain_rates(p, model)
     kP = 1e3 / T1_fs  # ps⁻¹
@@ -264,36 +187,3 @@ def plasmon_populations(t, p, T1_fs, *, model: str = "all_above", t0=0.0, sigma=
     return kinetics.convolved_populations(PLASMON_CHAIN, jnp.asarray(t, float), rates, p0, t0,
                                           irf_sigma_ps(p, sigma)).T
 
-
-# ----------------------------------------------------------------- ODE test oracle
-def ode_populations(t, p, m=0.0, *, model: str = "all_above", t0=0.0, sigma=None,
-                    rtol=1e-11, atol=1e-13):
-    """Populations and the cumulative injection flux by stiff ODE integration (TEST ORACLE).
-
-    Integrates dy/dt = K y + b G_σ(t − t0) (diffrax Kvaerno5, PID controller) from
-    t0 − 12σ with y = 0, augmented by dΦ/dt = η_CID G_σ + k_inj H, so the last row is
-    ∫ injection flux dt up to each time (spec §5.4, V4).
-
-    Returns
-    -------
-    Array (5, N): H, C, T, L, cumulative injected electrons per absorbed photon
-    """
-    import diffrax
-
-    s = irf_sigma_ps(p, sigma)
-    r = chain_rates(p, model)
-    K = kinetics.rate_matrix(CHAIN.n, CHAIN.transfers, transfer_rates(r, m))
-    b = _source(r)
-
-    def rhs(tt, y, args):
-        src = jnp.exp(-0.5 * ((tt - t0) / s) ** 2) / (s * jnp.sqrt(2 * jnp.pi))
-        dy = K @ y[:4] + b * src
-        return jnp.concatenate([dy, jnp.atleast_1d(r.b_C * src + r.k_inj * y[0])])
-
-    t = jnp.asarray(t, float)
-    t_start = jnp.minimum(t0 - 12.0 * s, t[0])
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), diffrax.Kvaerno5(), t0=t_start, t1=t[-1], dt0=s / 20,
-        y0=jnp.zeros(5), saveat=diffrax.SaveAt(ts=t),
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol), max_steps=200_000)
-    return sol.ys.T

@@ -36,7 +36,7 @@ from ..errors import ModelError
 from . import observables as ob
 from .barrier import MODELS
 from .injection import injection_quantum_yield, phi_max
-from .parameters import InterfaceParams, preset
+from .parameters import InterfaceParams, field_units, preset
 from .simulate import DEFAULT_OBS
 
 __all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFAULT_BOUNDS",
@@ -62,8 +62,6 @@ LOG_SCALED = {"tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "tau_ref_ps
 
 SUB_IRF = ("tau_inj_fs", "tau_ee_fs", "eta_cid")
 """Not identifiable below the IRF (spec §7.3): never free together with Φ_inj."""
-
-N_AMPLITUDES = 8  # κ, β_Au, 3 sample artefact terms, 3 reference artefact terms
 
 CANDIDATES = (PHI, "tau_bet_ps", "tau_sep_ps", "N_it_cm2", "tau_trec_ns", "irf_fwhm_fs", "t0_ps",
               "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "chirp_c1_ps_nm",
@@ -94,14 +92,38 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _bad_value(name: str, v) -> str | None:
-    """Why a [parameters] value is unusable, or None."""
+def _parameter_problem(k: str, v) -> str | None:
+    """Why the [parameters] entry ``k = v`` is unusable, or None."""
+    if k == PHI:
+        return (f"{PHI} is not set directly: it follows from eta_cid and tau_inj_fs (set "
+                "those), or fit it under [free]")
+    if k not in P_FIELDS and k not in OBS_FIELDS:
+        near = difflib.get_close_matches(k, sorted(P_FIELDS | set(OBS_FIELDS)), n=3)
+        return f"unknown name {k!r}" + (f"; did you mean {' or '.join(map(repr, near))}?" if near
+                                        else "; names are InterfaceParams fields (docs/physics.md)")
     if not _is_number(v):
-        return "expected a number (without quotes)"
+        return f"{k} = {v!r}: expected a number (without quotes)"
     if not math.isfinite(float(v)):
-        return "expected a finite number"
-    if name not in SIGNED and name.endswith(POSITIVE_SUFFIXES) and not float(v) > 0:
-        return "a time, density, length, energy or temperature must be > 0"
+        return f"{k} = {v!r}: expected a finite number"
+    if k not in SIGNED and k.endswith(POSITIVE_SUFFIXES) and not float(v) > 0:
+        return f"{k} = {v!r}: a time, density, length, energy or temperature must be > 0"
+    return None
+
+
+def _bounds_problem(k: str, v, bounds) -> str | None:
+    """Why the [free] entry ``k = v`` (``bounds``: v, or the default bounds for true) is
+    unusable, or None."""
+    if k not in CANDIDATES:
+        return f"{k!r} cannot be fitted; choose among {CANDIDATES}"
+    if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
+            or not all(_is_number(b) for b in bounds)):
+        return f"{k} = {v!r}: give two numbers [lower, upper] (or true for the default bounds)"
+    if not bounds[0] < bounds[1]:
+        return (f"{k} = {list(bounds)}: the lower bound must be below the upper one; write "
+                f"[{min(bounds)}, {max(bounds)}]")
+    if k in LOG_SCALED and bounds[0] <= 0:
+        return (f"{k} = {list(bounds)}: a positive quantity (fitted in log space) needs a lower "
+                "bound > 0")
     return None
 
 
@@ -135,8 +157,6 @@ class PhysicalModel:
     def parameter_layout(self) -> tuple[list, list, dict]:
         """(reported names, free names, units) of a batch of fits of this model: the free
         parameters, then the derived quantities (:data:`BATCH_DERIVED`)."""
-        from .parameters import field_units
-
         units = {**field_units(), **EXTRA_UNITS}
         free = [k for k in CANDIDATES if k in self.free]
         names = free + [k for k in BATCH_DERIVED if k not in free]
@@ -168,53 +188,27 @@ class PhysicalModel:
         if bm not in MODELS:
             problems.append(f"[model] barrier_model = {bm!r} is unknown; choose one of {MODELS}")
             bm = "all_above"
-        o = DEFAULT_OBS
         pchanges, ochanges = {}, {}
-        known = sorted(P_FIELDS | set(OBS_FIELDS))
         for k, v in cfg.get("parameters", {}).items():
-            if k == PHI:
-                problems.append(f"[parameters] {PHI} is not set directly: it follows from "
-                                "eta_cid and tau_inj_fs (set those), or fit it under [free]")
-                continue
-            if k not in P_FIELDS and k not in OBS_FIELDS:
-                near = difflib.get_close_matches(k, known, n=3)
-                problems.append(f"[parameters] unknown name {k!r}"
-                                + (f"; did you mean {' or '.join(map(repr, near))}?" if near
-                                   else "; names are InterfaceParams fields (docs/physics.md)"))
-                continue
-            bad = _bad_value(k, v)
+            bad = _parameter_problem(k, v)
             if bad:
-                problems.append(f"[parameters] {k} = {v!r}: {bad}")
-                continue
-            (pchanges if k in P_FIELDS else ochanges)[k] = float(v)
+                problems.append(f"[parameters] {bad}")
+            else:
+                (pchanges if k in P_FIELDS else ochanges)[k] = float(v)
         p = p.replace(**pchanges)
-        o = dataclasses.replace(o, **ochanges)
+        o = dataclasses.replace(DEFAULT_OBS, **ochanges)
         free = {}
         for k, v in cfg.get("free", {}).items():
-            if k not in CANDIDATES:
-                problems.append(f"[free] {k!r} cannot be fitted; choose among {CANDIDATES}")
-                continue
             bounds = DEFAULT_BOUNDS.get(k) if v is True else v
-            if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
-                    or not all(_is_number(b) for b in bounds)):
-                problems.append(f"[free] {k} = {v!r}: give two numbers [lower, upper] (or true "
-                                "for the default bounds)")
-                continue
-            if not bounds[0] < bounds[1]:
-                problems.append(f"[free] {k} = {list(bounds)}: the lower bound must be below the "
-                                f"upper one; write [{min(bounds)}, {max(bounds)}]")
-                continue
-            if k in LOG_SCALED and bounds[0] <= 0:
-                problems.append(f"[free] {k} = {list(bounds)}: a positive quantity (fitted in log "
-                                "space) needs a lower bound > 0")
-                continue
-            free[k] = (float(bounds[0]), float(bounds[1]))
+            bad = _bounds_problem(k, v, bounds)
+            if bad:
+                problems.append(f"[free] {bad}")
+            else:
+                free[k] = (float(bounds[0]), float(bounds[1]))
         if PHI in free and any(k in free for k in SUB_IRF):
             problems.append(f"{[k for k in SUB_IRF if k in free]} cannot be free together with "
                             f"{PHI}: below the IRF only the yield is identifiable (spec §7.3)")
-        if problems:
-            raise ModelError(f"model file {source or name} has {len(problems)} problem(s):\n  - "
-                             + "\n  - ".join(problems))
+        _raise_problems(problems, source or name)
         spec = cls(params=p, obs=o, free=free, barrier_model=bm,
                    probes=tuple(cfg.get("data", {}).get("probes", ["midir"])),
                    profile=bool(cfg.get("uncertainty", {}).get("profile", True)),
@@ -229,14 +223,17 @@ class PhysicalModel:
                          "the start value ([parameters] or the preset)")
                 problems.append(f"[free] {k} = [{lo:g}, {hi:g}] does not contain {where} "
                                 f"{v:.6g}; move the start inside the bounds or widen them")
-        if problems:
-            raise ModelError(f"model file {source or name} has {len(problems)} problem(s):\n  - "
-                             + "\n  - ".join(problems))
-        if PHI in free:
+        _raise_problems(problems, source or name)
+        if PHI in free:  # capped at 0.999 of the largest reachable Φ_inj
             lo, hi = free[PHI]
-            pm = float(phi_max(p, bm))
-            free[PHI] = (lo, min(hi, 0.999 * pm))
+            free[PHI] = (lo, min(hi, 0.999 * float(phi_max(p, bm))))
         return spec
+
+
+def _raise_problems(problems: list, where: str) -> None:
+    if problems:
+        raise ModelError(f"model file {where} has {len(problems)} problem(s):\n  - "
+                         + "\n  - ".join(problems))
 
 
 def is_physical_model_file(path) -> bool:

@@ -38,10 +38,9 @@ from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
 from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2
 from .simulate import LINEAR_REGIME_MAX_NABS
 
-__all__ = ["PhysicalObjective", "collect_data", "N_NODES", "N_AMPLITUDES", "AMPLITUDE_NAMES"]
+__all__ = ["PhysicalObjective", "collect_data", "N_NODES", "AMPLITUDE_NAMES"]
 
 N_NODES = 16  # Gauss–Poisson nodes of the trap average (exact sum agrees to ~1e-14, tested)
-N_AMPLITUDES = 8  # κ, β_Au, 3 sample artefact terms, 3 reference artefact terms
 AMPLITUDE_NAMES = ("kappa_mOD", "beta_au_mOD_K", "art_sample_a0", "art_sample_a1",
                    "art_sample_a2", "art_ref_a0", "art_ref_a1", "art_ref_a2")
 
@@ -86,13 +85,9 @@ class PhysicalObjective:
         kin_r = ob.reference_kinetics(tr, p, o) * o.q_ref
         art_r = ob.artefact_basis(tr, o.t0_ref_ps, s)
         zs, zr = jnp.zeros_like(ts), jnp.zeros_like(tr)
-        cols = [
-            jnp.concatenate([rs * kin_s, rr * kin_r]),
-            jnp.concatenate([rs * te_s, zr]),
-            *[jnp.concatenate([rs * art_s[k], zr]) for k in range(3)],
-            *[jnp.concatenate([zs, rr * art_r[k]]) for k in range(3)],
-        ]
-        A = jnp.stack(cols, axis=1) * data["col_on"][None, :]
+        sample = jnp.stack([kin_s, te_s, *art_s, zs, zs, zs], axis=1) * rs[:, None]
+        reference = jnp.stack([kin_r, zr, zr, zr, zr, *art_r], axis=1) * rr[:, None]
+        A = jnp.concatenate([sample, reference]) * data["col_on"][None, :]
         return A, o
 
     def solve(self, x, ctrl, base_p, base_o, data):
@@ -166,29 +161,25 @@ def collect_data(datasets: dict, probes=("midir",)):
         probe = ds.attrs.get("probe", "midir")
         if probe not in probes:
             continue
-        if probe == "visible":
-            if "absorbed_photon_density_cm3" not in ds.attrs:
-                problems.append(f"{name}: attribute absorbed_photon_density_cm3 is missing")
-                continue
-            ok = fit_mask(ds)
-            w = ds["weight"].values if "weight" in ds else np.ones(ds["signal"].shape)
-            visible.append(dict(name=name, t=ds["delay"].values.astype(float),
-                                wl=ds["wavelength"].values.astype(float),
-                                y=np.where(ok, ds["signal"].values, 0.0),
-                                w=np.where(ok, w, 0.0),
-                                rho=float(ds.attrs["absorbed_photon_density_cm3"]) * 1e-12,
-                                units=ds["signal"].attrs.get("units", "")))
-            continue
-        if probe != "midir":
+        if probe not in ("midir", "visible"):
             problems.append(f"{name}: probe {probe!r} is not supported by the fit")
             continue
-        if role not in rows:
+        if probe == "midir" and role not in rows:
             problems.append(f"{name}: attribute hotcarrier_role must be 'sample' or 'reference' "
                             f"(got {role!r})")
             continue
         if "absorbed_photon_density_cm3" not in ds.attrs:
             problems.append(f"{name}: attribute absorbed_photon_density_cm3 is missing "
                             "(ρ_abs = (F/ħω)(1 − 10^−A)/ℓ, spec §7.1)")
+            continue
+        ok = fit_mask(ds)
+        w = ds["weight"].values if "weight" in ds else np.ones(ds["signal"].shape)
+        item = dict(name=name, t=ds["delay"].values.astype(float),
+                    y=np.where(ok, ds["signal"].values, 0.0), w=np.where(ok, w, 0.0),
+                    rho=float(ds.attrs["absorbed_photon_density_cm3"]) * 1e-12,
+                    units=ds["signal"].attrs.get("units", ""))
+        if probe == "visible":
+            visible.append(dict(item, wl=ds["wavelength"].values.astype(float)))
             continue
         if ds.sizes["wavelength"] != 1:
             problems.append(f"{name}: a mid-IR dataset must hold one probe wavelength")
@@ -202,34 +193,26 @@ def collect_data(datasets: dict, probes=("midir",)):
                     "linear model underestimates nothing here but charging lowers the apparent "
                     "Φ_inj (−14 % at 10 µJ cm⁻²) — fit a low-fluence series or the nonlinear "
                     "module (hotcarrier.physics.ttm)", NonlinearRegimeWarning, stacklevel=3)
-        ok = fit_mask(ds)[:, 0]
-        w = ds["weight"].values[:, 0] if "weight" in ds else np.ones(ds.sizes["delay"])
-        y = np.where(ok, ds["signal"].values[:, 0], 0.0)
-        rows[role].append(dict(name=name, t=ds["delay"].values.astype(float), y=y,
-                               w=np.where(ok, w, 0.0),
-                               rho=float(ds.attrs["absorbed_photon_density_cm3"]) * 1e-12,
-                               units=ds["signal"].attrs.get("units", "")))
+        rows[role].append(dict(item, y=item["y"][:, 0], w=item["w"][:, 0]))
     if not rows["sample"]:
         problems.append(f"no sample mid-IR trace found among {list(datasets)}")
     if len(visible) > 1:
-        problems.append(f"one visible map at most can be fitted (got {[v['name'] for v in visible]})")
+        problems.append("one visible map at most can be fitted "
+                        f"(got {[v['name'] for v in visible]})")
     if problems:
         raise FitError("cannot fit the physical model:\n  - " + "\n  - ".join(problems))
     units = {r["units"] for rr in rows.values() for r in rr} | {v["units"] for v in visible}
     if len(units) > 1:
         raise FitError(f"mixed signal units {sorted(units)}; convert them to one unit first")
 
-    def stack(rr):
-        if not rr:
-            return np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)
-        return (np.concatenate([r["t"] for r in rr]), np.concatenate([r["y"] for r in rr]),
-                np.concatenate([r["w"] for r in rr]),
-                np.concatenate([np.full(r["t"].size, r["rho"]) for r in rr]))
+    def stack(key, *roles):
+        """``key`` of every trace of ``roles`` end to end (ρ repeated per delay)."""
+        return np.concatenate([np.zeros(0)] + [np.broadcast_to(r[key], r["t"].shape)
+                                               for role in roles for r in rows[role]])
 
-    ts, ys, ws, rs = stack(rows["sample"])
-    tr, yr, wr, rr_ = stack(rows["reference"])
-    arrays = dict(t_s=ts, rho_s=rs, t_r=tr, rho_r=rr_, y=np.concatenate([ys, yr]),
-                  w=np.concatenate([ws, wr]))
+    arrays = dict(t_s=stack("t", "sample"), rho_s=stack("rho", "sample"),
+                  t_r=stack("t", "reference"), rho_r=stack("rho", "reference"),
+                  y=stack("y", "sample", "reference"), w=stack("w", "sample", "reference"))
     if visible:
         v = visible[0]
         arrays.update(t_v=v["t"], wl_v=v["wl"], y_v=v["y"], w_v=v["w"], rho_v=v["rho"])

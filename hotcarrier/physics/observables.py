@@ -80,31 +80,19 @@ METAL_CHAIN = kinetics.Scheme(3, (
 
 
 def metal_response(t, p, t0=0.0, sigma=None, T0=None):
-    """Linear-regime (N, ΔT_e, ΔT_l) of the Au core per absorbed photon, IRF-convolved.
+    """Linear-regime (N, ΔT_e, ΔT_l) of the Au core per absorbed photon, IRF-convolved, (3, N).
 
-    Parameters
-    ----------
-    t : Array (N,), ps
-    p : InterfaceParams
-        Uses η_rad, ħω, R1, τ_th, τ_b, γ, G, C_l, τ_env and T0 = ``temperature_K`` (spec §6,
-        table 11).
-    t0, sigma : float, ps
-        IRF centre and width (default from ``p.irf_fwhm_fs``).
-    T0 : float, K, optional
-        Ambient temperature for C_e = γT0; default ``p.temperature_K``.
-
-    Returns
-    -------
-    Array (3, N)
-        N as a fraction of ħω (–), ΔT_e and ΔT_l in K per absorbed photon per particle.
+    N as a fraction of ħω (–), ΔT_e and ΔT_l in K per absorbed photon per particle, from η_rad,
+    ħω, R1, τ_th, τ_b, γ, G, C_l, τ_env of ``p`` (spec §6). ``t``, ``t0`` and ``sigma`` (IRF
+    width, default from ``p.irf_fwhm_fs``) in ps; ``T0`` (K, C_e = γT0) default
+    ``p.temperature_K``.
     """
     s = linear.irf_sigma_ps(p, sigma)
     T0 = p.temperature_K if T0 is None else T0
     k_eph = p.G_eph / (p.gamma_e * T0) * 1e-12  # ps⁻¹ (≈ 1.23 ps⁻¹ at 300 K)
     rates = jnp.stack([jnp.asarray(k, float) for k in
                        (1.0 / p.tau_th_ps, 1.0 / p.tau_b_ps, k_eph, 1.0 / p.tau_env_ps)])
-    src = jnp.asarray(1.0 - p.eta_rad, float)
-    p0 = jnp.stack([src, jnp.zeros(()), jnp.zeros(())])
+    p0 = jnp.stack([jnp.asarray(1.0 - p.eta_rad, float), jnp.zeros(()), jnp.zeros(())])
     # energies per absorbed photon in units of ħω: (N, E_e, E_l)
     y = kinetics.convolved_populations(METAL_CHAIN, jnp.asarray(t, float), rates, p0, t0, s).T
     vc = p.volume_core_cm3 * 1e-6  # Au-core volume, m³
@@ -114,8 +102,8 @@ def metal_response(t, p, t0=0.0, sigma=None, T0=None):
 
 def artefact(t, t0, sigma, amps):
     """Coherent artefact a0 G_σ + a1 G'_σ + a2 G''_σ (spec §7.3); ``amps`` = (a0, a1, a2)."""
-    return (amps[0] * gaussian_irf(t, t0, sigma, 0) + amps[1] * gaussian_irf(t, t0, sigma, 1)
-            + amps[2] * gaussian_irf(t, t0, sigma, 2))
+    basis = artefact_basis(t, t0, sigma)
+    return amps[0] * basis[0] + amps[1] * basis[1] + amps[2] * basis[2]
 
 
 def artefact_basis(t, t0, sigma):
@@ -139,23 +127,9 @@ REFERENCE_CHAIN = kinetics.Scheme(2, (
 
 
 def reference_kinetics(t, p, o: ObservableParams, sigma=None):
-    """CB (+ weighted trapped) electrons per absorbed photon of the band-gap reference, –.
-
-    Parameters
-    ----------
-    t : Array (N,), ps
-    p : InterfaceParams
-        Supplies the IRF width.
-    o : ObservableParams
-        τ_ref, τ_ref,trap, r_T and the reference time zero.
-    sigma : float, ps, optional
-        IRF standard deviation (default from ``p.irf_fwhm_fs``).
-
-    Returns
-    -------
-    Array (N,)
-        X_C + r_T X_T, one CB electron per absorbed photon at 0⁺.
-    """
+    """CB + r_T·trapped electrons X_C + r_T X_T per absorbed photon of the band-gap reference
+    (one CB electron at 0⁺), (N,), –: τ_ref, τ_ref,trap, r_T and time zero from ``o``, the IRF
+    width from ``p`` (or ``sigma``, ps)."""
     s = linear.irf_sigma_ps(p, sigma)
     rates = jnp.stack([jnp.asarray(1.0 / o.tau_ref_ps, float),
                        jnp.asarray(1e-3 / o.tau_ref_trap_ns, float)])

@@ -35,6 +35,11 @@ RHO_CDS_G_CM3 = 4.82
 """Density of CdS, g cm⁻³ [L] CRC (spec §9.3)."""
 
 
+def _rate(time_field: str, per_ps: float, doc: str) -> property:
+    """Read-only rate ``per_ps / time_field`` in ps⁻¹ (``per_ps`` = 1e3 for fs, 1e-3 for ns)."""
+    return property(lambda self: per_ps / getattr(self, time_field), doc=doc)
+
+
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class InterfaceParams:
@@ -94,30 +99,11 @@ class InterfaceParams:
         """Landau-damping branching η_LD = 1 − η_rad − η_CID, –."""
         return 1.0 - self.eta_rad - self.eta_cid
 
-    @property
-    def k_ee(self):
-        """Above-barrier e–e relaxation rate, ps⁻¹."""
-        return 1e3 / self.tau_ee_fs
-
-    @property
-    def k_inj(self):
-        """Injection rate, ps⁻¹."""
-        return 1e3 / self.tau_inj_fs
-
-    @property
-    def k_bet(self):
-        """Back-electron-transfer rate, ps⁻¹."""
-        return 1.0 / self.tau_bet_ps
-
-    @property
-    def k_sep(self):
-        """Rate of transfer to the long-lived state, ps⁻¹."""
-        return 1.0 / self.tau_sep_ps
-
-    @property
-    def k_trec(self):
-        """Trapped-electron recombination rate, ps⁻¹."""
-        return 1e-3 / self.tau_trec_ns
+    k_ee = _rate("tau_ee_fs", 1e3, "Above-barrier e–e relaxation rate, ps⁻¹.")
+    k_inj = _rate("tau_inj_fs", 1e3, "Injection rate, ps⁻¹.")
+    k_bet = _rate("tau_bet_ps", 1.0, "Back-electron-transfer rate, ps⁻¹.")
+    k_sep = _rate("tau_sep_ps", 1.0, "Rate of transfer to the long-lived state, ps⁻¹.")
+    k_trec = _rate("tau_trec_ns", 1e-3, "Trapped-electron recombination rate, ps⁻¹.")
 
     # Particle geometry: the one definition of every size the model uses (spec §2, §8.1, §9.3).
     # Concentric spheres: Au core of radius R1, CdS shell out to R2 = R1 + d_shell.
@@ -196,17 +182,8 @@ def field_units() -> dict[str, str]:
     """Map field name → unit string, read from the field-name suffix."""
     suffix = {"_nm": "nm", "_eV": "eV", "_fs": "fs", "_ps": "ps", "_ns": "ns", "_us": "µs",
               "_ms": "ms", "_cm2": "cm⁻²", "_K": "K", "_m_s": "m s⁻¹", "_cm_s": "cm s⁻¹"}
-    out = {}
-    for f in fields(InterfaceParams):
-        unit = "–"
-        for suf, u in suffix.items():
-            if f.name.endswith(suf):
-                unit = u
-        if f.name == "sigma_n_cm2":
-            unit = "cm²"
-        if f.name == "k_XAu_ps":
-            unit = "ps⁻¹"
-        out[f.name] = unit
-    out.update({"gamma_e": "J m⁻³ K⁻²", "G_eph": "W m⁻³ K⁻¹", "C_l": "J m⁻³ K⁻¹",
-                "A_star": "A cm⁻² K⁻²"})
+    out = {f.name: next((u for suf, u in reversed(suffix.items()) if f.name.endswith(suf)), "–")
+           for f in fields(InterfaceParams)}
+    out.update({"sigma_n_cm2": "cm²", "k_XAu_ps": "ps⁻¹", "gamma_e": "J m⁻³ K⁻²",
+                "G_eph": "W m⁻³ K⁻¹", "C_l": "J m⁻³ K⁻¹", "A_star": "A cm⁻² K⁻²"})
     return out

@@ -88,29 +88,10 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
                     label: str | None = None) -> dict[str, xr.Dataset]:
     """Simulate a bundle of synthetic TA measurements (see the module docstring).
 
-    Parameters
-    ----------
-    params : InterfaceParams or str
-        Interface parameters or a preset name (``clean``, ``defective``).
-    obs : ObservableParams, optional
-        Observable parameters (default :data:`DEFAULT_OBS`).
-    seed : int
-        Seed of the Gaussian noise (numpy ``default_rng``).
-    noise_mOD : float, mOD
-        Standard deviation of the mid-IR noise (the visible map gets 2×); stored as the
-        ``weight`` = 1/σ of every cell.
-    fluences : sequence of float, µJ cm⁻²
-        Pump fluences of the sample mid-IR series.
-    include_visible : bool
-        Add the visible map.
-    model : str
-        Barrier-crossing model.
-    label : str, optional
-        Name of the parameter set written into the metadata (default: the preset name).
-
-    Returns
-    -------
-    dict of name → xarray.Dataset
+    ``params``: InterfaceParams or a preset name; ``obs`` default :data:`DEFAULT_OBS`; ``seed``
+    of the numpy Gaussian noise; ``noise_mOD``: σ of the mid-IR noise (visible 2×), stored as
+    ``weight`` = 1/σ; ``fluences`` (µJ cm⁻²) of the sample series; ``label`` names the
+    parameter set in the metadata (default: the preset name). Returns name → dataset.
     """
     if isinstance(params, str):
         label = label or params
@@ -138,37 +119,35 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
                           "model (spec §5, §7) with Gaussian noise; not a measurement."),
     }
     out: dict[str, xr.Dataset] = {}
+
+    def member(t, wl, sig, noise, **attrs):
+        """One bundle member: ``sig`` plus Gaussian noise (σ = ``noise``, mOD), weight 1/σ."""
+        noisy = sig + noise * rng.standard_normal(sig.shape)
+        history = [f"simulated (seed {seed}, noise {noise} mOD)"]
+        return make_ta_dataset(t, wl, noisy, signal_units="mOD",
+                               weight=np.full(sig.shape, 1.0 / noise),
+                               attrs={**common, **attrs, "history": history})
+
     n_max = m_max(params.mean_traps)  # the exact truncated Poisson sum of spec §8.4
     t = jnp.asarray(midir_delays())
+    midir = dict(probe="midir", probe_wavelength_nm=MIDIR_PROBE_NM, path_length_cm=0.1)
     for F in fluences:
         rho = absorbed_photon_density(F, PUMP_NM, 0.5, 0.1)
         sig = np.asarray(_midir_jit(t, params, o, rho * 1e-12, model=model, n_max=n_max))
-        noisy = sig + noise_mOD * rng.standard_normal(sig.shape)
         name = f"midir_F{F:.3f}"
-        out[name] = make_ta_dataset(
-            t, [MIDIR_PROBE_NM], noisy[:, None], signal_units="mOD",
-            weight=np.full((t.size, 1), 1.0 / noise_mOD),
-            attrs={**common, "bundle_member": name, "hotcarrier_role": "sample",
-                   "probe": "midir", "probe_wavelength_nm": MIDIR_PROBE_NM,
-                   "pump_wavelength_nm": PUMP_NM, "pump_fluence_uJ_cm2": float(F),
-                   "pump_absorbance": 0.5, "path_length_cm": 0.1,
-                   "absorbed_photon_density_cm3": rho,
-                   "mean_absorbed_photons_per_particle": float(mean_absorbed_photons(F, params)),
-                   "history": [f"simulated (seed {seed}, noise {noise_mOD} mOD)"]})
+        out[name] = member(
+            t, [MIDIR_PROBE_NM], sig[:, None], noise_mOD, **midir, bundle_member=name,
+            hotcarrier_role="sample", pump_wavelength_nm=PUMP_NM, pump_fluence_uJ_cm2=float(F),
+            pump_absorbance=0.5, absorbed_photon_density_cm3=rho,
+            mean_absorbed_photons_per_particle=float(mean_absorbed_photons(F, params)))
     rho_ref = absorbed_photon_density(0.1, REF_PUMP_NM, 0.3, 0.1)
     sig = np.asarray(_ref_jit(t, params, o, rho_ref * 1e-12))
-    noisy = sig + noise_mOD * rng.standard_normal(sig.shape)
-    out["reference"] = make_ta_dataset(
-        t, [MIDIR_PROBE_NM], noisy[:, None], signal_units="mOD",
-        weight=np.full((t.size, 1), 1.0 / noise_mOD),
-        attrs={**common, "bundle_member": "reference", "hotcarrier_role": "reference",
-               "sample": "bare CdS nanocrystals, band-gap excited (reference) — SYNTHETIC",
-               "probe": "midir", "probe_wavelength_nm": MIDIR_PROBE_NM,
-               "pump_wavelength_nm": REF_PUMP_NM, "pump_fluence_uJ_cm2": 0.1,
-               "pump_absorbance": 0.3, "path_length_cm": 0.1,
-               "absorbed_photon_density_cm3": rho_ref,
-               "electrons_per_absorbed_photon": 1.0,
-               "history": [f"simulated (seed {seed}, noise {noise_mOD} mOD)"]})
+    out["reference"] = member(
+        t, [MIDIR_PROBE_NM], sig[:, None], noise_mOD, **midir, bundle_member="reference",
+        hotcarrier_role="reference",
+        sample="bare CdS nanocrystals, band-gap excited (reference) — SYNTHETIC",
+        pump_wavelength_nm=REF_PUMP_NM, pump_fluence_uJ_cm2=0.1, pump_absorbance=0.3,
+        absorbed_photon_density_cm3=rho_ref, electrons_per_absorbed_photon=1.0)
     if include_visible:
         tv = jnp.asarray(visible_delays())
         wl = visible_wavelengths()
@@ -178,18 +157,13 @@ def simulate_bundle(params: InterfaceParams | str = "clean", obs: ob.ObservableP
         art = np.stack([0.02 * (1 + 0.5 * x), 0.0015 * x, -1e-5 * np.ones_like(x)], axis=1)
         sig = np.asarray(_vis_jit(tv, jnp.asarray(wl), params, o, rho * 1e-12, spectra,
                                   jnp.asarray(art), model=model, n_max=n_max))
-        nv = 2.0 * noise_mOD
-        noisy = sig + nv * rng.standard_normal(sig.shape)
-        out["visible"] = make_ta_dataset(
-            tv, wl, noisy, signal_units="mOD", weight=np.full(sig.shape, 1.0 / nv),
-            attrs={**common, "bundle_member": "visible", "hotcarrier_role": "sample",
-                   "probe": "visible", "pump_wavelength_nm": PUMP_NM,
-                   "pump_fluence_uJ_cm2": float(max(fluences)), "pump_absorbance": 0.5,
-                   "path_length_cm": 0.1, "absorbed_photon_density_cm3": rho,
-                   "mean_absorbed_photons_per_particle":
-                       float(mean_absorbed_photons(max(fluences), params)),
-                   "visible_species": ",".join(ob.VISIBLE_SPECIES),
-                   "history": [f"simulated (seed {seed}, noise {nv} mOD)"]})
+        out["visible"] = member(
+            tv, wl, sig, 2.0 * noise_mOD, bundle_member="visible", hotcarrier_role="sample",
+            probe="visible", pump_wavelength_nm=PUMP_NM,
+            pump_fluence_uJ_cm2=float(max(fluences)), pump_absorbance=0.5, path_length_cm=0.1,
+            absorbed_photon_density_cm3=rho,
+            mean_absorbed_photons_per_particle=float(mean_absorbed_photons(max(fluences), params)),
+            visible_species=",".join(ob.VISIBLE_SPECIES))
     return out
 
 
@@ -220,15 +194,14 @@ def write_bundle(bundle: dict[str, xr.Dataset], path) -> Path:
         raise DataFormatError(path, "the output folder does not exist", "create it first")
     root = _root_member(bundle)
     with atomic_path(path) as tmp:
-        first = True
         for name in [root] + [k for k in bundle if k != root]:
             ds = bundle[name].copy()
             ds.attrs = _nc_attrs(ds.attrs)
             for v in ds.variables:
                 ds[v].attrs = _nc_attrs(ds[v].attrs)
+            first = name == root
             ds.to_netcdf(tmp, mode="w" if first else "a", group=None if first else name,
                          engine="h5netcdf")
-            first = False
     return path
 
 
@@ -253,12 +226,12 @@ def read_bundle(path) -> dict[str, xr.Dataset]:
         with xr.open_dataset(path, group=g, engine="h5netcdf") as ds:
             out[g] = ds.load()
     for ds in out.values():
-        for k in ("history",):
-            if isinstance(ds.attrs.get(k), str) and ds.attrs[k].startswith("["):
-                try:
-                    ds.attrs[k] = "\n".join(json.loads(ds.attrs[k]))
-                except ValueError:
-                    pass
+        history = ds.attrs.get("history")
+        if isinstance(history, str) and history.startswith("["):
+            try:
+                ds.attrs["history"] = "\n".join(json.loads(history))
+            except ValueError:
+                pass
     return out
 
 

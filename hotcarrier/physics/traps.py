@@ -36,18 +36,12 @@ __all__ = [
     "poisson_weights",
     "trap_counts",
     "trap_free_fraction",
-    "trap_rate",
     "trapped_fraction",
 ]
 
 def k1_per_ps(p):
     """Capture rate per trap k₁ = σ_n v_th / V_sh, ps⁻¹ (1.559e-3 ps⁻¹ default [C])."""
     return p.k1_per_s * 1e-12
-
-
-def trap_rate(p, m):
-    """Trapping rate k_trap(m) = m k₁ of a particle with ``m`` traps, ps⁻¹."""
-    return m * k1_per_ps(p)
 
 
 def m_max(lam) -> int:
@@ -95,20 +89,9 @@ def poisson_weights(lam, n_max: int):
 def poisson_average(q_of_m, lam, n_max: int):
     """Ensemble average ⟨Q⟩ = Σ_{m=0}^{n_max} Poisson(m; λ) Q(m) over the trap count (spec §8.4).
 
-    Parameters
-    ----------
-    q_of_m : callable
-        Maps the array of trap counts m (shape (n_max + 1,), float) to Q(m) of shape
-        (n_max + 1, …); elementwise formulas in m broadcast as they are.
-    lam : float or Array, –
-        Mean traps per particle λ = N_it A_int (may be traced; the average is differentiable).
-    n_max : int (static)
-        Largest trap count included (:func:`m_max` or :func:`padded_m_max` of λ).
-
-    Returns
-    -------
-    Array
-        ⟨Q⟩, shape of Q(m) without the leading axis.
+    ``q_of_m`` maps the trap counts m (shape (n_max + 1,), float) to Q(m) of shape
+    (n_max + 1, …); ``lam`` = λ = N_it A_int may be traced (differentiable); ``n_max`` (static)
+    is the largest trap count included (:func:`m_max` or :func:`padded_m_max` of λ).
     """
     w = poisson_weights(lam, n_max)
     q = q_of_m(trap_counts(n_max))
@@ -120,50 +103,41 @@ def trap_free_fraction(p):
     return jnp.exp(-p.mean_traps)
 
 
+def _branch_fraction(p, n_max, branch):
+    """⟨k_b(m)/(k_sep + k_BET + m k₁)⟩ over the trap count; ``branch(m, k1)`` gives k_b, ps⁻¹."""
+    n = m_max(p.mean_traps) if n_max is None else n_max
+    k1 = k1_per_ps(p)
+    return poisson_average(lambda m: branch(m, k1) / (p.k_sep + p.k_bet + m * k1),
+                           p.mean_traps, n)
+
+
 def long_lived_fraction(p, n_max: int | None = None):
     """Poisson-averaged φ_LL = ⟨k_sep/(k_sep + k_BET + m k₁)⟩ (spec §5.2), –.
 
     The long-lived plateau per absorbed photon is Φ_inj φ_LL (bridge to the H2 model, §9.4b).
     ``n_max`` defaults to :func:`m_max` (λ) and must be given when λ is traced.
     """
-    n = m_max(p.mean_traps) if n_max is None else n_max
-    k1 = k1_per_ps(p)
-    return poisson_average(lambda m: p.k_sep / (p.k_sep + p.k_bet + m * k1), p.mean_traps, n)
+    return _branch_fraction(p, n_max, lambda m, k1: p.k_sep)
 
 
 def trapped_fraction(p, n_max: int | None = None):
     """Poisson-averaged fraction of injected electrons that end in deep traps, –."""
-    n = m_max(p.mean_traps) if n_max is None else n_max
-    k1 = k1_per_ps(p)
-    return poisson_average(lambda m: m * k1 / (p.k_sep + p.k_bet + m * k1), p.mean_traps, n)
+    return _branch_fraction(p, n_max, lambda m, k1: m * k1)
 
 
 def back_transfer_fraction(p, n_max: int | None = None):
     """Poisson-averaged fraction of injected electrons lost by back electron transfer, –."""
-    n = m_max(p.mean_traps) if n_max is None else n_max
-    k1 = k1_per_ps(p)
-    return poisson_average(lambda m: p.k_bet / (p.k_sep + p.k_bet + m * k1), p.mean_traps, n)
+    return _branch_fraction(p, n_max, lambda m, k1: p.k_bet)
 
 
 def gauss_poisson_nodes(lam, n_nodes: int = 24):
-    """Gauss quadrature for the Poisson(λ) measure (Gauss–Charlier, Golub–Welsch).
+    """Gauss quadrature (nodes, weights) of the Poisson(λ) measure (Gauss–Charlier, Golub–Welsch).
 
-    Σ_m Poisson(m; λ) F(m) ≈ Σ_i w_i F(x_i), exact for polynomials F of degree ≤ 2n − 1. The
-    Jacobi matrix of the monic Charlier polynomials has diagonal α_k = k + λ and off-diagonal
-    √(kλ) (k = 1 … n−1); nodes are its eigenvalues, weights the squared first components of
-    the eigenvectors (``eigh``: symmetric, hence differentiable in λ).
-
-    Used by the fitter as a fast, smooth stand-in for the truncated sum of spec §8.4 (24
-    nodes instead of up to ~200 terms for the defective λ = 70.7); the trap-dependent
-    observables are smooth in m (k_trap = m k₁) and agree with the exact truncated sum to
-    < 1e-10 (tested). λ ≥ 0; for λ = 0 all weight sits on the node 0.
-
-    Returns
-    -------
-    nodes : Array (n,)
-        Trap counts (non-integer quadrature nodes), –.
-    weights : Array (n,)
-        Sum to 1.
+    Σ_m Poisson(m; λ) F(m) ≈ Σ_i w_i F(x_i), exact for polynomials of degree ≤ 2n − 1: the
+    Jacobi matrix of the monic Charlier polynomials (diagonal k + λ, off-diagonal √(kλ)) is
+    diagonalised by ``eigh`` (differentiable in λ). The fitter's fast stand-in for the truncated
+    sum of §8.4 (agrees to < 1e-10, tested); λ ≥ 0 (λ = 0: all weight on node 0). Nodes are
+    non-integer trap counts; weights sum to 1.
     """
     lam = jnp.asarray(lam, float)
     k = jnp.arange(n_nodes, dtype=float)

@@ -12,10 +12,12 @@ Gauss–Newton uncertainties and builds a :class:`~hotcarrier.fitting.result.Fit
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -27,7 +29,7 @@ from .._x64 import with_x64, x64
 from ..errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
 from ..fitting.optimize import STATUS_MESSAGES, minimize
 from ..fitting.params import near_bound
-from ..fitting.result import FitResult, build_summary
+from ..fitting.result import FitResult, build_summary, parameter_entry
 from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
                                    profile_interval, propagate_covariance, standard_errors)
 from .model import TargetModel
@@ -40,27 +42,16 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
             ) -> xr.Dataset:
     """Apply preprocessing options to one TA dataset (in KiMoPack's order).
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        TA dataset.
-    options : dict
-        Keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack sentinel),
-        ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract the
-        mean of earlier delays), ``chirp`` (file path, coefficient list, or "auto"),
-        ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm, ``exclude`` list of
-        [lo, hi] nm bands (dropped).
-    base_dir : Path, optional
-        Folder relative to which a chirp file path is resolved.
-
-    Returns
-    -------
-    xarray.Dataset
+    ``options`` keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack
+    sentinel), ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract
+    the mean of earlier delays), ``chirp`` (file path, relative to ``base_dir``, coefficient
+    list, or "auto"), ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
+    ``exclude`` list of [lo, hi] nm bands (dropped).
     """
     from .. import preprocess as pp
     from ..dataset import TIME_DIM
 
-    o = dict(options or {})
+    o = options or {}
     if o.get("bad_values") is not None:
         ds = pp.mask_bad_values(ds, threshold=float(o["bad_values"]))
     t = ds[TIME_DIM].values
@@ -72,11 +63,8 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
     if chirp is not None:
         if isinstance(chirp, str) and chirp == "auto":
             coeffs = pp.estimate_chirp(ds).coeffs
-        elif isinstance(chirp, (str, Path)):
-            path = Path(chirp)
-            if base_dir is not None and not path.is_absolute():
-                path = Path(base_dir) / path
-            coeffs = pp.read_chirp_file(path)
+        elif isinstance(chirp, (str, Path)):  # relative to base_dir (an absolute path stays)
+            coeffs = pp.read_chirp_file(Path(base_dir or ".") / chirp)
         else:
             coeffs = np.asarray(chirp, float)
         ds = pp.chirp_correct(ds, coeffs)
@@ -93,13 +81,10 @@ def _load(item, model: TargetModel, base_dir):
     from ..dataset import check_ta
     from ..io import load_ta
 
-    if isinstance(item, (str, Path)):
-        ds = load_ta(item)
-    elif isinstance(item, xr.Dataset):
-        ds = item
-    else:
+    if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
+    ds = load_ta(item) if isinstance(item, (str, Path)) else item
     ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)
     return ds
@@ -138,8 +123,7 @@ class FitSetup:
 
     def with_robust_kinetics(self) -> FitSetup:
         """The same setup with the objective that handles (nearly) equal rates."""
-        other = object.__new__(FitSetup)
-        other.__dict__.update(self.__dict__)
+        other = copy.copy(self)
         other.objective = Objective.for_problem(self.model, self.problem, True)
         return other
 
@@ -216,16 +200,14 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     # the Bateman-only kinetics compile in about half the time; where it meets (nearly) equal
     # rates it is NaN, and the fit is redone with the recursive divided differences
     s = setup(data, model, link_tolerance=link_tolerance, robust=False)
-    model = s.model
-    if not model.parameters.free_names:
-        raise FitError(f"{model.source}: no free parameter to fit (all fixed or expressions)")
+    if not s.model.parameters.free_names:
+        raise FitError(f"{s.model.source}: no free parameter to fit (all fixed or expressions)")
     out = _minimise(s, max_iter, gtol, ftol, progress)
-    if out is None or _near_degenerate(s, out[1]):
+    if out is None or bool(out[1]["near_degenerate"]):  # within 2 % of equal rates on a path
         s = s.with_robust_kinetics()
         out = _minimise(s, max_iter, gtol, ftol, progress)
-    r, evaluation = out
-    return _finish(s, r, evaluation, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
-                   profile=profile)
+    return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
+                   profiled=profile)
 
 
 def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
@@ -245,70 +227,25 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF "
                        "width zero/negative or an expression dividing by zero — check the "
                        "parameters")
-    cb = _Progress(progress) if progress is not None else None
     D = np.asarray(start["precond"])
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
     r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
-                 gtol=gtol, ftol=ftol, callback=cb, value0=cost0,
-                 grad0=np.asarray(start["grad"]) / D)
+                 gtol=gtol, ftol=ftol, callback=None if progress is None else _Progress(progress),
+                 value0=cost0, grad0=np.asarray(start["grad"]) / D)
     if int(r.status) == 3 and not s.objective.robust:
         return None
     theta = np.asarray(r.x) / D
     return r._replace(x=theta), s.point(theta)
 
 
-def _near_degenerate(s: FitSetup, point: dict) -> bool:
-    """True when the fast objective's optimum lies within 2 % of equal rates on a path."""
-    return not s.objective.robust and bool(point["near_degenerate"])
-
-
-def _finish(s: FitSetup, r, evaluation, *, max_iter, gtol, ftol, t_start, profile):
-
-    model = s.model
-    pset = model.parameters
-    status = int(r.status)
-    if status == 3:
-        raise FitError(f"{model.source}: the fit diverged — the cost or its gradient became "
-                       f"NaN/inf after {int(r.n_iter)} iterations. Likely causes: a parameter "
-                       "without bounds running away (give rates a lower bound 0, the IRF width "
-                       "min > 0), t0 far outside the delay range, or a lifetime guess far too "
-                       "short for the time grid; tighten bounds or start values")
-    theta = np.asarray(r.x)
-    if np.any(np.abs(theta) > 50):
-        bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
-        warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
-                      "> 50); they are probably not determined by the data", ParameterAtBoundWarning,
-                      stacklevel=3)
-    converged = bool(r.converged)
-    if not converged:
-        why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
-               "values" if status == 2 else
-               "stalled: the line search found no decrease although the gradient is not small "
-               "(a parameter may have run away; check bounds and start values)")
-        warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
-                      stacklevel=3)
-    fit_seconds = time.perf_counter() - t_start
-    return _build_result(s, theta, opt=dict(
-        converged=converged, status=status, message=STATUS_MESSAGES[status],
-        n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval), grad_norm=float(r.grad_norm),
-        optimizer="optax L-BFGS (zoom line search), variable projection", gtol=gtol, ftol=ftol,
-        fit_seconds=fit_seconds), t_start=t_start, profile=profile, evaluation=evaluation)
-
-
+@dataclass(frozen=True)
 class _Progress:
-    """Host-side progress callback wrapper (stable hash for the jit cache of minimize)."""
+    """Host-side progress callback (hashable by ``fn``: one jit cache entry of minimize)."""
 
-    def __init__(self, fn):
-        self.fn = fn
+    fn: Callable
 
     def __call__(self, it, f, g):
         self.fn(int(it), float(f), float(g))
-
-    def __hash__(self):
-        return hash((type(self), self.fn))
-
-    def __eq__(self, o):
-        return type(o) is type(self) and o.fn == self.fn
 
 
 def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, dphys=None):
@@ -324,10 +261,8 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, 
     cov_phys : ndarray (n_params, n_params)
         Delta-method covariance of all parameters (fixed ones 0, NaN where undetermined).
     """
-
     th = jnp.asarray(theta)
     J = s.objective.jacobian(th, s.arrays) if jac is None else jac
-    # rows of masked cells are zero and carry no information
     # in the unconstrained space a standard error > 100 (a factor e^100 for a log-rate) means
     # the data do not determine the parameter at all: flagged, not reported as a number
     cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes,
@@ -364,103 +299,136 @@ def profile(s: FitSetup, theta, name: str, stderr: float, rmse: float, **kw):
     def phys(v):
         if not np.isfinite(v):
             return float(v)
-        x = th.at[i].set(v)
-        return float(pset.physical(x)[pset.index[name]])
+        return float(pset.physical(th.at[i].set(v))[pset.index[name]])
 
     a, b = phys(lo), phys(hi)
     return (min(a, b), max(a, b)), np.array([phys(g) for g in grid]), prof
 
 
-def _build_result(s, theta, opt: dict, t_start: float, profile=None,
-                  evaluation=None) -> FitResult:
-    """Build the result of a target-analysis fit (see :func:`fit_target`).
+def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled) -> FitResult:
+    """Checks, uncertainties and the labelled result of a fit (see :func:`fit_target`).
 
-    ``evaluation``: :meth:`FitSetup.point` at ``theta`` when already computed (one
-    compiled program gives the Jacobian, details, matrices and populations).
+    ``pt``: :meth:`FitSetup.point` at the optimum ``r.x`` (one compiled program gives the
+    Jacobian, details, matrices and populations).
     """
-    from .. import __version__
-    from ..dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
-
     model, pset = s.model, s.model.parameters
-    th = np.asarray(theta, dtype=float)
-    pt = s.point(th) if evaluation is None else evaluation
+    status = int(r.status)
+    if status == 3:
+        raise FitError(f"{model.source}: the fit diverged — the cost or its gradient became "
+                       f"NaN/inf after {int(r.n_iter)} iterations. Likely causes: a parameter "
+                       "without bounds running away (give rates a lower bound 0, the IRF width "
+                       "min > 0), t0 far outside the delay range, or a lifetime guess far too "
+                       "short for the time grid; tighten bounds or start values")
+    theta = np.asarray(r.x)
+    if np.any(np.abs(theta) > 50):
+        bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
+        warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
+                      "> 50); they are probably not determined by the data",
+                      ParameterAtBoundWarning, stacklevel=3)
+    if not bool(r.converged):
+        why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
+               "values" if status == 2 else
+               "stalled: the line search found no decrease although the gradient is not small "
+               "(a parameter may have run away; check bounds and start values)")
+        warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
+                      stacklevel=3)
+    fit_seconds = time.perf_counter() - t_start
     pvec = np.asarray(pt["physical"])
-    det, jac = pt["details"], pt["J"]
-    n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in det))
-    rw = np.concatenate([np.asarray(b[2]).ravel() for b in det])
+    n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in pt["details"]))
+    rw = np.concatenate([np.asarray(b[2]).ravel() for b in pt["details"]])
     cost = 0.5 * float(rw @ rw)
-    cr, cov_phys = uncertainties(s, th, n_amp, cost, jac, dphys=pt["dphys"])
-    names = pset.names
+    cr, cov_phys = uncertainties(s, theta, n_amp, cost, pt["J"], dphys=pt["dphys"])
     se_phys = standard_errors(cov_phys)
-    free_idx = {n: i for i, n in enumerate(pset.free_names)}
-    at_bound = []
+    fixed = np.array([p.fixed for p in pset.params], bool)
+    stderr = np.where(fixed | ~np.isfinite(se_phys), np.nan, se_phys)  # before build_summary
+    ident = dict(zip(pset.free_names, cr.identifiable))
     params = {}
-    for i, n in enumerate(names):
-        p = pset[n]
-        fixed = p.fixed
-        se = None if (fixed or not np.isfinite(se_phys[i])) else float(se_phys[i])
-        params[n] = {"value": float(pvec[i]), "stderr": se, "unit": p.unit, "fixed": fixed,
-                     "free": p.free, "expr": p.expr,
-                     "min": None if not np.isfinite(p.min) else p.min,
-                     "max": None if not np.isfinite(p.max) else p.max,
-                     "identifiable": bool(cr.identifiable[free_idx[n]]) if p.free else None}
+    for i, p in enumerate(pset.params):
+        params[p.name] = parameter_entry(
+            pvec[i], stderr[i], p.unit, fixed=p.fixed, free=p.free,
+            expr=p.expr, bounds=(p.min, p.max),
+            identifiable=bool(ident[p.name]) if p.free else None)
         if p.free and near_bound(float(pvec[i]), p.min, p.max):
-            params[n]["at_bound"] = True
-            at_bound.append(n)
+            params[p.name]["at_bound"] = True
+    at_bound = [n for n, e in params.items() if e.get("at_bound")]
     if at_bound:
         warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
                       ParameterAtBoundWarning, stacklevel=3)
-    K = np.asarray(pt["rate_matrix"])
-    p0 = np.asarray(pt["initial"])
-    Rm = np.asarray(pt["relations"])
-    n_sp = len(model.free_species)
-    cols = model.column_names
+    dataset = _result_dataset(s, pt, pvec, stderr, cov_phys)
+    is_file = Path(model.source).is_file()
+    summary = build_summary(
+        model={"type": "target", "name": (Path(model.source).parent.name or model.source)
+               if is_file else model.source, "file": model.source if is_file else None},
+        status=status, n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval),
+        wall_time_s=time.perf_counter() - t_start, fit_time_s=fit_seconds,
+        optimizer="optax L-BFGS (zoom line search), variable projection",
+        criterion=f"max|grad| <= {gtol:g}*cost, or relative decrease <= {ftol:g} on 3 steps "
+                  f"with max|grad| <= sqrt({gtol:g})*cost (gradient in the preconditioned "
+                  "variables)",
+        cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
+        parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets])
+    if model.scheme_kind in ("parallel", "sequential"):
+        taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
+        summary["lifetimes_ps"] = [p["value"] for p in taus]
+        summary["lifetimes_stderr_ps"] = [p["stderr"] for p in taus]
 
-    # --- per dataset arrays
-    multi = len(s.datasets) > 1
+    def profiler(name: str, **kw):
+        with x64():
+            return profile(s, theta, name, summary["parameters"][name]["stderr"] or math.nan,
+                           summary["rmse"], **kw)
+
+    if profiled:
+        names = [profiled] if isinstance(profiled, str) else list(profiled)
+        summary["profile_intervals"] = {n: list(profiler(n)[0]) for n in names}
+    return FitResult(dataset, summary, s, theta, profiler=profiler)
+
+
+def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:
+    """Data, fit, residual, weights, spectra (SAS, DAS, others) and populations per dataset
+    (suffix ``_<name>`` with several), and the parameters with their covariance."""
+    from .. import __version__
+    from ..dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
+
+    model, det = s.model, pt["details"]
+    n_sp, cols = len(model.free_species), model.column_names
+    K, p0, Rm = (np.asarray(pt[k]) for k in ("rate_matrix", "initial", "relations"))
     data_vars, coords = {}, {}
     offs = np.cumsum([0] + [len(np.asarray(t)) for t in s.arrays["t"]])
     for d, ds in enumerate(s.datasets):
-        sfx = f"_{model.datasets[d].name}" if multi else ""
+        sfx = f"_{model.datasets[d].name}" if len(s.datasets) > 1 else ""
         dds = ds.transpose(TIME_DIM, SPECTRAL_DIM)
-        t = dds[TIME_DIM].values
-        wl = dds[SPECTRAL_DIM].values
+        t, wl = dds[TIME_DIM].values, dds[SPECTRAL_DIM].values
         tdim, wdim = TIME_DIM + sfx, SPECTRAL_DIM + sfx
         coords[tdim] = (tdim, t, {"units": "ps", "long_name": "pump–probe delay"})
         coords[wdim] = (wdim, wl, {"units": "nm", "long_name": "probe wavelength"})
+        sig, used = dds[SIGNAL].values, fit_mask(dds)
         if s.problem.link:
-            a, mod, _, _ = det[0]
-            a, mod = np.asarray(a), np.asarray(mod)[:, offs[d]:offs[d + 1]]
             idx = s.problem.index[d]
+            ok = idx >= 0
             fitm = np.full((t.size, wl.size), np.nan)
             coef = np.full((wl.size, len(cols)), np.nan)
-            ok = idx >= 0
-            fitm[:, idx[ok]] = mod[ok].T
-            coef[idx[ok]] = a[ok]
+            fitm[:, idx[ok]] = np.asarray(det[0][1])[ok, offs[d]:offs[d + 1]].T
+            coef[idx[ok]] = np.asarray(det[0][0])[ok]
+            weight = model.weight_map(d, t, wl) * used
         else:
-            a, mod, _, _ = det[d]
-            fitm, coef = np.asarray(mod).T, np.asarray(a)
+            fitm, coef = np.asarray(det[d][1]).T, np.asarray(det[d][0])
+            weight = np.asarray(s.arrays["w"][d]).T
         unit = dds[SIGNAL].attrs.get("units", "")
-        sig = dds[SIGNAL].values
-        used = fit_mask(dds)
-        data_vars["data" + sfx] = ((tdim, wdim), sig, {"units": unit, "long_name": "ΔA"})
-        data_vars["fit" + sfx] = ((tdim, wdim), fitm, {"units": unit, "long_name": "fit"})
-        data_vars["residual" + sfx] = ((tdim, wdim), np.where(used, sig - fitm, np.nan),
+        cells = (tdim, wdim)
+        data_vars["data" + sfx] = (cells, sig, {"units": unit, "long_name": "ΔA"})
+        data_vars["fit" + sfx] = (cells, fitm, {"units": unit, "long_name": "fit"})
+        data_vars["residual" + sfx] = (cells, np.where(used, sig - fitm, np.nan),
                                        {"units": unit, "long_name": "data − fit"})
-        data_vars["weight" + sfx] = ((tdim, wdim), np.asarray(s.arrays["w"][d]).T
-                                     if not s.problem.link else
-                                     model.weight_map(d, t, wl) * used,
+        data_vars["weight" + sfx] = (cells, weight,
                                      {"long_name": "residual weight (0 = excluded)"})
         sas = Rm @ coef[:, :n_sp].T  # (species, W)
-        sdim = "species"
-        data_vars["sas" + sfx] = ((sdim, wdim), sas, {"units": unit,
-                                                      "long_name": "species-associated spectra"})
+        data_vars["sas" + sfx] = (("species", wdim), sas,
+                                  {"units": unit, "long_name": "species-associated spectra"})
         for j, c in enumerate(cols[n_sp:]):
             data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
-        lam_ref = float(s.lam_ref[d])
-        pops = np.asarray(pt["populations"][d])
-        data_vars["population" + sfx] = ((sdim, tdim), pops.T,
-                                         {"long_name": f"population (IRF at {lam_ref:.5g} nm)"})
+        data_vars["population" + sfx] = (
+            ("species", tdim), np.asarray(pt["populations"][d]).T,
+            {"long_name": f"population (IRF at {float(s.lam_ref[d]):.5g} nm)"})
         das, lam = _das(K, p0, sas)
         if das is not None:
             data_vars["das" + sfx] = (("decay", wdim), das,
@@ -468,47 +436,15 @@ def _build_result(s, theta, opt: dict, t_start: float, profile=None,
             coords["decay"] = ("decay", np.arange(len(lam)))
             data_vars["decay_lifetime"] = (("decay",), np.where(lam != 0, -1.0 / lam, np.inf),
                                            {"units": "ps"})
-    coords["species"] = ("species", list(model.compartments))
-    coords["param"] = ("param", names)
-    coords["param_"] = ("param_", names)
-    data_vars["value"] = (("param",), pvec)
-    data_vars["stderr"] = (("param",), np.array([np.nan if params[n]["stderr"] is None
-                                                 else params[n]["stderr"] for n in names]))
-    data_vars["covariance"] = (("param", "param_"), cov_phys)
-
-    data_vars["correlation"] = (("param", "param_"), correlation_matrix(cov_phys))
-    wall = time.perf_counter() - t_start
-    summary = build_summary(
-        model={"type": "target", "name": (Path(model.source).parent.name or model.source)
-               if Path(model.source).is_file() else model.source,
-               "file": model.source if Path(model.source).is_file() else None},
-        status=opt["status"], n_iterations=opt["n_iterations"],
-        n_evaluations=opt["n_evaluations"], wall_time_s=wall, fit_time_s=opt["fit_seconds"],
-        optimizer=opt["optimizer"],
-        criterion=f"max|grad| <= {opt['gtol']:g}*cost, or relative decrease <= "
-                  f"{opt['ftol']:g} on 3 steps with max|grad| <= sqrt({opt['gtol']:g})"
-                  "*cost (gradient in the preconditioned variables)",
-        cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
-        parameters=params,
-        datasets=[str(ds.attrs.get("source_file", "")) for ds in s.datasets])
-    if model.scheme_kind in ("parallel", "sequential"):
-        summary["lifetimes_ps"] = [params[f"tau{i + 1}"]["value"]
-                                   for i in range(len(model.compartments))]
-        summary["lifetimes_stderr_ps"] = [params[f"tau{i + 1}"]["stderr"]
-                                          for i in range(len(model.compartments))]
-    if profile:
-        names_p = [profile] if isinstance(profile, str) else list(profile)
-        res = FitResult(xr.Dataset(), summary, s, np.asarray(theta),
-                        profiler=_Profiler(s, np.asarray(theta), summary))
-        summary["profile_intervals"] = {}
-        for n in names_p:
-            (lo, hi), _, _ = res.profile(n)
-            summary["profile_intervals"][n] = [lo, hi]
-    ds_out = xr.Dataset(data_vars, coords=coords,
-                        attrs={"config": model.toml_text, "hotcarrier_version": __version__,
-                               "model": model.source})
-    return FitResult(ds_out, summary, s, np.asarray(theta),
-                     profiler=_Profiler(s, np.asarray(theta), summary))
+    names = model.parameters.names
+    coords.update(species=("species", list(model.compartments)), param=("param", names),
+                  param_=("param_", names))
+    data_vars.update(value=(("param",), pvec), stderr=(("param",), stderr),
+                     covariance=(("param", "param_"), cov_phys),
+                     correlation=(("param", "param_"), correlation_matrix(cov_phys)))
+    return xr.Dataset(data_vars, coords=coords,
+                      attrs={"config": model.toml_text, "hotcarrier_version": __version__,
+                             "model": model.source})
 
 
 def _das(K, p0, sas):
@@ -529,31 +465,13 @@ def _das(K, p0, sas):
     return A.T @ sas, lam
 
 
+@dataclass(frozen=True)
 class _PinnedCost:
     """cost(θ_others, v) = cost(θ with θ[index] = v); hashable, so jit caches one program."""
 
-    def __init__(self, cost, index: int):
-        self.cost, self.index = cost, int(index)
+    cost: Callable
+    index: int
 
     def __call__(self, others, v, *args):
         x = jnp.concatenate([others[: self.index], jnp.atleast_1d(v), others[self.index:]])
         return self.cost(x, *args)
-
-    def __hash__(self):
-        return hash((type(self), self.cost, self.index))
-
-    def __eq__(self, o):
-        return type(o) is type(self) and (o.cost, o.index) == (self.cost, self.index)
-
-
-class _Profiler:
-    """``FitResult.profile(name)`` of a live target fit (physical units, 68 %)."""
-
-    def __init__(self, s: FitSetup, theta, summary: dict):
-        self.s, self.theta, self.summary = s, theta, summary
-
-    def __call__(self, name: str, **kw):
-        p = self.summary["parameters"][name]
-        with x64():
-            return profile(self.s, self.theta, name, p["stderr"] or float("nan"),
-                           self.summary["rmse"], **kw)

@@ -1,22 +1,16 @@
 """Target-analysis model specification: compartments, transfers, parameters, IRF, spectra.
 
-A :class:`TargetModel` is plain Python (no traced values). It is built from a TOML model file
-(:mod:`hotcarrier.target.modelfile`) or from the quick options (:meth:`TargetModel.from_scheme`), and
-compiles to pure JAX functions:
-
-* :class:`ParameterSet` maps an unconstrained vector θ (what optax sees) to the physical
-  values of every parameter (free, fixed and expressions) — ``log`` for ``(0, ∞)``, a
-  logistic map for ``(a, b)``, ``a + exp`` for ``(a, ∞)``, identity when unbounded;
-* :meth:`TargetModel.matrix` gives, for one dataset, the design matrix C (wavelength, delay,
-  column) whose columns are the IRF-convolved compartment populations (after spectral
-  relations), the coherent-artefact terms and the baseline.
-
-Expressions are small arithmetic over parameter names (``+ - * / **``, ``exp``, ``log``,
-``sqrt``, ``abs``, numbers), e.g. ``k1 = "b * ksum"``.
+A :class:`TargetModel` is plain Python (no traced values), built from a TOML model file
+(:mod:`hotcarrier.target.modelfile`) or the quick options (:meth:`TargetModel.from_scheme`).
+Its parameters are a :class:`~hotcarrier.fitting.params.ParameterSet` (θ → physical values,
+expressions); :meth:`TargetModel.matrix` gives, for one dataset, the design matrix C
+(wavelength, delay, column) whose columns are the IRF-convolved compartment populations
+(after spectral relations), the coherent-artefact terms and the baseline (pure JAX).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,19 +25,8 @@ from ..units import FWHM_PER_SIGMA
 from ..irf import gaussian_irf
 from ..kinetics import Scheme, convolved_populations
 
-__all__ = [
-    "Parameter",
-    "ParameterSet",
-    "Transfer",
-    "IRF",
-    "Relation",
-    "Constraint",
-    "Weight",
-    "DatasetModel",
-    "TargetModel",
-]
-
-
+__all__ = ["Parameter", "ParameterSet", "Transfer", "IRF", "Relation", "Constraint", "Weight",
+           "DatasetModel", "TargetModel"]
 
 @dataclass
 class Transfer:
@@ -220,9 +203,8 @@ class TargetModel:
                 expr(cname, f"dataset {d.name!r} IRF dispersion term {i + 1}")
             if (irf.center_dispersion or irf.width_dispersion) and irf.dispersion_center is None:
                 problems.append(f"dataset {d.name!r}: IRF dispersion needs dispersion_center (nm)")
-            for sh, wd, sc in irf.extra:
-                for x in (sh, wd, sc):
-                    expr(x, f"dataset {d.name!r} extra IRF Gaussian")
+            for x in itertools.chain.from_iterable(irf.extra):
+                expr(x, f"dataset {d.name!r} extra IRF Gaussian")
             if d.scale is not None:
                 expr(d.scale, f"dataset {d.name!r} scale")
         if not self.datasets:
@@ -262,11 +244,8 @@ class TargetModel:
     @property
     def column_names(self) -> list[str]:
         """Names of the design-matrix columns (free spectra)."""
-        cols = list(self.free_species)
-        cols += [f"artifact{i}" for i in range(self.coherent_artifact)]
-        if self.baseline:
-            cols.append("baseline")
-        return cols
+        return (self.free_species + [f"artifact{i}" for i in range(self.coherent_artifact)]
+                + (["baseline"] if self.baseline else []))
 
     def _env(self, pvec):
         return {n: pvec[i] for i, n in enumerate(self.parameters.names)}
@@ -282,12 +261,9 @@ class TargetModel:
     def initial_populations(self, pvec):
         """Initial populations (normalised if requested)."""
         env = self._env(pvec)
-        p0 = [self._ev(self.initial[c], env) if c in self.initial else jnp.asarray(0.0)
-              for c in self.compartments]
-        p0 = jnp.stack(p0)
-        if self.normalize_initial:
-            p0 = p0 / jnp.sum(p0)
-        return p0
+        p0 = jnp.stack([self._ev(self.initial[c], env) if c in self.initial else
+                        jnp.asarray(0.0) for c in self.compartments])
+        return p0 / jnp.sum(p0) if self.normalize_initial else p0
 
     def rate_matrix(self, pvec):
         """Rate matrix K (dx/dt = K x), ps⁻¹."""
@@ -299,10 +275,7 @@ class TargetModel:
         """R (n_compartments, n_free_species): species spectrum = R @ free spectra."""
         env = self._env(pvec)
         free = self.free_species
-        R = jnp.zeros((len(self.compartments), len(free)))
-        for i, c in enumerate(self.compartments):
-            if c in free:
-                R = R.at[i, free.index(c)].set(1.0)
+        R = jnp.eye(len(self.compartments))[:, [self.compartments.index(c) for c in free]]
         for r in self.relations:
             R = R.at[self.compartments.index(r.species), free.index(r.target)].add(
                 self._ev(r.factor, env))
@@ -372,11 +345,10 @@ class TargetModel:
         extra = []
         if self.coherent_artifact:
             mu, sig, _ = self.irf_at(pvec, d, wavelength)
-            tt = jnp.asarray(t)[None, :]
-            for order in range(self.coherent_artifact):
-                # scaled by σ^(order+1) so every artefact column is O(1)
-                g = gaussian_irf(tt, mu[:, :1], sig[:, :1], order=order) * sig[:, :1] ** (order + 1)
-                extra.append(g)
+            mu, sig = mu[:, :1], sig[:, :1]
+            # scaled by σ^(order+1) so every artefact column is O(1)
+            extra = [gaussian_irf(jnp.asarray(t)[None, :], mu, sig, order=k) * sig ** (k + 1)
+                     for k in range(self.coherent_artifact)]
         if self.baseline:
             extra.append(jnp.ones(C.shape[:2]))
         if extra:
@@ -417,29 +389,12 @@ class TargetModel:
                     coherent_artifact: int = 0) -> TargetModel:
         """A parallel (DAS) or sequential (EAS) model from lifetimes (ps).
 
-        Parameters
-        ----------
-        kind : {"parallel", "sequential"}
-        lifetimes : sequence of float, ps
-            Initial guesses (or fixed values), one per compartment.
-        fix_lifetime : iterable of int
-            1-based indices of lifetimes held fixed.
-        irf_fwhm : float, ps
-            IRF full width at half maximum (parameter ``irf_fwhm``; σ = FWHM/2.3548).
-        fix_irf, fix_t0 : bool
-            Hold the IRF width / time zero fixed.
-        t0 : float, ps
-            IRF centre.
-        n_datasets : int
-            Datasets sharing the kinetics (each with its own ``t0_<i>`` when > 1).
-        baseline : bool
-            Add a constant offset column.
-        coherent_artifact : int
-            Coherent-artefact columns (0–3).
-
-        Returns
-        -------
-        TargetModel
+        ``lifetimes``: initial guesses (or fixed values), one per compartment;
+        ``fix_lifetime``: 1-based indices of lifetimes held fixed; ``irf_fwhm`` (ps): the IRF
+        FWHM (parameter ``irf_fwhm``; σ = FWHM/2.3548); ``t0`` (ps): the IRF centre;
+        ``fix_irf``, ``fix_t0``: hold them fixed; ``n_datasets``: datasets sharing the
+        kinetics (each with its own ``t0_<i>`` when > 1); ``baseline``: a constant offset
+        column; ``coherent_artifact``: artefact columns (0–3).
         """
         if kind not in ("parallel", "sequential"):
             raise ModelError(f"scheme {kind!r}; expected 'parallel' or 'sequential'")

@@ -15,17 +15,8 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ModelError
-from .model import (
-    IRF,
-    Constraint,
-    DatasetModel,
-    Parameter,
-    ParameterSet,
-    Relation,
-    TargetModel,
-    Transfer,
-    Weight,
-)
+from .model import (IRF, Constraint, DatasetModel, Parameter, ParameterSet, Relation,
+                    TargetModel, Transfer, Weight)
 
 __all__ = ["load_target_model", "parse_model"]
 
@@ -151,14 +142,13 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
 
     # ---- IRF
     def make_irf(d, where, base: IRF | None = None):
+        b = base or IRF()
         if not isinstance(d, dict):
             problems.append(f"{where}: must be a table")
-            return base or IRF()
+            return b
         unknown(d, _IRF, where)
-        b = base or IRF()
-        extra = d.get("extra", b.extra)
         ex = []
-        for j, e in enumerate(extra):
+        for j, e in enumerate(d.get("extra", b.extra)):
             if isinstance(e, dict) and {"shift", "width", "scale"} <= set(e):
                 ex.append((str(e["shift"]), str(e["width"]), str(e["scale"])))
             elif isinstance(e, tuple):

@@ -7,12 +7,9 @@ objective is one jitted program. Where C is the same at every wavelength and the
 are separable (no dispersion, no per-cell masks: most global analyses and batch maps) one
 QR serves all wavelengths, a matrix of right-hand sides (:func:`shared_blocks`).
 
-The linear solve is a LAPACK-free modified Gram–Schmidt QR with re-orthogonalisation
-("twice is enough"), unrolled over the few columns: it is exact to rounding for the
-well-conditioned small systems of target analysis, differentiable, and avoids the batched
-LAPACK dead-lock of jax 0.10 on CPU for vmapped batches > 512 (see jax-notes.md), which a
-batch of fits × wavelengths would otherwise hit. Columns that vanish (masked, constrained
-to zero, or linearly dependent) get amplitude 0.
+The linear solve is the LAPACK-free modified Gram–Schmidt QR of
+:mod:`hotcarrier.fitting.projection` (no batched-LAPACK dead-lock for batches of fits ×
+wavelengths); columns that vanish (masked, constrained, dependent) get amplitude 0.
 
 Several datasets either share their spectra at equal wavelengths (``link=True``, pyglotaran's
 clp linking: rows of all datasets are stacked per wavelength of the union grid) or have
@@ -27,10 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["VarproProblem", "build_problem", "Objective"]
-
 from ..fitting.projection import (back_substitute, forward_substitute_t, golub_pereyra_block,
                                   mgs_qr, separable_weights)
+
+__all__ = ["VarproProblem", "build_problem", "Objective"]
+
 
 @dataclass
 class VarproProblem:
@@ -109,13 +107,8 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
         union = np.array(union)
         Y, Wt = [], []
         for y, w, wl in zip(ys, ws, wls):
-            pos = np.searchsorted(wl, union) if np.all(np.diff(wl) > 0) else None
-            idx = np.full(union.size, -1)
-            for u, x in enumerate(union):
-                j = int(np.argmin(np.abs(wl - x)))
-                if abs(wl[j] - x) <= link_tolerance:
-                    idx[u] = j
-            del pos
+            j = np.argmin(np.abs(wl[None, :] - union[:, None]), axis=1)  # nearest own λ
+            idx = np.where(np.abs(wl[j] - union) <= link_tolerance, j, -1)
             index.append(idx)
             Y.append(np.where(idx[:, None] >= 0, y[np.maximum(idx, 0)], 0.0))
             Wt.append(np.where(idx[:, None] >= 0, w[np.maximum(idx, 0)], 0.0))
@@ -179,7 +172,6 @@ class Objective:
         n_blocks = 1 if link else n_sets
         self.shared = tuple(shared) if shared else (False,) * n_blocks
         self.cost = _Bound(self, "_cost")
-        self.residual = _Bound(self, "_residual")
         self.scaled_cost = _Bound(self, "_scaled_cost")
         self.normal_equations = _Bound(self, "_normal_equations")
         self._jit_details = jax.jit(self._details)
@@ -267,12 +259,20 @@ class Objective:
         v, _ = self._row_weights(w)
         return jnp.where(v[:, None] > 0, ahat / jnp.where(v > 0, v, 1.0)[:, None], 0.0)
 
+    def _design_derivatives(self, theta, arrays):
+        """(∂Cw/∂θ, Cw, C) per block group (forward mode, one pass)."""
+        def designs(th):
+            cws, cs = self._designs(th, arrays)
+            return cws, (cws, cs)
+
+        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
+        return dcws, cws, cs
+
     def _residual(self, theta, arrays):
         cws, _ = self._designs(theta, arrays)
-        out = []
-        for Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays), self.shared):
-            out.append(self._project(Cw, y, w, shared)[2].ravel())
-        return jnp.concatenate(out)
+        return jnp.concatenate([self._project(Cw, y, w, shared)[2].ravel() for
+                                Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays),
+                                                                self.shared)])
 
     def _cost(self, theta, arrays):
         # variable-projection gradient: amplitudes fixed at their least-squares values
@@ -306,11 +306,7 @@ class Objective:
             Per block group (amplitudes (W, k), unweighted model (W, R), weighted
             residual (W, R), number of active columns per wavelength (W,)).
         """
-        def designs(th):
-            cws, cs = self._designs(th, arrays)
-            return cws, (cws, cs)
-
-        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
+        dcws, cws, cs = self._design_derivatives(theta, arrays)
         rs, Js, det = [], [], []
         for Cw, C, dCw, (_, y, w, _), shared in zip(cws, cs, dcws, self._groups(arrays),
                                                     self.shared):
@@ -388,11 +384,7 @@ class Objective:
             return (0.5 * jnp.sum(r * r), J.T @ r, J.T @ J,
                     [(a, active) for a, _, _, active in det])
 
-        def designs(th):
-            cws, cs = self._designs(th, arrays)
-            return cws, (cws, cs)
-
-        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
+        dcws, cws, cs = self._design_derivatives(theta, arrays)
         if yws is None:
             yws = self.weighted_data(arrays)
         f, g, H, det = 0.0, 0.0, 0.0, []
@@ -451,29 +443,20 @@ class Objective:
         """Jitted :meth:`_details`."""
         return self._jit_details(theta, arrays)
 
-    def residual_jacobian(self, theta, arrays):
-        """Jitted :meth:`_evaluate`: (residual, Jacobian, details) — one compiled program."""
-        return self._jit_evaluate(theta, arrays)
-
     def jacobian(self, theta, arrays):
-        """Exact variable-projection Jacobian of :meth:`_residual`, (N, n_free)."""
-        return self.residual_jacobian(theta, arrays)[1]
+        """Exact variable-projection Jacobian of :meth:`_residual`, (N, n_free) (jitted)."""
+        return self._jit_evaluate(theta, arrays)[1]
 
 
 _CACHE: dict = {}
 
 
+@dataclass(frozen=True)
 class _Bound:
     """A hashable callable bound to an Objective (identity hash → stable jit cache)."""
 
-    def __init__(self, obj, name):
-        self.obj, self.name = obj, name
+    obj: Objective
+    name: str
 
     def __call__(self, theta, *args):
         return getattr(self.obj, self.name)(theta, *args)
-
-    def __hash__(self):
-        return hash((id(self.obj), self.name))
-
-    def __eq__(self, other):
-        return isinstance(other, _Bound) and other.obj is self.obj and other.name == self.name
