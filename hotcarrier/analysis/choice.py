@@ -58,14 +58,14 @@ class Candidate:
         """Scheme kinds that fit identically with free spectra."""
         return list(SCHEMES) if self.n_species > 1 else ["parallel"]
 
-    def model(self, taus, irf_fwhm, t0=0.0, *, fix_irf=False, fix_t0=False, kind="parallel"):
+    def model(self, taus, irf_fwhm, t0=0.0, kind="parallel"):
         """The :class:`~hotcarrier.target.model.TargetModel` (lifetimes ``taus`` in ps)."""
         from ..target.model import TargetModel
 
         taus = [float(x) for x in taus] + [TAU_INF] * self.baseline
         return TargetModel.from_scheme(
             kind, taus, fix_lifetime=[len(taus)] if self.baseline else (), irf_fwhm=irf_fwhm,
-            fix_irf=fix_irf, t0=t0, fix_t0=fix_t0, coherent_artifact=int(self.artifact))
+            t0=t0, coherent_artifact=int(self.artifact))
 
 
 def candidates(max_components: int = 4, baseline=None, artifact=None) -> list[Candidate]:
@@ -99,30 +99,19 @@ class CandidateFit:
     bic: float = field(init=False)
 
     def __post_init__(self):
-        ll = self.n_data * math.log(max(self.rss, 1e-300) / self.n_data)
-        self.aic = ll + 2 * self.n_params if self.converged else math.inf
-        self.bic = ll + self.n_params * math.log(self.n_data) if self.converged else math.inf
-
-    @property
-    def admissible(self) -> bool:
-        """Converged and no identifiability flag."""
-        return self.converged and not self.flags
-
-
-def _start_taus(n, t, fwhm, t0):
-    lo = max(2.0 * fwhm, 1e-3)
-    hi = max(0.5 * (float(np.max(t)) - t0), 4 * lo)
-    return np.geomspace(lo, hi, n) if n > 1 else [math.sqrt(lo * hi)]
+        ok = self.converged = self.converged and math.isfinite(self.rss)
+        n, k = self.n_data, self.n_params
+        ll = n * math.log(max(self.rss, 1e-300) / n) if ok else 0.0
+        self.aic, self.bic = (ll + 2 * k, ll + k * math.log(n)) if ok else (math.inf,) * 2
 
 
 def _flags(model, res, b, span) -> list[str]:
-    """Identifiability problems of batch item ``b``."""
+    """Identifiability problems of batch item ``b`` (convergence is reported on its own)."""
     names = list(model.parameters.names)
     val, err = res["value"].values[b], res["stderr"].values[b]
-    out = [] if bool(res["converged"].values[b]) else [
-        f"did not converge (status {int(res['status'].values[b])})"]
     ident = dict(zip(map(str, res["free_param"].values), res["identifiable"].values[b]))
-    out += [f"{p}: not identifiable (no finite standard error)" for p, ok in ident.items() if not ok]
+    out = [f"{p}: not identifiable (no finite standard error)"
+            for p, ok in ident.items() if not ok]
     fwhm = val[names.index("irf_fwhm")]
     taus = [(p, val[i], err[i]) for i, p in enumerate(names) if p in ident and p.startswith("tau")]
     for p, v, s in taus:
@@ -138,14 +127,16 @@ def _flags(model, res, b, span) -> list[str]:
     return out
 
 
-def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fix_irf, fix_t0, fit_opts):
+def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fit_opts):
     import jax
 
     from ..batch import fit_arrays
 
     N, T, W = maps.shape
-    model = cand.model(_start_taus(cand.n, t, irf_fwhm, t0), irf_fwhm, t0, fix_irf=fix_irf,
-                       fix_t0=fix_t0)
+    lo = max(2.0 * irf_fwhm, 1e-3)  # start lifetimes: log-spaced over the time window
+    hi = max(0.5 * (float(np.max(t)) - t0), 4 * lo)
+    model = cand.model(np.geomspace(lo, hi, cand.n) if cand.n > 1 else [math.sqrt(lo * hi)],
+                       irf_fwhm, t0)
     w = np.ones((folds + 1, T, W))
     for j in range(folds):
         w[j + 1, j::folds] = 0.0
@@ -162,14 +153,13 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fix_irf, fix_t0, f
         for n in range(N):
             idx = n * (folds + 1) + 1 + np.arange(folds)
             pred = np.einsum("kwtc,kcw->ktw", np.asarray(_MATRIX[key](values[idx], t, wl)),
-                             spectra[idx])
-            for j in range(folds):
-                r2 = (maps[n, j::folds] - pred[j, j::folds]) ** 2
-                cnt = np.isfinite(r2).sum(axis=1)  # a row may hold no data (NaN → skipped)
-                cv_rows[n, j::folds] = np.where(cnt > 0, np.nansum(r2, 1) / np.maximum(cnt, 1),
-                                                np.nan)
+                             spectra[idx])[np.arange(T) % folds, np.arange(T)]  # held-out rows
+            r2 = (maps[n] - pred) ** 2
+            cnt = np.isfinite(r2).sum(axis=1)  # a row may hold no data (NaN → skipped)
+            cv_rows[n] = np.where(cnt > 0, np.nansum(r2, 1) / np.maximum(cnt, 1), np.nan)
     names = list(model.parameters.names)
-    it = [i for i, p in enumerate(names) if p.startswith("tau") and p in set(map(str, res["free_param"].values))]
+    free = set(map(str, res["free_param"].values))
+    it = [i for i, p in enumerate(names) if p.startswith("tau") and p in free]
     n_free = res.sizes["free_param"]
     span = float(np.max(t)) - t0
     out = []
@@ -177,12 +167,12 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fix_irf, fix_t0, f
         b = n * (folds + 1)
         order = np.argsort(values[b, it])
         rows = [*np.asarray(order), *range(cand.n, spectra.shape[1])]
-        n_data = int(res["n_data"].values[b])
         n_wl = int(np.sum(np.isfinite(maps[n]).any(axis=0)))
         out.append(CandidateFit(
             cand, values[b, it][order], res["stderr"].values[b, it][order],
             float(values[b, names.index("irf_fwhm")]), float(values[b, names.index("t0")]),
-            2.0 * float(res["cost"].values[b]), n_data, n_free + spectra.shape[1] * n_wl + 1,
+            2.0 * float(res["cost"].values[b]), int(res["n_data"].values[b]),
+            n_free + spectra.shape[1] * n_wl + 1,
             float(np.nanmean(cv_rows[n])) if folds else math.nan, cv_rows[n],
             bool(res["converged"].values[b]), _flags(model, res, b, span), spectra[b][rows],
             values[b]))
@@ -190,8 +180,8 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fix_irf, fix_t0, f
 
 
 def _weights(x):
-    x = np.asarray(x, float)
-    e = np.where(np.isfinite(x), np.exp(-(x - np.nanmin(x[np.isfinite(x)])) / 2), 0.0)
+    """Akaike (or BIC) weights exp(−Δ/2), normalised; 0 for non-finite criteria."""
+    e = np.nan_to_num(np.exp(-(np.asarray(x, float) - min(x)) / 2), nan=0.0)
     return e / e.sum()
 
 
@@ -202,7 +192,7 @@ class ModelChoice:
     Attributes
     ----------
     ranked : list of CandidateFit
-        Best first by ``criterion`` (admissible candidates before flagged ones).
+        Best first by ``criterion`` (converged, unflagged candidates before the others).
     winner : CandidateFit or None
         None when the choice is undecided (see ``leading``).
     leading : list of CandidateFit
@@ -242,28 +232,27 @@ class ModelChoice:
             delta_bic=num(c.bic - b0.bic), akaike_weight=num(aw[i]), bic_weight=num(bw[i]),
             cv_mse=num(c.cv), cv_delta_se=num(_cv_se(c, b0)), converged=c.converged,
             identifiable=not c.flags, flags=c.flags) for i, c in enumerate(self.ranked)]
-        classes = [dict(candidate=c.candidate.label, lifetimes_ps=[num(x) for x in c.lifetimes],
-                        fitted="parallel", members=c.candidate.equivalent,
-                        note="equal fits with free spectra: DAS (parallel), EAS (sequential) "
-                             "and branched SAS are linear transforms of one another")
-                   for c in self.ranked]
+        classes = [dict(candidate=r["label"], lifetimes_ps=r["lifetimes_ps"], fitted="parallel",
+                        members=r["equivalent_schemes"]) for r in ranked]
         return {"schema": "hotcarrier.choice/1", "source": self.source,
                 "criterion": self.criterion, "decided": self.winner is not None,
                 "winner": self.winner.candidate.label if self.winner else None,
                 "leading": [c.candidate.label for c in self.leading], "verdict": self.verdict,
-                "folds": self.folds, "ranked": ranked, "equivalence_classes": classes}
+                "folds": self.folds, "ranked": ranked, "equivalence_classes": classes,
+                "equivalence_note": "with free spectra every member of a class fits identically:"
+                " DAS (parallel), EAS (sequential) and branched SAS are linear transforms of one"
+                " another, so only the parallel member is fitted"}
 
     def table(self) -> str:
         """Plain-text table of the ranked candidates."""
-        d = self.to_dict()
         lines = [f"{'#':>2}  {'candidate':<28}{'ΔBIC':>9}{'ΔAIC':>9}{'w_AIC':>7}{'CV MSE':>11}"
                  f"  lifetimes (ps)   flags"]
-        for r in d["ranked"]:
-            taus = ", ".join(f"{x:.3g}" for x in r["lifetimes_ps"] if x is not None)
-            g = lambda k, f: format(r[k], f) if r[k] is not None else "–"  # noqa: E731
-            lines.append(f"{r['rank']:>2}  {r['label']:<28}{g('delta_bic', '9.1f')}"
-                         f"{g('delta_aic', '9.1f')}{g('akaike_weight', '7.3f')}"
-                         f"{g('cv_mse', '11.3g')}  {taus:<16} {'; '.join(r['flags'])}")
+        b, aw = self.best, _weights([c.aic for c in self.ranked])
+        for i, c in enumerate(self.ranked):
+            taus = ", ".join(f"{x:.3g}" for x in c.lifetimes)
+            lines.append(f"{i + 1:>2}  {c.candidate.label:<28}{c.bic - b.bic:9.1f}"
+                         f"{c.aic - b.aic:9.1f}{aw[i]:7.3f}{c.cv:11.3g}  {taus:<16} "
+                         + "; ".join(c.flags))
         return "\n".join(lines + ["", self.verdict])
 
     def figure(self):
@@ -272,96 +261,86 @@ class ModelChoice:
 
         fig = Figure(figsize=(12, 3.8), layout="constrained")
         ax = fig.subplots(1, 3)
-        for cand in sorted({(c.candidate.baseline, c.candidate.artifact) for c in self.ranked}):
-            cs = sorted((c for c in self.ranked if (c.candidate.baseline, c.candidate.artifact)
-                         == cand), key=lambda c: c.candidate.n)
-            lab = "exp" + " + baseline" * cand[0] + " + artefact" * cand[1]
-            ax[0].plot([c.candidate.n for c in cs], [c.bic - self.best.bic for c in cs], "o-",
-                       label=lab)
-            ax[1].plot([c.candidate.n for c in cs], [c.cv for c in cs], "o-", label=lab)
+        groups = {}  # "exp + baseline" → (n, ΔBIC, CV) of its members
+        for c in sorted(self.ranked, key=lambda c: c.candidate.n):
+            g = groups.setdefault(c.candidate.label.split(" ", 1)[1], ([], [], []))
+            for lst, v in zip(g, (c.candidate.n, c.bic - self.best.bic, c.cv)):
+                lst.append(v)
+        for lab, (n, dbic, cv) in groups.items():
+            ax[0].plot(n, dbic, "o-", label=lab)
+            ax[1].plot(n, cv, "o-", label=lab)
         ax[0].set(xlabel="decaying components", ylabel="ΔBIC", yscale="symlog")
         ax[1].set(xlabel="decaying components", ylabel="held-out MSE (CV)", yscale="log")
         ax[0].legend(fontsize=7)
         c = self.winner or self.best
-        das = c.spectra
-        for i, s in enumerate(das):
-            lbl = (f"DAS τ={c.lifetimes[i]:.3g} ps" if i < c.candidate.n else
-                   "baseline" if c.candidate.baseline and i == c.candidate.n else "artefact")
+        labels = ([f"DAS τ={x:.3g} ps" for x in c.lifetimes] + ["baseline"] * c.candidate.baseline
+                  + ["artefact"] * c.candidate.artifact)
+        for s, lbl in zip(c.spectra, labels):
             ax[2].plot(self.wavelength, s, label=lbl)
-        eas = self.eas(c)
-        for i, s in enumerate(eas[:c.candidate.n_species]):
+        for i, s in enumerate(self.eas(c)[:c.candidate.n_species]):
             ax[2].plot(self.wavelength, s, "--", lw=0.8, label=f"EAS {i + 1}")
         ax[2].set(xlabel="wavelength (nm)", ylabel="amplitude",
                   title=f"{c.candidate.label}{'' if self.winner else ' (undecided)'}")
         ax[2].legend(fontsize=6)
         return fig
 
+    @with_x64
     def eas(self, c: CandidateFit) -> np.ndarray:
         """Evolution-associated spectra of ``c`` (sequential, fastest first), (columns, W)."""
-        from .._x64 import x64
-
-        cand = c.candidate
+        cand, t, wl = c.candidate, self.delay, self.wavelength[:1]
         par = cand.model(np.ones(cand.n), 1.0)  # the fitted values come from c.values
         seq = cand.model(c.lifetimes, c.irf_fwhm, c.t0, kind="sequential")
-        with x64():
-            p_seq = seq.parameters.physical(seq.parameters.theta0())
-            cp = np.asarray(par.matrix(np.asarray(c.values), 0, self.delay, self.wavelength[:1]))[0]
-            cs = np.asarray(seq.matrix(p_seq, 0, self.delay, self.wavelength[:1]))[0]
+        cp = np.asarray(par.matrix(np.asarray(c.values), 0, t, wl))[0]
+        cs = np.asarray(seq.matrix(seq.parameters.physical(seq.parameters.theta0()), 0, t, wl))[0]
         order = [*np.argsort(c.values[:cand.n]), *range(cand.n, c.spectra.shape[0])]
-        y = cp[:, order] @ c.spectra
-        return np.linalg.lstsq(cs, y, rcond=None)[0]
+        return np.linalg.lstsq(cs, cp[:, order] @ c.spectra, rcond=None)[0]
 
 
 def _cv_se(a: CandidateFit, b: CandidateFit) -> float:
     """(CV(a) − CV(b)) in units of its paired standard error over delay rows."""
-    d = a.cv_rows - b.cv_rows
-    d = d[np.isfinite(d)]
-    if d.size < 3 or a is b:
-        return math.nan if a is not b else 0.0
-    return float(np.mean(d) / max(np.std(d, ddof=1) / math.sqrt(d.size), 1e-300))
+    d = (a.cv_rows - b.cv_rows)[np.isfinite(a.cv_rows - b.cv_rows)]
+    if a is b or d.size < 3:
+        return 0.0 if a is b else math.nan
+    return float(np.mean(d) / (np.std(d, ddof=1) / math.sqrt(d.size) + 1e-300))
 
 
 def _decide(fits, criterion, threshold, source, t, wl, folds) -> ModelChoice:
-    key = {"bic": lambda c: c.bic, "aic": lambda c: c.aic, "cv": lambda c: c.cv}[criterion]
-    ranked = sorted(fits, key=lambda c: (not c.admissible, np.nan_to_num(key(c), nan=np.inf)))
-    ok = [c for c in ranked if c.admissible]
-    name = criterion.upper()
+    key = (lambda c: c.bic) if criterion == "bic" else (lambda c: c.aic)
+    ranked = sorted(fits, key=lambda c: (not (c.converged and not c.flags), key(c)))
+    ok = [c for c in ranked if c.converged and not c.flags]
+    def done(w, lead, v):
+        return ModelChoice(ranked, w, lead, v, criterion, t, wl, folds, source)
+
     if not ok:
-        return ModelChoice(ranked, None, ranked[:1], "undecided: no candidate converged with "
-                           "identifiable parameters; see the flags", criterion, t, wl, folds,
-                           source)
-    best = ok[0]
-    if criterion == "cv":
-        leading = [c for c in ok if c is best or _cv_se(c, best) < 1.0]
-    else:
-        leading = [c for c in ok if key(c) - key(best) < threshold]
+        return done(None, ranked[:1], "undecided: no candidate converged with identifiable "
+                    "parameters; see the flags")
+    best, name = ok[0], criterion.upper()
+    leading = [c for c in ok if key(c) - key(best) < threshold]
     rival = next((c for c in ok if c is not best and folds and _cv_se(best, c) > 2.0), None)
-    taus = ", ".join(f"{x:.3g}" for x in best.lifetimes)
-    eq = (" With free spectra the parallel (DAS), sequential (EAS) and branched schemes with "
-          "these lifetimes fit identically; the data cannot tell them apart."
-          if best.candidate.n_species > 1 else "")
     if len(leading) > 1:
-        what = (f"Δ{name} < {threshold:g}" if criterion != "cv" else "CV difference < 1 SE")
-        verdict = (f"undecided between {', '.join(c.candidate.label for c in leading)} "
-                   f"({what}: within the criterion's noise).")
-        return ModelChoice(ranked, None, leading, verdict, criterion, t, wl, folds, source)
-    if rival is not None and criterion != "cv":
-        verdict = (f"undecided: {name} prefers {best.candidate.label} but the cross-validated "
-                   f"error prefers {rival.candidate.label} by {_cv_se(best, rival):.1f} SE.")
-        return ModelChoice(ranked, None, [best, rival], verdict, criterion, t, wl, folds, source)
+        names = ", ".join(c.candidate.label for c in leading)
+        return done(None, leading, f"undecided between {names} (Δ{name} < {threshold:g}: "
+                    "within the criterion's noise).")
+    if rival is not None:
+        return done(None, [best, rival], f"undecided: {name} prefers {best.candidate.label} but "
+                    f"the cross-validated error prefers {rival.candidate.label} by "
+                    f"{_cv_se(best, rival):.1f} SE.")
+    taus = ", ".join(f"{x:.3g}" for x in best.lifetimes)
     verdict = f"{best.candidate.label} (lifetimes {taus} ps)"
     if len(ok) > 1:
         d = key(ok[1]) - key(best)
-        strength = (next(s for lim, s in _STRENGTH if d >= lim) if criterion != "cv" else
-                    f"{_cv_se(ok[1], best):.1f} SE")
         verdict += (f": {name} prefers it over {ok[1].candidate.label} by {d:.3g} "
-                    f"({strength}).")
-    return ModelChoice(ranked, best, [best], verdict + eq, criterion, t, wl, folds, source)
+                    f"({next(s for lim, s in _STRENGTH if d >= lim)}).")
+    if best.candidate.n_species > 1:
+        verdict += (" With free spectra the parallel (DAS), sequential (EAS) and branched "
+                    "schemes with these lifetimes fit identically: the data cannot tell them "
+                    "apart.")
+    return done(best, [best], verdict)
 
 
 @with_x64
 def choose_arrays(delay, wavelength, maps, *, max_components=4, baseline=None, artifact=None,
-                  irf_fwhm=0.1, t0=0.0, fix_irf=False, fix_t0=False, n_starts=4, folds=5,
+                  irf_fwhm=0.1, t0=0.0, n_starts=4, folds=5,
                   criterion="bic", threshold=2.0, seed=0, max_iter=300, progress=None,
                   names=None) -> list[ModelChoice]:
     """Model choice for a stack of maps on one grid, every candidate in one batched call.
@@ -377,13 +356,14 @@ def choose_arrays(delay, wavelength, maps, *, max_components=4, baseline=None, a
     baseline, artifact : bool or None
         Add a non-decaying component / a coherent artefact; None tries both.
     irf_fwhm, t0 : float, ps
-        IRF FWHM and time-zero start values (held fixed with ``fix_irf``/``fix_t0``).
+        IRF FWHM and time-zero start values (both are fitted).
     n_starts : int
         Starts per fit (the lifetime grid, then random ones).
     folds : int
         Cross-validation folds over delay rows (0: no CV).
-    criterion : {"bic", "aic", "cv"}
+    criterion : {"bic", "aic"}
         Ranking criterion; ``threshold`` is the Δ below which two candidates are "undecided".
+        The CV error is a cross-check: a candidate it prefers by > 2 SE makes it "undecided".
     progress : callable, optional
         ``progress(i, n, label)`` before each candidate.
 
@@ -392,14 +372,14 @@ def choose_arrays(delay, wavelength, maps, *, max_components=4, baseline=None, a
     list of ModelChoice
     """
     maps = np.asarray(maps, float)
-    if criterion not in ("bic", "aic", "cv"):
-        raise OptionError(f"criterion {criterion!r}: use 'bic', 'aic' or 'cv'")
+    if criterion not in ("bic", "aic"):
+        raise OptionError(f"criterion {criterion!r}: use 'bic' or 'aic'")
     if maps.ndim != 3 or maps.shape[1:] != (np.size(delay), np.size(wavelength)):
         raise OptionError(f"maps have shape {maps.shape}; expected (N, {np.size(delay)}, "
                           f"{np.size(wavelength)}) (maps, delays, wavelengths)")
-    if criterion == "cv" and folds < 2 or folds == 1 or np.size(delay) < 4 * max(folds, 1):
+    if folds == 1 or folds < 0 or np.size(delay) < 4 * max(folds, 1):
         raise OptionError(f"folds = {folds} with {np.size(delay)} delays: use 0 (no CV) or "
-                          "2…T/4 folds (criterion 'cv' needs ≥ 2)")
+                          "2…T/4 folds")
     t, wl = np.asarray(delay, float), np.asarray(wavelength, float)
     cands = candidates(max_components, baseline, artifact)
     fit_opts = dict(n_starts=n_starts, seed=seed, start_factor=4.0, max_iter=max_iter)
@@ -408,7 +388,7 @@ def choose_arrays(delay, wavelength, maps, *, max_components=4, baseline=None, a
         if progress:
             progress(i, len(cands), cand.label)
         per.append(_fit_candidate(cand, t, wl, maps, folds=folds, irf_fwhm=irf_fwhm, t0=t0,
-                                  fix_irf=fix_irf, fix_t0=fix_t0, fit_opts=fit_opts))
+                                  fit_opts=fit_opts))
     names = names or [""] * len(maps)
     return [_decide([p[n] for p in per], criterion, threshold, names[n], t, wl, folds)
             for n in range(len(maps))]
@@ -426,9 +406,8 @@ def choose_model(ds, max_components: int = 4, *, preprocess: dict | None = None,
     from ..io import load_ta
     from ..target.fit import prepare
 
-    source = str(ds) if not hasattr(ds, "attrs") else str(ds.attrs.get("source_file", ""))
-    ds = load_ta(ds) if not hasattr(ds, "attrs") else ds
-    ds = prepare(ds, preprocess) if preprocess else ds
+    ds = prepare(ds if hasattr(ds, "attrs") else load_ta(ds), preprocess or {})
+    source = str(ds.attrs.get("source_file", ""))
     check_ta(ds, source or None)
     ds = ds.transpose(TIME_DIM, SPECTRAL_DIM, ...)
     sig = np.where(fit_mask(ds), ds["signal"].values, np.nan)

@@ -33,21 +33,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--artifact", choices=tuple(_TRI), default="auto",
                    help="coherent artefact (IRF-shaped): try both (auto), always, never")
     p.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM start value, ps")
-    p.add_argument("--fix-irf", action="store_true", help="hold the IRF width fixed")
     p.add_argument("--t0", type=float, default=0.0, help="time-zero start value, ps")
-    p.add_argument("--fix-t0", action="store_true", help="hold time zero fixed")
     p.add_argument("--starts", type=int, default=4, help="starts per fit (multi-start)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
-    p.add_argument("--criterion", choices=("bic", "aic", "cv"), default="bic")
-    p.add_argument("--threshold", type=float, default=2.0,
-                   help="Δcriterion below which the choice is 'undecided'")
-    p.add_argument("--max-iter", type=int, default=300, help="Levenberg–Marquardt step cap")
+    p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     pre = p.add_argument_group("preprocessing (as in hotcarrier fit)")
-    pre.add_argument("--time-range", type=float, nargs=2, metavar=("LO", "HI"))
-    pre.add_argument("--wavelength-range", type=float, nargs=2, metavar=("LO", "HI"))
-    pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"))
-    pre.add_argument("--background-before", type=float, metavar="T")
-    pre.add_argument("--bad-values", type=float, metavar="X")
+    for flag, kw in (("--time-range", {"nargs": 2}), ("--wavelength-range", {"nargs": 2}),
+                     ("--exclude", {"nargs": 2, "action": "append"}),
+                     ("--background-before", {}), ("--bad-values", {})):
+        pre.add_argument(flag, type=float, **kw)
     pre.add_argument("--chirp", metavar="FILE|auto")
     p.add_argument("--no-figure", action="store_true", help="do not write choice.png")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -57,25 +51,19 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Run the model choice for every file and write the outputs."""
     from ..analysis.choice import choose_model
-    from ..errors import OptionError
     from ..io.atomic import atomic_path
 
-    if args.max_components < 1 or args.starts < 1:
-        raise OptionError("--max-components and --starts must be >= 1")
     pre = {k: v for k in ("time_range", "wavelength_range", "exclude", "background_before",
                           "bad_values", "chirp") if (v := getattr(args, k)) is not None}
     for path in args.data:
         out = Path(args.out) / (Path(path).stem if len(args.data) > 1 else "")
         out.mkdir(parents=True, exist_ok=True)
-        say = (lambda i, n, lab: None) if args.quiet else (
-            lambda i, n, lab: print(f"{path}: candidate {i + 1}/{n}: {lab}", file=sys.stderr,
-                                    flush=True))
+        say = None if args.quiet else (lambda i, n, lab: print(
+            f"{path}: candidate {i + 1}/{n}: {lab}", file=sys.stderr, flush=True))
         res = choose_model(path, args.max_components, preprocess=pre,
                            baseline=_TRI[args.baseline], artifact=_TRI[args.artifact],
-                           irf_fwhm=args.irf_fwhm, fix_irf=args.fix_irf, t0=args.t0,
-                           fix_t0=args.fix_t0, n_starts=args.starts, folds=args.folds,
-                           criterion=args.criterion, threshold=args.threshold,
-                           max_iter=args.max_iter, progress=say)
+                           irf_fwhm=args.irf_fwhm, t0=args.t0, n_starts=args.starts,
+                           folds=args.folds, criterion=args.criterion, progress=say)
         with atomic_path(out / "choice.json") as tmp:
             tmp.write_text(json.dumps(res.to_dict(), indent=1, allow_nan=False) + "\n",
                            encoding="utf-8")
