@@ -57,13 +57,13 @@ def run(args) -> int:
                           "bad_values", "chirp") if (v := getattr(args, k)) is not None}
     for path in args.data:
         out = Path(args.out) / (Path(path).stem if len(args.data) > 1 else "")
-        out.mkdir(parents=True, exist_ok=True)
         say = None if args.quiet else (lambda i, n, lab: print(
             f"{path}: candidate {i + 1}/{n}: {lab}", file=sys.stderr, flush=True))
         res = choose_model(path, args.max_components, preprocess=pre,
                            baseline=_TRI[args.baseline], artifact=_TRI[args.artifact],
                            irf_fwhm=args.irf_fwhm, t0=args.t0, n_starts=args.starts,
                            folds=args.folds, criterion=args.criterion, progress=say)
+        out.mkdir(parents=True, exist_ok=True)
         with atomic_path(out / "choice.json") as tmp:
             tmp.write_text(json.dumps(res.to_dict(), indent=1, allow_nan=False) + "\n",
                            encoding="utf-8")
