@@ -133,10 +133,9 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fit_opts):
     from ..batch import fit_arrays
 
     N, T, W = maps.shape
-    lo = max(2.0 * irf_fwhm, 1e-3)  # start lifetimes: log-spaced over the time window
-    hi = max(0.5 * (float(np.max(t)) - t0), 4 * lo)
-    model = cand.model(np.geomspace(lo, hi, cand.n) if cand.n > 1 else [math.sqrt(lo * hi)],
-                       irf_fwhm, t0)
+    lo = max(2.0 * irf_fwhm, 1e-3)  # start lifetimes: log-spaced inside the time window
+    taus = np.geomspace(lo, max(0.5 * (float(np.max(t)) - t0), 4 * lo), cand.n + 2)[1:-1]
+    model = cand.model(taus, irf_fwhm, t0)
     w = np.ones((folds + 1, T, W))
     for j in range(folds):
         w[j + 1, j::folds] = 0.0
