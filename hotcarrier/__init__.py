@@ -29,6 +29,7 @@ _LAZY = {
     "load_model": "hotcarrier.api",
     "PhysicalModel": "hotcarrier.physics.modelfile",
     "fit_batch": "hotcarrier.batch",
+    "choose_model": "hotcarrier.analysis.choice",
     "bundled": "hotcarrier.bundled",
     "InterfaceParams": "hotcarrier.physics.parameters",
     "lifetime_density": "hotcarrier.analysis",

@@ -1,0 +1,76 @@
+"""``hotcarrier choose FILE... --out DIR``: automatic choice of the number of components.
+
+A thin layer over :func:`hotcarrier.analysis.choice.choose_model`. Writes ``choice.json``,
+``choice.txt`` (the ranked table and the verdict) and ``choice.png`` atomically, in DIR, or in
+DIR/<file stem>/ when several files are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+_TRI = {"auto": None, "yes": True, "no": False}
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``choose`` sub-command."""
+    p = subparsers.add_parser(
+        "choose", help="choose the number of kinetic components (AIC/BIC, cross-validation)",
+        description="Fit parallel models with 1…N components (with/without a baseline and a "
+        "coherent artefact) in batched multi-start calls; rank them by BIC/AIC and a "
+        "cross-validated error; flag non-identifiable ones; report the winner or 'undecided'.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", nargs="+", help="TA data file(s), each analysed on its own")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--max-components", type=int, default=4, help="try 1…N decaying components")
+    p.add_argument("--baseline", choices=tuple(_TRI), default="auto",
+                   help="non-decaying component: try both (auto), always, never")
+    p.add_argument("--artifact", choices=tuple(_TRI), default="auto",
+                   help="coherent artefact (IRF-shaped): try both (auto), always, never")
+    p.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM start value, ps")
+    p.add_argument("--t0", type=float, default=0.0, help="time-zero start value, ps")
+    p.add_argument("--starts", type=int, default=4, help="starts per fit (multi-start)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
+    p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
+    pre = p.add_argument_group("preprocessing (as in hotcarrier fit)")
+    for flag, kw in (("--time-range", {"nargs": 2}), ("--wavelength-range", {"nargs": 2}),
+                     ("--exclude", {"nargs": 2, "action": "append"}),
+                     ("--background-before", {}), ("--bad-values", {})):
+        pre.add_argument(flag, type=float, **kw)
+    pre.add_argument("--chirp", metavar="FILE|auto")
+    p.add_argument("--no-figure", action="store_true", help="do not write choice.png")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run the model choice for every file and write the outputs."""
+    from ..analysis.choice import choose_model
+    from ..io.atomic import atomic_path
+
+    pre = {k: v for k in ("time_range", "wavelength_range", "exclude", "background_before",
+                          "bad_values", "chirp") if (v := getattr(args, k)) is not None}
+    for path in args.data:
+        out = Path(args.out) / (Path(path).stem if len(args.data) > 1 else "")
+        say = None if args.quiet else (lambda i, n, lab: print(
+            f"{path}: candidate {i + 1}/{n}: {lab}", file=sys.stderr, flush=True))
+        res = choose_model(path, args.max_components, preprocess=pre,
+                           baseline=_TRI[args.baseline], artifact=_TRI[args.artifact],
+                           irf_fwhm=args.irf_fwhm, t0=args.t0, n_starts=args.starts,
+                           folds=args.folds, criterion=args.criterion, progress=say)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "choice.json") as tmp:
+            tmp.write_text(json.dumps(res.to_dict(), indent=1, allow_nan=False) + "\n",
+                           encoding="utf-8")
+        with atomic_path(out / "choice.txt") as tmp:
+            tmp.write_text(res.table() + "\n", encoding="utf-8")
+        if not args.no_figure:
+            with atomic_path(out / "choice.png") as tmp:
+                res.figure().savefig(tmp, format="png", dpi=120)
+        print(f"{path}\n{res.table()}\nwrote {out}/")
+    return 0
