@@ -109,3 +109,36 @@ def test_unknown_format_name(tmp_path):
     p.write_text("Time [ps]\t500\n0\t1\n")
     with pytest.raises(DataFormatError, match="unknown format 'xls'"):
         load_ta(p, format="xls")
+
+
+@pytest.mark.parametrize("corner, problem", [("Time [fsec]", "unknown time unit 'fsec'"),
+                                             ("Time (min)", "unknown time unit 'min'"),
+                                             ("Wavelength [Å]", "unknown spectral unit 'Å'")])
+def test_unknown_unit_label_in_a_delimited_header_is_refused(tmp_path, corner, problem):
+    """An unknown unit in the corner cell is an error naming the label and the override —
+    never read as ps or nm by default."""
+    if corner.startswith("Time"):
+        text = f"{corner},500,600\n-1,0.1,0.2\n1,0.3,0.4\n2,0.2,0.1\n"
+    else:
+        text = f"{corner},-1,1,2\n500,0.1,0.3,0.2\n600,0.2,0.4,0.1\n"
+    f = tmp_path / "map.csv"
+    f.write_text(text)
+    with pytest.raises(DataFormatError, match=problem) as exc:
+        load_ta(f)
+    assert "time_unit=" in str(exc.value) or "spectral_unit=" in str(exc.value)
+    ds = load_ta(f, **({"time_unit": "fs"} if corner.startswith("Time") else
+                       {"spectral_unit": "nm"}))
+    assert ds.sizes["delay"] == 3
+
+
+def test_unknown_delay_units_in_netcdf_are_refused(tmp_path):
+    import numpy as np
+    import xarray as xr
+
+    ds = xr.Dataset({"signal": (("delay", "wavelength"), np.ones((3, 2)))},
+                    coords={"delay": ("delay", [-1.0, 1.0, 2.0], {"units": "fsec"}),
+                            "wavelength": [500.0, 600.0]})
+    f = tmp_path / "map.nc"
+    ds.to_netcdf(f, engine="h5netcdf")
+    with pytest.raises(DataFormatError, match="delay units 'fsec'"):
+        load_ta(f)

@@ -144,16 +144,18 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
 
 
 def _corner_roles(corner: str | None):
-    """(orientation, time unit, spectral unit) suggested by the corner cell; None = unknown."""
+    """(orientation, time unit, spectral unit) suggested by the corner cell; None = no label.
+    An unrecognised unit label is returned as written, so that :func:`build_dataset` refuses
+    it (never read as ps or nm by default)."""
     if not corner or is_number(corner):
         return None, None, None
     c = corner.lower()
     m = re.search(r"[\[(]\s*([^\])]+?)\s*[\])]", corner)  # the unit of "Time [ps]"
     unit = m.group(1) if m else None
     if re.search(r"time|delay|\bt\b", c):
-        return "time_rows", time_unit(unit) if unit else None, None
+        return "time_rows", (time_unit(unit) or unit) if unit else None, None
     if re.search(r"wave|lambda|λ|energy|ev|cm|nm|freq", c):
-        return "wavelength_rows", None, spectral_unit(unit) if unit else None
+        return "wavelength_rows", None, (spectral_unit(unit) or unit) if unit else None
     return None, None, None
 
 

@@ -47,8 +47,12 @@ def read(path, *, time_unit_override: str | None = None):
         raise DataFormatError(path, f"no 'signal' variable; found {list(ds.data_vars)}",
                               f"rename the TA matrix to 'signal' (candidates: {two_d})")
     if "delay" in ds.coords:
-        tu = time_unit(time_unit_override or ds["delay"].attrs.get("units", "ps"))
-        if tu is not None and tu != "ps":
+        label = time_unit_override or ds["delay"].attrs.get("units", "ps")
+        tu = time_unit(label)
+        if tu is None:
+            raise DataFormatError(path, f"delay units {label!r} are not a known time unit",
+                                  "pass time_unit='ps' (or fs, ns, us, ms, s)")
+        if tu != "ps":
             ds = ds.assign_coords(delay=ds["delay"] * TIME_TO_PS[tu])
             ds["delay"].attrs["units"] = "ps"
             ds = with_history(ds, f"load_ta: delay converted from {tu} to ps")
