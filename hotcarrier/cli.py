@@ -28,23 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hotcarrier {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"hotcarrier.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command not built yet
-            if exc.name == f"hotcarrier.commands.{name}":
-                continue
-            raise
-        mod.add_parser(sub)
+        importlib.import_module(f"hotcarrier.commands.{name}").add_parser(sub)
     return parser
 
 
 def _use_compilation_cache(env) -> None:
-    """Keep XLA's compiled programs between runs (JAX's persistent compilation cache).
+    """Keep XLA's compiled programs between runs in ``$XDG_CACHE_HOME/hotcarrier/jax``.
 
-    Compilation dominates a single fit on a CPU (tens of seconds for a target model); with the
-    cache a second run of the same model structure skips most of it. The cache lives in
-    ``$XDG_CACHE_HOME/hotcarrier/jax`` (default ``~/.cache/hotcarrier/jax``); set
-    ``JAX_COMPILATION_CACHE_DIR`` to move it or ``HOTCARRIER_NO_COMPILE_CACHE=1`` to turn it off.
+    ``JAX_COMPILATION_CACHE_DIR`` moves it, ``HOTCARRIER_NO_COMPILE_CACHE=1`` turns it off.
     """
     from pathlib import Path
 
@@ -59,14 +50,8 @@ _TRUE = ("1", "true", "yes", "on")
 
 @contextlib.contextmanager
 def _float64():
-    """float64 for the command, and only for it.
-
-    With JAX not imported yet (the console script's own process) the switch goes through
-    ``JAX_ENABLE_X64`` in the environment, so that commands that never touch JAX (info,
-    convert) do not pay for importing it. Where JAX is imported already (``main`` called from
-    Python: a script, the tests) it is :func:`jax.enable_x64` for the call's duration. Either
-    way the caller's setting is back afterwards.
-    """
+    """float64 for the command only: :func:`jax.enable_x64` when JAX is imported, else
+    ``JAX_ENABLE_X64`` in the environment (so info/convert never import JAX)."""
     import os
 
     if "jax" in sys.modules:

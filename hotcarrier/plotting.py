@@ -16,6 +16,23 @@ import numpy as np
 __all__ = ["overview", "trace_overview", "lifetime_density_figure"]
 
 
+def _save(fig, path, dpi: int) -> Path:
+    """Lay out ``fig`` and save it to ``path`` atomically (format from the extension)."""
+    from .io.atomic import atomic_path
+
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    return path
+
+
+def _delay_axis(ax, linthresh: float) -> None:
+    """Linear–log delay axis (x)."""
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlabel("delay (ps)")
+
+
 def _suffixes(ds):
     names = [v for v in ds.data_vars if v == "data" or v.startswith("data_")]
     return [n[len("data"):] for n in names]
@@ -44,8 +61,6 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     """
     from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
-    from .io.atomic import atomic_path
-
     ds = result.dataset
     sfx = _suffixes(ds)
     nrow = len(sfx) + 1
@@ -61,9 +76,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
             lim = vmax if title == "data" else float(np.nanpercentile(np.abs(res.values), 99.5)) or 1.0
             m = ax.pcolormesh(wl, t, arr, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest")
             ax.set_yscale("symlog", linthresh=linthresh)
-            ax.set_xlabel("wavelength (nm)")
-            ax.set_ylabel("delay (ps)")
-            ax.set_title(f"{title}{s}")
+            ax.set(xlabel="wavelength (nm)", ylabel="delay (ps)", title=f"{title}{s}")
             fig.colorbar(m, ax=ax, label=data.attrs.get("units", ""))
         ax = axes[r, 2]
         amp = np.nanmax(np.abs(data.values), axis=0)
@@ -73,9 +86,8 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
         for j in picks:
             line, = ax.plot(t, data.values[:, j], ".", ms=3, label=f"{wl[j]:.0f} nm")
             ax.plot(t, ds["fit" + s].values[:, j], "-", color=line.get_color(), lw=1.2)
-        ax.set_xscale("symlog", linthresh=linthresh)
+        _delay_axis(ax, linthresh)
         ax.axhline(0, color="0.6", lw=0.5)
-        ax.set_xlabel("delay (ps)")
         ax.set_title(f"traces and fit{s}")
         ax.legend(fontsize=8)
         _residual_svd_panel(axes[r, 3], result.residual_svd(s[1:] or None), s)
@@ -85,8 +97,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     for sp in ds["species"].values:
         ax.plot(ds[wdim].values, ds["sas" + s0].sel(species=sp).values, label=str(sp))
     ax.axhline(0, color="0.6", lw=0.5)
-    ax.set_title("species-associated spectra")
-    ax.set_xlabel("wavelength (nm)")
+    ax.set(title="species-associated spectra", xlabel="wavelength (nm)")
     ax.legend(fontsize=8)
     ax = axes[-1, 1]
     if "das" + s0 in ds:
@@ -104,8 +115,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     tdim = ds["population" + s0].dims[1]
     for sp in ds["species"].values:
         ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values, label=str(sp))
-    ax.set_xscale("symlog", linthresh=linthresh)
-    ax.set_xlabel("delay (ps)")
+    _delay_axis(ax, linthresh)
     ax.set_title("populations")
     ax.legend(fontsize=8)
     rsvd = result.residual_svd(s0[1:] or None)
@@ -114,19 +124,14 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     for k in range(min(2, rsvd.sizes["component"])):
         ax.plot(rsvd[tdim].values, rsvd["lsv"].values[:, k] * float(rsvd["ratio"][k]),
                 label=f"component {k + 1} (× s/edge)")
-    ax.set_xscale("symlog", linthresh=linthresh)
-    ax.set_xlabel("delay (ps)")
+    _delay_axis(ax, linthresh)
     ax.set_title(f"residual left singular vectors{s0}")
     ax.legend(fontsize=8)
     summ = result.summary()
     fig.suptitle(f"{summ['model'].get('name', '')}: cost {summ['cost']:.6g}, "
                  f"RMSE {summ['rmse'] or float('nan'):.3g}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    return path
+    return _save(fig, path, dpi)
 
 
 def _residual_svd_panel(ax, rsvd, sfx):
@@ -136,8 +141,7 @@ def _residual_svd_panel(ax, rsvd, sfx):
     ax.axhline(1.0, color="0.5", lw=0.8, label="noise edge σ(√m+√n)")
     ax.axhline(rsvd.attrs["noise_threshold"] / rsvd.attrs["noise_edge"], color="C3", lw=0.8,
                ls="--", label="threshold")
-    ax.set_xlabel("residual component")
-    ax.set_ylabel("singular value / noise edge")
+    ax.set(xlabel="residual component", ylabel="singular value / noise edge")
     verdict = rsvd.attrs["noise_verdict"].split(":")[0]
     ax.set_title(f"residual SVD{sfx}: {verdict} ({float(rsvd['ratio'][0]):.3g}×)")
     ax.legend(fontsize=8)
@@ -147,8 +151,6 @@ def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
     """Write the lifetime-density map (lifetime on a log axis × wavelength), the L-curve and
     the GCV/curvature scan of :func:`hotcarrier.analysis.lifetime_density`'s result, atomically."""
     from matplotlib.figure import Figure
-
-    from .io.atomic import atomic_path
 
     fig = Figure(figsize=(16, 4.5))
     ax, ax_l, ax_g = fig.subplots(1, 3)
@@ -160,9 +162,8 @@ def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
     ax.set_yscale("log")
     for tau in lda["peak_lifetime"].values:
         ax.axhline(tau, color="k", lw=0.6, ls=":")
-    ax.set_xlabel("wavelength (nm)")
-    ax.set_ylabel("lifetime τ (ps)")
-    ax.set_title(f"lifetime density ({a['method']}, α = {a['alpha']:.3g})")
+    ax.set(xlabel="wavelength (nm)", ylabel="lifetime τ (ps)",
+           title=f"lifetime density ({a['method']}, α = {a['alpha']:.3g})")
     fig.colorbar(m, ax=ax, label=lda["density"].attrs.get("units", ""))
     al = lda["alpha"].values
     ax_l.loglog(lda["residual_norm"].values, lda["penalty"].values, ".-", ms=3)
@@ -170,24 +171,18 @@ def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
         i = int(np.argmin(np.abs(al - a[key])))
         ax_l.loglog(lda["residual_norm"].values[i], lda["penalty"].values[i], mk, mfc="none",
                     ms=9, label=f"{key[6:]}: α = {a[key]:.3g}")
-    ax_l.set_xlabel("residual norm ‖KA − D‖")
-    ax_l.set_ylabel(lda["penalty"].attrs.get("long_name", "penalty"))
-    ax_l.set_title("L-curve")
+    ax_l.set(xlabel="residual norm ‖KA − D‖", title="L-curve",
+             ylabel=lda["penalty"].attrs.get("long_name", "penalty"))
     ax_l.legend(fontsize=8)
     ax_g.loglog(al, lda["gcv"].values, label="GCV")
     ax_g.axvline(a["alpha"], color="k", lw=0.8, ls=":", label=f"chosen ({a['criterion']})")
-    ax_g.set_xlabel("α")
-    ax_g.set_ylabel("GCV")
+    ax_g.set(xlabel="α", ylabel="GCV")
     ax_c = ax_g.twinx()
     ax_c.semilogx(al, lda["curvature"].values, color="C1", label="L-curve curvature")
     ax_c.set_ylabel("curvature")
     ax_g.legend(fontsize=8, loc="upper left")
     ax_c.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    return path
+    return _save(fig, path, dpi)
 
 
 def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Path:
@@ -198,8 +193,6 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
     Uses :class:`matplotlib.figure.Figure` (no pyplot, no backend is chosen or changed).
     """
     from matplotlib.figure import Figure
-
-    from .io.atomic import atomic_path
 
     ds = result.dataset
     units = ds["signal"].attrs.get("units", "")
@@ -214,10 +207,8 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
             t = ds["delay"].values[sel]
             (line,) = ax.plot(t, ds["fit"].values[sel], "-", lw=1.2, label=str(name))
             ax.plot(t, ds["signal"].values[sel], ".", ms=3, alpha=0.5, color=line.get_color())
-        ax.set_xscale("symlog", linthresh=linthresh)
-        ax.set_xlabel("delay (ps)")
-        ax.set_ylabel(f"ΔA ({units})")
-        ax.set_title(title)
+        _delay_axis(ax, linthresh)
+        ax.set(ylabel=f"ΔA ({units})", title=title)
         if ax.lines:
             ax.legend(fontsize=7)
     if nvis:
@@ -230,8 +221,7 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
                               label=f"{wl[j]:.0f} nm")
             ax.plot(t, ds["visible_signal"].values[:, j], ".", ms=3, alpha=0.5,
                     color=line.get_color())
-        ax.set_xscale("symlog", linthresh=linthresh)
-        ax.set_xlabel("delay (ps)")
+        _delay_axis(ax, linthresh)
         ax.set_title("visible (chirped, fitted spectra)")
         ax.legend(fontsize=7)
     d = result.derived.get("injection_quantum_yield")
@@ -240,8 +230,4 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
         se = float("nan") if d["stderr"] is None else d["stderr"]
         fig.suptitle(f"{result.summary_dict['model'].get('name', '')}: Φ_inj = "
                      f"{d['value']:.4f} ± {se:.4f} (95 % interval {lo:.4f}–{hi:.4f})")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    return path
+    return _save(fig, path, dpi)

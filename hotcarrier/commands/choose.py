@@ -8,9 +8,10 @@ DIR/<file stem>/ when several files are given.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from ._options import add_preprocess_options, preprocess_overrides, write_json, write_text
 
 __all__ = ["add_parser", "run"]
 
@@ -37,12 +38,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--starts", type=int, default=4, help="starts per fit (multi-start)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
-    pre = p.add_argument_group("preprocessing (as in hotcarrier fit)")
-    for flag, kw in (("--time-range", {"nargs": 2}), ("--wavelength-range", {"nargs": 2}),
-                     ("--exclude", {"nargs": 2, "action": "append"}),
-                     ("--background-before", {}), ("--bad-values", {})):
-        pre.add_argument(flag, type=float, **kw)
-    pre.add_argument("--chirp", metavar="FILE|auto")
+    add_preprocess_options(p, "preprocessing (as in hotcarrier fit)")
     p.add_argument("--no-figure", action="store_true", help="do not write choice.png")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -53,8 +49,7 @@ def run(args) -> int:
     from ..analysis.choice import choose_model
     from ..io.atomic import atomic_path
 
-    pre = {k: v for k in ("time_range", "wavelength_range", "exclude", "background_before",
-                          "bad_values", "chirp") if (v := getattr(args, k)) is not None}
+    pre = preprocess_overrides(args)
     for path in args.data:
         out = Path(args.out) / (Path(path).stem if len(args.data) > 1 else "")
         say = None if args.quiet else (lambda i, n, lab: print(
@@ -64,11 +59,8 @@ def run(args) -> int:
                            irf_fwhm=args.irf_fwhm, t0=args.t0, n_starts=args.starts,
                            folds=args.folds, criterion=args.criterion, progress=say)
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "choice.json") as tmp:
-            tmp.write_text(json.dumps(res.to_dict(), indent=1, allow_nan=False) + "\n",
-                           encoding="utf-8")
-        with atomic_path(out / "choice.txt") as tmp:
-            tmp.write_text(res.table() + "\n", encoding="utf-8")
+        write_json(out / "choice.json", res.to_dict())
+        write_text(out / "choice.txt", res.table() + "\n")
         if not args.no_figure:
             with atomic_path(out / "choice.png") as tmp:
                 res.figure().savefig(tmp, format="png", dpi=120)

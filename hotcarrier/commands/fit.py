@@ -9,6 +9,8 @@ import argparse
 import sys
 import time
 
+from ._options import add_preprocess_options, preprocess_overrides
+
 __all__ = ["add_parser", "add_model_arguments", "build_model", "run"]
 
 
@@ -35,19 +37,7 @@ def add_model_arguments(p) -> None:
     q.add_argument("--baseline", action="store_true", help="add a constant offset component")
     q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
                    help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
-    pre = p.add_argument_group("preprocessing (override the model file's [preprocess])")
-    pre.add_argument("--time-range", type=float, nargs=2, metavar=("LO", "HI"),
-                     help="keep delays in [LO, HI] ps")
-    pre.add_argument("--wavelength-range", type=float, nargs=2, metavar=("LO", "HI"),
-                     help="keep wavelengths in [LO, HI] nm")
-    pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"),
-                     help="drop the wavelength band [A, B] nm (repeatable)")
-    pre.add_argument("--background-before", type=float, metavar="T",
-                     help="subtract the mean signal of delays before T ps")
-    pre.add_argument("--bad-values", type=float, metavar="X", help="mask cells with |signal| > X")
-    pre.add_argument("--chirp", metavar="FILE|auto",
-                     help="chirp polynomial file (one line, comma-separated, highest power first; "
-                     "t0 in ps at λ in nm) or 'auto' to estimate it")
+    add_preprocess_options(p, "preprocessing (override the model file's [preprocess])")
 
 
 def add_parser(subparsers) -> None:
@@ -71,17 +61,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _preprocess_overrides(args) -> dict:
-    out = {}
-    for key in ("time_range", "wavelength_range", "background_before", "bad_values", "chirp"):
-        v = getattr(args, key)
-        if v is not None:
-            out[key] = list(v) if isinstance(v, (list, tuple)) else v
-    if args.exclude:
-        out["exclude"] = [list(x) for x in args.exclude]
-    return out
-
-
 def build_model(args):
     """The TargetModel described by the command line."""
     from ..errors import ModelError
@@ -102,7 +81,7 @@ def build_model(args):
     else:
         raise ModelError("give a model file (--model MODEL.toml) or a quick scheme "
                          "(--scheme sequential --lifetimes 4,75,1e5)")
-    model.preprocess = {**model.preprocess, **_preprocess_overrides(args)}
+    model.preprocess = {**model.preprocess, **preprocess_overrides(args)}
     return model
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import re
 import sys
 import time
 from pathlib import Path
 
 from ..api import model_kind
+from ._options import out_dir, write_json
 from .fit import add_model_arguments
 
 __all__ = ["add_parser", "expand_inputs", "run"]
@@ -103,13 +103,6 @@ def _safe_name(name: str, used: set) -> str:
     return cand
 
 
-def _write_json(path: Path, obj) -> None:
-    from ..io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-
-
 def run(args) -> int:
     """Scan, group, fit, write, summarise."""
     from ..api import load_model
@@ -127,8 +120,7 @@ def run(args) -> int:
         raise HotcarrierError(f"no input files found for {' '.join(args.files)}")
     if args.chunk_size < 1 or args.starts < 1:
         raise HotcarrierError("--chunk-size and --starts must be >= 1")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(args)
     if physical:  # every file is one sample's data (a bundle)
         if not args.quiet:
             print(f"fitting {len(files)} file(s) with the physical model {args.model} "
@@ -216,12 +208,12 @@ def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
     used: set = set()
     for r, f in zip(recs, files):
         r["file"] = str(f)
-        _write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+        write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
     n_conv = int(ds["converged"].sum())
     summary = {"n_items": len(recs), "n_converged": n_conv,
                "wall_s": float(ds.attrs["wall_s"]), "model": str(ds.attrs["model_source"]),
                **extra, "items": recs}
-    _write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     if not args.quiet:
         print(summary_table(ds, max_rows=args.rows))
         print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "

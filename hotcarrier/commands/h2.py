@@ -23,10 +23,9 @@ def add_parser(subparsers) -> None:
             "contain (slow µs–ms processes TA cannot see) keep the preset defaults of that role "
             "unless set with --set. Without --spectrum: the spec §9.4 reference case "
             "(monochromatic 2.1 eV absorbed by the Au core)."))
-    p.add_argument("--clean", default="clean", metavar="{clean|defective|PATH}",
-                   help="clean catalyst (default: preset clean)")
-    p.add_argument("--defective", default="defective", metavar="{clean|defective|PATH}",
-                   help="defective catalyst (default: preset defective)")
+    for role in ("clean", "defective"):
+        p.add_argument(f"--{role}", default=role, metavar="{clean|defective|PATH}",
+                       help=f"{role} catalyst (default: preset {role})")
     p.add_argument("--spectrum", metavar="SPEC",
                    help="mono:590 | mono:2.1eV | led:450[:FWHM] | lamp[:420[:800[:flat]]] | "
                         "file:PATH[:W] | PATH (two columns nm, photons per nm)")
@@ -42,10 +41,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE[±SE]",
                    help="set an InterfaceParams field for both catalysts (repeatable); "
                         "NAME=VALUE±SE (or +-) adds a shared, fully correlated uncertainty")
-    p.add_argument("--set-clean", action="append", default=[], metavar="NAME=VALUE[±SE]",
-                   help="set a field of the clean set only (±SE: independent prior)")
-    p.add_argument("--set-defective", action="append", default=[], metavar="NAME=VALUE[±SE]",
-                   help="set a field of the defective set only (±SE: independent prior)")
+    for role in ("clean", "defective"):
+        p.add_argument(f"--set-{role}", action="append", default=[], metavar="NAME=VALUE[±SE]",
+                       help=f"set a field of the {role} set only (±SE: independent prior)")
     p.add_argument("--uncertainty", choices=("both", "delta", "sampling", "none"),
                    default="both", help="propagation of fit covariances (default both)")
     p.add_argument("--samples", type=int, default=2000, help="draws for sampling (default 2000)")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+
+from ._options import out_dir, write_json
+from .info import add_load_options, load_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -20,8 +21,6 @@ def _alpha(text: str):
 
 def add_parser(subparsers) -> None:
     """Register the ``lda`` sub-command."""
-    from .info import add_load_options
-
     p = subparsers.add_parser(
         "lda", help="lifetime-density analysis (regularised amplitudes on a lifetime grid)",
         description="Fit amplitudes on a log-spaced lifetime grid (exp ⊗ Gaussian IRF) with "
@@ -50,14 +49,12 @@ def run(args) -> int:
     """Run the analysis and write lda.nc, lda.json and lda.png atomically."""
     from ..analysis.lda import lifetime_density
     from ..io.atomic import atomic_path
-    from .info import load_from_args
 
     ds = load_from_args(args.data, args)
     res = lifetime_density(ds, irf_fwhm=args.irf_fwhm, t0=args.t0, tau_min=args.tmin,
                            tau_max=args.tmax, n_lifetimes=args.n_lifetimes, method=args.method,
                            alpha=args.alpha, criterion=args.criterion, l1_ratio=args.l1_ratio)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(args)
     with atomic_path(out / "lda.nc") as tmp:
         res.to_netcdf(tmp, engine="h5netcdf")
     summary = {**res.attrs, "file": str(args.data),
@@ -65,8 +62,7 @@ def run(args) -> int:
                "alpha_grid": res["alpha"].values.tolist(),
                "residual_norm": res["residual_norm"].values.tolist(),
                "penalty": res["penalty"].values.tolist(), "gcv": res["gcv"].values.tolist()}
-    with atomic_path(out / "lda.json") as tmp:
-        Path(tmp).write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / "lda.json", summary, indent=2, allow_nan=True)
     if not args.no_figure:
         from ..plotting import lifetime_density_figure
 
