@@ -41,23 +41,10 @@ def _suffixes(ds):
 def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: int = 110) -> Path:
     """Write the overview figure of ``result`` (FitResult) to ``path`` atomically.
 
-    Panels per dataset: data map, residual map, traces with fits at ``n_traces``
-    wavelengths; then species-associated (and decay-associated) spectra and populations.
-
-    Parameters
-    ----------
-    result : FitResult
-    path : str or Path
-        Output file (format from the extension, e.g. ``.png``).
-    linthresh : float, ps
-        Half-width of the linear part of the time axis.
-    n_traces : int
-        Number of kinetic traces shown.
-    dpi : int
-
-    Returns
-    -------
-    Path
+    Panels per dataset: data and residual maps, traces with fits at ``n_traces`` wavelengths,
+    residual SVD; then SAS, DAS, populations and the residual's left singular vectors.
+    ``linthresh`` (ps) is the half-width of the linear part of the time axes; the format
+    follows the extension of ``path``.
     """
     from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
@@ -70,10 +57,9 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
         data, res = ds["data" + s], ds["residual" + s]
         tdim, wdim = data.dims
         t, wl = ds[tdim].values, ds[wdim].values
-        vmax = float(np.nanpercentile(np.abs(data.values), 99.5)) or 1.0
         for ax, arr, title in ((axes[r, 0], data.values, "data"),
                                (axes[r, 1], res.values, "residual")):
-            lim = vmax if title == "data" else float(np.nanpercentile(np.abs(res.values), 99.5)) or 1.0
+            lim = float(np.nanpercentile(np.abs(arr), 99.5)) or 1.0
             m = ax.pcolormesh(wl, t, arr, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest")
             ax.set_yscale("symlog", linthresh=linthresh)
             ax.set(xlabel="wavelength (nm)", ylabel="delay (ps)", title=f"{title}{s}")
@@ -190,7 +176,6 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
 
     Panels: the sample traces with their fits, the calibration reference, and the visible
     map at three wavelengths when it was fitted; the title gives Φ_inj with its interval.
-    Uses :class:`matplotlib.figure.Figure` (no pyplot, no backend is chosen or changed).
     """
     from matplotlib.figure import Figure
 

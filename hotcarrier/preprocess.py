@@ -26,6 +26,7 @@ import xarray as xr
 
 from .dataset import MASK, SIGNAL, SPECTRAL_DIM, TIME_DIM, WEIGHT, fit_mask, with_history
 from .errors import DataFormatError, DatasetValidationError
+from .svd import svd
 
 __all__ = [
     "crop", "exclude_band", "mask_bad_values", "merge_duplicate_delays", "average_scans",
@@ -50,10 +51,10 @@ def _problem(msg: str, ds: xr.Dataset | None = None):
     return DatasetValidationError([msg], name)
 
 
-def _nanmean_rows(values: np.ndarray, valid: np.ndarray, axis: int = 0):
-    """Mean over ``axis`` of the valid cells; NaN where none is valid (no warnings)."""
-    n = valid.sum(axis=axis)
-    s = np.where(valid, values, 0.0).sum(axis=axis)
+def _nanmean_rows(values: np.ndarray, valid: np.ndarray):
+    """Mean over axis 0 of the valid cells and their count; NaN where none is valid."""
+    n = valid.sum(axis=0)
+    s = np.where(valid, values, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, s / np.maximum(n, 1), np.nan), n
 
@@ -163,26 +164,17 @@ def merge_duplicate_delays(ds: xr.Dataset) -> xr.Dataset:
     uniq, inv, counts = np.unique(t, return_inverse=True, return_counts=True)
     if uniq.size == t.size:
         return with_history(ds, "merge_duplicate_delays: no duplicated delay")
-    valid = fit_mask(ds)
-    s = ds[SIGNAL].values
-    n_w = s.shape[1]
-    sig = np.full((uniq.size, n_w), np.nan)
-    msk = np.zeros((uniq.size, n_w), bool)
-    wgt = np.zeros((uniq.size, n_w))
-    old_mask = ds[MASK].values if MASK in ds else np.zeros(s.shape, bool)
-    for k in range(uniq.size):
-        rows = inv == k
-        sig[k], _ = _nanmean_rows(s[rows], valid[rows])
-        msk[k] = old_mask[rows].all(axis=0)
-        if WEIGHT in ds:
-            wgt[k] = ds[WEIGHT].values[rows].mean(axis=0)
+    valid, s = fit_mask(ds), ds[SIGNAL].values
+    rows = [inv == k for k in range(uniq.size)]
+    merged = {SIGNAL: [_nanmean_rows(s[r], valid[r])[0] for r in rows]}
+    if MASK in ds:
+        merged[MASK] = [ds[MASK].values[r].all(axis=0) for r in rows]
+    if WEIGHT in ds:
+        merged[WEIGHT] = [ds[WEIGHT].values[r].mean(axis=0) for r in rows]
     out = ds.isel({TIME_DIM: np.sort(np.unique(inv, return_index=True)[1])}).copy()
     out = out.assign_coords({TIME_DIM: (TIME_DIM, uniq, dict(ds[TIME_DIM].attrs))})
-    out[SIGNAL] = ((TIME_DIM, SPECTRAL_DIM), sig, dict(ds[SIGNAL].attrs))
-    if MASK in ds:
-        out[MASK] = ((TIME_DIM, SPECTRAL_DIM), msk, dict(ds[MASK].attrs))
-    if WEIGHT in ds:
-        out[WEIGHT] = ((TIME_DIM, SPECTRAL_DIM), wgt, dict(ds[WEIGHT].attrs))
+    for name, value in merged.items():
+        out[name] = ((TIME_DIM, SPECTRAL_DIM), np.array(value), dict(ds[name].attrs))
     rep = uniq[counts > 1]
     return with_history(out, f"merge_duplicate_delays: {int(counts[counts > 1].sum())} rows at "
                         f"{rep.size} repeated delay(s) ({', '.join(f'{v:.10g}' for v in rep[:5])}"
@@ -208,7 +200,7 @@ def average_scans(scans: Sequence[xr.Dataset]) -> xr.Dataset:
                            f"scan 1 in {ref[SIGNAL].attrs.get('units')!r}", s)
     vals = np.stack([s[SIGNAL].values for s in scans])
     valid = np.stack([fit_mask(s) for s in scans])
-    mean, n = _nanmean_rows(vals, valid, axis=0)
+    mean, n = _nanmean_rows(vals, valid)
     out = ref.copy()
     if WEIGHT in out:
         out = out.drop_vars(WEIGHT)
@@ -228,7 +220,7 @@ def subtract_background(ds: xr.Dataset, *, before: float = -0.5) -> xr.Dataset:
     if not rows.any():
         raise _problem(f"subtract_background: no delay before {_g(before)} ps (the first is "
                        f"{_g(ds[TIME_DIM].values.min())} ps); choose a later 'before'", ds)
-    bg, n = _nanmean_rows(ds[SIGNAL].values[rows], fit_mask(ds)[rows], axis=0)
+    bg, n = _nanmean_rows(ds[SIGNAL].values[rows], fit_mask(ds)[rows])
     none = n == 0
     bg = np.where(none, 0.0, bg)
     out = ds.copy()
@@ -419,10 +411,3 @@ def estimate_chirp(ds: xr.Dataset, *, order: int = 4, fraction: float = 0.5,
     coeffs = np.concatenate([np.zeros(order + 1 - total.size), total])
     rms = float(np.sqrt(np.mean((y[used] - np.polyval(coeffs, w[used])) ** 2)))
     return ChirpEstimate(coeffs, on, used, rms)
-
-
-def svd(ds: xr.Dataset, n_components: int | None = None) -> xr.Dataset:
-    """Singular value decomposition of the signal (see :func:`hotcarrier.svd.svd`)."""
-    from .svd import svd as _svd
-
-    return _svd(ds, n_components)

@@ -14,20 +14,9 @@ def svd(ds: xr.Dataset, n_components: int | None = None) -> xr.Dataset:
     """SVD of the signal matrix, ``signal ≈ Σ_k lsv[:, k] · s[k] · rsv[k, :]``.
 
     Delay rows and wavelength columns without any valid cell are dropped; the remaining NaN
-    or masked cells are set to 0 (their count is stored as ``n_filled``).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        TA dataset.
-    n_components : int, optional
-        How many components to keep (default all).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``singular_value`` (component), ``lsv`` (delay, component), ``rsv`` (component,
-        wavelength); attrs ``n_filled``.
+    or masked cells are set to 0 (their count is attr ``n_filled``). Keeps ``n_components``
+    (default all): ``singular_value`` (component), ``lsv`` (delay, component), ``rsv``
+    (component, wavelength).
     """
     ds = ds.transpose(TIME_DIM, SPECTRAL_DIM, ...)
     ok = fit_mask(ds)

@@ -186,24 +186,12 @@ def _weights(x):
 
 @dataclass
 class ModelChoice:
-    """The ranked candidates of one map and the verdict.
+    """The ranked candidates of one map and the verdict."""
 
-    Attributes
-    ----------
-    ranked : list of CandidateFit
-        Best first by ``criterion`` (converged, unflagged candidates before the others).
-    winner : CandidateFit or None
-        None when the choice is undecided (see ``leading``).
-    leading : list of CandidateFit
-        The candidates the criterion cannot separate (the winner alone when decided).
-    verdict : str
-        Plain-language conclusion.
-    """
-
-    ranked: list
-    winner: CandidateFit | None
-    leading: list
-    verdict: str
+    ranked: list  # CandidateFit, best first by ``criterion`` (converged, unflagged first)
+    winner: CandidateFit | None  # None when the choice is undecided
+    leading: list  # the candidates the criterion cannot separate (the winner alone if decided)
+    verdict: str  # plain-language conclusion
     criterion: str
     delay: np.ndarray
     wavelength: np.ndarray
@@ -344,31 +332,14 @@ def choose_arrays(delay, wavelength, maps, *, max_components=4, baseline=None, a
                   names=None) -> list[ModelChoice]:
     """Model choice for a stack of maps on one grid, every candidate in one batched call.
 
-    Parameters
-    ----------
-    delay : array (T,), ps
-    wavelength : array (W,), nm
-    maps : array (N, T, W)
-        Signals; NaN cells are left out.
-    max_components : int
-        Decaying components tried: 1…max_components.
-    baseline, artifact : bool or None
-        Add a non-decaying component / a coherent artefact; None tries both.
-    irf_fwhm, t0 : float, ps
-        IRF FWHM and time-zero start values (both are fitted).
-    n_starts : int
-        Starts per fit (the lifetime grid, then random ones).
-    folds : int
-        Cross-validation folds over delay rows (0: no CV).
-    criterion : {"bic", "aic"}
-        Ranking criterion; ``threshold`` is the Δ below which two candidates are "undecided".
-        The CV error is a cross-check: a candidate it prefers by > 2 SE makes it "undecided".
-    progress : callable, optional
-        ``progress(i, n, label)`` before each candidate.
-
-    Returns
-    -------
-    list of ModelChoice
+    ``maps`` (N, T, W) are signals on ``delay`` (ps) × ``wavelength`` (nm); NaN cells are left
+    out. Tried: 1…``max_components`` decaying components; ``baseline`` and ``artifact`` (bool,
+    None: try both) add a non-decaying component / a coherent artefact. ``irf_fwhm`` and
+    ``t0`` (ps) are start values (both are fitted); ``n_starts`` starts per fit (the lifetime
+    grid, then random ones); ``folds`` cross-validation folds over delay rows (0: no CV).
+    Candidates are ranked by ``criterion`` ("bic" or "aic"); a Δ below ``threshold``, or a
+    candidate that the CV error prefers by > 2 SE, makes the choice "undecided".
+    ``progress(i, n, label)`` is called before each candidate. One ModelChoice per map.
     """
     maps = np.asarray(maps, float)
     if criterion not in ("bic", "aic"):

@@ -35,18 +35,15 @@ def lda_kernel(t, tau, t0: float, irf_fwhm: float) -> np.ndarray:
     from ..units import fwhm_to_sigma
 
     with x64():  # one compiled program (eager op-by-op dispatch compiles ~30 small ones)
-        k = jax.jit(exp_conv_gauss)(np.asarray(t, float)[:, None], 1.0 / np.asarray(tau, float)[None],
-                           float(t0), fwhm_to_sigma(float(irf_fwhm)))
+        k = jax.jit(exp_conv_gauss)(np.asarray(t, float)[:, None],
+                                    1.0 / np.asarray(tau, float)[None], float(t0),
+                                    fwhm_to_sigma(float(irf_fwhm)))
         return np.asarray(k, dtype=float)
 
 
 def tikhonov_path(K, D, alphas):
-    """Tikhonov solutions for every α from one SVD of K.
-
-    Returns
-    -------
-    residual² (α), ‖A‖² (α), GCV (α) and ``solve(alpha) -> A`` (lifetime × wavelength).
-    """
+    """Tikhonov solutions for every α from one SVD of K: residual² (α), ‖A‖² (α), GCV (α)
+    and ``solve(alpha) -> A`` (lifetime × wavelength)."""
     U, s, Vt = np.linalg.svd(K, full_matrices=False)
     beta = U.T @ D
     b2 = (beta**2).sum(axis=1)
@@ -120,34 +117,18 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
                      n_alpha: int | None = None) -> xr.Dataset:
     """Lifetime-density map of a TA dataset, with the L-curve and GCV of its α.
 
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Preprocessed TA dataset (chirp-corrected; delays in ps). Wavelengths without any
-        valid cell, then delays with a missing cell, are left out.
-    irf_fwhm, t0 : float, ps
-        Gaussian IRF width (FWHM) and centre (time zero).
-    tau_min, tau_max : float, ps
-        Lifetime grid range (default ``irf_fwhm``/2 and 2 × the last delay after ``t0``).
-    n_lifetimes : int
-        Grid points (log-spaced).
-    method : {"tikhonov", "elastic-net"}
-    alpha : "auto" or float
-        Regularisation strength; "auto" picks it by ``criterion``.
-    criterion : {"lcurve", "gcv"}
-        L-curve maximum curvature or GCV minimum.
-    l1_ratio : float
-        Elastic-net ρ in (0, 1].
-    n_alpha : int, optional
-        α grid size (default 200 for Tikhonov, 20 for the elastic net).
+    ``ds`` is taken as preprocessed (chirp-corrected, delays in ps); wavelengths without any
+    valid cell, then delays with a missing cell, are left out. ``irf_fwhm``, ``t0`` (ps): the
+    Gaussian IRF width (FWHM) and centre. The ``n_lifetimes`` log-spaced lifetimes span
+    ``tau_min``…``tau_max`` ps (default ``irf_fwhm``/2 … 2 × the last delay after ``t0``).
+    ``method`` is "tikhonov" or "elastic-net" (``l1_ratio`` = ρ in (0, 1]); ``alpha`` a
+    number or "auto", picked by ``criterion`` ("lcurve": maximum curvature, "gcv": minimum)
+    on ``n_alpha`` values (default 200 for Tikhonov, 20 for the elastic net).
 
-    Returns
-    -------
-    xarray.Dataset
-        ``density`` (lifetime, wavelength; signal unit per grid point), ``fit`` and
-        ``residual`` (delay, wavelength), the α scan ``residual_norm``, ``penalty``,
-        ``curvature``, ``gcv`` (alpha), ``peak_lifetime`` (peak, ps); attrs ``alpha``,
-        ``alpha_lcurve``, ``alpha_gcv``, ``method``, ``criterion``, ``rmse``, ...
+    Returns ``density`` (lifetime, wavelength; signal unit per grid point), ``fit`` and
+    ``residual`` (delay, wavelength), the α scan ``residual_norm``, ``penalty``,
+    ``curvature``, ``gcv`` (alpha) and ``peak_lifetime`` (peak, ps); attrs ``alpha``,
+    ``alpha_lcurve``, ``alpha_gcv``, ``method``, ``criterion``, ``rmse``, ...
     """
     check_ta(ds)
     ds = ds.transpose(TIME_DIM, SPECTRAL_DIM)
@@ -188,8 +169,7 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
         amax = float(np.abs(K.T @ D).max()) / l1_ratio  # above it every amplitude is 0
         alphas = np.geomspace(amax * 1e-5, amax, n_alpha or 20)
         res2, pen, gcv, sols = _en_path(K, D, alphas, l1_ratio)
-    u = np.log(alphas)
-    kappa = _curvature(np.log(np.sqrt(res2)), np.log(np.maximum(pen, 1e-300)), u)
+    kappa = _curvature(np.log(np.sqrt(res2)), np.log(np.maximum(pen, 1e-300)), np.log(alphas))
     inner = slice(2, -2)
     a_l = float(alphas[inner][np.nanargmax(kappa[inner])])
     a_g = float(alphas[np.nanargmin(gcv)])
@@ -216,10 +196,10 @@ def lifetime_density(ds: xr.Dataset, *, irf_fwhm: float = 0.1, t0: float = 0.0,
                 SPECTRAL_DIM: (SPECTRAL_DIM, wl, {"units": "nm"})},
         attrs={"method": method, "criterion": criterion if isinstance(alpha, str) else "given",
                "alpha": a, "alpha_lcurve": a_l, "alpha_gcv": a_g, "l1_ratio": l1_ratio,
-               "irf_fwhm_ps": irf_fwhm, "t0_ps": t0, "rmse": float(np.sqrt(np.mean((D - fit) ** 2))),
-               "n_dropped_wavelengths": int((~cols).sum()),
-               "n_dropped_delays": int((~rows).sum()), "source_file":
-                   ds.attrs.get("source_file", "")})
+               "irf_fwhm_ps": irf_fwhm, "t0_ps": t0,
+               "rmse": float(np.sqrt(np.mean((D - fit) ** 2))),
+               "n_dropped_wavelengths": int((~cols).sum()), "n_dropped_delays": int((~rows).sum()),
+               "source_file": ds.attrs.get("source_file", "")})
     peaks, edge = lda_peaks(out)
     return out.assign_coords(peak=np.arange(peaks.size)).assign(
         peak_lifetime=("peak", peaks, {"units": "ps"}),

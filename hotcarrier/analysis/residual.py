@@ -35,12 +35,9 @@ def mp_median(beta: float) -> float:
 def noise_verdict(s, m: int, n: int) -> dict:
     """Noise level and verdict from the singular values ``s`` of an m × n residual.
 
-    Returns
-    -------
-    dict
-        ``sigma`` (noise standard deviation, signal unit), ``edge`` = σ(√m + √n),
-        ``threshold`` (Gavish–Donoho optimal hard threshold, same unit), ``ratio`` = s / edge,
-        ``n_structured`` (leading values above the threshold) and ``verdict`` (text).
+    Returns ``sigma`` (noise standard deviation, signal unit), ``edge`` = σ(√m + √n),
+    ``threshold`` (Gavish–Donoho optimal hard threshold), ``ratio`` = s / edge,
+    ``n_structured`` (leading values above the threshold) and ``verdict`` (text).
     """
     s = np.asarray(s, float)
     small, large = sorted((m, n))
@@ -65,24 +62,13 @@ def noise_verdict(s, m: int, n: int) -> dict:
 
 def residual_svd(residual: xr.DataArray, weight: xr.DataArray | None = None, *,
                  n_components: int = 10) -> xr.Dataset:
-    """SVD of a residual map with a noise level and a plain-language verdict.
+    """SVD of a residual map (data − fit; NaN: cells not fitted) with a noise verdict.
 
-    Parameters
-    ----------
-    residual : xarray.DataArray (delay, wavelength), signal unit
-        Data − fit; NaN marks cells the fit did not use (the dims may carry a suffix).
-    weight : xarray.DataArray, optional
-        Residual weights (1/σ per cell makes the noise level ≈ 1).
-    n_components : int
-        Singular vectors kept (every singular value is kept).
-
-    Returns
-    -------
-    xarray.Dataset
-        ``singular_value`` and ``ratio`` (s / noise edge) over ``rank`` (all), ``lsv``
-        (delay, component) and ``rsv`` (component, wavelength) for the first
-        ``n_components``; attrs ``noise_sigma``, ``noise_edge``, ``noise_threshold``,
-        ``noise_n_structured``, ``noise_verdict`` (see :func:`noise_verdict`), ``shape``.
+    ``weight`` (optional) multiplies the residual (1/σ per cell makes the noise level ≈ 1).
+    Returns ``singular_value`` and ``ratio`` (s / noise edge) over ``rank`` (all), ``lsv``
+    (delay, component) and ``rsv`` (component, wavelength) for the first ``n_components``;
+    attrs ``noise_sigma``, ``noise_edge``, ``noise_threshold``, ``noise_n_structured``,
+    ``noise_verdict`` (see :func:`noise_verdict`) and ``shape``. The dims keep their names.
     """
     tdim, wdim = residual.dims
     r = residual.values * (1.0 if weight is None else weight.transpose(tdim, wdim).values)

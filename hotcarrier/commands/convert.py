@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from .info import add_load_options, load_from_args
@@ -10,7 +9,7 @@ from .info import add_load_options, load_from_args
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> None:
     """Register ``hotcarrier convert``."""
     p = subparsers.add_parser(
         "convert", help="convert a TA file to another format",
@@ -24,7 +23,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     add_load_options(p)
     p.set_defaults(func=run)
-    return p
 
 
 def run(args) -> int:

@@ -100,13 +100,11 @@ def format_text(s: dict) -> str:
         lines.append(f"SVD         leading singular values {sv[0]:.4g} × [{rel}]")
     labels = {"sample": "sample", "date": "date", "pump_wavelength_nm": "pump (nm)",
               "pump_energy_uJ": "pump (µJ)"}
-    for key, label in labels.items():
-        if key in s:
-            lines.append(f"{label:<11} {s[key]}")
+    lines += [f"{label:<11} {s[key]}" for key, label in labels.items() if key in s]
     return "\n".join(lines)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> None:
     """Register ``hotcarrier info``."""
     p = subparsers.add_parser("info", help="describe a TA data file",
                               description="Describe a TA data file: detected format, shape, "
@@ -116,7 +114,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_load_options(p)
     p.set_defaults(func=run)
-    return p
 
 
 def run(args) -> int:

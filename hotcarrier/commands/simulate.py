@@ -11,13 +11,12 @@ new noise for each seed, so that ``fits/au_cds_<preset>/model.toml`` fits it unc
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 __all__ = ["add_parser", "parse_sets", "run"]
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers) -> None:
     """Register ``hotcarrier simulate``."""
     p = subparsers.add_parser(
         "simulate", help="write synthetic Au@CdS TA data from the physical model",
@@ -37,7 +36,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-visible", action="store_true", help="leave out the visible map")
     p.add_argument("--out", required=True, metavar="FILE", help="output netCDF file (.nc)")
     p.set_defaults(func=run)
-    return p
 
 
 def parse_sets(sets):
