@@ -73,14 +73,9 @@ def crop(ds: xr.Dataset, delay=None, wavelength=None) -> xr.Dataset:
                                  (SPECTRAL_DIM, wavelength, keep_w, "nm")):
         if rng is None:
             continue
-        lo, hi = rng
-        v = ds[dim].values
-        if lo is not None:
-            keep &= v >= lo
-        if hi is not None:
-            keep &= v <= hi
-        parts.append(f"{dim} {'-inf' if lo is None else _g(lo)}…{'inf' if hi is None else _g(hi)}"
-                     f" {unit}")
+        lo, hi = (default if b is None else b for b, default in zip(rng, (-np.inf, np.inf)))
+        keep &= (ds[dim].values >= lo) & (ds[dim].values <= hi)
+        parts.append(f"{dim} {_g(lo)}…{_g(hi)} {unit}")
     if not keep_t.any() or not keep_w.any():
         raise _problem(f"crop({', '.join(parts)}) leaves no data; the dataset spans delay "
                        f"{_g(ds[TIME_DIM].min())}…{_g(ds[TIME_DIM].max())} ps and wavelength "
@@ -243,10 +238,8 @@ def subtract_dataset(ds: xr.Dataset, other: xr.Dataset, *, scale: float = 1.0) -
     if u1 != u2:
         raise _problem(f"subtract_dataset: signal units differ ({u1!r} vs {u2!r}); convert "
                        "one of them first", ds)
-    same = all(np.array_equal(ds[d].values, other[d].values) for d in (TIME_DIM, SPECTRAL_DIM))
-    if same:
-        ref = other[SIGNAL].values
-        how = "same grid"
+    if all(np.array_equal(ds[d].values, other[d].values) for d in (TIME_DIM, SPECTRAL_DIM)):
+        ref, how = other[SIGNAL].values, "same grid"
     else:
         ref = _interp2(other, ds[TIME_DIM].values, ds[SPECTRAL_DIM].values)
         how = "interpolated onto this grid"

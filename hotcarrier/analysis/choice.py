@@ -248,14 +248,13 @@ class ModelChoice:
 
         fig = Figure(figsize=(12, 3.8), layout="constrained")
         ax = fig.subplots(1, 3)
-        groups = {}  # "exp + baseline" → (n, ΔBIC, CV) of its members
+        groups = {}  # "exp + baseline" → its members, by number of components
         for c in sorted(self.ranked, key=lambda c: c.candidate.n):
-            g = groups.setdefault(c.candidate.label.split(" ", 1)[1], ([], [], []))
-            for lst, v in zip(g, (c.candidate.n, c.bic - self.best.bic, c.cv)):
-                lst.append(v)
-        for lab, (n, dbic, cv) in groups.items():
-            ax[0].plot(n, dbic, "o-", label=lab)
-            ax[1].plot(n, cv, "o-", label=lab)
+            groups.setdefault(c.candidate.label.split(" ", 1)[1], []).append(c)
+        for lab, g in groups.items():
+            n = [c.candidate.n for c in g]
+            ax[0].plot(n, [c.bic - self.best.bic for c in g], "o-", label=lab)
+            ax[1].plot(n, [c.cv for c in g], "o-", label=lab)
         ax[0].set(xlabel="decaying components", ylabel="ΔBIC", yscale="symlog")
         ax[1].set(xlabel="decaying components", ylabel="held-out MSE (CV)", yscale="log")
         ax[0].legend(fontsize=7)

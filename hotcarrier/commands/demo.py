@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
+
+from ._options import out_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -51,8 +52,7 @@ def run(args) -> int:
     from ..io.atomic import atomic_open
     from ..physics import demo_fits
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir(args)
     t_start = time.perf_counter()
     print("hotcarrier demo — bundled synthetic Au@CdS transient absorption "
           "(see datasets/README.md)")
@@ -60,18 +60,15 @@ def run(args) -> int:
           "calibrated route) ...", flush=True)
     results = demo_fits(out)
     truth = {name: _true_phi(name) for name, _, _ in results}
-    print()
-    print(f"  {'interface':<12} {'Φ_inj':>7}   {'95 % interval':<17} {'true':>6}")
+    print(f"\n  {'interface':<12} {'Φ_inj':>7}   {'95 % interval':<17} {'true':>6}")
     for name, value, ci in results:
         label = name.removeprefix("au_cds_")
-        true = truth[name]
-        true_s = f"{true:6.4f}" if true is not None else "   n/a"
+        true_s = "   n/a" if truth[name] is None else f"{truth[name]:6.4f}"
         print(f"  {label:<12} {value:7.4f}   [{ci[0]:.4f}, {ci[1]:.4f}]  {true_s}")
     print("  (Liu et al., Nano Energy 2018: ≈0.48 for clean cation-exchange interfaces)")
-    print()
     fitted = h2_ratio(out / "au_cds_clean", out / "au_cds_defective")
     preset = h2_ratio("clean", "defective", uncertainty="none")
-    print("H2 evolution (spec §9, 2.1 eV plasmon excitation, slow parameters at defaults):")
+    print("\nH2 evolution (spec §9, 2.1 eV plasmon excitation, slow parameters at defaults):")
     print(f"  from the two fits:            {fitted.summary()}")
     print(f"  from the generating presets:  ratio {preset.value:.3g}")
     print("  (Liu et al. 2018 report clean samples 2–3 orders of magnitude more active;"
@@ -86,7 +83,6 @@ def run(args) -> int:
     }
     with atomic_open(out / "demo_summary.json") as fh:
         fh.write(json.dumps(summary, indent=2).encode())
-    print()
-    print(f"results and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, "
+    print(f"\nresults and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, "
           f"demo_summary.json); {summary['wall_time_s']:.1f} s")
     return 0

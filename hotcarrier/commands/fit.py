@@ -1,6 +1,7 @@
 """``hotcarrier fit DATA... (--model MODEL.toml | --scheme ...) --out DIR``.
 
-A thin layer over :func:`hotcarrier.target.fit.fit_target`: every option maps to a model or fit argument.
+A thin layer over :func:`hotcarrier.target.fit.fit_target`: every option maps to a model or
+fit argument.
 """
 
 from __future__ import annotations

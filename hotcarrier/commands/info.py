@@ -126,8 +126,5 @@ def run(args) -> int:
     fmt = (canonical_format(args.in_format, args.file) if args.in_format
            else detect_format(args.file))
     s = summarize(ds, file=Path(args.file).name, fmt=fmt)
-    if args.json:
-        print(json.dumps(s, ensure_ascii=False))
-    else:
-        print(format_text(s))
+    print(json.dumps(s, ensure_ascii=False) if args.json else format_text(s))
     return 0

@@ -60,8 +60,7 @@ def run(args) -> int:
     summary = {**res.attrs, "file": str(args.data),
                "peak_lifetimes_ps": res["peak_lifetime"].values.tolist(),
                "alpha_grid": res["alpha"].values.tolist(),
-               "residual_norm": res["residual_norm"].values.tolist(),
-               "penalty": res["penalty"].values.tolist(), "gcv": res["gcv"].values.tolist()}
+               **{k: res[k].values.tolist() for k in ("residual_norm", "penalty", "gcv")}}
     write_json(out / "lda.json", summary, indent=2, allow_nan=True)
     if not args.no_figure:
         from ..plotting import lifetime_density_figure
