@@ -45,9 +45,6 @@ def _use_compilation_cache(env) -> None:
     env["JAX_COMPILATION_CACHE_DIR"] = str(base / "hotcarrier" / "jax")
 
 
-_TRUE = ("1", "true", "yes", "on")
-
-
 @contextlib.contextmanager
 def _float64():
     """float64 for the command only: :func:`jax.enable_x64` when JAX is imported, else
@@ -69,8 +66,8 @@ def _float64():
         else:
             os.environ["JAX_ENABLE_X64"] = old
         if "jax" in sys.modules:  # imported by the command: it read the variable at import
-            sys.modules["jax"].config.update("jax_enable_x64",
-                                             (old or "").strip().lower() in _TRUE)
+            enabled = (old or "").strip().lower() in ("1", "true", "yes", "on")
+            sys.modules["jax"].config.update("jax_enable_x64", enabled)
 
 
 @contextlib.contextmanager

@@ -33,11 +33,6 @@ def _delay_axis(ax, linthresh: float) -> None:
     ax.set_xlabel("delay (ps)")
 
 
-def _suffixes(ds):
-    names = [v for v in ds.data_vars if v == "data" or v.startswith("data_")]
-    return [n[len("data"):] for n in names]
-
-
 def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: int = 110) -> Path:
     """Write the overview figure of ``result`` (FitResult) to ``path`` atomically.
 
@@ -49,7 +44,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
     ds = result.dataset
-    sfx = _suffixes(ds)
+    sfx = [v[len("data"):] for v in map(str, ds.data_vars) if v == "data" or v.startswith("data_")]
     nrow = len(sfx) + 1
     fig = Figure(figsize=(20, 4.0 * nrow))
     axes = fig.subplots(nrow, 4, squeeze=False)

@@ -62,10 +62,8 @@ def _nanmean_rows(values: np.ndarray, valid: np.ndarray):
 # --- selection -------------------------------------------------------------------------------
 
 def crop(ds: xr.Dataset, delay=None, wavelength=None) -> xr.Dataset:
-    """Keep delays (ps) and wavelengths (nm) inside closed ``(lo, hi)`` intervals.
-
-    A bound of None leaves that side open.
-    """
+    """Keep delays (ps) and wavelengths (nm) inside closed ``(lo, hi)`` intervals (a bound
+    of None leaves that side open)."""
     keep_t = np.ones(ds.sizes[TIME_DIM], bool)
     keep_w = np.ones(ds.sizes[SPECTRAL_DIM], bool)
     parts = []
@@ -87,10 +85,8 @@ def crop(ds: xr.Dataset, delay=None, wavelength=None) -> xr.Dataset:
 
 
 def exclude_band(ds: xr.Dataset, lo: float, hi: float, *, how: str = "drop") -> xr.Dataset:
-    """Exclude the wavelengths in ``[lo, hi]`` nm (pump scatter).
-
-    ``how='drop'`` removes the columns; ``how='mask'`` keeps them with ``mask`` True.
-    """
+    """Exclude the wavelengths in ``[lo, hi]`` nm (pump scatter): ``how='drop'`` removes the
+    columns, ``how='mask'`` keeps them with ``mask`` True."""
     w = ds[SPECTRAL_DIM].values
     band = (w >= lo) & (w <= hi)
     if how == "drop":
@@ -116,13 +112,9 @@ def _with_mask(ds: xr.Dataset, new: np.ndarray) -> xr.Dataset:
 def mask_bad_values(ds: xr.Dataset, *, sentinels: Sequence[float] = (KIMOPACK_SENTINEL,),
                     threshold: float | None = None, nan: bool = True,
                     set_nan: bool = True) -> xr.Dataset:
-    """Mask bad cells: sentinel values, ``|signal| > threshold`` and NaN/inf.
-
-    ``sentinels`` are exact bad-pixel values (relative tolerance 1e-12); ``threshold`` is in
-    signal units; ``nan`` also masks non-finite cells; ``set_nan`` (default) replaces bad
-    values by NaN too, so that means and interpolation never see them. The history gives the
-    count of each kind.
-    """
+    """Mask bad cells: ``sentinels`` (exact, relative tolerance 1e-12), ``|signal| >
+    threshold`` (signal units) and, with ``nan``, NaN/inf. ``set_nan`` also sets bad values
+    to NaN, so that means and interpolation never see them."""
     ds = _ordered(ds)
     s = ds[SIGNAL].values
     bad = np.zeros(s.shape, bool)
@@ -150,10 +142,8 @@ def mask_bad_values(ds: xr.Dataset, *, sentinels: Sequence[float] = (KIMOPACK_SE
 # --- combining ------------------------------------------------------------------------------
 
 def merge_duplicate_delays(ds: xr.Dataset) -> xr.Dataset:
-    """Average rows that share the same delay (NaN and masked cells are left out).
-
-    A merged cell is masked only when all its rows were; weights are averaged.
-    """
+    """Average rows that share the same delay (NaN and masked cells are left out); a merged
+    cell is masked only when all its rows were; weights are averaged."""
     ds = _ordered(ds)
     t = ds[TIME_DIM].values
     uniq, inv, counts = np.unique(t, return_inverse=True, return_counts=True)
@@ -177,10 +167,8 @@ def merge_duplicate_delays(ds: xr.Dataset) -> xr.Dataset:
 
 
 def average_scans(scans: Sequence[xr.Dataset]) -> xr.Dataset:
-    """Average several scans measured on the same axes (NaN/masked cells left out).
-
-    The result's ``weight`` is not set; its ``mask`` is True where no scan had a valid cell.
-    """
+    """Average several scans on the same axes (NaN/masked cells left out); the result has no
+    ``weight`` and its ``mask`` is True where no scan had a valid cell."""
     scans = [_ordered(s) for s in scans]
     if not scans:
         raise _problem("average_scans: no scan given")
@@ -205,11 +193,8 @@ def average_scans(scans: Sequence[xr.Dataset]) -> xr.Dataset:
 
 
 def subtract_background(ds: xr.Dataset, *, before: float = -0.5) -> xr.Dataset:
-    """Subtract, per wavelength, the mean signal of the delays before ``before`` (ps).
-
-    NaN and masked cells are left out of the mean; a wavelength without any valid background
-    cell is left unchanged (counted in the history).
-    """
+    """Subtract, per wavelength, the mean valid signal of the delays before ``before`` (ps);
+    a wavelength without any valid background cell is left unchanged."""
     ds = _ordered(ds)
     rows = ds[TIME_DIM].values < before
     if not rows.any():
@@ -263,11 +248,8 @@ def _interp2(other: xr.Dataset, t: np.ndarray, w: np.ndarray) -> np.ndarray:
 # --- chirp (group-velocity dispersion) -------------------------------------------------------
 
 def read_chirp_file(path) -> np.ndarray:
-    """Read chirp polynomial coefficients (highest power first) from a text file.
-
-    The KiMoPack ``*_chirp.dat`` holds one line of comma-separated coefficients; whitespace
-    or one value per line are accepted too. ``t0(λ) = numpy.polyval(c, λ / nm)`` in ps.
-    """
+    """Read chirp polynomial coefficients, ``t0(λ) = numpy.polyval(c, λ / nm)`` ps, from a
+    text file (KiMoPack ``*_chirp.dat``: comma-, semicolon- or whitespace-separated)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -348,11 +330,10 @@ def find_onsets(ds: xr.Dataset, *, fraction: float = 0.5, delay_window=(-5.0, 5.
         if min_peak is not None and peak < min_peak:
             continue
         level = fraction * peak
-        i = k
-        while i > 0 and np.isfinite(col[i - 1]) and col[i - 1] >= level:
-            i -= 1
-        if i == 0 or not np.isfinite(col[i - 1]):
+        stop = np.flatnonzero(~(col[:k] >= level))  # NaN or below the level
+        if stop.size == 0 or not np.isfinite(col[stop[-1]]):
             continue
+        i = stop[-1] + 1
         y0, y1 = col[i - 1], col[i]
         onset[j] = tw[i - 1] + (level - y0) / (y1 - y0) * (tw[i] - tw[i - 1])
     return xr.DataArray(onset, dims=(SPECTRAL_DIM,), coords={SPECTRAL_DIM: ds[SPECTRAL_DIM]},

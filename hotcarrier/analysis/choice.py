@@ -1,19 +1,12 @@
 """Automatic model choice for global analysis: how many components, a baseline, an artefact.
 
-Candidates have 1…N decaying components, with or without a non-decaying (infinite-lifetime)
-component and a coherent artefact (IRF-shaped column). With free spectra a parallel, a
-sequential and any branched acyclic scheme whose compartments have the same decay rates span
-the same design-matrix columns and fit identically, so only the parallel member of each such
-equivalence class is fitted; the others are reported as equivalent.
-
-Each candidate is fitted to every map and to K cross-validation copies of it in one batched,
-multi-start call (:func:`hotcarrier.batch.fit_arrays`). Criteria, Gaussian likelihood with
-unknown variance: AIC = n ln(RSS/n) + 2k, BIC = n ln(RSS/n) + k ln n, k = free nonlinear
-parameters + linear amplitudes (columns × wavelengths) + 1. Cross-validation holds out delay
-rows: fold j drops the delays i ≡ j (mod K) at every wavelength, lifetimes and spectra are
-fitted on the rest and the held-out cells are predicted, so no held-out cell enters the
-nonlinear or the linear fit. The CV standard error of a difference between two candidates is
-the paired one over delay rows.
+Candidates: 1…N decaying components, with or without a non-decaying component and a coherent
+artefact. With free spectra, parallel, sequential and branched schemes with the same rates fit
+identically, so only the parallel member of each class is fitted. Each candidate is fitted to
+every map and to K cross-validation copies in one batched multi-start call. AIC = n ln(RSS/n)
++ 2k, BIC = n ln(RSS/n) + k ln n, k = free nonlinear parameters + linear amplitudes + 1.
+Cross-validation fold j holds out the delays i ≡ j (mod K) at every wavelength; the CV
+standard error of a difference between two candidates is the paired one over delay rows.
 """
 
 from __future__ import annotations

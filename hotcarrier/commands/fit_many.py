@@ -1,15 +1,10 @@
 """``hotcarrier fit-many FILES... (--model MODEL.toml | --scheme ...) --out DIR``.
 
-Fits every file with the same model in batched, compiled calls (:func:`hotcarrier.batch.fit_batch`).
-Files are first scanned (loaded, preprocessed, checked) one at a time and grouped by shape and
-wavelength grid; each group is then streamed through the fitter in chunks (peak memory follows
-``--chunk-size``). A file that cannot be read or fitted is reported in the summary and never
-stops the others.
-
-Outputs in DIR: ``batch.nc`` (one xarray Dataset, ``batch`` dimension; per-group files
-``group<k>.nc`` with spectra when the files have several grids), ``summary.json`` and
-``items/<name>.json`` per file. Exit code 0 when every item converged, 1 when some did not,
-2 on input errors (no files, bad model).
+Fits every file with one model in batched, compiled calls (:func:`hotcarrier.batch.fit_batch`),
+files grouped by shape and wavelength grid and streamed in chunks; a file that cannot be read
+or fitted is reported and never stops the others. Writes ``batch.nc`` (``group<k>.nc`` with
+spectra when there are several grids), ``summary.json`` and ``items/<name>.json``. Exit code
+0 when every item converged, 1 when some did not, 2 on input errors.
 """
 
 from __future__ import annotations
