@@ -8,6 +8,9 @@ process that did not enable it would (tests/test_float64_policy.py). Fixtures of
 ``jax.enable_x64`` is thread-local: a test that starts threads enables it in each of them.
 """
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import jax
@@ -18,6 +21,30 @@ settings.register_profile("jax", deadline=None, max_examples=50)
 settings.load_profile("jax")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    """A persistent compilation cache private to this pytest run (a fresh temporary folder,
+    removed at the end): a program that several test modules compile (the physical fit, the
+    batch program of one map shape, ...) is compiled once and read back from disk after
+    :func:`_release_compiled_programs` dropped it from memory. Nothing outlives the run, so
+    every run compiles each program at least once. ``HOTCARRIER_TEST_NO_COMPILE_CACHE=1``
+    switches it off."""
+    if os.environ.get("HOTCARRIER_TEST_NO_COMPILE_CACHE"):
+        return
+    folder = tempfile.mkdtemp(prefix="hotcarrier-test-xla-")
+    config._hotcarrier_xla_cache = folder
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # a failed cache read/write is a JAX warning, not a test failure (filterwarnings=error)
+    config.addinivalue_line("filterwarnings",
+                            "ignore:Error (reading|writing) persistent compilation cache")
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_hotcarrier_xla_cache", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
