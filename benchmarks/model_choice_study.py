@@ -13,6 +13,12 @@ Run (slow: minutes on 2 cores)::
     nice python benchmarks/model_choice_study.py [--seeds 20] [--out benchmarks/results]
 
 Writes ``model_choice.json`` (every map's outcome and the summary) and ``model_choice.md``.
+
+``--extras``: the second study. Parallel maps of 3 species generated with nothing else, with a
+baseline (a non-decaying column), with a coherent artefact (an IRF-shaped Gaussian column) and
+with both; candidates 1–4 components × baseline yes/no × artefact yes/no (16); a pick is
+"exact" when it has the generating number of components, baseline and artefact. Writes
+``model_choice_extras.json`` and ``.md``.
 """
 
 from __future__ import annotations
@@ -63,9 +69,11 @@ def rate_matrix(kind: str, k: np.ndarray, branch: float = 0.6):
     return K, x0
 
 
-def simulate(kind: str, n: int, noise: float, seed: int):
-    """One noisy map (T, W) and its true lifetimes (ps, ascending)."""
-    rng = np.random.default_rng([seed, n, SCHEMES.index(kind)])
+def simulate(kind: str, n: int, noise: float, seed: int, baseline=False, artifact=False):
+    """One noisy map (T, W) and its true lifetimes (ps, ascending); optionally with a
+    non-decaying column (step ⊗ IRF, 30 % of the largest DAS) and a coherent artefact (the
+    IRF Gaussian, 50 %), each with its own random two-band spectrum."""
+    rng = np.random.default_rng([seed, n, SCHEMES.index(kind), 2 * baseline + artifact])
     taus = np.sort(np.array(LIFETIMES[n]) * np.exp(rng.uniform(-0.3, 0.3, n)))
     K, x0 = rate_matrix(kind, 1.0 / taus)
     lam, V = np.linalg.eig(K)
@@ -80,6 +88,12 @@ def simulate(kind: str, n: int, noise: float, seed: int):
             spectra[i] += amp * np.exp(-0.5 * ((WL - centre) / width) ** 2)
     y = pops @ spectra
     y /= np.abs(y).max()
+    for on, shape, size in ((baseline, 0.5 * erfc(-(T - T0) / (sigma * math.sqrt(2))), 0.3),
+                            (artifact, np.exp(-0.5 * ((T - T0) / sigma) ** 2), 0.5)):
+        if on:
+            centre, width = rng.uniform(450, 750), rng.uniform(40, 80)
+            spec = rng.choice([-1, 1]) * np.exp(-0.5 * ((WL - centre) / width) ** 2)
+            y = y + size * np.outer(shape, spec)
     return y + noise * rng.normal(size=y.shape), taus
 
 
@@ -126,11 +140,71 @@ def markdown(summary: list[dict], pooled: dict, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+EXTRAS = {"nothing": (False, False), "baseline": (True, False), "artefact": (False, True),
+          "baseline + artefact": (True, True)}
+EXTRA_OPTIONS = dict(OPTIONS, max_components=4, baseline=None, artifact=None)
+
+
+def extras_study(seeds: int, out: Path):
+    """Baseline / artefact detection (``--extras``): parallel, 3 species, both noise levels."""
+    from hotcarrier.analysis.choice import choose_arrays
+    from machine import cpu_model  # benchmarks/machine.py
+
+    keys, maps, truth = [], [], []
+    for noise, level in NOISE.items():
+        for extra, (b, a) in EXTRAS.items():
+            for seed in range(seeds):
+                y, taus = simulate("parallel", 3, level, seed, baseline=b, artifact=a)
+                keys.append((noise, extra, b, a))
+                maps.append(y)
+                truth.append(taus)
+    t0 = time.perf_counter()
+    res = choose_arrays(T, WL, np.stack(maps), **EXTRA_OPTIONS, progress=lambda i, k, lab: print(
+        f"candidate {i + 1}/{k} {lab} ({time.perf_counter() - t0:.0f} s)", flush=True))
+    wall = time.perf_counter() - t0
+    rows = []
+    for (noise, extra, b, a), r in zip(keys, res):
+        w = r.winner
+        c = w.candidate if w else None
+        rows.append(dict(noise=noise, extra=extra, decided=w is not None,
+                         chosen=c.label if c else None, n_right=bool(c and c.n == 3),
+                         exact=bool(c and c.n == 3 and c.baseline == b and c.artifact == a),
+                         verdict=r.verdict))
+    pct = lambda x: f"{100 * x:.0f} %"  # noqa: E731
+    lines = [f"# Model-choice study, baseline and artefact ({len(rows)} maps, {wall:.0f} s on "
+             f"{cpu_model()})", "", f"Options: `{json.dumps(EXTRA_OPTIONS)}`; parallel scheme, "
+             f"3 species, {seeds} seeds; otherwise as model_choice.md.", "",
+             "| noise | generated with | maps | correct n | exact (n, baseline, artefact) | "
+             "wrong | undecided |", "|---|---|---|---|---|---|---|"]
+    summary = []
+    for noise in NOISE:
+        for extra in EXTRAS:
+            g = [r for r in rows if (r["noise"], r["extra"]) == (noise, extra)]
+            dec = [r for r in g if r["decided"]]
+            s = dict(noise=noise, extra=extra, maps=len(g),
+                     correct=sum(r["n_right"] for r in dec) / len(g),
+                     exact=sum(r["exact"] for r in dec) / len(g),
+                     wrong=sum(not r["exact"] for r in dec) / len(g),
+                     undecided=(len(g) - len(dec)) / len(g))
+            summary.append(s)
+            lines.append(f"| {noise} | {extra} | {len(g)} | {pct(s['correct'])} | "
+                         f"{pct(s['exact'])} | {pct(s['wrong'])} | {pct(s['undecided'])} |")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model_choice_extras.json").write_text(json.dumps(
+        dict(meta=dict(wall_s=wall, machine=cpu_model(), seeds=seeds, options=EXTRA_OPTIONS),
+             summary=summary, maps=rows), indent=1) + "\n")
+    (out / "model_choice_extras.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--extras", action="store_true", help="the baseline/artefact study")
     args = ap.parse_args(argv)
+    if args.extras:
+        return extras_study(args.seeds, Path(args.out))
     from hotcarrier.analysis.choice import choose_arrays
 
     keys, maps, truth = [], [], []
