@@ -380,7 +380,14 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     if profiled:
         names = [profiled] if isinstance(profiled, str) else list(profiled)
         summary["profile_intervals"] = {n: list(profiler(n)[0]) for n in names}
-    return FitResult(dataset, summary, s, theta, profiler=profiler)
+    res = FitResult(dataset, summary, s, theta, profiler=profiler)
+    rsvd = res.residual_svd()
+    if rsvd is not None:  # the first dataset's verdict (docs/analysis.md)
+        summary["residual_svd"] = {
+            "verdict": rsvd.attrs["noise_verdict"], "noise_sigma": float(rsvd.attrs["noise_sigma"]),
+            "n_structured": int(rsvd.attrs["noise_n_structured"]),
+            "ratio_to_noise_edge": [round(float(x), 3) for x in rsvd["ratio"].values[:5]]}
+    return res
 
 
 def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:
