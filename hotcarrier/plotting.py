@@ -13,17 +13,19 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["overview", "trace_overview", "lifetime_density_figure"]
+__all__ = ["overview", "trace_overview", "lifetime_density_figure", "save_figure"]
 
 
-def _save(fig, path, dpi: int) -> Path:
-    """Lay out ``fig`` and save it to ``path`` atomically (format from the extension)."""
+def save_figure(fig, path, dpi: int = 120) -> Path:
+    """Save ``fig`` to ``path`` atomically (format from the extension, default png); a figure
+    without a layout engine is laid out with ``tight_layout`` first."""
     from .io.atomic import atomic_path
 
-    fig.tight_layout()
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
     return path
 
 
@@ -112,7 +114,7 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
     fig.suptitle(f"{summ['model'].get('name', '')}: cost {summ['cost']:.6g}, "
                  f"RMSE {summ['rmse'] or float('nan'):.3g}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def _residual_svd_panel(ax, rsvd, sfx):
@@ -163,7 +165,7 @@ def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
     ax_c.set_ylabel("curvature")
     ax_g.legend(fontsize=8, loc="upper left")
     ax_c.legend(fontsize=8, loc="upper right")
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)
 
 
 def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Path:
@@ -210,4 +212,4 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
         se = float("nan") if d["stderr"] is None else d["stderr"]
         fig.suptitle(f"{result.summary_dict['model'].get('name', '')}: Φ_inj = "
                      f"{d['value']:.4f} ± {se:.4f} (95 % interval {lo:.4f}–{hi:.4f})")
-    return _save(fig, path, dpi)
+    return save_figure(fig, path, dpi)

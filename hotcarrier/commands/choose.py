@@ -47,7 +47,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Run the model choice for every file and write the outputs."""
     from ..analysis.choice import choose_model
-    from ..io.atomic import atomic_path
+    from ..plotting import save_figure
 
     pre = preprocess_overrides(args)
     for path in args.data:
@@ -62,7 +62,6 @@ def run(args) -> int:
         write_json(out / "choice.json", res.to_dict())
         write_text(out / "choice.txt", res.table() + "\n")
         if not args.no_figure:
-            with atomic_path(out / "choice.png") as tmp:
-                res.figure().savefig(tmp, format="png", dpi=120)
+            save_figure(res.figure(), out / "choice.png")
         print(f"{path}\n{res.table()}\nwrote {out}/")
     return 0

@@ -2,7 +2,7 @@
 
 matplotlib is imported lazily and no backend is chosen: the figure is a bare
 :class:`matplotlib.figure.Figure` (no pyplot), written atomically with
-:func:`hotcarrier.io.atomic.atomic_path`.
+:func:`hotcarrier.plotting.save_figure`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 
 from .._x64 import with_x64
 from ..errors import OptionError
-from ..io.atomic import atomic_path
+from ..plotting import save_figure
 from .load import as_inputs
 from .ratio import lambda_composite, ratio_sweep
 
@@ -86,6 +86,4 @@ def plot_ratio(path, clean="clean", defective="defective", *, ratio_value: float
         ax.grid(True, which="major", alpha=0.3)
     a1.legend(fontsize=8)
     a1.set_title("only Λ is identifiable from H2 data", fontsize=9)
-    with atomic_path(path) as tmp:  # the temporary name has no image suffix: name the format
-        fig.savefig(tmp, dpi=dpi, format=fmt)
-    return path
+    return save_figure(fig, path, dpi)
