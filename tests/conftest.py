@@ -110,3 +110,6 @@ def _release_compiled_programs():
     shapes, and keeping every module's executables makes the pytest process grow past 5 GB."""
     yield
     jax.clear_caches()
+    from hotcarrier.fitting.compiled import clear_memory
+
+    clear_memory()  # the ahead-of-time programs (their disk copies stay for later modules)

@@ -96,3 +96,19 @@ def test_masked_cells_and_weights():
     r = residual_svd(res, w)
     assert r.attrs["shape"] == [85, 30]
     assert r.attrs["noise_sigma"] == pytest.approx(2.0, rel=0.1)
+
+
+def test_mp_median_halves_the_density():
+    # independent check of the closed form: quadrature of the Marchenko–Pastur density
+    from scipy.integrate import quad
+
+    for beta in (0.01, 0.3, 0.968, 1.0):
+        lo, hi = (1 - beta**0.5) ** 2, (1 + beta**0.5) ** 2
+
+        def pdf(x, lo=lo, hi=hi, beta=beta):
+            return np.sqrt(max((hi - x) * (x - lo), 0.0)) / (2 * np.pi * beta * x)
+
+        m = mp_median(beta)
+        assert lo < m < hi
+        assert quad(pdf, lo, m, epsabs=1e-13, epsrel=1e-13, limit=500)[0] == pytest.approx(
+            0.5, abs=1e-10), beta

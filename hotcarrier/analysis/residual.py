@@ -10,6 +10,7 @@ edge for a square map) is structure that the model did not explain.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -23,13 +24,27 @@ __all__ = ["residual_svd", "mp_median", "noise_verdict"]
 
 @lru_cache(maxsize=64)
 def mp_median(beta: float) -> float:
-    """Median of the Marchenko–Pastur law of aspect ratio ``beta`` = m/n ≤ 1 (unit variance)."""
-    from scipy.integrate import quad
-    from scipy.optimize import brentq
+    """Median of the Marchenko–Pastur law of aspect ratio ``beta`` = m/n ≤ 1 (unit variance).
 
-    lo, hi = (1 - beta**0.5) ** 2, (1 + beta**0.5) ** 2
-    pdf = lambda x: np.sqrt(max((hi - x) * (x - lo), 0.0)) / (2 * np.pi * beta * x)  # noqa: E731
-    return brentq(lambda mu: quad(pdf, lo, mu)[0] - 0.5, lo, hi, xtol=1e-12)
+    Bisection on the closed-form distribution function (the integral of
+    √((b − x)(x − a))/(2πβx) from a = (1 − √β)² to x, written with arctangents so that it
+    keeps full precision at small β): exact to rounding, no quadrature.
+    """
+    a, b = (1 - beta**0.5) ** 2, (1 + beta**0.5) ** 2
+
+    def cdf(x):
+        u, v = x - a, b - x
+        return (math.sqrt(u * v) + (a + b) * math.atan2(math.sqrt(u), math.sqrt(v))
+                - 2 * math.sqrt(a * b) * math.atan2(math.sqrt(b * u), math.sqrt(a * v))
+                ) / (2 * math.pi * beta)
+
+    lo, hi = a, b
+    while hi - lo > 4e-16 * hi:
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        lo, hi = (mid, hi) if cdf(mid) < 0.5 else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def noise_verdict(s, m: int, n: int) -> dict:

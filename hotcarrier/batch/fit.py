@@ -158,12 +158,14 @@ class BatchFitter:
         self.opts = dict(max_iter=int(max_iter), gtol=float(gtol), ftol=float(ftol))
         self.mapper = BatchMap(self._item, resolve_devices(devices))
 
-    def _item(self, theta0s, arrays):
-        """One item (traced): LM from every start; the best converged one is kept."""
+    def _item(self, theta0s, arrays, opts):
+        """One item (traced): LM from every start; the best converged one is kept.
+        ``opts`` (max_iter, gtol, ftol) are traced: a new cap or tolerance does not
+        recompile."""
         yws = self.objective.weighted_data(arrays)  # loop-invariant: once per item
         res = jax.vmap(lambda th: levenberg_marquardt(self.objective.normal_equations, th,
                                                       arrays, yws, normal=True,
-                                                      **self.opts))(theta0s)
+                                                      **opts))(theta0s)
         fun = jnp.where(jnp.isfinite(res.fun), res.fun, jnp.inf)
         conv = jnp.where(res.converged, fun, jnp.inf)
         best = jnp.where(jnp.any(res.converged), jnp.argmin(conv), jnp.argmin(fun))
@@ -227,7 +229,9 @@ class BatchFitter:
         leaves = zip(*(jax.tree.leaves(a) for a in arrays))
         tree = jax.tree.unflatten(self.treedef, [pad_to(ls, size) for ls in leaves])
         th = np.broadcast_to(theta0s, (size, *theta0s.shape)).copy()
-        out = self.mapper(*self.mapper.put((th, tree)))
+        opts = {k: np.full(size, v, np.int32 if k == "max_iter" else float)
+                for k, v in self.opts.items()}
+        out = self.mapper(*self.mapper.put((th, tree, opts)))
         n_data = np.array([0 if e else it.n_data for e, it in zip(errors, items)], np.int64)
         return out, len(items), n_data, errors, [it.name for it in items]
 
@@ -263,31 +267,40 @@ _FITTERS: dict = {}
 _MAX_FITTERS = 8
 #: Items per compiled call for refits with the robust kinetics when there are only a few.
 _REFIT_CHUNK = 8
+#: Smallest compiled chunk of a short batch (padding a few items costs less than compiling
+#: a program per batch size).
+_MIN_CHUNK = 8
 
 
 def _fitter_for(model, template: Prepared, devices, opts: dict,
                 shared: tuple | None = None, robust: bool = True) -> BatchFitter:
-    """A cached :class:`BatchFitter` (same model object, layout, options, devices, kinetics)."""
+    """A cached :class:`BatchFitter` (same model object, layout, outputs, devices, kinetics;
+    the iteration cap and tolerances are data of its program, set here per call)."""
     devs = resolve_devices(devices)
     shared = tuple(template.shared if shared is None else shared)
+    traced = {k: v for k, v in opts.items() if k in ("max_iter", "gtol", "ftol")}
     key = (model.cache_key(),
            tuple(tuple(np.shape(a)) for a in jax.tree.leaves(template.arrays)),
            tuple(w.tobytes() for w in template.wavelengths),
-           tuple(sorted(opts.items())), tuple(d.id for d in devs), shared, bool(robust))
+           tuple(sorted((k, v) for k, v in opts.items() if k not in traced)),
+           tuple(d.id for d in devs), shared, bool(robust))
     if key not in _FITTERS:
         if len(_FITTERS) >= _MAX_FITTERS:
             _FITTERS.pop(next(iter(_FITTERS)))
         _FITTERS[key] = BatchFitter(model, template, devices=devs, shared=shared,
                                     robust=robust, **opts)
-    return _FITTERS[key]
+    fitter = _FITTERS[key]
+    fitter.opts.update({k: type(fitter.opts[k])(v) for k, v in traced.items()})
+    return fitter
 
 
 def _chunk_size(chunk_size: int, total: int | None, n_devices: int) -> int:
     """Items per compiled call: ``chunk_size``, or for a smaller batch the next power of two
-    (so batches of similar size share one compiled program), a multiple of the devices."""
+    from :data:`_MIN_CHUNK` up (so batches of similar size share one compiled program: 1 to 8
+    items one, 9 to 16 the next), a multiple of the devices."""
     size = int(chunk_size)
     if total is not None and total < size:
-        size = min(size, 1 << max(int(total) - 1, 0).bit_length())
+        size = min(size, max(_MIN_CHUNK, 1 << max(int(total) - 1, 0).bit_length()))
     return max(n_devices, int(math.ceil(size / n_devices)) * n_devices)
 
 

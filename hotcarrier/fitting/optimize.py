@@ -121,7 +121,7 @@ def diagonal_preconditioner(col_sq):
     return jnp.where(ok, D, typical)
 
 
-@partial(jax.jit, static_argnames=("loss_fn", "max_iter", "memory_size", "patience",
+@partial(jax.jit, static_argnames=("loss_fn", "memory_size", "patience",
                                    "max_linesearch_steps", "callback"))
 def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: float = 1e-13,
              f_floor: float = 1e-300, patience: int = 3, memory_size: int = 10,
@@ -131,7 +131,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
 
     ``loss_fn`` is differentiable and static (pass the same object to reuse the compiled
     program); ``x0`` is a pytree of unconstrained parameters; ``args`` are traced data (new
-    data does not recompile). ``gtol``, ``ftol``, ``f_floor``, ``patience``: the convergence
+    data does not recompile; nor does a new ``max_iter``, ``gtol`` or ``ftol``: they are
+    traced too). ``gtol``, ``ftol``, ``f_floor``, ``patience``: the convergence
     criterion of the module docstring; ``memory_size``, ``max_linesearch_steps``: L-BFGS
     history and zoom line-search budget. ``callback(n_iter, loss, grad_norm)`` runs on the
     host after every iteration (static: a stable function). ``value0``, ``grad0``: loss and
@@ -225,7 +226,7 @@ class _HalfSquaredNorm:
 # Levenberg–Marquardt on a residual with its Jacobian
 # ---------------------------------------------------------------------------------------------
 
-@partial(jax.jit, static_argnames=("fn", "max_iter", "callback", "normal"))
+@partial(jax.jit, static_argnames=("fn", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
                         callback=None, normal: bool = False, free=None) -> OptimizeResult:
@@ -250,7 +251,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         residuals whose normal equations are cheaper than their Jacobian (e.g.
         :meth:`hotcarrier.target.objective.Objective.normal_equations`).
     max_iter : int
-        Cap on trial steps.
+        Cap on trial steps (traced: a new cap does not recompile).
     ftol, xtol, gtol : float
         Stop (converged) when, after an accepted step, the actual and predicted relative
         decrease of the cost are both ≤ ``ftol`` (status 1); when the scaled step is

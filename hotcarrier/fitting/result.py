@@ -325,7 +325,12 @@ class FitResult:
         if name is None:
             return None
         w = self.dataset.get(name.replace("residual", "weight", 1))
-        return residual_svd(self.dataset[name], w, **kw)
+        if kw:
+            return residual_svd(self.dataset[name], w, **kw)
+        cache = self.__dict__.setdefault("_residual_svd", {})  # the summary and repr share it
+        if name not in cache:
+            cache[name] = residual_svd(self.dataset[name], w)
+        return cache[name]
 
     # ------------------------------------------------------------------ extras
     def profile(self, name: str, **kw):

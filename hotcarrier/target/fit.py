@@ -118,8 +118,35 @@ class FitSetup:
                                  for d, ds in enumerate(datasets)])
 
     def point(self, theta) -> dict:
-        """:meth:`Objective.point` at ``theta`` on this setup's data (one compiled program)."""
-        return self.objective.point(theta, self.arrays, self.lam_ref)
+        """:meth:`Objective.point` at ``theta`` on this setup's data (one compiled program,
+        kept on disk by :mod:`hotcarrier.fitting.compiled` where a cache folder is set)."""
+        return self.programs()[0](np.asarray(theta, float), self.arrays,
+                                  np.asarray(self.lam_ref, float))
+
+    @property
+    def key(self) -> str:
+        """What the compiled programs of this setup depend on besides the array shapes."""
+        o = self.objective
+        return repr((self.model.cache_key(), o.link, o.n_sets, o.shared, o.robust))
+
+    def programs(self, minimiser: bool = False) -> list:
+        """[point program] or, with ``minimiser``, [point program, minimiser] — compiled
+        ahead of time (loaded from disk when cached; both compiled concurrently otherwise).
+
+        The minimiser is :func:`~hotcarrier.fitting.optimize.minimize` of the preconditioned
+        cost, called as ``program(u0, arrays, D, **_minimize_options(...))``.
+        """
+        from ..fitting.compiled import compile_all
+
+        n = self.theta0.size
+        lam = np.asarray(self.lam_ref, float)
+        reqs = [(self.objective.point_program, "target.point|" + self.key,
+                 (self.theta0, self.arrays, lam), {}, True)]
+        if minimiser:
+            reqs.append((minimize, "target.minimize|" + self.key,
+                         (self.objective.scaled_cost, self.theta0, self.arrays, np.ones(n)),
+                         _minimize_options(1, 1e-9, 1e-13, 0.0, np.zeros(n)), True))
+        return compile_all(reqs)
 
     def with_robust_kinetics(self) -> FitSetup:
         """The same setup with the objective that handles (nearly) equal rates."""
@@ -218,6 +245,7 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     (:meth:`FitSetup.point`) serves the preconditioner, the start loss and gradient, and at
     the optimum the standard errors, the fit details and the near-degeneracy test.
     """
+    s.programs(minimiser=progress is None)  # both compiled at once when cold
     start = s.point(s.theta0)
     cost0 = float(start["cost"])
     if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(start["J"]))):
@@ -229,13 +257,23 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
                        "parameters")
     D = np.asarray(start["precond"])
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
-    r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D, max_iter=max_iter,
-                 gtol=gtol, ftol=ftol, callback=None if progress is None else _Progress(progress),
-                 value0=cost0, grad0=np.asarray(start["grad"]) / D)
+    opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(start["grad"]) / D)
+    if progress is None:
+        r = s.programs(minimiser=True)[1](s.theta0 * D, s.arrays, D, **opts)
+    else:  # a host callback cannot be kept on disk: the jitted minimiser
+        r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D,
+                     callback=_Progress(progress), **opts)
     if int(r.status) == 3 and not s.objective.robust:
         return None
     theta = np.asarray(r.x) / D
     return r._replace(x=theta), s.point(theta)
+
+
+def _minimize_options(max_iter, gtol, ftol, value0, grad0) -> dict:
+    """Keyword arguments of :func:`minimize` with fixed types (one compiled signature)."""
+    return dict(max_iter=np.asarray(max_iter, np.int32), gtol=np.asarray(gtol, float),
+                ftol=np.asarray(ftol, float),
+                value0=np.asarray(value0, float), grad0=np.asarray(grad0, float))
 
 
 @dataclass(frozen=True)
@@ -262,7 +300,10 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, 
         Delta-method covariance of all parameters (fixed ones 0, NaN where undetermined).
     """
     th = jnp.asarray(theta)
-    J = s.objective.jacobian(th, s.arrays) if jac is None else jac
+    if jac is None:  # the fit's own compiled program (nothing new to compile)
+        pt = s.point(theta)
+        jac, dphys = pt["J"], pt["dphys"] if dphys is None else dphys
+    J = jac
     # in the unconstrained space a standard error > 100 (a factor e^100 for a log-rate) means
     # the data do not determine the parameter at all: flagged, not reported as a number
     cr = gauss_newton_covariance(np.asarray(J), cost, s.problem.n_data, n_amplitudes,

@@ -358,6 +358,11 @@ class Objective:
         """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
         return self._jit_point(theta, arrays, jnp.asarray(lam_ref, dtype=float))
 
+    @property
+    def point_program(self):
+        """The jitted :meth:`_point` itself (for ahead-of-time compilation)."""
+        return self._jit_point
+
     def weighted_data(self, arrays):
         """Per block group the weighted data y·w (W, R): loop-invariant, so a caller that
         evaluates many θ on the same data computes it once (:meth:`normal_equations`)."""
