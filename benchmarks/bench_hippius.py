@@ -317,8 +317,15 @@ def main(argv=None):
                    "benchmarks/setup_pyglotaran.sh or set PYGLOTARAN_PYTHON")
         print("bench_hippius: " + pg_note)
 
-    hc_runs, pg_runs, splits = [], [], []
-    for i in range(max(args.reps_hc, reps_pg)):
+    hc_runs, pg_runs, splits, cache_runs = [], [], [], []
+    cache_dir = None
+    if args.cache_reps > 0:
+        # the warm cache is filled first, so that warm runs interleave with the others
+        cache_dir = tempfile.mkdtemp(prefix="hc_jax_cache_")
+        fill = run_hotcarrier(args.data, args.model, args.timeout, args.hc_args.split(), cache_dir)
+        print(f"cache fill run: process {fill['process_s']:.2f} s  rc {fill['rc']}", flush=True)
+    loads = [os.getloadavg()[0]]
+    for i in range(max(args.reps_hc, reps_pg, args.cache_reps)):
         if i < args.reps_hc:
             r = run_hotcarrier(args.data, args.model, args.timeout, args.hc_args.split())
             hc_runs.append(r)
@@ -331,18 +338,15 @@ def main(argv=None):
             print(f"[{i}] pyglotaran  process {r['process_s']:.2f} s  cpu {r['cpu_s']:.1f} s  "
                   f"fit {r.get('fit_wall_time_s')}  "
                   f"cost {r.get('cost')}  nfev {r.get('n_evaluations')}  rc {r['rc']}", flush=True)
-    cache_runs = []
-    if args.cache_reps > 0:
-        cache_dir = tempfile.mkdtemp(prefix="hc_jax_cache_")
-        fill = run_hotcarrier(args.data, args.model, args.timeout, args.hc_args.split(), cache_dir)
-        print(f"cache fill run: process {fill['process_s']:.2f} s  rc {fill['rc']}", flush=True)
-        for i in range(args.cache_reps):
+        if cache_dir is not None and i < args.cache_reps:
             r = run_hotcarrier(args.data, args.model, args.timeout, args.hc_args.split(),
                                cache_dir)
             cache_runs.append(r)
             print(f"[{i}] hotcarrier, warm persistent cache  process {r['process_s']:.2f} s  "
                   f"cpu {r['cpu_s']:.1f} s  fit {r['fit_wall_time_s']}  compile "
-                  f"{r['compile_s']:.1f} s  rc {r['rc']}", flush=True)
+                  f"{r['compile_s']:.1f} s  cost {r['cost']}  rc {r['rc']}", flush=True)
+        loads.append(os.getloadavg()[0])
+    if cache_dir is not None:
         shutil.rmtree(cache_dir, ignore_errors=True)
     if args.split:
         for _ in range(1):
@@ -385,9 +389,11 @@ def main(argv=None):
             "cpu_s": stats([r["cpu_s"] for r in ok_cache]),
             "fit_wall_time_s": stats([r["fit_wall_time_s"] for r in ok_cache]),
             "compile_s": stats([r["compile_s"] for r in ok_cache]),
-            "note": "JAX persistent compilation cache with JAX's default thresholds (what the "
-                    "CLI does by default since 5db0a95), in a private directory already filled "
-                    "by an untimed run",
+            "cost": stats([r["cost"] for r in ok_cache]),
+            "note": "the CLI's default cache folder (JAX's persistent compilation cache and "
+                    "hotcarrier's serialized programs, hotcarrier-aot/), private to this run and "
+                    "filled by an untimed run before the loop; warm runs interleave with the "
+                    "others",
         }
     ratios = {}
     if hc["process_s"] and pg["process_s"]:
@@ -401,6 +407,18 @@ def main(argv=None):
             pg["process_s"]["median"] / hc["warm_persistent_cache"]["process_s"]["median"])
         ratios["end_to_end_cpu_warm_cache"] = (
             pg["cpu_s"]["median"] / hc["warm_persistent_cache"]["cpu_s"]["median"])
+    # ratios of the i-th runs of each kind (run back to back in one iteration), then the
+    # median: steadier than a ratio of medians when the machine's load changes
+    def paired(hc_list, key):
+        vals = [p[key] / h[key] for h, p in zip(hc_list, pg_runs)
+                if h["rc"] == 0 and p["rc"] == 0 and h.get(key) and p.get(key)]
+        return statistics.median(vals) if vals else None
+
+    ratios["paired_median_process_cold"] = paired(hc_runs, "process_s")
+    ratios["paired_median_cpu_cold"] = paired(hc_runs, "cpu_s")
+    if ok_cache:
+        ratios["paired_median_process_warm"] = paired(cache_runs, "process_s")
+        ratios["paired_median_cpu_warm"] = paired(cache_runs, "cpu_s")
     if hc["run_s"] and pg["fit_wall_time_s"]:
         ratios["pg_fit_vs_hc_run_excl_compile"] = (pg["fit_wall_time_s"]["median"]
                                                    / hc["run_s"]["median"])
@@ -411,7 +429,7 @@ def main(argv=None):
         "benchmark": "Hippius target analysis (335 x 346, 9 free parameters), fit to convergence",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(),
-                    "loadavg_at_end": os.getloadavg()},
+                    "loadavg_at_end": os.getloadavg(), "loadavg_1min_per_iteration": loads},
         "versions": versions(),
         "git": git_state(),
         "data": str(args.data),

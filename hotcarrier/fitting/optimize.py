@@ -27,7 +27,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax.flatten_util import ravel_pytree
 
 from .projection import cholesky_solve
@@ -139,6 +138,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     gradient at ``x0`` when the caller has them (one traced copy of the gradient fewer:
     about a third less compile time for a large objective).
     """
+    import optax  # here, not at import: a program loaded from disk never needs it
+
     flat0, unravel = ravel_pytree(x0)
     flat0 = jnp.asarray(flat0)
 
