@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -31,6 +32,8 @@ __all__ = ["compiled", "compile_all", "cache_folder", "clear_memory"]
 
 _MEMORY: dict = {}
 _SOURCE_DIGEST: list = []
+_LISTENING: list = []
+_THREAD = threading.local()
 
 
 def cache_folder() -> Path | None:
@@ -44,6 +47,20 @@ def cache_folder() -> Path | None:
 def clear_memory() -> None:
     """Forget the programs held in memory (the disk copies stay)."""
     _MEMORY.clear()
+
+
+def _listen_for_cache_hits() -> None:
+    """Note, per thread, when JAX serves a compilation from its persistent cache."""
+    if _LISTENING:
+        return
+    from jax import monitoring
+
+    def on_event(event, **_):
+        if event == "/jax/compilation_cache/cache_hits":
+            _THREAD.hit = True
+
+    monitoring.register_event_listener(on_event)
+    _LISTENING.append(True)
 
 
 def _source_digest() -> str:
@@ -110,11 +127,16 @@ class _Request:
     def lower(self):
         self.lowered = self.fn.lower(*self.args, **self.kwargs)
 
-    def compile(self):
-        exe = self.lowered.compile()
+    def compile(self, x64: bool = True):
+        _listen_for_cache_hits()
+        _THREAD.hit = False
+        with jax.enable_x64(x64):  # the caller's setting (thread-local) in a worker thread
+            exe = self.lowered.compile()
         self.lowered = None
         _MEMORY[self.memory_key] = exe
-        if self.path is not None:
+        # an executable that JAX itself read from its persistent cache serializes without its
+        # code (loading it fails at run time): only freshly compiled programs are written
+        if self.path is not None and not _THREAD.hit:
             self._store(exe)
         return exe
 
@@ -150,11 +172,12 @@ def compile_all(requests) -> list:
     for i in todo:
         reqs[i].lower()
     if len(todo) > 1:
+        x64 = bool(jax.config.jax_enable_x64)
         with ThreadPoolExecutor(len(todo)) as pool:
-            for i, exe in zip(todo, pool.map(lambda j: reqs[j].compile(), todo)):
+            for i, exe in zip(todo, pool.map(lambda j: reqs[j].compile(x64), todo)):
                 out[i] = exe
     elif todo:
-        out[todo[0]] = reqs[todo[0]].compile()
+        out[todo[0]] = reqs[todo[0]].compile(bool(jax.config.jax_enable_x64))
     return out
 
 
