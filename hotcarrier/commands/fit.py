@@ -59,6 +59,9 @@ def add_parser(subparsers) -> None:
     o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
     o.add_argument("--quiet", action="store_true", help="no progress output")
+    o.add_argument("--progress", action="store_true",
+                   help="print the cost every 10 iterations (the optimiser then calls back "
+                   "into Python, so its compiled program is not kept in the on-disk cache)")
     p.set_defaults(func=run)
 
 
@@ -101,9 +104,10 @@ def run(args) -> int:
                 print(f"  iteration {it:5d}   cost {cost:.10g}   max|grad| {gnorm:.3g}   "
                       f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
 
-        options = dict(max_iter=args.max_iter, progress=None if args.quiet else progress,
+        options = dict(max_iter=args.max_iter,
+                       progress=progress if args.progress and not args.quiet else None,
                        profile=args.profile or None)
-        what = f"{model.source} (compiling the model first: a few seconds)"
+        what = f"{model.source} (a new model structure is compiled first: a few seconds)"
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)
