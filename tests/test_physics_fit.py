@@ -175,3 +175,27 @@ def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
     bad = dataclasses.replace(model, params=model.params.replace(N_it_cm2=-1e10))
     with pytest.raises(FitError, match="not finite"):
         fit_physical(simulate.read_bundle("datasets/au_cds_clean.nc"), bad)
+
+
+def test_visible_map_joins_the_global_fit():
+    # the bundled clean data with the white-light map (90 delays × 51 wavelengths) in the
+    # global fit, the chirp free and started at zero: Φ_inj as from the mid-IR alone, and the
+    # generating chirp (simulate.py: c1 = −1.2e-3 ps/nm, c2 = 4e-6 ps/nm²) recovered
+    import dataclasses
+
+    from hotcarrier.bundled import datasets_dir
+    from hotcarrier.physics.simulate import read_bundle
+
+    m = SPEC["clean"]
+    m = dataclasses.replace(
+        m, probes=("midir", "visible"),
+        free={**m.free, "chirp_c1_ps_nm": (-5e-3, 5e-3), "chirp_c2_ps_nm2": (-2e-5, 2e-5)},
+        obs=dataclasses.replace(m.obs, chirp_c1_ps_nm=0.0, chirp_c2_ps_nm2=0.0))
+    res = fit_physical(read_bundle(datasets_dir() / "au_cds_clean.nc"), m)
+    assert res.converged
+    d = res.derived["injection_quantum_yield"]
+    true = 0.4812  # the generating parameters (test_demo_fits_bundled)
+    assert abs(d["value"] - true) < min(0.02, 3 * d["stderr"])
+    for name, truth in (("chirp_c1_ps_nm", -1.2e-3), ("chirp_c2_ps_nm2", 4e-6)):
+        p = res.parameters[name]
+        assert abs(p["value"] - truth) < 4 * p["stderr"] + 0.1 * abs(truth), (name, p)

@@ -28,7 +28,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-__all__ = ["compiled", "compile_all", "cache_folder", "clear_memory"]
+__all__ = ["compiled", "compile_all", "cache_folder", "clear_memory", "CHEAP_COMPILE"]
+
+CHEAP_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+"""XLA options that compile a program about twice as fast and run it 2–3 times slower:
+for programs whose compilation is most of their cost."""
 
 _MEMORY: dict = {}
 _SOURCE_DIGEST: list = []
@@ -101,9 +105,11 @@ def _disk_key(key: str, sig: str) -> str:
 class _Request:
     """One program to provide: ``fn.lower(*args, **kwargs).compile()`` (``fn`` jitted)."""
 
-    def __init__(self, fn, key: str, args, kwargs, persist: bool):
+    def __init__(self, fn, key: str, args, kwargs, persist: bool, options=None):
         self.fn, self.args, self.kwargs, self.persist = fn, args, kwargs, persist
+        self.options = dict(options or {})
         self.sig = _signature(args, kwargs)
+        key = f"{key}|{sorted(self.options.items())}"
         self.memory_key = (key, self.sig)
         folder = cache_folder() if persist else None
         self.path = folder / f"{_disk_key(key, self.sig)}.bin" if folder else None
@@ -131,7 +137,8 @@ class _Request:
         _listen_for_cache_hits()
         _THREAD.hit = False
         with jax.enable_x64(x64):  # the caller's setting (thread-local) in a worker thread
-            exe = self.lowered.compile()
+            exe = (self.lowered.compile(compiler_options=self.options) if self.options
+                   else self.lowered.compile())
         self.lowered = None
         _MEMORY[self.memory_key] = exe
         # an executable that JAX itself read from its persistent cache serializes without its
@@ -155,7 +162,7 @@ class _Request:
 
 
 def compile_all(requests) -> list:
-    """Compiled programs for ``requests`` = [(fn, key, args, kwargs, persist), ...].
+    """Compiled programs for ``requests`` = [(fn, key, args, kwargs, persist[, options]), ...].
 
     ``fn`` is a ``jax.jit``-wrapped function; ``args``/``kwargs`` are example arguments
     (arrays or ``jax.ShapeDtypeStruct``; static arguments by keyword, as ``fn`` declares
@@ -163,8 +170,9 @@ def compile_all(requests) -> list:
     structure. ``key`` must name everything else the program depends on (the model's
     structure, a bound objective's identity): two requests with equal keys and argument
     shapes share one program, in memory and on disk (``persist``; off for programs with
-    host callbacks). Missing programs are lowered one after the other and compiled
-    concurrently.
+    host callbacks). ``options``: XLA compiler options of this program only (e.g.
+    :data:`CHEAP_COMPILE` for a program that compiles for long and runs a few iterations).
+    Missing programs are lowered one after the other and compiled concurrently.
     """
     reqs = [_Request(*r) for r in requests]
     out = [r.load() for r in reqs]

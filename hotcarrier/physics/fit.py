@@ -105,6 +105,31 @@ def derived_jacobian(objective: PhysicalObjective):
     return jax.jacfwd(derived_all, has_aux=True)
 
 
+def _programs(fn: WithJacobian, x0, args, free, max_iter: int, lm: bool = True) -> list:
+    """[derived program] or, with ``lm``, [LM program, derived program] of ``fn`` on these
+    argument shapes, compiled ahead of time (:mod:`hotcarrier.fitting.compiled`: kept on
+    disk where a cache folder is set, compiled concurrently when missing). The LM program
+    is called as ``program(x0, *args, max_iter=, free=)``; pins and the cap are traced, so
+    the profile's refits run the same program."""
+    from ..fitting.compiled import CHEAP_COMPILE, compile_all
+
+    x0 = jnp.asarray(x0, float)
+    reqs = [(_derived_program(fn.objective), "physics.derived|" + repr(fn.objective),
+             (x0, *args), {}, True)]
+    if lm:
+        # with the visible map the LM program compiles for ~25 s CPU and then runs a few
+        # iterations in well under a second: XLA's cheap pipeline halves the compilation
+        reqs.insert(0, (levenberg_marquardt, "physics.lm|" + repr(fn), (fn, x0, *args),
+                        _lm_options(max_iter, free), True,
+                        CHEAP_COMPILE if fn.objective.visible else None))
+    return compile_all(reqs)
+
+
+def _lm_options(max_iter, free) -> dict:
+    """The LM's traced options with fixed types (one compiled signature)."""
+    return dict(max_iter=int(max_iter), free=jnp.asarray(np.asarray(free, bool)))
+
+
 def _optimise(fn, objective, x0, args, free, model: PhysicalModel):
     """(x, cost, status, n_iter, n_eval, aux at x) by the model file's optimiser."""
     if model.optimizer == "lbfgs":
@@ -112,8 +137,8 @@ def _optimise(fn, objective, x0, args, free, model: PhysicalModel):
         x = np.asarray(r.x)
         _, _, aux = fn(jnp.asarray(x), *args)
         return x, float(r.fun), int(r.status), int(r.n_iter), int(r.n_eval), aux
-    r = levenberg_marquardt(fn, jnp.asarray(x0), *args, max_iter=model.max_iter,
-                            free=jnp.asarray(free))
+    lm = _programs(fn, x0, args, free, model.max_iter)[0]
+    r = lm(jnp.asarray(x0, float), *args, **_lm_options(model.max_iter, free))
     return (np.asarray(r.x), float(r.fun), int(r.status), int(r.n_iter), int(r.n_eval),
             r.aux)
 
@@ -160,7 +185,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
                        "check [parameters] and [free] in the model file")
     J = np.asarray(aux["J"])[:, free_idx]
     cov = gauss_newton_covariance(J, cost, n_data, n_amplitudes=n_amp)
-    Jd, dvals = (np.asarray(a) for a in _derived_program(objective)(jnp.asarray(x), *args))
+    derived_program = _programs(fn, x0, args, free, model.max_iter, lm=False)[0]
+    Jd, dvals = (np.asarray(a) for a in derived_program(jnp.asarray(x, float), *args))
     cov_all, _ = propagate_covariance(None, None, cov.covariance, cov.identifiable,
                                       jac=Jd[:, free_idx])
     se_all = standard_errors(cov_all)
@@ -282,8 +308,8 @@ def _profile_phi(fn, x, args, free, phi, phi_se, rmse2, cost, model: PhysicalMod
 
     def refit(v, xw):
         c = dict(ctrl, pin=ctrl["pin"].at[i].set(True), pinval=ctrl["pinval"].at[i].set(v))
-        r = levenberg_marquardt(fn, jnp.asarray(xw), c, *args[1:], max_iter=model.max_iter,
-                                free=jnp.asarray(others))
+        lm = _programs(fn, xw, (c, *args[1:]), others, model.max_iter)[0]
+        r = lm(jnp.asarray(xw, float), c, *args[1:], **_lm_options(model.max_iter, others))
         return float(r.fun), np.asarray(r.x)
 
     (lo, hi), grid, delta = profile_interval(
