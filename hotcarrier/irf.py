@@ -211,7 +211,7 @@ def gaussian_sum_irf(times, values, spacing: float | None = None):
 
     ``times`` (ps) and ``values`` (any unit) are the samples of the measured IRF. They are
     resampled (linear interpolation) onto a uniform grid of step Δ (``spacing``, default the
-    median sample step), negative values are clipped to 0, samples below 1e-4 of the peak at
+    median sample step), negative values are clipped to 0, samples below 1e-6 of the peak at
     either end are dropped, and the weights are normalised to unit area. The IRF the model
     uses, I(t) = Σₘ wₘ·G_σ(t − tₘ) with σ = Δ, is the measured one smoothed by a Gaussian of
     σ = Δ (the ripple of the sum is ~exp(−2π²) ≈ 3e-9 of the peak): for an IRF sampled every
@@ -247,6 +247,6 @@ def gaussian_sum_irf(times, values, spacing: float | None = None):
         raise ModelError(f"measured IRF: spacing {step:g} ps must be > 0")
     grid = np.arange(t[0], t[-1] + 0.5 * step, step)
     g = np.interp(grid, t, v)
-    keep = np.nonzero(g >= 1e-4 * g.max())[0]
+    keep = np.nonzero(g >= 1e-6 * g.max())[0]
     grid, g = grid[keep[0]:keep[-1] + 1], g[keep[0]:keep[-1] + 1]
     return grid, g / g.sum(), step
