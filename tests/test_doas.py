@@ -182,3 +182,26 @@ def test_doas_fit_recovers_frequency_damping_and_spectra(doas_fit):
     assert float(ds["oscillation_frequency"][0]) == pytest.approx(p["nu"]["value"])
     np.testing.assert_allclose(ds["doas"].values[0], truth["doas"], rtol=0.1)
     np.testing.assert_allclose(ds["doas_phase"].values[0], truth["phase"], atol=0.1)
+
+
+def test_quick_cli_options_build_oscillation_measured_irf_and_shift_models(tmp_path):
+    from hotcarrier.cli import build_parser
+    from hotcarrier.commands.fit import build_model
+
+    irf = tmp_path / "irf.txt"
+    tm = np.arange(-0.3, 0.3, 0.01)
+    irf.write_text("\n".join(f"{a} {b}" for a, b in zip(tm, np.exp(-0.5 * (tm / 0.05) ** 2))))
+    args = build_parser().parse_args(
+        ["fit", "x.csv", "--out", str(tmp_path), "--scheme", "parallel", "--lifetimes", "2,50",
+         "--oscillation", "120,2", "--oscillation", "0.125THz,0.05", "--irf-file", str(irf),
+         "--t0-per-wavelength"])
+    m = build_model(args)
+    assert m.column_names == ["s1", "s2", "osc1_cos", "osc1_sin", "osc2_cos", "osc2_sin"]
+    assert [o.unit for o in m.oscillations] == ["cm-1", "THz"]
+    assert m.parameters["nu2"].value == 0.125 and m.parameters["gamma1"].value == 2.0
+    assert m.datasets[0].irf.measured is not None and "irf_fwhm" not in m.parameters.names
+    assert m.needs_binding()
+    bad = build_parser().parse_args(["fit", "x.csv", "--out", str(tmp_path), "--scheme",
+                                     "parallel", "--lifetimes", "2", "--oscillation", "fast"])
+    with pytest.raises(ModelError, match="--oscillation 'fast'"):
+        build_model(bad)

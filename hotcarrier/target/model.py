@@ -569,7 +569,9 @@ class TargetModel:
     def from_scheme(cls, kind: str, lifetimes: Sequence[float], *, fix_lifetime=(),
                     irf_fwhm: float = 0.1, fix_irf: bool = False, t0: float = 0.0,
                     fix_t0: bool = False, n_datasets: int = 1, baseline: bool = False,
-                    coherent_artifact: int = 0) -> TargetModel:
+                    coherent_artifact: int = 0, oscillations: Sequence = (),
+                    measured_irf: MeasuredIRF | None = None,
+                    t0_per_wavelength: bool = False) -> TargetModel:
         """A parallel (DAS) or sequential (EAS) model from lifetimes (ps).
 
         ``lifetimes``: initial guesses (or fixed values), one per compartment;
@@ -577,7 +579,11 @@ class TargetModel:
         FWHM (parameter ``irf_fwhm``; σ = FWHM/2.3548); ``t0`` (ps): the IRF centre;
         ``fix_irf``, ``fix_t0``: hold them fixed; ``n_datasets``: datasets sharing the
         kinetics (each with its own ``t0_<i>`` when > 1); ``baseline``: a constant offset
-        column; ``coherent_artifact``: artefact columns (0–3).
+        column; ``coherent_artifact``: artefact columns (0–3); ``oscillations``: damped
+        oscillations as (frequency, damping rate ps⁻¹, unit "cm-1"/"THz") start values
+        (parameters ``nu<i>``, ``gamma<i>``); ``measured_irf``: a measured IRF trace instead of
+        the Gaussian (``t0`` is then its shift); ``t0_per_wavelength``: a free time-zero shift
+        per wavelength (±1 ps).
         """
         if kind not in ("parallel", "sequential"):
             raise ModelError(f"scheme {kind!r}; expected 'parallel' or 'sequential'")
@@ -606,15 +612,25 @@ class TargetModel:
                          for i in range(n)]
             initial = {comps[0]: "1"}
         datasets = []
+        shift = TimeZeroShift(0.0, -1.0, 1.0) if t0_per_wavelength else None
         for k in range(n_datasets):
             name = "t0" if n_datasets == 1 else f"t0_{k + 1}"
             params.append(Parameter(name, float(t0), fixed=fix_t0, unit="ps"))
-            datasets.append(DatasetModel(name=f"dataset{k + 1}",
-                                         irf=IRF(center=name, width=f"irf_fwhm/{FWHM_PER_SIGMA!r}")))
+            datasets.append(DatasetModel(name=f"dataset{k + 1}", irf=IRF(
+                center=name, width=f"irf_fwhm/{FWHM_PER_SIGMA!r}", measured=measured_irf,
+                t0_shift=shift)))
+        if measured_irf is not None:  # the Gaussian width is not used
+            params = [p for p in params if p.name != "irf_fwhm"]
+        osc = []
+        for i, spec in enumerate(oscillations):
+            nu, gamma, unit = (*spec, "cm-1")[:3] if len(spec) < 3 else spec
+            params += [Parameter(f"nu{i + 1}", float(nu), 0.0, math.inf, unit=unit),
+                       Parameter(f"gamma{i + 1}", float(gamma), 0.0, math.inf, unit="1/ps")]
+            osc.append(Oscillation(f"osc{i + 1}", f"nu{i + 1}", f"gamma{i + 1}", unit))
         return cls(compartments=comps, transfers=transfers, initial=initial,
                    parameters=ParameterSet(params, "quick model"), datasets=datasets,
                    baseline=baseline, coherent_artifact=coherent_artifact, scheme_kind=kind,
-                   source=f"quick {kind} model")
+                   oscillations=osc, source=f"quick {kind} model")
 
 
 def _irf_problems(d: DatasetModel) -> list[str]:
