@@ -205,3 +205,11 @@ def test_quick_cli_options_build_oscillation_measured_irf_and_shift_models(tmp_p
                                      "parallel", "--lifetimes", "2", "--oscillation", "fast"])
     with pytest.raises(ModelError, match="--oscillation 'fast'"):
         build_model(bad)
+
+
+def test_overview_figure_shows_the_doas(doas_fit, tmp_path):
+    from hotcarrier.plotting import overview
+
+    res, _ = doas_fit
+    path = overview(res, tmp_path / "overview.png")
+    assert path.stat().st_size > 10_000
