@@ -213,3 +213,29 @@ def test_overview_figure_shows_the_doas(doas_fit, tmp_path):
     res, _ = doas_fit
     path = overview(res, tmp_path / "overview.png")
     assert path.stat().st_size > 10_000
+
+
+def test_wavenumber_dispersion_and_artifact_width():
+    # pyglotaran's model_dispersion_with_wavenumber: μ(λ) = μ0 + Σ dᵢ (10³/λ − 10³/λc)ⁱ; the
+    # artefact columns use their own width around μ(λ)
+    text = MODEL.replace("[[transfers]]", """[irf]
+center = "irf_center"
+width = "irf_width"
+dispersion_center = 600.0
+center_dispersion = ["d1", "d2"]
+wavenumber_dispersion = true
+
+[[transfers]]""").replace("nu = 3.9", "nu = 3.9\nd1 = 0.05\nd2 = -0.02\nca = 0.02").replace(
+        "initial = {s1 = 1}", 'initial = {s1 = 1}\ncoherent_artifact = 1\nartifact_width = "ca"')
+    m = parse_model(text)
+    p = jnp.asarray([q.value for q in m.parameters.params])
+    wl = np.array([500.0, 650.0])
+    mu, _, _ = m.irf_at(p, 0, wl)
+    x = 1e3 / wl - 1e3 / 600.0
+    np.testing.assert_allclose(np.asarray(mu)[:, 0], 0.05 * x - 0.02 * x**2, rtol=1e-12)
+    t = np.linspace(-0.2, 0.3, 41)
+    C = np.asarray(jax.jit(lambda p: m.matrix(p, 0, t, wl))(p))
+    j = m.column_names.index("artifact0")
+    ref = np.exp(-0.5 * ((t[None, :] - (0.05 * x - 0.02 * x**2)[:, None]) / 0.02) ** 2) / math.sqrt(
+        2 * math.pi)
+    np.testing.assert_allclose(C[:, :, j], ref, rtol=1e-10, atol=1e-14)

@@ -89,6 +89,8 @@ class IRF:
     ``extra`` Gaussians (multi-Gaussian IRF) are (centre shift, width, relative scale).
     ``measured``: a measured trace instead of the Gaussian (``center`` is then its fitted
     shift, ps; ``width`` is not used). ``t0_shift``: a free shift per wavelength.
+    ``wavenumber_dispersion``: x = 10³/λ − 10³/λ_c (λ in nm; pyglotaran's
+    ``model_dispersion_with_wavenumber``) instead of (λ − λ_c)/100.
     """
 
     center: str = "irf_center"
@@ -99,6 +101,7 @@ class IRF:
     extra: list[tuple[str, str, str]] = field(default_factory=list)
     measured: MeasuredIRF | None = None
     t0_shift: TimeZeroShift | None = None
+    wavenumber_dispersion: bool = False
 
 
 @dataclass
@@ -173,6 +176,9 @@ class TargetModel:
         Damped oscillations (DOAS), two columns each, after the species columns.
     coherent_artifact : int
         Number of IRF-shaped artefact columns (0 none; 1 IRF; 2 + first derivative; 3 + second).
+    artifact_width : str or None
+        Own Gaussian width σ (ps; parameter/expression) of the artefact columns, centred on the
+        IRF (pyglotaran's coherent-artifact ``width``); None: the IRF's width.
     baseline : bool
         Add a constant (offset) column.
     link_spectra : bool
@@ -195,6 +201,7 @@ class TargetModel:
     relations: list[Relation] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
     coherent_artifact: int = 0
+    artifact_width: str | None = None
     baseline: bool = False
     link_spectra: bool = True
     oscillations: list[Oscillation] = field(default_factory=list)
@@ -288,6 +295,8 @@ class TargetModel:
             expr(o.rate, f"oscillation {o.label!r} rate")
         if not self.datasets:
             problems.append("the model has no dataset section")
+        if self.artifact_width is not None:
+            expr(self.artifact_width, "coherent-artefact width")
         if self.coherent_artifact not in (0, 1, 2, 3):
             problems.append(f"coherent_artifact = {self.coherent_artifact}; expected 0–3")
         try:
@@ -312,7 +321,7 @@ class TargetModel:
         return repr((self.compartments, self.transfers, sorted(self.initial.items()), ps, ds,
                      self.normalize_initial, self.relations, self.constraints,
                      self.coherent_artifact, self.baseline, self.link_spectra,
-                     self.oscillations))
+                     self.oscillations, self.artifact_width))
 
     # ------------------------------------------------------------------ binding to data
     def needs_binding(self) -> bool:
@@ -440,7 +449,10 @@ class TargetModel:
         env = self._env(pvec)
         irf = self.datasets[d].irf
         wl = jnp.asarray(wavelength)
-        x = (wl - (irf.dispersion_center or 0.0)) / 100.0
+        if irf.wavenumber_dispersion:
+            x = 1e3 / wl - 1e3 / (irf.dispersion_center or math.inf)
+        else:
+            x = (wl - (irf.dispersion_center or 0.0)) / 100.0
         mu = self._ev(irf.center, env) + 0.0 * wl
         for i, c in enumerate(irf.center_dispersion):
             mu = mu + self._ev(c, env) * x ** (i + 1)
@@ -506,6 +518,8 @@ class TargetModel:
         t = jnp.asarray(t)[None, :]
         if self.datasets[d].irf.measured is None:
             mu, sig = mu[:, :1], sig[:, :1]
+            if self.artifact_width is not None:
+                sig = self._ev(self.artifact_width, self._env(pvec)) + 0.0 * sig
             return [gaussian_irf(t, mu, sig, order=k) * sig ** (k + 1)
                     for k in range(self.coherent_artifact)]
         centres, weights, step = self.datasets[d].irf.measured.kernel()

@@ -24,10 +24,10 @@ __all__ = ["load_target_model", "parse_model"]
 _TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
         "preprocess", "datasets", "oscillations"}
 _MODEL = {"name", "compartments", "initial", "normalize_initial", "coherent_artifact",
-          "baseline", "link_spectra", "scheme"}
+          "baseline", "link_spectra", "scheme", "artifact_width"}
 _PARAM = {"value", "min", "max", "fixed", "expr", "unit"}
 _IRF = {"center", "width", "dispersion_center", "center_dispersion", "width_dispersion",
-        "extra", "measured", "t0_shift"}
+        "extra", "measured", "t0_shift", "wavenumber_dispersion"}
 _OSC = {"label", "frequency", "rate", "unit"}
 _MEASURED = {"file", "times", "values", "spacing"}
 _T0_SHIFT = {"value", "min", "max", "reference"}
@@ -170,6 +170,8 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
                     if "t0_shift" in d else b.t0_shift)
         return IRF(center=str(d.get("center", b.center)), width=str(d.get("width", b.width)),
                    measured=measured, t0_shift=t0_shift,
+                   wavenumber_dispersion=bool(d.get("wavenumber_dispersion",
+                                                    b.wavenumber_dispersion)),
                    dispersion_center=None if dc is None else float(dc),
                    center_dispersion=[str(x) for x in d.get("center_dispersion",
                                                             b.center_dispersion)],
@@ -240,6 +242,7 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
         initial={k: str(v) for k, v in initial.items()}, parameters=pset, datasets=datasets,
         normalize_initial=bool(m.get("normalize_initial", False)), relations=relations,
         constraints=constraints, coherent_artifact=int(m.get("coherent_artifact", 0)),
+        artifact_width=None if m.get("artifact_width") is None else str(m["artifact_width"]),
         baseline=bool(m.get("baseline", False)), link_spectra=bool(m.get("link_spectra", True)),
         oscillations=oscillations, scheme_kind=m.get("scheme"), preprocess=dict(pre), source=source, toml_text=text)
 
