@@ -152,7 +152,8 @@ def test_measured_irf_file_and_errors(tmp_path):
 @pytest.fixture(scope="module")
 def measured_fit():
     """A 3-compartment sequential map (τ 0.7, 4, 40 ps; 200 delays × 8 wavelengths) convolved
-    on a 1 fs grid with the two-peaked IRF, shifted by +0.12 ps, 0.01 mOD noise (the peak signal is 2 mOD); fitted with
+    on a 1 fs grid with the two-peaked IRF, shifted by +0.12 ps, 0.01 mOD noise (the peak
+    signal is 2 mOD); fitted with
     the measured trace (10 fs steps, own time axis) and a free shift, from starts 20 % off."""
     with jax.enable_x64(True):
         t = np.concatenate([np.arange(-0.6, 3.0, 0.03), np.geomspace(3.05, 200.0, 80)])

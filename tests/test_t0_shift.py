@@ -44,7 +44,8 @@ rate = "k2"
 def decay(t, k, mu, s):
     """½·e^{−k(t−μ)+k²σ²/2}·erfc((kσ² − (t−μ))/(σ√2)) (scipy)."""
     tau = t - mu
-    return 0.5 * np.exp(-k * tau + 0.5 * (k * s) ** 2) * erfc((k * s * s - tau) / (s * math.sqrt(2)))
+    z = (k * s * s - tau) / (s * math.sqrt(2))
+    return 0.5 * np.exp(-k * tau + 0.5 * (k * s) ** 2) * erfc(z)
 
 
 def test_binding_makes_one_parameter_per_wavelength_and_fixes_the_reference():

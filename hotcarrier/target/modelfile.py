@@ -244,7 +244,8 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
         constraints=constraints, coherent_artifact=int(m.get("coherent_artifact", 0)),
         artifact_width=None if m.get("artifact_width") is None else str(m["artifact_width"]),
         baseline=bool(m.get("baseline", False)), link_spectra=bool(m.get("link_spectra", True)),
-        oscillations=oscillations, scheme_kind=m.get("scheme"), preprocess=dict(pre), source=source, toml_text=text)
+        oscillations=oscillations,
+        scheme_kind=m.get("scheme"), preprocess=dict(pre), source=source, toml_text=text)
 
 
 # ---------------------------------------------------------------------- time-domain features
