@@ -177,6 +177,7 @@ def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
         fit_physical(simulate.read_bundle("datasets/au_cds_clean.nc"), bad)
 
 
+@pytest.mark.slow  # ~55 s CPU in pytest (compilation of the visible-map Jacobian, profile)
 def test_visible_map_joins_the_global_fit():
     # the bundled clean data with the white-light map (90 delays × 51 wavelengths) in the
     # global fit, the chirp free and started at zero: Φ_inj as from the mid-IR alone, and the

@@ -315,7 +315,7 @@ class TargetModel:
         Everything structural and the values of fixed parameters (compiled in as constants);
         not the start values of free parameters, nor preprocessing or weights (data arrays).
         """
-        ps = [(p.name, p.min, p.max, p.fixed, p.expr, p.value if p.fixed else None)
+        ps = [(p.name, p.min, p.max, p.fixed, p.expr, p.value if p.fixed else None, p.log)
               for p in self.parameters.params]
         ds = [(d.irf, d.scale) for d in self.datasets]
         return repr((self.compartments, self.transfers, sorted(self.initial.items()), ps, ds,
