@@ -16,7 +16,8 @@ def test_ru_dppz_quick_path_matches_kimopack(shared_data, tmp_path, capsys):
                "--fix-lifetime", "3", "--irf-fwhm", "0.12", "--fix-irf", "--t0", "0", "--fix-t0",
                "--time-range", "0.35", "2000", "--wavelength-range", "320", "770",
                "--exclude", "380", "405", "--background-before", "-0.5", "--bad-values", "20",
-               "--chirp", str(shared_data / CHIRP), "--out", str(out), "--no-figure"])
+               "--chirp", str(shared_data / CHIRP), "--out", str(out), "--no-figure",
+               "--progress"])
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["converged"] and (out / "result.nc").is_file()
