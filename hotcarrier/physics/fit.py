@@ -128,6 +128,9 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     interval (profile likelihood). Raises :class:`FitError` for no free parameter, unusable
     data, or a cost that is not finite at the start or becomes so (a bad fixed value or bound).
     """
+    if model.decay is not None:  # flexible decay, shared t = 0⁺ calibration ([decay])
+        from .decayfit import fit_decay
+        return fit_decay(datasets, model, progress)
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
     data, rows, units = collect_data(datasets, model.probes)

@@ -1,0 +1,304 @@
+"""Flexible-decay route to Φ_inj: free decay shapes, shared t = 0⁺ calibration (spec §7.1, §14b).
+
+The injected-electron population of the sample after injection, per photon absorbed by Au, is
+
+    n_s(t) = Φ_inj · [r ⊗ D_s](t),   r(t) = k_r e^{−k_r t}  (injection rise, τ_rise = 1/k_r),
+
+and the band-gap-excited reference holds n_r(t) = Φ_ref · D_r(t) electrons per absorbed photon.
+D_s and D_r are *normalised* decays, D(0⁺) = 1, chosen independently in the model file:
+
+    ``exp1`` / ``exp2`` / ``exp3``  Σ_j f_j e^{−t/τ_j} (1–3 lifetimes),
+    ``ratedist``                  a log-normal distribution of rates (median 1/τ, width w in
+                                  ln k; Gauss–Hermite nodes) — dispersive / stretched-like decay,
+    ``scheme``                    a compartmental scheme of :mod:`hotcarrier.kinetics`
+                                  (not yet: give one of the above),
+
+each optionally with a plateau (a component that outlives the window). Sample and reference
+share the IRF and the electron absorption cross-section κ = σ_CB ℓ/ln10 (times q_ref =
+σ_CB,ref/σ_CB,s for the reference), so the model of the traces is
+
+    y_s = κ Φ_inj ρ_s Σ_j f_j G_j(t),    y_r = κ q_ref Φ_ref ρ_r Σ_j g_j H_j(t),
+
+with G_j, H_j the IRF-convolved unit components. The fractions (Σ f_j = Σ g_j = 1) enter
+linearly: writing f_1 = 1 − Σ_{j≥2} f_j, the amplitudes (κ, κΦf_j, κg_j) are eliminated by
+variable projection, and Φ_inj — the ratio of the deconvolved t = 0⁺ amplitudes per absorbed
+photon — stays a nonlinear parameter that the profile likelihood can pin. What the decay does
+afterwards changes only the shape columns, which is why Φ_inj is nearly independent of the
+decay model (measured in ``benchmarks/yield_misspecification.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import ModelError
+from ..fitting.params import to_physical
+from ..fitting.projection import linear_least_squares
+from ..irf import exp_conv_gauss, exp_conv_gauss_moments
+from ..units import fwhm_to_sigma
+from . import observables as ob
+
+__all__ = ["DECAY_SHAPES", "DecaySpec", "DecayObjective", "decay_spec_from_dict",
+           "decay_components", "parameter_layout", "N_RATE_NODES", "ROUTE_FREE",
+           "DEFAULT_FAMILY"]
+
+DECAY_SHAPES = ("exp1", "exp2", "exp3", "ratedist")
+"""Decay shapes of sample and reference (``[decay] sample``/``reference``)."""
+
+DEFAULT_FAMILY = ("exp1", "exp2", "exp3", "ratedist")
+"""Sample decay shapes fitted by the model-choice study when ``[decay] family = true``."""
+
+ROUTE_FREE = ("injection_quantum_yield", "irf_fwhm_fs", "t0_ps", "t0_ref_ps")
+"""Parameters of the route that a model file's [free] may list (with bounds); the decay
+lifetimes, widths and the rise are always fitted, bounded by ``[decay]``."""
+
+N_RATE_NODES = 12
+"""Gauss–Hermite nodes of the log-normal rate distribution (``ratedist``)."""
+
+_START_TAUS = {1: (30.0,), 2: (3.0, 300.0), 3: (2.0, 30.0, 500.0)}
+
+
+@dataclass(frozen=True)
+class DecaySpec:
+    """The ``[decay]`` table: shapes, plateaus, rise, bounds (ps, fs), model family."""
+
+    sample: str = "exp2"
+    reference: str = "exp2"
+    sample_plateau: bool = True
+    reference_plateau: bool = True
+    rise: bool = True
+    tau_ps: tuple = (0.2, 1.0e4)
+    tau_rise_fs: tuple = (1.0, 1000.0)
+    width: tuple = (0.05, 3.0)
+    phi_start: float = 0.3
+    family: tuple = ()
+    metal_response: bool = False
+
+    def with_sample(self, shape: str) -> DecaySpec:
+        """The same spec with another sample decay shape (a member of the model family)."""
+        return replace(self, sample=shape)
+
+
+def _pair(v, name, problems, positive=True):
+    if (not isinstance(v, (list, tuple)) or len(v) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in v)
+            or not v[0] < v[1] or (positive and v[0] <= 0)):
+        problems.append(f"[decay] {name} = {v!r}: give [lower, upper] with "
+                        f"{'0 < ' if positive else ''}lower < upper")
+        return None
+    return (float(v[0]), float(v[1]))
+
+
+def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
+    """Read the ``[decay]`` table; every problem is listed in one :class:`ModelError`."""
+    problems = []
+    known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
+             "tau_rise_fs", "width", "phi_start", "family", "metal_response"}
+    for k in d:
+        if k not in known:
+            problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
+    kw = {}
+    for role in ("sample", "reference"):
+        v = d.get(role, "exp2")
+        if v not in DECAY_SHAPES:
+            problems.append(f"[decay] {role} = {v!r}: choose one of {DECAY_SHAPES}"
+                            + (" (kinetic schemes are not supported by this route yet)"
+                               if v == "scheme" else ""))
+        kw[role] = v
+    for k in ("sample_plateau", "reference_plateau", "rise", "metal_response"):
+        if k in d:
+            if not isinstance(d[k], bool):
+                problems.append(f"[decay] {k} = {d[k]!r}: expected true or false")
+            kw[k] = bool(d[k])
+    for k in ("tau_ps", "tau_rise_fs", "width"):
+        if k in d:
+            kw[k] = _pair(d[k], k, problems)
+    if "phi_start" in d:
+        v = d["phi_start"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 5:
+            problems.append(f"[decay] phi_start = {v!r}: expected a number in (0, 5)")
+        kw["phi_start"] = float(v) if isinstance(v, (int, float)) else 0.3
+    fam = d.get("family", False)
+    if fam is True:
+        kw["family"] = DEFAULT_FAMILY
+    elif fam:
+        if not isinstance(fam, list) or not all(f in DECAY_SHAPES for f in fam):
+            problems.append(f"[decay] family = {fam!r}: true, or a list of {DECAY_SHAPES}")
+        else:
+            kw["family"] = tuple(fam)
+    if problems:
+        raise ModelError(f"{where}: [decay] has {len(problems)} problem(s):\n  - "
+                         + "\n  - ".join(problems))
+    return DecaySpec(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _shape_params(prefix: str, shape: str):
+    """(names, log flags) of one decay shape's nonlinear parameters."""
+    if shape == "ratedist":
+        return [f"tau_{prefix}_ps", f"width_{prefix}"], [True, False]
+    n = int(shape[-1])
+    return [f"tau_{prefix}{j + 1}_ps" for j in range(n)], [True] * n
+
+
+def parameter_layout(spec: DecaySpec):
+    """(names, log flags, default bounds, start values) of the route's nonlinear parameters:
+    Φ_inj, IRF FWHM (fs), t0 of sample and reference (ps), τ_rise (fs), then the sample's and
+    the reference's decay parameters (lifetimes in ps, ln-rate widths)."""
+    names = list(ROUTE_FREE) + ["tau_rise_fs"]
+    logs = [False, False, False, False, True]
+    bounds = [(1e-3, 2.0), (80.0, 250.0), (-0.5, 0.5), (-0.5, 0.5), spec.tau_rise_fs]
+    starts = [spec.phi_start, 150.0, 0.0, 0.0, 30.0]
+    for prefix, shape in (("s", spec.sample), ("r", spec.reference)):
+        n, lg = _shape_params(prefix, shape)
+        names += n
+        logs += lg
+        if shape == "ratedist":
+            bounds += [spec.tau_ps, spec.width]
+            starts += [30.0, 1.0]
+        else:
+            bounds += [spec.tau_ps] * len(n)
+            starts += [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9)) for t in
+                       _START_TAUS[len(n)]]
+    return tuple(names), tuple(logs), bounds, starts
+
+
+def _components(shape: str, plateau: bool, vals, t, t0, sigma, k_rise=None):
+    """IRF-convolved unit components (n_comp, N) of one decay shape, each 1 at 0⁺ before
+    convolution; with ``k_rise`` each is also convolved with the injection rise k_r e^{−k_r t}.
+    """
+    if shape == "ratedist":
+        x, w = np.polynomial.hermite_e.hermegauss(N_RATE_NODES)
+        w = w / w.sum()
+        rates = [jnp.exp(-jnp.log(vals[0]) + vals[1] * xi) for xi in x]
+        groups = [(rates, list(w))]
+    else:
+        groups = [([1.0 / v], [1.0]) for v in vals]
+    if plateau:
+        groups.append(([jnp.zeros(())], [1.0]))
+    out = []
+    for rates, weights in groups:
+        col = 0.0
+        for k, wk in zip(rates, weights):
+            col = col + wk * _rise_kernel(t, k, t0, sigma, k_rise)
+        out.append(col)
+    return jnp.stack(out)
+
+
+def _rise_kernel(t, k, t0, sigma, k_rise):
+    """G_σ ⊗ [r ⊗ e^{−kt}] = k_r/(k_r − k)·(c(k) − c(k_r)), the confluent limit k_r·h₁(k)
+    when k ≈ k_r; without ``k_rise`` the plain kernel c(k)."""
+    if k_rise is None:
+        return exp_conv_gauss(t, k, t0, sigma)
+    d = k_rise - k
+    near = jnp.abs(d) < 1e-6 * k_rise
+    d_safe = jnp.where(near, 1e-6 * k_rise, d)
+    ck = exp_conv_gauss(t, k, t0, sigma)
+    cr = exp_conv_gauss(t, k_rise, t0, sigma)
+    conf = k_rise * exp_conv_gauss_moments(t, k, t0, sigma, 1)[1]
+    return jnp.where(near, conf, k_rise / d_safe * (ck - cr))
+
+
+def decay_components(spec: DecaySpec, role: str, vals: dict, t, t0, sigma):
+    """Components (n, N) of the sample (with the rise) or the reference at delays ``t``."""
+    prefix = "s" if role == "sample" else "r"
+    shape = spec.sample if role == "sample" else spec.reference
+    names = _shape_params(prefix, shape)[0]
+    k_rise = 1e3 / vals["tau_rise_fs"] if role == "sample" else None
+    plateau = spec.sample_plateau if role == "sample" else spec.reference_plateau
+    return _components(shape, plateau, [vals[n] for n in names], t, t0, sigma, k_rise)
+
+
+@dataclass(frozen=True)
+class DecayObjective:
+    """Hashable residual of the flexible-decay route (static configuration only).
+
+    Same call signature as :class:`~hotcarrier.physics.objective.PhysicalObjective`
+    (``x, ctrl, base_p, base_o, data``) so the shared LM wrapper serves both; ``data`` holds
+    the trace arrays of :func:`~hotcarrier.physics.objective.collect_data` plus ``q_ref``
+    (σ_CB,ref/σ_CB,s) and ``phi_ref`` (the reference's electrons per absorbed photon).
+    """
+
+    spec: DecaySpec
+    artefact: bool = False
+    visible: bool = False
+
+    @property
+    def layout(self):
+        return parameter_layout(self.spec)
+
+    @property
+    def names(self) -> tuple:
+        return self.layout[0]
+
+    def values(self, x, ctrl):
+        """Physical values of every route parameter (pinned ones at ``pinval``)."""
+        logs = self.layout[1]
+        return [jnp.where(ctrl["pin"][i], ctrl["pinval"][i],
+                          to_physical(x[i], ctrl["lo"][i], ctrl["hi"][i], lg))
+                for i, lg in enumerate(logs)]
+
+    def n_sample_components(self) -> int:
+        s = self.spec
+        return (1 if s.sample == "ratedist" else int(s.sample[-1])) + int(s.sample_plateau)
+
+    def n_reference_components(self) -> int:
+        s = self.spec
+        return (1 if s.reference == "ratedist" else int(s.reference[-1])) \
+            + int(s.reference_plateau)
+
+    def amplitude_names(self) -> list:
+        """Names of the projected amplitudes, in column order."""
+        names = ["kappa_mOD"]
+        names += [f"kappa_phi_f_s{j + 1}" for j in range(1, self.n_sample_components())]
+        names += [f"kappa_g_r{j + 1}" for j in range(1, self.n_reference_components())]
+        if self.spec.metal_response:
+            names.append("beta_au_mOD_K")
+        if self.artefact:
+            names += ["art_sample_a0", "art_sample_a1", "art_sample_a2",
+                      "art_ref_a0", "art_ref_a1", "art_ref_a2"]
+        return names
+
+    def design(self, x, ctrl, base_p, data):
+        """Design matrix (N, n_amplitudes) and the parameter values at ``x``."""
+        vals = dict(zip(self.names, self.values(x, ctrl)))
+        sigma = fwhm_to_sigma(vals["irf_fwhm_fs"] * 1e-3)
+        ts, rs, tr, rr = data["t_s"], data["rho_s"], data["t_r"], data["rho_r"]
+        Gs = decay_components(self.spec, "sample", vals, ts, vals["t0_ps"], sigma)
+        Hr = decay_components(self.spec, "reference", vals, tr, vals["t0_ref_ps"], sigma)
+        zs, zr = jnp.zeros_like(ts), jnp.zeros_like(tr)
+        cal = data["q_ref"] * data["phi_ref"]
+        cols_s = [vals["injection_quantum_yield"] * Gs[0] * rs]
+        cols_r = [cal * Hr[0] * rr]
+        for j in range(1, Gs.shape[0]):
+            cols_s.append((Gs[j] - Gs[0]) * rs)
+            cols_r.append(zr)
+        for j in range(1, Hr.shape[0]):
+            cols_s.append(zs)
+            cols_r.append(cal * (Hr[j] - Hr[0]) * rr)
+        if self.spec.metal_response:
+            te = ob.metal_response(ts, base_p, vals["t0_ps"], sigma)[1]
+            cols_s.append(te * rs)
+            cols_r.append(zr)
+        if self.artefact:
+            for b in ob.artefact_basis(ts, vals["t0_ps"], sigma):
+                cols_s.append(b * rs)
+                cols_r.append(zr)
+            for b in ob.artefact_basis(tr, vals["t0_ref_ps"], sigma):
+                cols_s.append(zs)
+                cols_r.append(b * rr)
+        A = jnp.concatenate([jnp.stack(cols_s, axis=1), jnp.stack(cols_r, axis=1)])
+        return A, vals
+
+    def solve(self, x, ctrl, base_p, base_o, data):
+        """(weighted residual, amplitudes, model) for parameters ``x``."""
+        A, _ = self.design(x, ctrl, base_p, data)
+        y, w = data["y"], data["w"]
+        c = linear_least_squares(A * w[:, None], y * w)
+        fit = A @ c
+        return (y - fit) * w, c, fit
+
+    def __call__(self, x, ctrl, base_p, base_o, data):
+        return self.solve(x, ctrl, base_p, base_o, data)[0]

@@ -1,0 +1,181 @@
+"""Systematics budget of Φ_inj: priors on the calibration and a log-normal combination.
+
+Φ_inj = [A_s(0⁺)/ρ_abs,s] / [A_ref(0⁺)/ρ_abs,ref] · q_ref · Φ_ref is a *product*, so relative
+errors of the cross-section ratio q_ref = σ_CB,ref/σ_CB,s, the reference's yield Φ_ref and the
+absorbed photon densities ρ_abs = (F/ħω)(1 − 10^−A)/ℓ · (spot overlap) add in quadrature in
+ln Φ. Each prior value ± u (1σ) becomes a log-normal term with σ_ln = √ln(1 + (u/value)²);
+the statistical interval (profile likelihood, possibly asymmetric) and the model-choice spread
+enter as further ln-space terms, and the total 95 % interval is
+
+    Φ̂ · exp(∓1.96 √(σ_stat,±² + σ_model² + Σ σ_sys,i²)).
+
+The Monte Carlo check of this combination (normal, not log-normal, priors) is in
+``tests/test_physics_decay.py``. Typical sizes (spec §14b): q_ref ±10–20 %, ρ_abs ±5–15 % per
+dataset, Φ_ref ±5 %: ±20–30 % in total, against ±1–5 % statistical.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import ModelError
+
+__all__ = ["Prior", "Systematics", "systematics_from_dict", "combine_intervals",
+           "rho_abs_relative_uncertainty", "Z95", "parse_prior_option"]
+
+Z95 = 1.959963984540054
+RHO_PARTS = ("rho_abs", "fluence", "absorbance", "path", "overlap")
+"""Keys of ``[systematics.sample]``/``[systematics.reference]``: relative 1σ of ρ_abs as a
+whole, or of its parts (fluence, path length, spot overlap: relative; absorbance: absolute 1σ
+of the pump absorbance A, converted with ∂ln(1 − 10^−A)/∂A)."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A calibration quantity known as value ± uncertainty (1σ, same unit)."""
+
+    value: float
+    uncertainty: float = 0.0
+
+    @property
+    def sigma_ln(self) -> float:
+        """σ of ln(quantity) of the log-normal with this mean and standard deviation."""
+        return math.sqrt(math.log1p((self.uncertainty / self.value) ** 2))
+
+
+@dataclass(frozen=True)
+class Systematics:
+    """Priors of the calibrated route: q_ref, Φ_ref and ρ_abs of sample and reference."""
+
+    q_ref: Prior | None = None
+    reference_yield: Prior | None = None
+    sample: dict = field(default_factory=dict)  # RHO_PARTS → 1σ
+    reference: dict = field(default_factory=dict)
+
+    def terms(self, absorbance_sample=None, absorbance_reference=None) -> dict:
+        """Name → σ_ln of every systematic term (zero terms left out)."""
+        out = {}
+        if self.q_ref is not None and self.q_ref.uncertainty > 0:
+            out["q_ref"] = self.q_ref.sigma_ln
+        if self.reference_yield is not None and self.reference_yield.uncertainty > 0:
+            out["reference_yield"] = self.reference_yield.sigma_ln
+        for role, parts, a in (("sample", self.sample, absorbance_sample),
+                               ("reference", self.reference, absorbance_reference)):
+            rel = rho_abs_relative_uncertainty(parts, a, role)
+            if rel > 0:
+                out[f"rho_abs_{role}"] = math.sqrt(math.log1p(rel**2))
+        return out
+
+
+def rho_abs_relative_uncertainty(parts: dict, absorbance=None, role="sample") -> float:
+    """Relative 1σ of ρ_abs = (F/ħω)(1 − 10^−A)/ℓ·overlap from its parts (see
+    :data:`RHO_PARTS`); ``absorbance`` A is needed for an absorbance uncertainty."""
+    if "rho_abs" in parts:
+        return float(parts["rho_abs"])
+    s2 = sum(float(parts.get(k, 0.0)) ** 2 for k in ("fluence", "path", "overlap"))
+    if parts.get("absorbance"):
+        if absorbance is None:
+            raise ModelError(f"[systematics.{role}] absorbance needs the pump absorbance A of "
+                             f"the {role} (dataset attribute pump_absorbance); give it or give "
+                             "rho_abs (relative 1σ) instead")
+        a = float(absorbance)
+        dlnf = math.log(10.0) * 10.0 ** (-a) / (1.0 - 10.0 ** (-a))
+        s2 += (dlnf * float(parts["absorbance"])) ** 2
+    return math.sqrt(s2)
+
+
+def _prior(v, name, problems):
+    if (isinstance(v, (list, tuple)) and len(v) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in v)
+            and v[0] > 0 and v[1] >= 0):
+        return Prior(float(v[0]), float(v[1]))
+    problems.append(f"[systematics] {name} = {v!r}: give [value, uncertainty] with value > 0 "
+                    "and uncertainty ≥ 0 (1σ, same unit)")
+    return None
+
+
+def systematics_from_dict(d: dict, where: str = "model file") -> Systematics:
+    """Read ``[systematics]``; every problem is listed in one :class:`ModelError`."""
+    problems, kw = [], {}
+    for k, v in d.items():
+        if k in ("q_ref", "reference_yield"):
+            kw[k] = _prior(v, k, problems)
+        elif k in ("sample", "reference"):
+            if not isinstance(v, dict):
+                problems.append(f"[systematics.{k}] must be a table of {RHO_PARTS}")
+                continue
+            for part, u in v.items():
+                if part not in RHO_PARTS:
+                    problems.append(f"[systematics.{k}] unknown key {part!r}; known: "
+                                    f"{RHO_PARTS}")
+                elif (not isinstance(u, (int, float)) or isinstance(u, bool) or not u >= 0
+                      or not math.isfinite(u)):
+                    problems.append(f"[systematics.{k}] {part} = {u!r}: expected a relative "
+                                    "1σ ≥ 0 (e.g. 0.05 for 5 %)")
+            kw[k] = {p: float(u) for p, u in v.items() if p in RHO_PARTS
+                     and isinstance(u, (int, float))}
+        else:
+            problems.append(f"[systematics] unknown key {k!r}; known: q_ref, reference_yield, "
+                            "sample, reference")
+    if problems:
+        raise ModelError(f"{where}: [systematics] has {len(problems)} problem(s):\n  - "
+                         + "\n  - ".join(problems))
+    return Systematics(**kw)
+
+
+def parse_prior_option(text: str) -> tuple[str, object]:
+    """``NAME=VALUE±U`` (or ``NAME=VALUE,U``) of the command line → (key, entry) of
+    ``[systematics]``: q_ref and reference_yield take value and uncertainty, ``sample.PART``
+    and ``reference.PART`` a relative 1σ (``sample.fluence=0.05``)."""
+    name, sep, rest = text.partition("=")
+    if not sep:
+        raise ModelError(f"--prior {text!r}: expected NAME=VALUE±UNCERTAINTY, e.g. "
+                         "q_ref=1.0±0.15 or sample.fluence=0.05")
+    name = name.strip()
+    try:
+        nums = [float(s) for s in rest.replace("±", ",").replace("+-", ",").split(",")]
+    except ValueError:
+        raise ModelError(f"--prior {text!r}: {rest!r} is not a number (or VALUE±U)") from None
+    if "." in name:
+        role, part = name.split(".", 1)
+        return role, {part: nums[0]}
+    if len(nums) != 2:
+        raise ModelError(f"--prior {text!r}: {name} needs VALUE±UNCERTAINTY")
+    return name, nums
+
+
+def combine_intervals(phi: float, stat_ci, systematic: dict, model_sigma_ln: float = 0.0,
+                      stat_stderr: float | None = None) -> dict:
+    """Statistical, systematic and total 95 % intervals of Φ̂ and the budget (ln space).
+
+    ``stat_ci``: the statistical 95 % interval (profile or Wald); a lower end ≤ 0 falls back on
+    ``stat_stderr``/Φ̂. ``systematic``: name → σ_ln (:meth:`Systematics.terms`);
+    ``model_sigma_ln``: the model-choice spread of ln Φ across decay models.
+    """
+    def side(end, sign):
+        if end is not None and math.isfinite(end) and end > 0:
+            return abs(math.log(end / phi)) / Z95
+        return (stat_stderr or 0.0) / phi if stat_stderr else math.inf
+
+    s_lo = side(stat_ci[0] if stat_ci else None, -1)
+    s_hi = side(stat_ci[1] if stat_ci else None, +1)
+    sys2 = sum(v * v for v in systematic.values())
+    tot_lo = math.sqrt(s_lo**2 + model_sigma_ln**2 + sys2)
+    tot_hi = math.sqrt(s_hi**2 + model_sigma_ln**2 + sys2)
+    stat_sym = 0.5 * (s_lo + s_hi)
+    budget = {"statistical": stat_sym, "model_choice": model_sigma_ln, **systematic}
+    var = {k: v * v for k, v in budget.items()}
+    total_var = sum(var.values())
+    dominant = max(var, key=var.get) if total_var > 0 else "statistical"
+    return {
+        "ci95_statistical": [phi * math.exp(-Z95 * s_lo), phi * math.exp(Z95 * s_hi)],
+        "ci95_systematic": [phi * math.exp(-Z95 * math.sqrt(sys2)),
+                            phi * math.exp(Z95 * math.sqrt(sys2))],
+        "ci95_total": [phi * math.exp(-Z95 * tot_lo), phi * math.exp(Z95 * tot_hi)],
+        "sigma_ln": budget,
+        "variance_share": {k: (v / total_var if total_var > 0 else 0.0) for k, v in var.items()},
+        "dominant": dominant,
+        "method": "log-normal (delta method in ln Φ): statistical side widths from the "
+                  "statistical interval, priors σ_ln = √ln(1 + (u/value)²), added in quadrature",
+    }
