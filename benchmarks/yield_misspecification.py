@@ -194,19 +194,19 @@ def run_one(model, shape, snr, seed, draw):
         res = fit_physical(datasets(shape, snr, seed, q, fs, fr), model)
     d = res.derived["injection_quantum_yield"]
     lo, hi = d["ci95_total"]
-    # calibration factor the fit cannot see: Φ̂ ≈ Φ·(ρ_r,true/ρ_r)(ρ_s/ρ_s,true)(q_nom/q_true)
-    cal = fr / fs * PRIOR_Q[0] / q
-    members = res.summary["model_choice"]["members"]
+    # calibration factor the fit cannot see: Φ̂ ≈ Φ·(ρ_s,true/ρ_s)(ρ_r/ρ_r,true)(q_nom/q_true)
+    cal = fs / fr * PRIOR_Q[0] / q
+    members = res.summary()["model_choice"]["members"]
     return {"phi": d["value"], "ci95_statistical": d["ci95_statistical"],
             "ci95_total": [lo, hi], "covered": bool(lo <= PHI_TRUE <= hi),
             "covered_statistical_after_calibration": bool(
                 d["ci95_statistical"][0] / cal <= PHI_TRUE <= d["ci95_statistical"][1] / cal),
             "phi_calibration_removed": d["value"] / cal, "dominant": d["dominant"],
             "q_true": q, "rho_s_factor": fs, "rho_r_factor": fr,
-            "best_model": res.summary["model"]["sample_decay"],
+            "best_model": res.summary()["model"]["sample_decay"],
             "members": {m["sample_decay"]: [m["injection_quantum_yield"], m["aic_weight"]]
                         for m in members},
-            "chi2_reduced": res.summary["chi2_reduced"], "converged": res.summary["converged"],
+            "chi2_reduced": res.summary()["chi2_reduced"], "converged": res.summary()["converged"],
             "seconds": time.perf_counter() - t0}
 
 

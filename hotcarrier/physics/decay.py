@@ -8,8 +8,10 @@ and the band-gap-excited reference holds n_r(t) = Φ_ref · D_r(t) electrons per
 D_s and D_r are *normalised* decays, D(0⁺) = 1, chosen independently in the model file:
 
     ``exp1`` / ``exp2`` / ``exp3``  Σ_j f_j e^{−t/τ_j} (1–3 lifetimes),
-    ``ratedist``                  a log-normal distribution of rates (median 1/τ, width w in
-                                  ln k; Gauss–Hermite nodes) — dispersive / stretched-like decay,
+    ``ratedist``                  a log-normal distribution of lifetimes (median τ, width w in
+                                  ln τ; 12 Gauss–Hermite nodes, each node's lifetime plus the
+                                  lower lifetime bound, so no weight hides below the IRF) —
+                                  dispersive / stretched-like decay,
     ``scheme``                    a compartmental scheme of :mod:`hotcarrier.kinetics`
                                   (not yet: give one of the above),
 
@@ -165,14 +167,15 @@ def parameter_layout(spec: DecaySpec):
     return tuple(names), tuple(logs), bounds, starts
 
 
-def _components(shape: str, plateau: bool, vals, t, t0, sigma, k_rise=None):
+def _components(shape: str, plateau: bool, vals, t, t0, sigma, k_rise=None, tau_min=0.0):
     """IRF-convolved unit components (n_comp, N) of one decay shape, each 1 at 0⁺ before
     convolution; with ``k_rise`` each is also convolved with the injection rise k_r e^{−k_r t}.
     """
     if shape == "ratedist":
         x, w = np.polynomial.hermite_e.hermegauss(N_RATE_NODES)
         w = w / w.sum()
-        rates = [jnp.exp(-jnp.log(vals[0]) + vals[1] * xi) for xi in x]
+        # node lifetimes τ_c e^{−w x}, folded onto the lower lifetime bound: τ_n + τ_min
+        rates = [1.0 / (vals[0] * jnp.exp(-vals[1] * xi) + tau_min) for xi in x]
         groups = [(rates, list(w))]
     else:
         groups = [([1.0 / v], [1.0]) for v in vals]
@@ -206,9 +209,10 @@ def decay_components(spec: DecaySpec, role: str, vals: dict, t, t0, sigma):
     prefix = "s" if role == "sample" else "r"
     shape = spec.sample if role == "sample" else spec.reference
     names = _shape_params(prefix, shape)[0]
-    k_rise = 1e3 / vals["tau_rise_fs"] if role == "sample" else None
+    k_rise = 1e3 / vals["tau_rise_fs"] if role == "sample" and spec.rise else None
     plateau = spec.sample_plateau if role == "sample" else spec.reference_plateau
-    return _components(shape, plateau, [vals[n] for n in names], t, t0, sigma, k_rise)
+    return _components(shape, plateau, [vals[n] for n in names], t, t0, sigma, k_rise,
+                       spec.tau_ps[0])
 
 
 @dataclass(frozen=True)

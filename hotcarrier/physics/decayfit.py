@@ -185,13 +185,6 @@ def _bound_words(fit: dict) -> list[str]:
     return out
 
 
-def _absorbance(rows, role):
-    for r in rows.get(role, []):
-        if r.get("absorbance") is not None:
-            return r["absorbance"]
-    return None
-
-
 def fit_decay(datasets: dict, model, progress=None) -> FitResult:
     """Fit the flexible-decay route of a :class:`PhysicalModel` with ``model.decay`` set.
 
@@ -236,9 +229,8 @@ def fit_decay(datasets: dict, model, progress=None) -> FitResult:
     model_sd_ln = float(math.sqrt(np.sum(aic_w * (np.log(phis) - math.log(phi_avg)) ** 2)))
     budget = combine_intervals(
         phi_avg, stat_ci,
-        syst.terms(_absorbance(rows, "sample") or _attr(datasets, "sample", "pump_absorbance"),
-                   _absorbance(rows, "reference")
-                   or _attr(datasets, "reference", "pump_absorbance")),
+        syst.factors(_attr(datasets, "sample", "pump_absorbance"),
+                     _attr(datasets, "reference", "pump_absorbance")),
         model_sigma_ln=model_sd_ln, stat_stderr=float(np.sum(aic_w * ses)))
     notes = []
     for f, w in zip(fits, aic_w):
@@ -322,6 +314,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
               "ci95_statistical": budget["ci95_statistical"],
               "ci95_systematic": budget["ci95_systematic"],
               "ci95_total": budget["ci95_total"],
+              "ci95_total_lognormal": budget["ci95_total_lognormal"],
+              "interval_method": budget["method"],
               "uncertainty_budget_sigma_ln": budget["sigma_ln"],
               "variance_share": budget["variance_share"],
               "dominant": budget["dominant"],
