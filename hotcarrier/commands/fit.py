@@ -56,6 +56,10 @@ def add_parser(subparsers) -> None:
     o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",
                    help="also compute a profile-likelihood interval for PARAM (repeatable)")
+    o.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE±U",
+                   help="physical model, flexible-decay route: a calibration prior of the "
+                   "[systematics] table, e.g. q_ref=1.0±0.15, reference_yield=1±0.05, "
+                   "sample.fluence=0.05, reference.absorbance=0.01 (repeatable)")
     o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
     o.add_argument("--quiet", action="store_true", help="no progress output")
@@ -92,7 +96,15 @@ def run(args) -> int:
 
     if getattr(args, "model", None) and model_kind(args.model) == "physical":
         model, options, what = args.model, {}, f"the physical model {args.model}"
+        if getattr(args, "prior", None):
+            from ..physics.modelfile import PhysicalModel
+            from ..physics.systematics import with_prior_options
+
+            model = with_prior_options(PhysicalModel.from_toml(args.model), args.prior)
     else:
+        if getattr(args, "prior", None):
+            raise ModelError("--prior applies to a physical model file ([model] type = "
+                             "\"hotcarrier\" with a [decay] table), not to a target model")
         model = build_model(args)
         t0 = time.perf_counter()
 

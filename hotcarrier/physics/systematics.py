@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import ModelError
 
 __all__ = ["Prior", "Systematics", "systematics_from_dict", "combine_intervals",
-           "rho_abs_relative_uncertainty", "Z95", "parse_prior_option"]
+           "rho_abs_relative_uncertainty", "Z95", "parse_prior_option", "with_prior_options"]
 
 Z95 = 1.959963984540054
 RHO_PARTS = ("rho_abs", "fluence", "absorbance", "path", "overlap")
@@ -150,6 +150,27 @@ def parse_prior_option(text: str) -> tuple[str, object]:
     if len(nums) != 2:
         raise ModelError(f"--prior {text!r}: {name} needs VALUE±UNCERTAINTY")
     return name, nums
+
+
+def with_prior_options(model, options):
+    """``model`` (a PhysicalModel) with ``--prior`` options merged into its [systematics]
+    (an option replaces the model file's entry of the same name)."""
+    import dataclasses
+
+    base = model.systematics or Systematics()
+    kw = {"q_ref": base.q_ref, "reference_yield": base.reference_yield,
+          "sample": dict(base.sample), "reference": dict(base.reference)}
+    table = {}
+    for text in options or ():
+        key, entry = parse_prior_option(text)
+        if key in ("sample", "reference"):
+            table.setdefault(key, dict(kw[key])).update(entry)
+        else:
+            table[key] = entry
+    parsed = systematics_from_dict(table, where="--prior")
+    for key in table:
+        kw[key] = getattr(parsed, key)
+    return dataclasses.replace(model, systematics=Systematics(**kw))
 
 
 def combine_intervals(phi: float, stat_ci, factors: dict, model_sigma_ln: float = 0.0,
