@@ -15,7 +15,11 @@ D_s and D_r are *normalised* decays, D(0⁺) = 1, chosen independently in the mo
     ``scheme``                    a compartmental scheme of :mod:`hotcarrier.kinetics`
                                   (not yet: give one of the above),
 
-each optionally with a plateau (a component that outlives the window). Sample and reference
+each optionally with a plateau (a component that outlives the window). With a free rise every
+sample lifetime is counted from the rise time, τ_j = τ_rise + τ'_j with τ'_j within the
+``tau_ps`` bounds (the fitted ``tau_s*_ps``): injection completes before the electrons decay, as
+the field assumes (spec §14b, injection < 50 fs); without this a decay faster than the rise
+lets Φ_inj grow without bound while the signal stays small. Sample and reference
 share the IRF and the electron absorption cross-section κ = σ_CB ℓ/ln10 (times q_ref =
 σ_CB,ref/σ_CB,s for the reference), so the model of the traces is
 
@@ -209,10 +213,14 @@ def decay_components(spec: DecaySpec, role: str, vals: dict, t, t0, sigma):
     prefix = "s" if role == "sample" else "r"
     shape = spec.sample if role == "sample" else spec.reference
     names = _shape_params(prefix, shape)[0]
-    k_rise = 1e3 / vals["tau_rise_fs"] if role == "sample" and spec.rise else None
     plateau = spec.sample_plateau if role == "sample" else spec.reference_plateau
-    return _components(shape, plateau, [vals[n] for n in names], t, t0, sigma, k_rise,
-                       spec.tau_ps[0])
+    pars = [vals[n] for n in names]
+    if role == "sample" and spec.rise:  # lifetimes counted from the rise: τ_j = τ_rise + τ'_j
+        k_rise = 1e3 / vals["tau_rise_fs"]
+        shift = 1e-3 * vals["tau_rise_fs"]
+        pars = [pars[0] + shift, pars[1]] if shape == "ratedist" else [p + shift for p in pars]
+        return _components(shape, plateau, pars, t, t0, sigma, k_rise, spec.tau_ps[0] + shift)
+    return _components(shape, plateau, pars, t, t0, sigma, None, spec.tau_ps[0])
 
 
 @dataclass(frozen=True)

@@ -140,12 +140,16 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
         (a, b), grid, delta = profile_interval(
             refit, phi, 0.8 * phi_se, PROFILE_THRESHOLD * cov.rmse**2, cost0=cost,
             warm=x, bounds=(lo_b, hi_b), max_steps=6, extrapolate=True)
-        ci = [a, b]
+        ci = [a, b] if all(map(math.isfinite, (a, b))) else \
+            [phi - 1.96 * phi_se, phi + 1.96 * phi_se]
         prof = {"grid": [float(g) for g in grid], "delta_cost": [float(d) for d in delta],
                 "threshold": PROFILE_THRESHOLD * cov.rmse**2}
         method = "profile likelihood (Δχ² = 3.84 in RMSE-scaled units)"
     elif math.isfinite(phi_se):
         ci = [phi - 1.96 * phi_se, phi + 1.96 * phi_se]
+    if not all(c is not None and math.isfinite(c) for c in ci):  # Φ_inj not determined
+        ci, method = [lo_b, hi_b], "not determined by the data: the bounds of Φ_inj"
+    ci = [max(ci[0], lo_b), min(ci[1], hi_b)]
     bounds = {k: (float(ctrl["lo"][i]), float(ctrl["hi"][i]))
               for i, k in enumerate(names) if free_mask[i]}
     logs = dict(zip(names, objective.layout[1]))
@@ -277,7 +281,7 @@ def _averaged_stat_ci(fits, w, phi_avg):
     lo2 = hi2 = 0.0
     for f, wi in zip(fits, w):
         a, b = f["ci"]
-        s = f["phi_se"] / f["phi"] if math.isfinite(f["phi_se"]) else math.inf
+        s = f["phi_se"] / f["phi"] if math.isfinite(f["phi_se"]) else 50.0
         sl = math.log(f["phi"] / a) if a is not None and a > 0 else 1.96 * s
         sh = math.log(b / f["phi"]) if b is not None and b > f["phi"] else 1.96 * s
         lo2 += wi * sl
@@ -329,6 +333,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
     return build_summary(
         model={"type": "hotcarrier", "name": model.name, "file": model.source,
                "route": "decay", "sample_decay": best["spec"].sample,
+               "sample_lifetimes": "τ_j = τ_rise + tau_s*_ps" if best["spec"].rise
+               else "tau_s*_ps",
                "reference_decay": best["spec"].reference, "rise": best["spec"].rise},
         status=best["status"], n_iterations=best["n_iter"], n_evaluations=best["n_eval"],
         wall_time_s=seconds, fit_time_s=seconds,
