@@ -72,9 +72,11 @@ def decay_control(spec: DecaySpec, free: dict, fixed: dict | None = None):
 
 
 @functools.lru_cache(maxsize=32)
-def _wrapped(objective: DecayObjective):
-    from .fit import WithJacobian  # the shared LM wrapper of the physical model
-    return WithJacobian(objective)
+def _wrapped(objective: DecayObjective, wrapper):
+    """``wrapper(objective)``: the physical model's LM wrapper (``fit.WithJacobian``, handed
+    in by :func:`~hotcarrier.physics.fit.fit_physical`), cached so one object per objective
+    keys the compiled program."""
+    return wrapper(objective)
 
 
 @functools.lru_cache(maxsize=32)
@@ -95,7 +97,7 @@ def akaike_weights(ic) -> np.ndarray:
 
 
 def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p=None,
-                     artefact=False, max_iter=200, profile=True) -> dict:
+                     artefact=False, max_iter=200, profile=True, *, wrapper) -> dict:
     """One decay-model fit on collected arrays (``data`` with ``q_ref``, ``phi_ref``).
 
     Returns a plain dict: names, values, stderr, Φ_inj with its stderr and statistical 95 %
@@ -103,7 +105,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     at_bound names, amplitudes and the model at the optimum.
     """
     objective = DecayObjective(spec, artefact=artefact)
-    fn = _wrapped(objective)
+    fn = _wrapped(objective, wrapper)
     ctrl, x0, free_mask = decay_control(spec, free, fixed)
     args = (ctrl, base_p, None, data)
     r = levenberg_marquardt(fn, jnp.asarray(x0), *args, max_iter=max_iter,
@@ -189,8 +191,11 @@ def _bound_words(fit: dict) -> list[str]:
     return out
 
 
-def fit_decay(datasets: dict, model, progress=None) -> FitResult:
+def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) -> FitResult:
     """Fit the flexible-decay route of a :class:`PhysicalModel` with ``model.decay`` set.
+
+    Called by :func:`~hotcarrier.physics.fit.fit_physical`, which hands in the physical
+    model's LM wrapper (``WithJacobian``) and result layout (``_result_dataset``).
 
     Needs sample mid-IR traces and a calibration reference (``hotcarrier_role``). Returns a
     :class:`FitResult` whose ``derived["injection_quantum_yield"]`` holds Φ_inj (model-averaged
@@ -221,7 +226,7 @@ def fit_decay(datasets: dict, model, progress=None) -> FitResult:
         progress(f"decay model {shape} (sample) / {spec.reference} (reference)")
         fits.append(fit_decay_arrays(data, spec.with_sample(shape), model.free, fixed,
                                      model.params, model.midir_artefact, model.max_iter,
-                                     model.profile))
+                                     model.profile, wrapper=wrapper))
     aic_w = akaike_weights([f["aic"] for f in fits])
     bic_w = akaike_weights([f["bic"] for f in fits])
     best = fits[int(np.argmax(aic_w))]
@@ -258,9 +263,8 @@ def fit_decay(datasets: dict, model, progress=None) -> FitResult:
             warnings.warn(n, ParameterAtBoundWarning, stacklevel=3)
     summary = _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes,
                        rows, time.perf_counter() - t_start, q_ref, phi_ref, syst)
-    from .fit import _result_dataset  # the physical model's result layout
     resid = best["resid"][: int(data["y"].size)]
-    ds = _result_dataset(rows, best["fit"], resid, units, summary, None)
+    ds = result_dataset(rows, best["fit"], resid, units, summary, None)
     if not summary["converged"]:
         warnings.warn(f"{model.name}: the decay fit ({best['spec'].sample}) did not converge — "
                       f"{summary['message']}; it is not a result (raise [fit] max_iter or "

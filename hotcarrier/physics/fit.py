@@ -130,7 +130,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     """
     if model.decay is not None:  # flexible decay, shared t = 0⁺ calibration ([decay])
         from .decayfit import fit_decay
-        return fit_decay(datasets, model, progress)
+        return fit_decay(datasets, model, progress, wrapper=WithJacobian,
+                         result_dataset=_result_dataset)
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
     data, rows, units = collect_data(datasets, model.probes)

@@ -10,8 +10,9 @@ spread enter as further ln-space terms. The log-normal total 95 % interval is
     Φ̂ · exp(∓1.96 √(σ_stat,±² + σ_model² + Σ σ_sys,i²));
 
 the reported total interval propagates the priors as stated (normal) by Monte Carlo, which the
-log-normal one approximates within a few % of Φ (``tests/test_physics_decay.py``). Typical sizes (spec §14b): q_ref ±10–20 %, ρ_abs ±5–15 % per
-dataset, Φ_ref ±5 %: ±20–30 % in total, against ±1–5 % statistical.
+log-normal one approximates within a few % of Φ (``tests/test_physics_decay.py``). Typical
+sizes (spec §14b): q_ref ±10–20 %, ρ_abs ±5–15 % per dataset, Φ_ref ±5 %: ±20–30 % in total,
+against ±1–5 % statistical.
 """
 
 from __future__ import annotations
