@@ -166,3 +166,47 @@ def test_family_on_stretched_decay_reports_model_choice():
     assert d["ci95_total"][0] < PHI < d["ci95_total"][1]
     w = {m["sample_decay"]: m["aic_weight"] for m in mc["members"]}
     assert w["exp1"] < 0.01
+
+
+@pytest.mark.slow
+def test_scheme_components_match_exponentials():
+    """A one-compartment scheme 0 → ground (+ plateau, + rise) gives the exp1 components, and
+    a sequential 0 → 1 → ground scheme's compartment 1 is the Bateman difference
+    k₁/(k₂ − k₁)(c(k₁) − c(k₂)) (scipy kernel)."""
+    from hotcarrier.kinetics import Scheme
+    from hotcarrier.physics.decay import DecaySpec, decay_components
+
+    t = np.linspace(-0.5, 50.0, 200)
+    sigma = SIGMA
+    one = DecaySpec(sample="scheme", sample_scheme=Scheme(1, ((0, None),)), rise=True)
+    exp1 = DecaySpec(sample="exp1", rise=True)
+    vals = {"tau_s_k1_ps": 7.0, "tau_s1_ps": 7.0 - 0.2, "tau_rise_fs": 200.0}
+    a, a0 = decay_components(one, "sample", vals, t, 0.0, sigma)
+    b, b0 = decay_components(exp1, "sample", vals, t, 0.0, sigma)
+    assert a0 == (1.0, 1.0) and b0 == (1.0, 1.0)
+    assert np.allclose(np.asarray(a), np.asarray(b), atol=1e-12)
+    seq = DecaySpec(reference="scheme", reference_scheme=Scheme(2, ((0, 1), (1, None))),
+                    reference_plateau=False)
+    c, c0 = decay_components(seq, "reference", {"tau_r_k1_ps": 2.0, "tau_r_k2_ps": 30.0},
+                             t, 0.0, sigma)
+    assert c0 == (1.0, 0.0)
+    k1, k2 = 0.5, 1 / 30
+    ref1 = k1 / (k2 - k1) * (_kernel(t, 2.0, 0.0) - _kernel(t, 30.0, 0.0))
+    assert np.allclose(np.asarray(c[0]), _kernel(t, 2.0, 0.0), atol=1e-10)
+    assert np.allclose(np.asarray(c[1]), ref1, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_scheme_route_on_triexponential():
+    """The tri-exponential sample fitted with a branched scheme 0 → 1, 0 → ground, 1 → ground
+    (compartment 1 absorbing with a free relative cross-section) + plateau: Φ_inj within 5 %."""
+    ds = _data(_multi(T, TRIEXP, 0.03), _multi(T, REF, -0.02), noise=0.002)
+    cfg = {**MODEL, "decay": {"sample": "scheme", "reference": "exp1", "rise": False,
+                              "sample_scheme": {"compartments": 2, "transfers": [
+                                  [0, 1], [0, "ground"], [1, "ground"]]}}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_physical(ds, PhysicalModel.from_dict(cfg))
+    d = res.derived["injection_quantum_yield"]
+    assert abs(d["value"] / PHI - 1) < 0.05, d["value"]
+    assert d["ci95_total"][0] < PHI < d["ci95_total"][1]

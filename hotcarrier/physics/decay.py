@@ -13,7 +13,10 @@ D_s and D_r are *normalised* decays, D(0⁺) = 1, chosen independently in the mo
                                   lower lifetime bound, so no weight hides below the IRF) —
                                   dispersive / stretched-like decay,
     ``scheme``                    a compartmental scheme of :mod:`hotcarrier.kinetics`
-                                  (not yet: give one of the above),
+                                  (``sample_scheme``/``reference_scheme``: compartments and
+                                  transfers; one lifetime per transfer): compartment 0 holds
+                                  the electrons at 0⁺, the others (populated later) absorb
+                                  with free relative cross-sections,
 
 each optionally with a plateau (a component that outlives the window). With a free rise every
 sample lifetime is counted from the rise time, τ_j = τ_rise + τ'_j with τ'_j within the
@@ -45,13 +48,14 @@ from ..fitting.params import to_physical
 from ..fitting.projection import linear_least_squares
 from ..irf import exp_conv_gauss, exp_conv_gauss_moments
 from ..units import fwhm_to_sigma
+from ..kinetics import Scheme, convolved_populations
 from . import observables as ob
 
 __all__ = ["DECAY_SHAPES", "DecaySpec", "DecayObjective", "decay_spec_from_dict",
            "decay_components", "parameter_layout", "N_RATE_NODES", "ROUTE_FREE",
            "DEFAULT_FAMILY"]
 
-DECAY_SHAPES = ("exp1", "exp2", "exp3", "ratedist")
+DECAY_SHAPES = ("exp1", "exp2", "exp3", "ratedist", "scheme")
 """Decay shapes of sample and reference (``[decay] sample``/``reference``)."""
 
 DEFAULT_FAMILY = ("exp1", "exp2", "exp3", "ratedist")
@@ -82,6 +86,8 @@ class DecaySpec:
     phi_start: float = 0.3
     family: tuple = ()
     metal_response: bool = False
+    sample_scheme: Scheme | None = None
+    reference_scheme: Scheme | None = None
 
     def with_sample(self, shape: str) -> DecaySpec:
         """The same spec with another sample decay shape (a member of the model family)."""
@@ -102,7 +108,8 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     """Read the ``[decay]`` table; every problem is listed in one :class:`ModelError`."""
     problems = []
     known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
-             "tau_rise_fs", "width", "phi_start", "family", "metal_response"}
+             "tau_rise_fs", "width", "phi_start", "family", "metal_response", "sample_scheme",
+             "reference_scheme"}
     for k in d:
         if k not in known:
             problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
@@ -110,10 +117,10 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     for role in ("sample", "reference"):
         v = d.get(role, "exp2")
         if v not in DECAY_SHAPES:
-            problems.append(f"[decay] {role} = {v!r}: choose one of {DECAY_SHAPES}"
-                            + (" (kinetic schemes are not supported by this route yet)"
-                               if v == "scheme" else ""))
+            problems.append(f"[decay] {role} = {v!r}: choose one of {DECAY_SHAPES}")
         kw[role] = v
+        if v == "scheme" or f"{role}_scheme" in d:
+            kw[f"{role}_scheme"] = _scheme(d.get(f"{role}_scheme"), role, problems)
     for k in ("sample_plateau", "reference_plateau", "rise", "metal_response"):
         if k in d:
             if not isinstance(d[k], bool):
@@ -135,14 +142,37 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
             problems.append(f"[decay] family = {fam!r}: true, or a list of {DECAY_SHAPES}")
         else:
             kw["family"] = tuple(fam)
+            if "scheme" in fam and "sample_scheme" not in d:
+                problems.append("[decay] family lists \"scheme\": give sample_scheme too")
     if problems:
         raise ModelError(f"{where}: [decay] has {len(problems)} problem(s):\n  - "
                          + "\n  - ".join(problems))
     return DecaySpec(**{k: v for k, v in kw.items() if v is not None})
 
 
-def _shape_params(prefix: str, shape: str):
+def _scheme(v, role, problems):
+    """A :class:`Scheme` from ``{compartments = n, transfers = [[0, 1], [1, "ground"]]}``."""
+    hint = (f"[decay] {role} = \"scheme\" needs {role}_scheme = {{compartments = 2, "
+            "transfers = [[0, 1], [0, \"ground\"], [1, \"ground\"]]}} (compartment 0 holds "
+            "the electrons at 0⁺; \"ground\" or -1 is the ground state)")
+    if not isinstance(v, dict) or "compartments" not in v or "transfers" not in v:
+        problems.append(hint)
+        return None
+    try:
+        tr = [(int(a), None if b in ("ground", -1, None) else int(b)) for a, b in v["transfers"]]
+        return Scheme(int(v["compartments"]), tuple(tr))
+    except (TypeError, ValueError) as exc:
+        problems.append(f"{hint}; got {v!r}" + (f" ({exc})" if str(exc) else ""))
+    except ModelError as exc:
+        problems.append(f"[decay] {role}_scheme: {exc}")
+    return None
+
+
+def _shape_params(prefix: str, shape: str, scheme: Scheme | None = None):
     """(names, log flags) of one decay shape's nonlinear parameters."""
+    if shape == "scheme":
+        n = len(scheme.transfers)
+        return [f"tau_{prefix}_k{j + 1}_ps" for j in range(n)], [True] * n
     if shape == "ratedist":
         return [f"tau_{prefix}_ps", f"width_{prefix}"], [True, False]
     n = int(shape[-1])
@@ -157,11 +187,16 @@ def parameter_layout(spec: DecaySpec):
     logs = [False, False, False, False, True]
     bounds = [(1e-3, 2.0), (80.0, 250.0), (-0.5, 0.5), (-0.5, 0.5), spec.tau_rise_fs]
     starts = [spec.phi_start, 150.0, 0.0, 0.0, 30.0]
-    for prefix, shape in (("s", spec.sample), ("r", spec.reference)):
-        n, lg = _shape_params(prefix, shape)
+    for prefix, shape, sch in (("s", spec.sample, spec.sample_scheme),
+                               ("r", spec.reference, spec.reference_scheme)):
+        n, lg = _shape_params(prefix, shape, sch)
         names += n
         logs += lg
-        if shape == "ratedist":
+        if shape == "scheme":
+            bounds += [spec.tau_ps] * len(n)
+            starts += [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9))
+                       for t in np.geomspace(3.0, 300.0, len(n))]
+        elif shape == "ratedist":
             bounds += [spec.tau_ps, spec.width]
             starts += [30.0, 1.0]
         else:
@@ -208,19 +243,53 @@ def _rise_kernel(t, k, t0, sigma, k_rise):
     return jnp.where(near, conf, k_rise / d_safe * (ck - cr))
 
 
+def _scheme_components(scheme: Scheme, plateau, lifetimes, t, t0, sigma, k_rise):
+    """IRF-convolved populations (n(+1), N) of a scheme started in compartment 0 (through a
+    precursor that feeds it at ``k_rise`` when given), and their values at 0⁺ (1, 0, …)."""
+    rates = jnp.stack([1.0 / tau for tau in lifetimes])
+    n = scheme.n
+    if k_rise is not None:  # precursor n → 0 at k_rise, started at the IRF centre
+        ext = Scheme(n + 1, ((n, 0),) + tuple(scheme.transfers))
+        rates = jnp.concatenate([jnp.reshape(k_rise, (1,)), rates])
+        p0 = jnp.zeros(n + 1).at[n].set(1.0)
+        pops = convolved_populations(ext, t, rates, p0, t0, sigma)[..., :n]
+    else:
+        p0 = jnp.zeros(n).at[0].set(1.0)
+        pops = convolved_populations(scheme, t, rates, p0, t0, sigma)
+    cols = [pops[:, i] for i in range(n)]
+    at0 = [1.0] + [0.0] * (n - 1)
+    if plateau:
+        cols.append(_rise_kernel(t, jnp.zeros(()), t0, sigma, k_rise))
+        at0.append(1.0)
+    return jnp.stack(cols), tuple(at0)
+
+
 def decay_components(spec: DecaySpec, role: str, vals: dict, t, t0, sigma):
-    """Components (n, N) of the sample (with the rise) or the reference at delays ``t``."""
+    """(components (n, N), their values at 0⁺ before convolution) of the sample (with the
+    rise) or the reference at delays ``t``."""
     prefix = "s" if role == "sample" else "r"
     shape = spec.sample if role == "sample" else spec.reference
-    names = _shape_params(prefix, shape)[0]
+    sch = spec.sample_scheme if role == "sample" else spec.reference_scheme
+    names = _shape_params(prefix, shape, sch)[0]
     plateau = spec.sample_plateau if role == "sample" else spec.reference_plateau
     pars = [vals[n] for n in names]
+    if shape == "scheme":
+        k_rise = 1e3 / vals["tau_rise_fs"] if role == "sample" and spec.rise else None
+        return _scheme_components(sch, plateau, pars, t, t0, sigma, k_rise)
     if role == "sample" and spec.rise:  # lifetimes counted from the rise: τ_j = τ_rise + τ'_j
         k_rise = 1e3 / vals["tau_rise_fs"]
         shift = 1e-3 * vals["tau_rise_fs"]
         pars = [pars[0] + shift, pars[1]] if shape == "ratedist" else [p + shift for p in pars]
-        return _components(shape, plateau, pars, t, t0, sigma, k_rise, spec.tau_ps[0] + shift)
-    return _components(shape, plateau, pars, t, t0, sigma, None, spec.tau_ps[0])
+        out = _components(shape, plateau, pars, t, t0, sigma, k_rise, spec.tau_ps[0] + shift)
+    else:
+        out = _components(shape, plateau, pars, t, t0, sigma, None, spec.tau_ps[0])
+    return out, (1.0,) * out.shape[0]
+
+
+def _n_components(shape: str, scheme) -> int:
+    if shape == "scheme":
+        return scheme.n
+    return 1 if shape == "ratedist" else int(shape[-1])
 
 
 @dataclass(frozen=True)
@@ -254,12 +323,11 @@ class DecayObjective:
 
     def n_sample_components(self) -> int:
         s = self.spec
-        return (1 if s.sample == "ratedist" else int(s.sample[-1])) + int(s.sample_plateau)
+        return _n_components(s.sample, s.sample_scheme) + int(s.sample_plateau)
 
     def n_reference_components(self) -> int:
         s = self.spec
-        return (1 if s.reference == "ratedist" else int(s.reference[-1])) \
-            + int(s.reference_plateau)
+        return _n_components(s.reference, s.reference_scheme) + int(s.reference_plateau)
 
     def amplitude_names(self) -> list:
         """Names of the projected amplitudes, in column order."""
@@ -278,18 +346,19 @@ class DecayObjective:
         vals = dict(zip(self.names, self.values(x, ctrl)))
         sigma = fwhm_to_sigma(vals["irf_fwhm_fs"] * 1e-3)
         ts, rs, tr, rr = data["t_s"], data["rho_s"], data["t_r"], data["rho_r"]
-        Gs = decay_components(self.spec, "sample", vals, ts, vals["t0_ps"], sigma)
-        Hr = decay_components(self.spec, "reference", vals, tr, vals["t0_ref_ps"], sigma)
+        # Σ f_j a_j = 1 (a_j: component j at 0⁺) ⇒ f_0 = 1 − Σ_{j≥1} f_j a_j: columns B_j − a_j B_0
+        Gs, a_s = decay_components(self.spec, "sample", vals, ts, vals["t0_ps"], sigma)
+        Hr, a_r = decay_components(self.spec, "reference", vals, tr, vals["t0_ref_ps"], sigma)
         zs, zr = jnp.zeros_like(ts), jnp.zeros_like(tr)
         cal = data["q_ref"] * data["phi_ref"]
         cols_s = [vals["injection_quantum_yield"] * Gs[0] * rs]
         cols_r = [cal * Hr[0] * rr]
         for j in range(1, Gs.shape[0]):
-            cols_s.append((Gs[j] - Gs[0]) * rs)
+            cols_s.append((Gs[j] - a_s[j] * Gs[0]) * rs)
             cols_r.append(zr)
         for j in range(1, Hr.shape[0]):
             cols_s.append(zs)
-            cols_r.append(cal * (Hr[j] - Hr[0]) * rr)
+            cols_r.append(cal * (Hr[j] - a_r[j] * Hr[0]) * rr)
         if self.spec.metal_response:
             te = ob.metal_response(ts, base_p, vals["t0_ps"], sigma)[1]
             cols_s.append(te * rs)
