@@ -18,6 +18,7 @@ __all__ = [
     "FitResultError",
     "HotcarrierError",
     "HotcarrierWarning",
+    "ModelChoiceWarning",
     "ModelError",
     "NonlinearRegimeWarning",
     "OptionError",
@@ -107,3 +108,7 @@ class NonlinearRegimeWarning(HotcarrierWarning):
 
 class ConvergenceWarning(HotcarrierWarning):
     """A fit stopped at its iteration cap without meeting its criterion."""
+
+
+class ModelChoiceWarning(HotcarrierWarning):
+    """Φ_inj moves across plausible decay models more than its statistical error."""

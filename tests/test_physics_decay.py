@@ -210,3 +210,23 @@ def test_scheme_route_on_triexponential():
     d = res.derived["injection_quantum_yield"]
     assert abs(d["value"] / PHI - 1) < 0.05, d["value"]
     assert d["ci95_total"][0] < PHI < d["ci95_total"][1]
+
+
+def test_prior_options_merge_into_systematics():
+    """--prior q_ref=0.9±0.1 replaces the model file's q_ref; sample.fluence adds to the file's
+    sample parts; a bad option names itself."""
+    from hotcarrier.physics.systematics import parse_prior_option, with_prior_options
+
+    m = PhysicalModel.from_dict(MODEL)
+    m2 = with_prior_options(m, ["q_ref=0.9±0.1", "sample.fluence=0.02", "reference_yield=1,0.05"])
+    s = m2.systematics
+    assert (s.q_ref.value, s.q_ref.uncertainty) == (0.9, 0.1)
+    assert s.sample == {"fluence": 0.02, "overlap": 0.05}
+    assert s.reference == MODEL["systematics"]["reference"]
+    assert s.reference_yield.uncertainty == 0.05
+    assert m.systematics.q_ref.value == 1.0  # the model itself is unchanged
+    assert parse_prior_option("q_ref=1+-0.2") == ("q_ref", [1.0, 0.2])
+    with pytest.raises(ModelError, match="--prior 'q_ref'"):
+        parse_prior_option("q_ref")
+    with pytest.raises(ModelError, match="not a number"):
+        parse_prior_option("q_ref=abc")

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import ConvergenceWarning, FitError, HotcarrierWarning, ParameterAtBoundWarning
+from ..errors import ConvergenceWarning, FitError, ModelChoiceWarning, ParameterAtBoundWarning
 from ..fitting.optimize import levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
 from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
@@ -34,16 +34,11 @@ from .decay import DecayObjective, DecaySpec, parameter_layout
 from .objective import collect_data
 from .systematics import Systematics, combine_intervals
 
-__all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights",
-           "ModelChoiceWarning", "PHI"]
+__all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights", "PHI"]
 
 PHI = "injection_quantum_yield"
 PROFILE_THRESHOLD = 1.92  # Δcost/RMSE² of the 95 % profile interval (Δχ² = 3.84)
 WARN_WEIGHT = 0.05  # members with at least this Akaike weight are checked for bounds
-
-
-class ModelChoiceWarning(HotcarrierWarning):
-    """Φ_inj depends on the decay model more than on the noise."""
 
 
 def decay_control(spec: DecaySpec, free: dict, fixed: dict | None = None):
