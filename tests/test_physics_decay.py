@@ -303,3 +303,49 @@ def test_cli_fits_a_measurement_sidecar(tmp_path):
     d = json.loads((out / "summary.json").read_text())["derived"]["injection_quantum_yield"]
     assert abs(d["value"] / PHI - 1) < 0.05
     assert d["ci95_total"][0] < PHI < d["ci95_total"][1]
+
+
+def _visible_map(kinetics, scale, noise, role, rng, rho=1e12):
+    """A 60-wavelength visible map: CdS band-edge bleach (Gaussian at 495 nm, 12 nm wide, −1
+    per electron) × kinetics, plus noise; 1/σ weights."""
+    wl = np.linspace(440.0, 560.0, 60)
+    spec = -np.exp(-0.5 * ((wl - 495.0) / 12.0) ** 2)
+    y = scale * np.outer(kinetics, spec) + rng.normal(0, noise, (T.size, wl.size))
+    return make_ta_dataset(T, wl, y, signal_units="mOD", weight=np.full(y.shape, 1 / noise),
+                           attrs={"hotcarrier_role": role, "probe": "visible",
+                                  "absorbed_photon_density_cm3": rho, "pump_absorbance": 0.3})
+
+
+def test_bleach_band_average():
+    """bleach_traces averages the band (masked cells left out) and gives the mean's weight
+    √n/σ; mid-IR data pass unchanged."""
+    from hotcarrier.physics.decayfit import bleach_traces
+
+    rng = np.random.default_rng(2)
+    vis = _visible_map(_multi(T, TRIEXP, 0.0), 1.0, 0.01, "sample", rng)
+    out = bleach_traces({"v": vis, "m": _data(_multi(T, TRIEXP, 0), _multi(T, REF, 0), 0.01)
+                         ["ref"]}, (480.0, 510.0))
+    sel = (vis.wavelength.values >= 480) & (vis.wavelength.values <= 510)
+    assert np.allclose(out["v"]["signal"].values[:, 0], vis["signal"].values[:, sel].mean(1))
+    assert np.allclose(out["v"]["weight"].values[:, 0], math.sqrt(sel.sum()) / 0.01)
+    assert out["v"].attrs["probe"] == "midir" and out["m"].attrs["hotcarrier_role"] == "reference"
+    with pytest.raises(Exception, match="bleach band"):
+        bleach_traces({"v": vis}, (600.0, 650.0))
+
+
+@pytest.mark.slow
+def test_visible_bleach_route():
+    """Visible exciton-bleach route: the band-edge bleach per absorbed photon of the sample
+    (tri-exponential electrons) vs that of a band-gap-excited reference, band 480–510 nm."""
+    rng = np.random.default_rng(4)
+    ds = {f"s{r}": _visible_map(_multi(T, TRIEXP, 0.03), PHI * r, 0.02, "sample", rng, r * 1e12)
+          for r in (0.5, 1.0)}
+    ds["ref"] = _visible_map(_multi(T, REF, -0.02), 1.0, 0.02, "reference", rng)
+    cfg = {**MODEL, "decay": {"sample": "exp2", "reference": "exp1", "rise": False,
+                              "bleach_band_nm": [480.0, 510.0]}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_physical(ds, PhysicalModel.from_dict(cfg))
+    d = res.derived["injection_quantum_yield"]
+    assert abs(d["value"] / PHI - 1) < 0.05, d["value"]
+    assert d["ci95_total"][0] < PHI < d["ci95_total"][1]

@@ -88,6 +88,7 @@ class DecaySpec:
     metal_response: bool = False
     sample_scheme: Scheme | None = None
     reference_scheme: Scheme | None = None
+    bleach_band_nm: tuple | None = None  # visible exciton-bleach route: band averaged (nm)
 
     def with_sample(self, shape: str) -> DecaySpec:
         """The same spec with another sample decay shape (a member of the model family)."""
@@ -109,7 +110,7 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     problems = []
     known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
              "tau_rise_fs", "width", "phi_start", "family", "metal_response", "sample_scheme",
-             "reference_scheme"}
+             "reference_scheme", "bleach_band_nm"}
     for k in d:
         if k not in known:
             problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
@@ -126,7 +127,7 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
             if not isinstance(d[k], bool):
                 problems.append(f"[decay] {k} = {d[k]!r}: expected true or false")
             kw[k] = bool(d[k])
-    for k in ("tau_ps", "tau_rise_fs", "width"):
+    for k in ("tau_ps", "tau_rise_fs", "width", "bleach_band_nm"):
         if k in d:
             kw[k] = _pair(d[k], k, problems)
     if "phi_start" in d:

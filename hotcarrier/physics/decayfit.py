@@ -34,7 +34,8 @@ from .decay import DecayObjective, DecaySpec, parameter_layout
 from .objective import collect_data
 from .systematics import Systematics, combine_intervals
 
-__all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights", "PHI"]
+__all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights", "PHI",
+           "bleach_traces"]
 
 PHI = "injection_quantum_yield"
 PROFILE_THRESHOLD = 1.92  # Δcost/RMSE² of the 95 % profile interval (Δχ² = 3.84)
@@ -201,6 +202,8 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
     spec: DecaySpec = model.decay
+    if spec.bleach_band_nm is not None:  # visible exciton-bleach route: band-averaged traces
+        datasets = bleach_traces(datasets, spec.bleach_band_nm)
     data, rows, units = collect_data(datasets, tuple(p for p in model.probes if p == "midir")
                                      or ("midir",))
     if not rows["reference"]:
@@ -213,6 +216,8 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     phi_ref = syst.reference_yield.value if syst.reference_yield is not None else 1.0
     data["q_ref"] = jnp.asarray(q_ref, float)
     data["phi_ref"] = jnp.asarray(phi_ref, float)
+    factors = syst.factors(_attr(datasets, "sample", "pump_absorbance"),  # fail before fitting
+                           _attr(datasets, "reference", "pump_absorbance"))
     fixed = {"irf_fwhm_fs": float(model.params.irf_fwhm_fs), "t0_ps": float(model.obs.t0_ps),
              "t0_ref_ps": float(model.obs.t0_ref_ps)}
     shapes = list(dict.fromkeys(spec.family or (spec.sample,)))
@@ -233,8 +238,7 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     model_sd_ln = float(math.sqrt(np.sum(aic_w * (np.log(phis) - math.log(phi_avg)) ** 2)))
     budget = combine_intervals(
         phi_avg, stat_ci,
-        syst.factors(_attr(datasets, "sample", "pump_absorbance"),
-                     _attr(datasets, "reference", "pump_absorbance")),
+        factors,
         model_sigma_ln=model_sd_ln, stat_stderr=float(np.sum(aic_w * ses)))
     notes = []
     for f, w in zip(fits, aic_w):
@@ -265,6 +269,42 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
                       f"{summary['message']}; it is not a result (raise [fit] max_iter or "
                       "check the bounds)", ConvergenceWarning, stacklevel=3)
     return FitResult(ds, summary, theta=best["x"])
+
+
+def bleach_traces(datasets: dict, band_nm) -> dict:
+    """The visible exciton-bleach route's input: every visible sample/reference map averaged
+    over ``band_nm`` = (lo, hi) (the CdS band-edge bleach, ≈ 480–515 nm, spec §7.2) into one
+    trace (weights: the band's mean weight / √n for independent noise), marked for the
+    role-based fit; mid-IR traces pass unchanged."""
+    from ..dataset import fit_mask, make_ta_dataset
+
+    lo, hi = band_nm
+    out = {}
+    for name, ds in datasets.items():
+        if ds.attrs.get("probe") != "visible":
+            out[name] = ds
+            continue
+        wl = ds["wavelength"].values
+        sel = (wl >= lo) & (wl <= hi)
+        if not sel.any():
+            raise FitError(f"{name}: no wavelength within the bleach band {lo:g}–{hi:g} nm "
+                           f"(the map covers {wl.min():g}–{wl.max():g} nm); set [decay] "
+                           "bleach_band_nm to the CdS band-edge bleach of your data")
+        ok = fit_mask(ds)[:, sel]
+        y = np.where(ok, ds["signal"].values[:, sel], 0.0)
+        n = ok.sum(axis=1)
+        trace = np.where(n > 0, y.sum(axis=1) / np.maximum(n, 1), np.nan)
+        w = None
+        if "weight" in ds:  # σ of a mean of n cells with σ_i = 1/w_i
+            wv = np.where(ok, ds["weight"].values[:, sel], 0.0)
+            var = np.where(ok, 1.0 / np.where(wv > 0, wv, 1.0) ** 2, 0.0).sum(axis=1)
+            w = np.where(n > 0, n / np.sqrt(np.maximum(var, 1e-300)), 0.0)[:, None]
+        attrs = dict(ds.attrs, probe="midir", bleach_band_nm=[float(lo), float(hi)],
+                     route="visible exciton bleach")
+        out[name] = make_ta_dataset(ds["delay"].values, [0.5 * (lo + hi)], trace[:, None],
+                                    signal_units=ds["signal"].attrs.get("units", "mOD"),
+                                    weight=w, attrs=attrs)
+    return out
 
 
 def _attr(datasets, role, key):
