@@ -349,3 +349,11 @@ def test_visible_bleach_route():
     d = res.derived["injection_quantum_yield"]
     assert abs(d["value"] / PHI - 1) < 0.05, d["value"]
     assert d["ci95_total"][0] < PHI < d["ci95_total"][1]
+
+
+def test_batch_refuses_the_decay_route():
+    """fit_physical_batch would fit the rigid chain: a [decay] model is refused, not ignored."""
+    from hotcarrier.batch.physical import fit_physical_batch
+
+    with pytest.raises(ModelError, match="flexible-decay"):
+        fit_physical_batch(PhysicalModel.from_dict(MODEL), [{}])
