@@ -357,3 +357,30 @@ def test_batch_refuses_the_decay_route():
 
     with pytest.raises(ModelError, match="flexible-decay"):
         fit_physical_batch(PhysicalModel.from_dict(MODEL), [{}])
+
+
+@pytest.mark.slow
+def test_non_injecting_metal_reference():
+    """Au@SiO₂-like metal reference: the sample carries the metal's own response (T_e decay
+    0.8 ps into a lattice plateau, as large as the electrons' signal at 0⁺, scaled by 0.7 per
+    photon), measured on a non-injecting reference; the fit shares its shape (β_metal free).
+    The decay models are the generator's (exp3 sample, exp2 reference): this checks the metal
+    role, not misspecification. Φ_inj within 3 % and β_metal within 5 % of 0.7."""
+    rng = np.random.default_rng(8)
+    metal = _multi(T, [(0.45, 0.8), (0.05, math.inf)], 0.03)
+    ds = _data(_multi(T, TRIEXP, 0.03) + 0.7 * metal / PHI, _multi(T, REF, -0.02),
+               noise=0.002)
+    y = 1.5 * metal + rng.normal(0, 0.002, T.size)
+    ds["metal"] = make_ta_dataset(T, [4800.0], y[:, None], signal_units="mOD",
+                                  weight=np.full((T.size, 1), 1 / 0.002),
+                                  attrs={"hotcarrier_role": "metal_reference", "probe": "midir",
+                                         "absorbed_photon_density_cm3": 1.5e12})
+    cfg = {**MODEL, "decay": {"sample": "exp3", "reference": "exp2", "rise": False,
+                              "metal_reference": "exp1"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit_physical(ds, PhysicalModel.from_dict(cfg))
+    d = res.derived["injection_quantum_yield"]
+    assert abs(d["value"] / PHI - 1) < 0.03, d["value"]
+    assert abs(res.parameters["beta_metal"]["value"] / 0.7 - 1) < 0.05
+    assert "metal_reference" in set(res.to_dataset()["role"].values)

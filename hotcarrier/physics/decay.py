@@ -89,6 +89,7 @@ class DecaySpec:
     sample_scheme: Scheme | None = None
     reference_scheme: Scheme | None = None
     bleach_band_nm: tuple | None = None  # visible exciton-bleach route: band averaged (nm)
+    metal_reference: str | None = None  # exp1..exp3 (+ plateau): non-injecting metal reference
 
     def with_sample(self, shape: str) -> DecaySpec:
         """The same spec with another sample decay shape (a member of the model family)."""
@@ -110,7 +111,7 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     problems = []
     known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
              "tau_rise_fs", "width", "phi_start", "family", "metal_response", "sample_scheme",
-             "reference_scheme", "bleach_band_nm"}
+             "reference_scheme", "bleach_band_nm", "metal_reference"}
     for k in d:
         if k not in known:
             problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
@@ -135,6 +136,13 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 5:
             problems.append(f"[decay] phi_start = {v!r}: expected a number in (0, 5)")
         kw["phi_start"] = float(v) if isinstance(v, (int, float)) else 0.3
+    if "metal_reference" in d:
+        v = d["metal_reference"]
+        if v not in ("exp1", "exp2", "exp3"):
+            problems.append(f"[decay] metal_reference = {v!r}: the decay model of the "
+                            "non-injecting metal reference, one of exp1, exp2, exp3 (each with "
+                            "a plateau for the lattice heat)")
+        kw["metal_reference"] = v
     fam = d.get("family", False)
     if fam is True:
         kw["family"] = DEFAULT_FAMILY
@@ -204,6 +212,13 @@ def parameter_layout(spec: DecaySpec):
             bounds += [spec.tau_ps] * len(n)
             starts += [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9)) for t in
                        _START_TAUS[len(n)]]
+    if spec.metal_reference:  # β_metal: sample's metal response per photon / the reference's
+        n = int(spec.metal_reference[-1])
+        names += ["beta_metal"] + [f"tau_m{j + 1}_ps" for j in range(n)]
+        logs += [False] + [True] * n
+        bounds += [(0.0, 3.0)] + [spec.tau_ps] * n
+        starts += [1.0] + [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9))
+                           for t in (0.8, 5.0, 50.0)[:n]]
     return tuple(names), tuple(logs), bounds, starts
 
 
@@ -340,6 +355,9 @@ class DecayObjective:
         if self.artefact:
             names += ["art_sample_a0", "art_sample_a1", "art_sample_a2",
                       "art_ref_a0", "art_ref_a1", "art_ref_a2"]
+        if self.spec.metal_reference:
+            n = int(self.spec.metal_reference[-1])
+            names += [f"metal_m{j + 1}" for j in range(n)] + ["metal_plateau"]
         return names
 
     def design(self, x, ctrl, base_p, data):
@@ -371,7 +389,21 @@ class DecayObjective:
             for b in ob.artefact_basis(tr, vals["t0_ref_ps"], sigma):
                 cols_s.append(zs)
                 cols_r.append(b * rr)
-        A = jnp.concatenate([jnp.stack(cols_s, axis=1), jnp.stack(cols_r, axis=1)])
+        blocks = [jnp.stack(cols_s, axis=1), jnp.stack(cols_r, axis=1)]
+        if self.spec.metal_reference:  # measured metal response: M_j shared, sample × β_metal
+            tm, rm = data["t_m"], data["rho_m"]
+            zm = jnp.zeros_like(tm)
+            n_old = len(cols_s)
+            taus = [vals[f"tau_m{j + 1}_ps"] for j in range(int(self.spec.metal_reference[-1]))]
+            rates = [1.0 / tau for tau in taus] + [jnp.zeros(())]
+            cols_s += [vals["beta_metal"] * exp_conv_gauss(ts, k, vals["t0_ps"], sigma) * rs
+                       for k in rates]
+            cols_r += [zr for _ in rates]
+            cols_m = [zm] * n_old + [exp_conv_gauss(tm, k, vals["t0_ps"], sigma) * rm
+                                     for k in rates]
+            blocks = [jnp.stack(cols_s, axis=1), jnp.stack(cols_r, axis=1),
+                      jnp.stack(cols_m, axis=1)]
+        A = jnp.concatenate(blocks)
         return A, vals
 
     def solve(self, x, ctrl, base_p, base_o, data):

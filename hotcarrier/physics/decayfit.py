@@ -204,8 +204,16 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     spec: DecaySpec = model.decay
     if spec.bleach_band_nm is not None:  # visible exciton-bleach route: band-averaged traces
         datasets = bleach_traces(datasets, spec.bleach_band_nm)
+    metal = {k: v for k, v in datasets.items()
+             if v.attrs.get("hotcarrier_role") == "metal_reference"}
+    if metal and not spec.metal_reference:
+        raise FitError(f"{sorted(metal)}: a metal_reference dataset (non-injecting Au@SiO₂ or "
+                       "Au in Al₂O₃) needs [decay] metal_reference = \"exp2\" (its decay model)")
+    datasets = {k: v for k, v in datasets.items() if k not in metal}
     data, rows, units = collect_data(datasets, tuple(p for p in model.probes if p == "midir")
                                      or ("midir",))
+    if spec.metal_reference:
+        _add_metal_rows(data, rows, metal, units, model)
     if not rows["reference"]:
         raise FitError(f"{model.source or model.name}: the flexible-decay route ([decay]) needs a "
                        "calibration reference (a dataset with hotcarrier_role = 'reference', "
@@ -307,6 +315,37 @@ def bleach_traces(datasets: dict, band_nm) -> dict:
     return out
 
 
+def _add_metal_rows(data, rows, metal, units, model):
+    """Append the non-injecting metal reference's traces to the fit arrays (rows after the
+    sample and reference) and to ``rows`` (role ``metal_reference``)."""
+    from ..dataset import fit_mask
+
+    if not metal:
+        raise FitError(f"{model.source or model.name}: [decay] metal_reference is set but no "
+                       "dataset has hotcarrier_role = 'metal_reference' (the same Au cores in a "
+                       "non-injecting shell or matrix, same pump and probe)")
+    items = []
+    for name, ds in metal.items():
+        if "absorbed_photon_density_cm3" not in ds.attrs or ds.sizes["wavelength"] != 1:
+            raise FitError(f"{name}: a metal_reference trace needs one probe wavelength and the "
+                           "attribute absorbed_photon_density_cm3 (photons absorbed by Au)")
+        if ds["signal"].attrs.get("units", "") != units:
+            raise FitError(f"{name}: signal unit {ds['signal'].attrs.get('units')!r} differs "
+                           f"from the other traces' {units!r}; convert it first")
+        ok = fit_mask(ds)[:, 0]
+        w = ds["weight"].values[:, 0] if "weight" in ds else np.ones(ok.shape)
+        items.append(dict(name=name, t=ds["delay"].values.astype(float),
+                          y=np.where(ok, ds["signal"].values[:, 0], 0.0), w=np.where(ok, w, 0.0),
+                          rho=float(ds.attrs["absorbed_photon_density_cm3"]) * 1e-12,
+                          units=units))
+    rows["metal_reference"] = items
+    cat = np.concatenate
+    data["t_m"] = jnp.asarray(cat([r["t"] for r in items]))
+    data["rho_m"] = jnp.asarray(cat([np.full(r["t"].shape, r["rho"]) for r in items]))
+    data["y"] = jnp.concatenate([data["y"], jnp.asarray(cat([r["y"] for r in items]))])
+    data["w"] = jnp.concatenate([data["w"], jnp.asarray(cat([r["w"] for r in items]))])
+
+
 def _attr(datasets, role, key):
     for ds in datasets.values():
         if ds.attrs.get("hotcarrier_role") == role and key in ds.attrs:
@@ -337,7 +376,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
         free = k in best["bounds"]
         params[k] = parameter_entry(
             best["values"][k], best["stderr"].get(k) if free else None,
-            units.get(k, "ps" if k.endswith("_ps") else "– (ln k)"), fixed=not free,
+            units.get(k, "ps" if k.endswith("_ps") else "–" if k == "beta_metal"
+                      else "– (σ of ln τ)"), fixed=not free,
             free=free, bounds=best["bounds"].get(k, (None, None)),
             identifiable=best["identifiable"].get(k) if free else None,
             **({"at_bound": True} if k in best["at_bound"] else {}))
