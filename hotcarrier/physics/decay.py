@@ -90,6 +90,7 @@ class DecaySpec:
     reference_scheme: Scheme | None = None
     bleach_band_nm: tuple | None = None  # visible exciton-bleach route: band averaged (nm)
     metal_reference: str | None = None  # exp1..exp3 (+ plateau): non-injecting metal reference
+    fluence_extrapolation: bool = False  # Φ(ρ) = Φ_inj·(1 − L·ρ/ρ_max): report Φ at ρ → 0
 
     def with_sample(self, shape: str) -> DecaySpec:
         """The same spec with another sample decay shape (a member of the model family)."""
@@ -111,7 +112,7 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     problems = []
     known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
              "tau_rise_fs", "width", "phi_start", "family", "metal_response", "sample_scheme",
-             "reference_scheme", "bleach_band_nm", "metal_reference"}
+             "reference_scheme", "bleach_band_nm", "metal_reference", "fluence_extrapolation"}
     for k in d:
         if k not in known:
             problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
@@ -123,7 +124,8 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
         kw[role] = v
         if v == "scheme" or f"{role}_scheme" in d:
             kw[f"{role}_scheme"] = _scheme(d.get(f"{role}_scheme"), role, problems)
-    for k in ("sample_plateau", "reference_plateau", "rise", "metal_response"):
+    for k in ("sample_plateau", "reference_plateau", "rise", "metal_response",
+              "fluence_extrapolation"):
         if k in d:
             if not isinstance(d[k], bool):
                 problems.append(f"[decay] {k} = {d[k]!r}: expected true or false")
@@ -212,6 +214,11 @@ def parameter_layout(spec: DecaySpec):
             bounds += [spec.tau_ps] * len(n)
             starts += [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9)) for t in
                        _START_TAUS[len(n)]]
+    if spec.fluence_extrapolation:  # fractional loss of apparent Φ at the highest sample ρ
+        names.append("charging_loss_at_max")
+        logs.append(False)
+        bounds.append((-0.5, 0.9))
+        starts.append(0.0)
     if spec.metal_reference:  # β_metal: sample's metal response per photon / the reference's
         n = int(spec.metal_reference[-1])
         names += ["beta_metal"] + [f"tau_m{j + 1}_ps" for j in range(n)]
@@ -378,6 +385,9 @@ class DecayObjective:
         for j in range(1, Hr.shape[0]):
             cols_s.append(zs)
             cols_r.append(cal * (Hr[j] - a_r[j] * Hr[0]) * rr)
+        if self.spec.fluence_extrapolation:  # Φ_app(ρ) = Φ_inj·(1 − L ρ/ρ_max), same shape
+            g = 1.0 - vals["charging_loss_at_max"] * rs / jnp.max(rs)
+            cols_s = [c * g for c in cols_s]
         if self.spec.metal_response:
             te = ob.metal_response(ts, base_p, vals["t0_ps"], sigma)[1]
             cols_s.append(te * rs)

@@ -376,8 +376,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
         free = k in best["bounds"]
         params[k] = parameter_entry(
             best["values"][k], best["stderr"].get(k) if free else None,
-            units.get(k, "ps" if k.endswith("_ps") else "–" if k == "beta_metal"
-                      else "– (σ of ln τ)"), fixed=not free,
+            units.get(k, "ps" if k.endswith("_ps") else "– (σ of ln τ)" if k.startswith("width")
+                      else "–"), fixed=not free,
             free=free, bounds=best["bounds"].get(k, (None, None)),
             identifiable=best["identifiable"].get(k) if free else None,
             **({"at_bound": True} if k in best["at_bound"] else {}))
@@ -404,7 +404,9 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
               "dominant": budget["dominant"],
               "unit": "–", "profile": best["profile"],
               "definition": "Φ_inj = [A_s(0⁺)/ρ_s]/[A_ref(0⁺)/ρ_ref]·q_ref·Φ_ref: deconvolved "
-                            "t = 0⁺ amplitudes of the flexible-decay fit (spec §5.4, §7.1)"},
+                            "t = 0⁺ amplitudes of the flexible-decay fit (spec §5.4, §7.1)"
+                            + (", extrapolated to ρ_abs → 0 (Φ_app = Φ_inj·(1 − L ρ/ρ_max))"
+                               if best["spec"].fluence_extrapolation else "")},
         "not_identifiable": [k for k, b in best["identifiable"].items() if not b],
     }
     amps = dict(zip(best["objective"].amplitude_names(), map(finite_or_none,
