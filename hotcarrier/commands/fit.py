@@ -121,6 +121,11 @@ def run(args) -> int:
     res = fit(args.data, model, **options)
     out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
     print(res)
+    d = res.derived.get("injection_quantum_yield", {})
+    if "ci95_total" in d:  # flexible-decay route: what limits Φ_inj
+        st, tot = d["ci95_statistical"], d["ci95_total"]
+        print(f"  Φ_inj = {d['value']:.4g}   95 % statistical [{st[0]:.4g}, {st[1]:.4g}]   "
+              f"total [{tot[0]:.4g}, {tot[1]:.4g}]   dominated by {d['dominant']}")
     written = (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
                + ([] if args.no_figure else ["overview.png"]))
     print(f"wrote {out}/ ({', '.join(written)})")
