@@ -391,8 +391,9 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
     derived = {
         PHI: {"value": phi_avg, "stderr": finite_or_none(float(np.sum(
                   aic_w * np.array([f["phi_se"] for f in fits])))),
-              "ci95": [finite_or_none(c) for c in stat_ci],
-              "ci_method": best["ci_method"] + (", Akaike-weighted over the decay models"
+              "ci95": [finite_or_none(c) for c in budget["ci95_statistical_model"]],
+              "ci_method": best["ci_method"] + (", Akaike-weighted over the decay models, "
+                                                "⊕ the model-choice spread (ln space)"
                                                 if len(fits) > 1 else ""),
               "ci95_statistical": budget["ci95_statistical"],
               "ci95_systematic": budget["ci95_systematic"],

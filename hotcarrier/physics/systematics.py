@@ -219,6 +219,8 @@ def combine_intervals(phi: float, stat_ci, factors: dict, model_sigma_ln: float 
     dominant = max(var, key=var.get) if total_var > 0 else "statistical"
     return {
         "ci95_statistical": [phi * math.exp(-Z95 * s_lo), phi * math.exp(Z95 * s_hi)],
+        "ci95_statistical_model": [phi * math.exp(-Z95 * math.hypot(s_lo, model_sigma_ln)),
+                                   phi * math.exp(Z95 * math.hypot(s_hi, model_sigma_ln))],
         "ci95_systematic": [float(c) for c in ci_sys],
         "ci95_total": [float(c) for c in ci_tot],
         "ci95_total_lognormal": [phi * math.exp(-Z95 * tot_lo), phi * math.exp(Z95 * tot_hi)],
