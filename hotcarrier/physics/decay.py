@@ -34,6 +34,12 @@ variable projection, and Φ_inj — the ratio of the deconvolved t = 0⁺ amplit
 photon — stays a nonlinear parameter that the profile likelihood can pin. What the decay does
 afterwards changes only the shape columns, which is why Φ_inj is nearly independent of the
 decay model (measured in ``benchmarks/yield_misspecification.py``).
+
+Options of ``[decay]`` beyond the shapes: ``metal_response`` (the preset's Au Drude column),
+``metal_reference`` (the metal response measured on a non-injecting reference, shared with the
+sample × ``beta_metal``), ``bleach_band_nm`` (the visible exciton-bleach route,
+:func:`hotcarrier.physics.decayfit.bleach_traces`) and ``fluence_extrapolation`` (Φ_app linear
+in ρ_abs, Φ_inj at ρ → 0). See docs/injection-yield.md.
 """
 
 from __future__ import annotations
@@ -47,8 +53,8 @@ from ..errors import ModelError
 from ..fitting.params import to_physical
 from ..fitting.projection import linear_least_squares
 from ..irf import exp_conv_gauss, exp_conv_gauss_moments
-from ..units import fwhm_to_sigma
 from ..kinetics import Scheme, convolved_populations
+from ..units import fwhm_to_sigma
 from . import observables as ob
 
 __all__ = ["DECAY_SHAPES", "DecaySpec", "DecayObjective", "decay_spec_from_dict",
