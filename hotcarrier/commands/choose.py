@@ -19,13 +19,6 @@ __all__ = ["add_parser", "run"]
 _TRI = {"auto": None, "yes": True, "no": False}
 
 
-def _folds(text: str) -> int:
-    v = int_range(0)(text)
-    if v == 1:
-        raise argparse.ArgumentTypeError("expected 0 (no cross-validation) or >= 2 folds")
-    return v
-
-
 def add_parser(subparsers) -> None:
     """Register the ``choose`` sub-command."""
     p = subparsers.add_parser(
@@ -45,7 +38,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--irf-fwhm", type=positive, default=0.1, help="IRF FWHM start value, ps")
     p.add_argument("--t0", type=finite, default=0.0, help="time-zero start value, ps")
     p.add_argument("--starts", type=int_range(1), default=4, help="starts per fit (multi-start)")
-    p.add_argument("--folds", type=_folds, default=5, help="cross-validation folds (0: none)")
+    p.add_argument("--folds", type=int, default=5,
+                   help="cross-validation folds (0: none; checked by choose_model)")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     add_preprocess_options(p, "preprocessing (as in hotcarrier fit)")
     p.add_argument("--no-figure", action="store_true", help="do not write choice.png")

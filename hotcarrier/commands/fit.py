@@ -22,7 +22,8 @@ def _floats(text: str) -> list[float]:
     try:
         vals = [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
+            from None
     if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
         raise argparse.ArgumentTypeError(f"expected lifetimes > 0 in ps, e.g. 4,75,1e5; got "
                                          f"{text!r}")
@@ -99,7 +100,6 @@ def run(args) -> int:
     from ..errors import OptionError
 
     check_out(args)
-    check_inputs(args.data)
     check_preprocess(args)
     if getattr(args, "model", None) and model_kind(args.model) == "physical":
         if args.profile:
@@ -122,6 +122,7 @@ def run(args) -> int:
         options = dict(max_iter=args.max_iter, progress=None if args.quiet else progress,
                        profile=args.profile or None)
         what = f"{model.source} (compiling the model first: a few seconds)"
+    check_inputs(args.data)
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)

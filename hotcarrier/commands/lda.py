@@ -49,12 +49,9 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Run the analysis and write lda.nc, lda.json and lda.png atomically."""
     from ..analysis.lda import lifetime_density
-    from ..errors import OptionError
     from ..io.atomic import output_set
 
     out = check_out(args)
-    if args.tmin is not None and args.tmax is not None and not args.tmin < args.tmax:
-        raise OptionError(f"--tmin {args.tmin:g} must be below --tmax {args.tmax:g}")
     ds = load_from_args(args.data, args)
     res = lifetime_density(ds, irf_fwhm=args.irf_fwhm, t0=args.t0, tau_min=args.tmin,
                            tau_max=args.tmax, n_lifetimes=args.n_lifetimes, method=args.method,

@@ -137,7 +137,8 @@ class Expression:
     def __init__(self, text: str, where: str):
         self.text = text
         if not isinstance(text, str) or len(text) > MAX_EXPRESSION_LENGTH:
-            shown = text if not isinstance(text, str) else f"{text[:40]}... ({len(text)} characters)"
+            shown = (text if not isinstance(text, str)
+                     else f"{text[:40]}... ({len(text)} characters)")
             raise ModelError(f"{where}: expression {shown!r} is not a text of at most "
                              f"{MAX_EXPRESSION_LENGTH} characters; write a shorter expression "
                              "(or define intermediate parameters)")

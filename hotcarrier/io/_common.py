@@ -23,7 +23,8 @@ from ..errors import DataFormatError, DatasetValidationError, SignalUnitWarning
 from ..units import TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 
 __all__ = [
-    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "read_head_tail", "check_regular_file",
+    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "read_head_tail",
+    "check_regular_file",
     "read_limit", "MAX_READ_BYTES", "WAVELENGTH_RANGE_NM", "CHECK_AXES",
     "warn_signal_size", "OD_PLAUSIBLE", "decode_text", "is_number",
     "parse_numbers", "build_dataset", "ta_arrays", "number_text", "matrix_rows", "signal_label",
