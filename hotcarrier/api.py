@@ -27,11 +27,21 @@ def model_kind(model) -> str:
     return "target"
 
 
-def load_model(path):
-    """Read a TOML model file of either kind (target or physical); raises ModelError."""
-    if not Path(path).is_file():
+def _check_model_path(path) -> None:
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise ModelError(f"model {path!r}: give the path of a TOML model file")
+    p = Path(path)
+    if not p.exists():
         raise ModelError(f"{path}: model file not found; give the path of a TOML model file "
                          "(docs/model-file.md)")
+    if not p.is_file():
+        raise ModelError(f"{path}: not a regular file (a folder, pipe or device); give the path "
+                         "of a TOML model file (docs/model-file.md)")
+
+
+def load_model(path):
+    """Read a TOML model file of either kind (target or physical); raises ModelError."""
+    _check_model_path(path)
     if model_kind(path) == "physical":
         from .physics.modelfile import PhysicalModel
 
@@ -64,9 +74,8 @@ def fit(data, model, **options):
     if not isinstance(model, (str, Path, TargetModel, PhysicalModel)):
         raise ModelError(f"model must be a TargetModel, a PhysicalModel or the path of a TOML "
                          f"model file, not {type(model).__name__}")
-    if isinstance(model, (str, Path)) and not Path(model).is_file():
-        raise ModelError(f"{model}: model file not found; give the path of a TOML model file "
-                         "(docs/model-file.md)")
+    if isinstance(model, (str, Path)):
+        _check_model_path(model)
     if model_kind(model) == "physical":
         from .physics.fit import as_datasets, fit_physical
 

@@ -140,7 +140,8 @@ def classify(case: Case, folder: Path) -> tuple[str, str]:
                 and case.expect is not valid_or_error:
             return "silent wrong", f"a valid input was refused: {str(exc)[:160]}"
         if isinstance(exc, HotcarrierError) and str(exc).strip():
-            return "clear error", str(exc).splitlines()[0][:160]
+            peak = f" [peak {box['peak'] / 2**20:.2f} MiB]" if "peak" in box else ""
+            return "clear error", str(exc).splitlines()[0][:160] + peak
         if isinstance(exc, SystemExit) and exc.code == 2:
             return "clear error", "usage error (argparse)"
         if isinstance(exc, FitReached):
@@ -160,7 +161,9 @@ def classify(case: Case, folder: Path) -> tuple[str, str]:
         return "silent wrong", "no warning (a HotcarrierWarning naming the override was due)"
     problem = case.expect(result, folder)
     if problem is None:
-        return "correct result", ""
+        peak = (f"peak {box['peak'] / 2**20:.2f} MiB (limit {case.mem_limit(folder) / 2**20:.1f})"
+                if "peak" in box else "")
+        return "correct result", peak
     if problem.startswith("mixed:"):
         return "mixed output", problem[6:].strip()
     return "silent wrong", problem
@@ -1105,12 +1108,114 @@ while True:
                 check, slow=True)
 
 
+SET_WRITER = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from hotcarrier.io.atomic import output_set
+out, run_id, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+print("ready", flush=True)
+for k in range(n):
+    tag = f"{run_id}.{k}"
+    with output_set(out, replaces=("result.bin", "summary.json", "figure.bin"),
+                    command="fit") as stage:
+        (stage / "result.bin").write_bytes(tag.encode().ljust(16) * 40000)
+        (stage / "summary.json").write_text(json.dumps({"run": tag}))
+        (stage / "figure.bin").write_bytes(tag.encode().ljust(16) * 20000)
+"""
+
+
+def _set_tags(out: Path) -> set:
+    """The run tags of the files of a light output set."""
+    tags = set()
+    for name in ("result.bin", "figure.bin"):
+        p = out / name
+        if p.exists():
+            raw = p.read_bytes()
+            tags.add(raw[:16].decode().strip() if raw and len(raw) % 16 == 0 else "truncated")
+    p = out / "summary.json"
+    if p.exists():
+        try:
+            tags.add(json.loads(p.read_text())["run"])
+        except ValueError:
+            tags.add("truncated")
+    return tags
+
+
+def _light_check(out: Path) -> str | None:
+    """A light output set is complete and of one run, or refused by check_output_set."""
+    from hotcarrier.io.atomic import check_output_set
+
+    try:
+        check_output_set(out)
+    except HotcarrierError:
+        return None  # refused: an interrupted set is never used
+    tags = _set_tags(out)
+    if len(tags) != 1 or "truncated" in tags:
+        return f"mixed: the accepted set holds {sorted(tags)}"
+    return None
+
+
+def light_kill_case(sig: int, delay: float, slow=False) -> Case:
+    """A writer of output sets (no fit, no JAX) killed while it writes set after set."""
+    def run(folder):
+        out = folder / "out"
+        p = subprocess.Popen([sys.executable, "-c", SET_WRITER, str(ROOT), str(out), "r", "1000"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait_ready(p)
+        time.sleep(delay)
+        p.send_signal(sig)
+        p.wait(60)
+        err = p.stderr.read()
+        if "Traceback" in err and "KeyboardInterrupt" not in err:
+            raise RuntimeError(err[-1500:])
+        return out
+
+    def check(out, folder):
+        if not (out / "summary.json").exists():
+            return "no set was written before the kill"
+        return _light_check(out)
+    return Case("interrupted/concurrent", f"output-set writer, {signal.Signals(sig).name} after "
+                f"{delay * 1000:.0f} ms", run, check, slow=slow)
+
+
+def light_concurrent_case(n: int, slow=False) -> Case:
+    """n writers committing sets into one folder at the same time."""
+    def run(folder):
+        out = folder / "out"
+        procs = [subprocess.Popen([sys.executable, "-c", SET_WRITER, str(ROOT), str(out),
+                                   f"w{k}", "10"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for k in range(n)]
+        errs = []
+        for p in procs:
+            p.wait(120)
+            errs.append(p.stderr.read())
+        bad = [e for e in errs if "Traceback" in e]
+        if bad:
+            raise RuntimeError(bad[0][-1500:])
+        return out
+
+    def check(out, folder):
+        from hotcarrier.io.atomic import check_output_set
+
+        try:
+            check_output_set(out)
+        except HotcarrierError as exc:
+            return f"no complete set after the runs: {exc}"
+        tags = _set_tags(out)
+        if len(tags) != 1 or not next(iter(tags)).endswith(".9"):
+            return f"mixed: {sorted(tags)}"
+        return None
+    return Case("interrupted/concurrent", f"{n} output-set writers into one folder", run, check,
+                slow=slow)
+
+
 def interrupted_cases() -> list[Case]:
-    cases = [kill_case(signal.SIGKILL, d, slow=(k > 0)) for k, d in
-             enumerate((0.25, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2))]
+    cases = [light_kill_case(signal.SIGKILL, 0.3), light_concurrent_case(2),
+             light_kill_case(signal.SIGINT, 0.3, slow=True), light_concurrent_case(4, slow=True)]
+    cases += [kill_case(signal.SIGKILL, d) for d in (0.25, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2)]
     cases += [kill_case(signal.SIGINT, d) for d in (0.05, 0.2, 0.5, 1.0)]
     cases += [kill_case(signal.SIGKILL, 10.0, stale_figure=True)]
-    cases += [concurrent_case(2, slow=False), concurrent_case(3), concurrent_case(4)]
+    cases += [concurrent_case(2), concurrent_case(3), concurrent_case(4)]
     cases += [_save_kill_case(d) for d in (0.8, 1.5)]
     return cases
 
