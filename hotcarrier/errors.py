@@ -24,6 +24,7 @@ __all__ = [
     "OptionError",
     "ParameterAtBoundWarning",
     "ParameterNameError",
+    "SignalUnitWarning",
     "SpectrumError",
 ]
 
@@ -104,6 +105,11 @@ class ParameterAtBoundWarning(HotcarrierWarning):
 
 class NonlinearRegimeWarning(HotcarrierWarning):
     """Excitation outside the linear regime (spec section 6.5 / 9.5)."""
+
+
+class SignalUnitWarning(HotcarrierWarning):
+    """A signal read as OD is implausibly large (most likely mOD); the message names the
+    override (``signal_units='mOD'``, CLI ``--signal-units mOD``)."""
 
 
 class ConvergenceWarning(HotcarrierWarning):
