@@ -9,10 +9,15 @@ Typical KiMoPack-style chain::
     ds = load_ta("TA_Ru-dppz_400nm_ACN.SIA")
     ds = merge_duplicate_delays(ds)
     ds = mask_bad_values(ds, threshold=1.0)          # sentinels −21.47483647 and |ΔA| > 1
-    ds = subtract_background(ds, before=-0.5)
-    ds = chirp_correct(ds, read_chirp_file("TA_Ru-dppz_400nm_ACN_chirp.dat"))
+    c = read_chirp_file("TA_Ru-dppz_400nm_ACN_chirp.dat")
+    ds = subtract_background(ds, before=-0.5, chirp=c)  # before each λ's own time zero
+    ds = chirp_correct(ds, c)
     ds = crop(ds, delay=(0.35, 2000), wavelength=(320, 770))
-    ds = exclude_band(ds, 380, 405)
+    ds = exclude_band(ds, 380, 404.5)                 # KiMoPack's [380, 405) keeps 405 nm
+
+:func:`prepare` runs this chain from a dict of options (the model file's ``[preprocess]``
+table and the CLI's preprocessing options); :func:`prepare_steps` also returns the
+intermediate map, the chirp polynomial and its onsets for ``hotcarrier inspect``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "crop", "exclude_band", "mask_bad_values", "merge_duplicate_delays", "average_scans",
     "subtract_background", "subtract_dataset", "read_chirp_file", "chirp_correct",
     "find_onsets", "estimate_chirp", "ChirpEstimate", "svd", "KIMOPACK_SENTINEL",
+    "prepare", "prepare_steps", "Preprocessed", "PREPROCESS_OPTIONS",
 ]
 
 KIMOPACK_SENTINEL = -21.47483647
@@ -142,28 +148,45 @@ def mask_bad_values(ds: xr.Dataset, *, sentinels: Sequence[float] = (KIMOPACK_SE
 # --- combining ------------------------------------------------------------------------------
 
 def merge_duplicate_delays(ds: xr.Dataset) -> xr.Dataset:
-    """Average rows that share the same delay (NaN and masked cells are left out); a merged
-    cell is masked only when all its rows were; weights are averaged."""
+    """Merge rows that share the same delay into one, keeping their statistical weight.
+
+    Per cell, the valid (unmasked, finite) rows are combined as an inverse-variance mean:
+    with residual weights w_i (1/σ_i; 1 without a ``weight`` variable) the merged value is
+    Σw_i²·s_i / Σw_i² and its weight √(Σw_i²), i.e. √n for n equal rows. A least-squares fit
+    of the merged map therefore has the same minimum as one of all the repeated rows (what
+    KiMoPack fits when it keeps them). A merged cell is masked only when all its rows were.
+    """
     ds = _ordered(ds)
     t = ds[TIME_DIM].values
     uniq, inv, counts = np.unique(t, return_inverse=True, return_counts=True)
     if uniq.size == t.size:
         return with_history(ds, "merge_duplicate_delays: no duplicated delay")
     valid, s = fit_mask(ds), ds[SIGNAL].values
-    rows = [inv == k for k in range(uniq.size)]
-    merged = {SIGNAL: [_nanmean_rows(s[r], valid[r])[0] for r in rows]}
+    w = ds[WEIGHT].values if WEIGHT in ds else np.ones(s.shape)
+    w2 = np.where(valid, w * w, 0.0)
+    num, den = np.zeros((uniq.size, s.shape[1])), np.zeros((uniq.size, s.shape[1]))
+    np.add.at(num, inv, np.where(valid, s, 0.0) * w2)
+    np.add.at(den, inv, w2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        merged = {SIGNAL: np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)}
+    merged[WEIGHT] = np.sqrt(den)
     if MASK in ds:
-        merged[MASK] = [ds[MASK].values[r].all(axis=0) for r in rows]
-    if WEIGHT in ds:
-        merged[WEIGHT] = [ds[WEIGHT].values[r].mean(axis=0) for r in rows]
+        mask = np.ones((uniq.size, s.shape[1]), bool)
+        np.logical_and.at(mask, inv, ds[MASK].values)
+        merged[MASK] = mask
     out = ds.isel({TIME_DIM: np.sort(np.unique(inv, return_index=True)[1])}).copy()
     out = out.assign_coords({TIME_DIM: (TIME_DIM, uniq, dict(ds[TIME_DIM].attrs))})
-    for name, value in merged.items():
-        out[name] = ((TIME_DIM, SPECTRAL_DIM), np.array(value), dict(ds[name].attrs))
+    attrs = {SIGNAL: dict(ds[SIGNAL].attrs), MASK: {"long_name": "excluded from fit"},
+             WEIGHT: {"long_name": "residual weight"}}
+    for name in (SIGNAL, MASK, WEIGHT):
+        if name in merged:
+            out[name] = ((TIME_DIM, SPECTRAL_DIM), merged[name],
+                         dict(ds[name].attrs) if name in ds else attrs[name])
     rep = uniq[counts > 1]
     return with_history(out, f"merge_duplicate_delays: {int(counts[counts > 1].sum())} rows at "
                         f"{rep.size} repeated delay(s) ({', '.join(f'{v:.10g}' for v in rep[:5])}"
-                        f" ps) averaged; {t.size}→{uniq.size} delays")
+                        f" ps) merged (inverse-variance mean, weight √n); "
+                        f"{t.size}→{uniq.size} delays")
 
 
 def average_scans(scans: Sequence[xr.Dataset]) -> xr.Dataset:
@@ -192,22 +215,34 @@ def average_scans(scans: Sequence[xr.Dataset]) -> xr.Dataset:
     return with_history(out, f"average_scans: mean of {len(scans)} scans")
 
 
-def subtract_background(ds: xr.Dataset, *, before: float = -0.5) -> xr.Dataset:
-    """Subtract, per wavelength, the mean valid signal of the delays before ``before`` (ps);
-    a wavelength without any valid background cell is left unchanged."""
+def subtract_background(ds: xr.Dataset, *, before: float = -0.5, chirp=None) -> xr.Dataset:
+    """Subtract, per wavelength, the mean valid signal of the delays before ``before`` (ps).
+
+    With ``chirp`` (coefficients, ``t0(λ) = numpy.polyval(chirp, λ/nm)`` ps) the window of
+    each wavelength ends at its own time zero: delays before ``t0(λ) + before``. Use it on a
+    map that is not chirp-corrected yet; on a corrected map (time zero 0 at every λ) leave it
+    None. A wavelength without any valid background cell is left unchanged.
+    """
     ds = _ordered(ds)
-    rows = ds[TIME_DIM].values < before
+    t, w = ds[TIME_DIM].values, ds[SPECTRAL_DIM].values
+    t0 = np.zeros(w.size) if chirp is None else np.polyval(np.atleast_1d(chirp), w)
+    rows = t[:, None] < (t0 + before)[None, :]
     if not rows.any():
-        raise _problem(f"subtract_background: no delay before {_g(before)} ps (the first is "
-                       f"{_g(ds[TIME_DIM].values.min())} ps); choose a later 'before'", ds)
-    bg, n = _nanmean_rows(ds[SIGNAL].values[rows], fit_mask(ds)[rows])
+        raise _problem(f"subtract_background: no delay before {_g(before)} ps"
+                       + ("" if chirp is None else " + t0(λ)")
+                       + f" (the first is {_g(t.min())} ps); choose a later 'before'", ds)
+    bg, n = _nanmean_rows(ds[SIGNAL].values, fit_mask(ds) & rows)
     none = n == 0
     bg = np.where(none, 0.0, bg)
     out = ds.copy()
     out[SIGNAL] = ds[SIGNAL] - xr.DataArray(bg, dims=(SPECTRAL_DIM,))
     out[SIGNAL].attrs = dict(ds[SIGNAL].attrs)
-    return with_history(out, f"subtract_background: mean of {int(rows.sum())} delay(s) before "
-                        f"{_g(before)} ps subtracted per wavelength"
+    k = rows.sum(axis=0)
+    where = (f"{int(k.max())} delay(s) before {_g(before)} ps" if chirp is None else
+             f"{int(k.min())}–{int(k.max())} delay(s) before t0(λ) {'+' if before >= 0 else '−'} "
+             f"{_g(abs(before))} ps (each "
+             "wavelength's own time zero)")
+    return with_history(out, f"subtract_background: mean of {where} subtracted per wavelength"
                         + (f"; {int(none.sum())} wavelength(s) without background left as is"
                            if none.any() else ""))
 
@@ -347,7 +382,7 @@ class ChirpEstimate:
     coeffs: np.ndarray  # t0(λ) = numpy.polyval(coeffs, λ/nm) in ps, highest power first
     onsets: xr.DataArray  # measured onsets per wavelength, ps (NaN where none was found)
     used: np.ndarray  # bool: onsets kept by the robust fit
-    rms_ps: float  # RMS residual of the kept onsets about the polynomial
+    rms_ps: float  # RMS residual (ps) of the kept onsets about the polynomial
 
     def __str__(self) -> str:
         poly = ", ".join(f"{x:.6g}" for x in self.coeffs)
@@ -385,3 +420,138 @@ def estimate_chirp(ds: xr.Dataset, *, order: int = 4, fraction: float = 0.5,
     coeffs = np.concatenate([np.zeros(order + 1 - total.size), total])
     rms = float(np.sqrt(np.mean((y[used] - np.polyval(coeffs, w[used])) ** 2)))
     return ChirpEstimate(coeffs, on, used, rms)
+
+
+# --- the option-driven chain ------------------------------------------------------------------
+
+PREPROCESS_OPTIONS = ("bad_values", "merge_duplicate_delays", "chirp", "background_before",
+                      "time_range", "wavelength_range", "exclude")
+"""Keys of the preprocessing options (model file ``[preprocess]``, CLI), in the order applied."""
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """What :func:`prepare_steps` did to one dataset.
+
+    ``raw``: the map before background, chirp and cropping (bad values masked, duplicate
+    delays merged); ``data``: the prepared map; ``chirp``: polynomial coefficients
+    (``t0(λ) = numpy.polyval(chirp, λ/nm)`` ps, highest power first) or None; ``chirp_source``:
+    ``"file <path>"``, ``"given"`` or ``"auto"``; ``estimate``: the :class:`ChirpEstimate` of
+    ``chirp = "auto"`` (onsets, kept onsets, rms); ``onsets``: half-maximum onsets (ps) of the
+    background-subtracted raw map per wavelength (NaN where none), for every chirp source;
+    ``background_before``: ps relative to each wavelength's time zero, or None.
+    """
+
+    raw: xr.Dataset
+    data: xr.Dataset
+    chirp: np.ndarray | None
+    chirp_source: str | None
+    estimate: ChirpEstimate | None
+    onsets: xr.DataArray | None
+    background_before: float | None
+    options: dict
+
+    @property
+    def history(self) -> list[str]:
+        """The processing steps of the prepared map, oldest first."""
+        from .dataset import history
+
+        return history(self.data)
+
+    def record(self) -> dict:
+        """JSON-able record: options, history, chirp coefficients and its rms about the onsets."""
+        rec = {"options": _jsonable(self.options), "history": self.history,
+               "chirp_coefficients": None if self.chirp is None else [float(x) for x in self.chirp],
+               "chirp_source": self.chirp_source, "chirp_rms_ps": None,
+               "chirp_onsets_used": None, "background_before_ps": self.background_before}
+        if self.chirp is not None and self.onsets is not None:
+            rms, n = chirp_rms(self.chirp, self.onsets,
+                               None if self.estimate is None else self.estimate.used)
+            rec["chirp_rms_ps"], rec["chirp_onsets_used"] = rms, n
+        return rec
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    return o
+
+
+def chirp_rms(coeffs, onsets: xr.DataArray, used=None) -> tuple[float | None, int]:
+    """RMS (ps) of ``onsets`` about the chirp polynomial and the number of onsets used (the
+    finite ones, or ``used``)."""
+    w, y = onsets[SPECTRAL_DIM].values, onsets.values
+    keep = np.isfinite(y) if used is None else np.asarray(used, bool) & np.isfinite(y)
+    if not keep.any():
+        return None, 0
+    r = y[keep] - np.polyval(coeffs, w[keep])
+    return float(np.sqrt(np.mean(r**2))), int(keep.sum())
+
+
+def _chirp_coeffs(chirp, base_dir):
+    if isinstance(chirp, (str, Path)) and str(chirp) != "auto":
+        path = Path(base_dir or ".") / chirp  # relative to base_dir; an absolute path stays
+        return read_chirp_file(path), f"file {path}"
+    return np.atleast_1d(np.asarray(chirp, float)), "given"
+
+
+def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,
+                  base_dir: Path | None = None) -> Preprocessed:
+    """Apply the preprocessing ``options`` to one TA dataset and keep what was done.
+
+    Options (all optional, :data:`PREPROCESS_OPTIONS`, applied in this order):
+    ``bad_values`` (mask ``|signal| > X`` plus the KiMoPack sentinel), ``merge_duplicate_delays``
+    (default True), ``chirp`` (file path relative to ``base_dir``, coefficient list, or
+    ``"auto"``: :func:`estimate_chirp` on the map after a provisional background),
+    ``background_before`` (ps: subtract, per wavelength, the mean of the delays before that
+    wavelength's own time zero + this value: the background is taken *after* the chirp is
+    known, so blue wavelengths whose pump arrives early do not lose real signal), then the
+    chirp correction, ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
+    ``exclude`` list of closed [lo, hi] nm bands (dropped).
+    """
+    o = dict(options or {})
+    if o.get("bad_values") is not None:
+        ds = mask_bad_values(ds, threshold=float(o["bad_values"]))
+    if o.get("merge_duplicate_delays", True) and np.any(np.diff(ds[TIME_DIM].values) == 0):
+        ds = merge_duplicate_delays(ds)
+    raw = ds
+    before = o.get("background_before")
+    before = None if before is None else float(before)
+    chirp, source, est = o.get("chirp"), None, None
+    flat = subtract_background(ds, before=before) if before is not None else ds
+    coeffs = None
+    if chirp is not None:
+        if isinstance(chirp, str) and chirp == "auto":
+            est = estimate_chirp(flat)
+            coeffs, source = est.coeffs, "auto"
+            ds = with_history(ds, f"estimate_chirp: {est}")
+        else:
+            coeffs, source = _chirp_coeffs(chirp, base_dir)
+    if before is not None:
+        ds = subtract_background(ds, before=before, chirp=coeffs)
+    onsets = None
+    if coeffs is not None:
+        onsets = est.onsets if est is not None else find_onsets(ds)
+        ds = chirp_correct(ds, coeffs)
+    tr, wr = o.get("time_range"), o.get("wavelength_range")
+    if tr is not None or wr is not None:
+        ds = crop(ds, delay=tuple(tr) if tr is not None else None,
+                  wavelength=tuple(wr) if wr is not None else None)
+    for lo, hi in o.get("exclude", []) or []:
+        ds = exclude_band(ds, float(lo), float(hi))
+    if coeffs is not None:
+        ds.attrs["chirp_coefficients"] = np.asarray(coeffs, float)
+    return Preprocessed(raw, ds, coeffs, source, est, onsets, before, o)
+
+
+def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
+            ) -> xr.Dataset:
+    """The prepared map of :func:`prepare_steps` (its history in ``attrs['history']``, the
+    chirp polynomial in ``attrs['chirp_coefficients']``)."""
+    return prepare_steps(ds, options, base_dir=base_dir).data

@@ -15,7 +15,7 @@ def test_ru_dppz_quick_path_matches_kimopack(shared_data, tmp_path, capsys):
     rc = main(["fit", str(shared_data / RU), "--scheme", "sequential", "--lifetimes", "4,75,1.8e5",
                "--fix-lifetime", "3", "--irf-fwhm", "0.12", "--fix-irf", "--t0", "0", "--fix-t0",
                "--time-range", "0.35", "2000", "--wavelength-range", "320", "770",
-               "--exclude", "380", "405", "--background-before", "-0.5", "--bad-values", "20",
+               "--exclude", "380", "404.5", "--background-before", "-0.5", "--bad-values", "20",
                "--chirp", str(shared_data / CHIRP), "--out", str(out), "--no-figure"])
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
@@ -25,9 +25,12 @@ def test_ru_dppz_quick_path_matches_kimopack(shared_data, tmp_path, capsys):
         assert key in s
     assert s["n_free"] == 2 and s["parameters"]["tau3"]["fixed"]
     t1, t2, t3 = s["lifetimes_ps"]
-    # issue #3: within 5 % of KiMoPack's 4.25 ps and 74.5 ps (we get 4.14 and 70.9: −2.6 %,
-    # −4.8 %; τ2's standard error is 2.8 ps, so the difference is 1.3σ)
-    assert t1 == pytest.approx(4.25, rel=0.05) and t2 == pytest.approx(74.5, rel=0.05)
+    # KiMoPack 7.14.1 on the same file with the same settings (benchmarks/parity_kimopack.py,
+    # results/parity_kimopack.json): τ1 = 4.01794 ps, τ2 = 65.3686 ps. We get 4.089 and 64.83
+    # (+1.8 %, −0.8 %); KiMoPack's scatter cut [380, 405) keeps 405 nm, hence 404.5 here. The
+    # rest is KiMoPack filling the cells beyond the last delay with 0 (its 0.35–1700 ps fit
+    # agrees with ours to 4e-5, and both engines agree to 1e-5 on KiMoPack's own matrix).
+    assert t1 == pytest.approx(4.01794, rel=0.02) and t2 == pytest.approx(65.3686, rel=0.02)
     assert t3 == 1.8e5
     printed = capsys.readouterr()
     assert "FitResult  converged" in printed.out and "iteration" in printed.err

@@ -40,41 +40,11 @@ __all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profi
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
             ) -> xr.Dataset:
-    """Apply preprocessing options to one TA dataset (in KiMoPack's order).
+    """Apply preprocessing options to one TA dataset: :func:`hotcarrier.preprocess.prepare`
+    (background taken per wavelength before its own time zero, after the chirp is known)."""
+    from ..preprocess import prepare as _prepare
 
-    ``options`` keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack
-    sentinel), ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract
-    the mean of earlier delays), ``chirp`` (file path, relative to ``base_dir``, coefficient
-    list, or "auto"), ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
-    ``exclude`` list of [lo, hi] nm bands (dropped).
-    """
-    from .. import preprocess as pp
-    from ..dataset import TIME_DIM
-
-    o = options or {}
-    if o.get("bad_values") is not None:
-        ds = pp.mask_bad_values(ds, threshold=float(o["bad_values"]))
-    t = ds[TIME_DIM].values
-    if o.get("merge_duplicate_delays", True) and np.any(np.diff(t) == 0):
-        ds = pp.merge_duplicate_delays(ds)
-    if o.get("background_before") is not None:
-        ds = pp.subtract_background(ds, before=float(o["background_before"]))
-    chirp = o.get("chirp")
-    if chirp is not None:
-        if isinstance(chirp, str) and chirp == "auto":
-            coeffs = pp.estimate_chirp(ds).coeffs
-        elif isinstance(chirp, (str, Path)):  # relative to base_dir (an absolute path stays)
-            coeffs = pp.read_chirp_file(Path(base_dir or ".") / chirp)
-        else:
-            coeffs = np.asarray(chirp, float)
-        ds = pp.chirp_correct(ds, coeffs)
-    tr, wr = o.get("time_range"), o.get("wavelength_range")
-    if tr is not None or wr is not None:
-        ds = pp.crop(ds, delay=tuple(tr) if tr is not None else None,
-                     wavelength=tuple(wr) if wr is not None else None)
-    for lo, hi in o.get("exclude", []) or []:
-        ds = pp.exclude_band(ds, float(lo), float(hi))
-    return ds
+    return _prepare(ds, options, base_dir=base_dir)
 
 
 def _load(item, model: TargetModel, base_dir):
