@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["overview", "trace_overview", "lifetime_density_figure", "save_figure"]
+__all__ = ["overview", "trace_overview", "lifetime_density_figure", "save_figure",
+           "preprocess_figure", "robust_limit"]
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:
@@ -27,6 +28,152 @@ def save_figure(fig, path, dpi: int = 120) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
     return path
+
+
+def robust_limit(values, percentile: float = 99.5) -> float:
+    """Symmetric colour/axis limit: the ``percentile`` of ``|values|`` (finite cells), so one
+    spike or collapsed component does not flatten the rest; 1.0 when nothing is finite."""
+    a = np.abs(np.asarray(values, float))
+    a = a[np.isfinite(a)]
+    lim = float(np.percentile(a, percentile)) if a.size else 0.0
+    return lim if lim > 0 else 1.0
+
+
+def _map(ax, fig, t, wl, values, *, lim=None, linthresh=1.0, label=""):
+    """Signal map (wavelength × delay on a linear–log axis); NaN/masked cells grey."""
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="0.75")
+    lim = robust_limit(values) if lim is None else lim
+    m = ax.pcolormesh(wl, t, np.ma.masked_invalid(values), cmap=cmap, vmin=-lim, vmax=lim,
+                      shading="nearest", rasterized=True)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    ax.set(xlabel="wavelength (nm)", ylabel="delay (ps, linear–log)")
+    fig.colorbar(m, ax=ax, label=label)
+    return m
+
+
+def preprocess_figure(steps, *, linthresh: float = 1.0):
+    """Figure of what :func:`hotcarrier.preprocess.prepare_steps` did (``Preprocessed``).
+
+    Panels: the map as read (bad cells grey) with the chirp onsets, the polynomial t0(λ) and
+    the background window drawn over it; the prepared map (what is fitted; gaps at excluded
+    bands, grey masked cells); its singular values; the first three left (delay) and right
+    (wavelength) singular vectors; and the preprocessing history. Returns a
+    :class:`matplotlib.figure.Figure` (save it with :func:`save_figure`).
+    """
+    from matplotlib.figure import Figure
+
+    from .dataset import SIGNAL, SPECTRAL_DIM, TIME_DIM, fit_mask
+    from .svd import svd
+
+    raw, data = steps.raw, steps.data
+    units = data[SIGNAL].attrs.get("units", "")
+    fig = Figure(figsize=(18, 10), layout="constrained")
+    axes = fig.subplots(2, 3)
+    rt, rw = raw[TIME_DIM].values, raw[SPECTRAL_DIM].values
+    rv = np.where(fit_mask(raw), raw[SIGNAL].transpose(TIME_DIM, SPECTRAL_DIM).values, np.nan)
+    pt, pw = data[TIME_DIM].values, data[SPECTRAL_DIM].values
+    pv = np.where(fit_mask(data), data[SIGNAL].transpose(TIME_DIM, SPECTRAL_DIM).values, np.nan)
+    lim = robust_limit(pv)
+    ax = axes[0, 0]
+    _map(ax, fig, rt, rw, rv, lim=lim, linthresh=linthresh, label=f"ΔA ({units})")
+    n_bad = int((~fit_mask(raw)).sum())
+    title = f"as read ({n_bad} masked cell(s) grey)"
+    if steps.chirp is not None:
+        wl = np.linspace(rw.min(), rw.max(), 400)
+        t0 = np.polyval(steps.chirp, wl)
+        src = str(steps.chirp_source or "")
+        src = "file " + Path(src[5:]).name if src.startswith("file ") else src
+        ax.plot(wl, t0, "k-", lw=1.5, label=f"chirp t0(λ) ({src})")
+        on = steps.onsets
+        if on is not None:
+            y = on.values
+            if steps.estimate is not None:
+                used = steps.estimate.used & np.isfinite(y)
+            else:  # the onsets the rms uses (robust: zero crossings of ΔA left out)
+                r = y - np.polyval(steps.chirp, on[SPECTRAL_DIM].values)
+                ok = np.isfinite(r)
+                mad = 1.4826 * np.median(np.abs(r[ok])) if ok.any() else 0.0
+                used = ok & (np.abs(r) <= max(3 * mad, 1e-12))
+            ax.plot(on[SPECTRAL_DIM].values[used], y[used], ".", color="k", ms=3,
+                    label="half-max onsets")
+            rej = np.isfinite(y) & ~used
+            if rej.any():
+                ax.plot(on[SPECTRAL_DIM].values[rej], y[rej], "x", color="C1", ms=4,
+                        label="onsets left out")
+        rec = steps.record()
+        if rec["chirp_rms_ps"] is not None:
+            title += f"\nchirp rms {rec['chirp_rms_ps']:.3g} ps about {rec['chirp_onsets_used']} onsets"
+    if steps.background_before is not None:
+        wl = np.linspace(rw.min(), rw.max(), 400)
+        t0 = np.zeros_like(wl) if steps.chirp is None else np.polyval(steps.chirp, wl)
+        ax.plot(wl, t0 + steps.background_before, "--", color="C2", lw=1.2,
+                label=f"background window ends (t0 {steps.background_before:+g} ps)")
+    if ax.lines:
+        ax.legend(fontsize=7, loc="lower right", framealpha=0.8)
+    ax.set_title(title, fontsize=10)
+    ax = axes[0, 1]
+    _map(ax, fig, pt, _with_gaps(pw), _gap_columns(pw, pv), lim=lim, linthresh=linthresh,
+         label=f"ΔA ({units})")
+    ax.set_title(f"prepared: {pt.size} delays × {pw.size} wavelengths "
+                 f"({int((~fit_mask(data)).sum())} masked cells)", fontsize=10)
+    sv = svd(data)
+    ax = axes[0, 2]
+    k = min(15, sv.sizes["component"])
+    ax.semilogy(np.arange(1, k + 1), sv["singular_value"].values[:k], "o")
+    ax.set(xlabel="component", ylabel=f"singular value ({units})",
+           title="SVD of the prepared map")
+    ax = axes[1, 0]
+    for j in range(min(3, k)):
+        ax.plot(sv[TIME_DIM].values, sv["lsv"].values[:, j], label=f"component {j + 1}")
+    _delay_axis(ax, linthresh)
+    ax.set(ylabel="left singular vector", title="SVD: kinetics")
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    for j in range(min(3, k)):
+        w = sv[SPECTRAL_DIM].values
+        ax.plot(_with_gaps(w), _gap_columns(w, sv["rsv"].values[j][None, :])[0],
+                label=f"component {j + 1}")
+    ax.set(xlabel="wavelength (nm)", ylabel="right singular vector", title="SVD: spectra")
+    ax.legend(fontsize=8)
+    ax = axes[1, 2]
+    ax.axis("off")
+    import textwrap
+
+    lines = [textwrap.fill(f"{i + 1}. {h}", 80, subsequent_indent="    ")
+             for i, h in enumerate(steps.history)]
+    ax.text(0.0, 1.0, "preprocessing history\n" + "\n".join(lines), va="top", ha="left",
+            family="monospace", fontsize=6.5, transform=ax.transAxes)
+    fig.suptitle(str(data.attrs.get("source_file", "")), fontsize=11)
+    return fig
+
+
+def _gap_step(w: np.ndarray) -> float:
+    d = np.diff(np.asarray(w, float))
+    return float(np.median(d)) if d.size else 0.0
+
+
+def _with_gaps(w: np.ndarray) -> np.ndarray:
+    """Wavelengths with a NaN inserted wherever the spacing exceeds 2.5 × its median (an
+    excluded band), so lines and maps show a gap there instead of bridging it."""
+    w = np.asarray(w, float)
+    step = _gap_step(w)
+    if step <= 0:
+        return w
+    cut = np.flatnonzero(np.diff(w) > 2.5 * step)
+    return np.insert(w, cut + 1, w[cut] + step) if cut.size else w
+
+
+def _gap_columns(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` (…, wavelength) with NaN columns where :func:`_with_gaps` inserts them."""
+    w = np.asarray(w, float)
+    step = _gap_step(w)
+    v = np.asarray(values, float)
+    if step <= 0:
+        return v
+    cut = np.flatnonzero(np.diff(w) > 2.5 * step)
+    return np.insert(v, cut + 1, np.nan, axis=-1) if cut.size else v
 
 
 def _delay_axis(ax, linthresh: float) -> None:

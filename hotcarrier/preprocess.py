@@ -22,6 +22,7 @@ intermediate map, the chirp polynomial and its onsets for ``hotcarrier inspect``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,8 @@ __all__ = [
     "crop", "exclude_band", "mask_bad_values", "merge_duplicate_delays", "average_scans",
     "subtract_background", "subtract_dataset", "read_chirp_file", "chirp_correct",
     "find_onsets", "estimate_chirp", "ChirpEstimate", "svd", "KIMOPACK_SENTINEL",
-    "prepare", "prepare_steps", "Preprocessed", "PREPROCESS_OPTIONS",
+    "prepare", "prepare_steps", "Preprocessed", "PREPROCESS_OPTIONS", "preprocessing_record",
+    "chirp_rms",
 ]
 
 KIMOPACK_SENTINEL = -21.47483647
@@ -459,16 +461,8 @@ class Preprocessed:
         return history(self.data)
 
     def record(self) -> dict:
-        """JSON-able record: options, history, chirp coefficients and its rms about the onsets."""
-        rec = {"options": _jsonable(self.options), "history": self.history,
-               "chirp_coefficients": None if self.chirp is None else [float(x) for x in self.chirp],
-               "chirp_source": self.chirp_source, "chirp_rms_ps": None,
-               "chirp_onsets_used": None, "background_before_ps": self.background_before}
-        if self.chirp is not None and self.onsets is not None:
-            rms, n = chirp_rms(self.chirp, self.onsets,
-                               None if self.estimate is None else self.estimate.used)
-            rec["chirp_rms_ps"], rec["chirp_onsets_used"] = rms, n
-        return rec
+        """JSON-able record (:func:`preprocessing_record` of the prepared map)."""
+        return preprocessing_record(self.data)
 
 
 def _jsonable(o):
@@ -483,15 +477,23 @@ def _jsonable(o):
     return o
 
 
-def chirp_rms(coeffs, onsets: xr.DataArray, used=None) -> tuple[float | None, int]:
-    """RMS (ps) of ``onsets`` about the chirp polynomial and the number of onsets used (the
-    finite ones, or ``used``)."""
+def chirp_rms(coeffs, onsets: xr.DataArray, used=None, *, n_sigma: float = 3.0
+              ) -> tuple[float | None, int]:
+    """RMS (ps) of ``onsets`` about the chirp polynomial and the number of onsets it uses.
+
+    ``used`` selects the onsets (those kept by :func:`estimate_chirp`); without it, onsets
+    farther than ``n_sigma`` robust standard deviations (1.4826 × MAD) from the polynomial are
+    left out (zero crossings of ΔA, scatter), as :func:`estimate_chirp` does.
+    """
     w, y = onsets[SPECTRAL_DIM].values, onsets.values
     keep = np.isfinite(y) if used is None else np.asarray(used, bool) & np.isfinite(y)
     if not keep.any():
         return None, 0
-    r = y[keep] - np.polyval(coeffs, w[keep])
-    return float(np.sqrt(np.mean(r**2))), int(keep.sum())
+    r = y - np.polyval(coeffs, w)
+    if used is None:
+        mad = 1.4826 * np.median(np.abs(r[keep]))
+        keep &= np.abs(r) <= max(n_sigma * mad, 1e-12)
+    return float(np.sqrt(np.mean(r[keep] ** 2))), int(keep.sum())
 
 
 def _chirp_coeffs(chirp, base_dir):
@@ -545,9 +547,31 @@ def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,
                   wavelength=tuple(wr) if wr is not None else None)
     for lo, hi in o.get("exclude", []) or []:
         ds = exclude_band(ds, float(lo), float(hi))
+    ds = ds.copy(deep=False)  # new attrs: the input stays untouched
+    ds.attrs = dict(ds.attrs)
     if coeffs is not None:
-        ds.attrs["chirp_coefficients"] = np.asarray(coeffs, float)
+        rms, n = chirp_rms(coeffs, onsets, None if est is None else est.used)
+        ds.attrs.update(chirp_coefficients=np.asarray(coeffs, float), chirp_source=source,
+                        chirp_rms_ps=np.nan if rms is None else rms, chirp_onsets_used=n)
+    ds.attrs["preprocess_options"] = json.dumps(_jsonable(o))
     return Preprocessed(raw, ds, coeffs, source, est, onsets, before, o)
+
+
+def preprocessing_record(ds: xr.Dataset) -> dict:
+    """JSON-able record of how ``ds`` was prepared (from its attrs, see :func:`prepare`):
+    ``options``, ``history`` (steps, oldest first), ``chirp_coefficients`` (highest power
+    first, ps at λ/nm, or None), ``chirp_source``, ``chirp_rms_ps`` (rms of the half-maximum
+    onsets about the polynomial) and ``chirp_onsets_used``."""
+    from .dataset import history
+
+    a = ds.attrs
+    c = a.get("chirp_coefficients")
+    rms = a.get("chirp_rms_ps")
+    return {"options": json.loads(a.get("preprocess_options", "{}")), "history": history(ds),
+            "chirp_coefficients": None if c is None else [float(x) for x in np.atleast_1d(c)],
+            "chirp_source": a.get("chirp_source"),
+            "chirp_rms_ps": None if rms is None or not np.isfinite(rms) else float(rms),
+            "chirp_onsets_used": None if c is None else int(a.get("chirp_onsets_used", 0))}
 
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None

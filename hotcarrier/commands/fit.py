@@ -12,7 +12,7 @@ import time
 
 from ._options import add_preprocess_options, preprocess_overrides
 
-__all__ = ["add_parser", "add_model_arguments", "build_model", "run"]
+__all__ = ["add_parser", "add_model_arguments", "build_model", "run", "write_preprocess_figures"]
 
 
 def _floats(text: str) -> list[float]:
@@ -50,13 +50,14 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
     p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
-                   "overview.png)")
+                   "overview.png, preprocess.png)")
     add_model_arguments(p)
     o = p.add_argument_group("fit options")
     o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",
                    help="also compute a profile-likelihood interval for PARAM (repeatable)")
-    o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
+    o.add_argument("--no-figure", action="store_true",
+                   help="do not write overview.png and preprocess.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
     o.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
@@ -86,6 +87,25 @@ def build_model(args):
     return model
 
 
+def write_preprocess_figures(data, model, out) -> list[str]:
+    """``preprocess.png`` (``preprocess_<n>.png`` for the n-th of several datasets): the
+    figure of ``hotcarrier inspect`` for each data file, with the model's preprocessing."""
+    from pathlib import Path
+
+    from ..io import load_ta
+    from ..plotting import preprocess_figure, save_figure
+    from ..preprocess import prepare_steps
+
+    base = Path(model.source).parent if Path(model.source).is_file() else None
+    names = []
+    for i, item in enumerate(data):
+        name = "preprocess.png" if i == 0 else f"preprocess_{i + 1}.png"
+        steps = prepare_steps(load_ta(item), model.preprocess, base_dir=base)
+        save_figure(preprocess_figure(steps), Path(out) / name)
+        names.append(name)
+    return names
+
+
 def run(args) -> int:
     """Run the fit and write the outputs."""
     from ..api import fit, model_kind
@@ -108,8 +128,10 @@ def run(args) -> int:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)
     out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
+    figures = [] if args.no_figure or res.model_type != "target" else \
+        write_preprocess_figures(args.data, model, out)
     print(res)
     written = (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
-               + ([] if args.no_figure else ["overview.png"]))
+               + ([] if args.no_figure else ["overview.png"]) + figures)
     print(f"wrote {out}/ ({', '.join(written)})")
     return 0

@@ -277,6 +277,11 @@ class FitResult:
         chi2 = math.nan if s["chi2_reduced"] is None else float(s["chi2_reduced"])
         ds.attrs = {**ds.attrs, "summary_json": json.dumps(s), "converged": int(s["converged"]),
                     "chi2_reduced": chi2, "n_steps": int(s["n_iterations"])}
+        for d, rec in enumerate(s.get("preprocessing") or []):  # readable without the JSON
+            sfx = f"_{d + 1}" if len(s["preprocessing"]) > 1 else ""
+            ds.attrs["preprocessing_history" + sfx] = "\n".join(rec.get("history", []))
+            if rec.get("chirp_coefficients"):
+                ds.attrs["chirp_coefficients" + sfx] = np.asarray(rec["chirp_coefficients"])
         return ds
 
     def to_netcdf(self, path) -> Path:

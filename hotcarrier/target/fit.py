@@ -341,6 +341,9 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
         taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
         summary["lifetimes_ps"] = [p["value"] for p in taus]
         summary["lifetimes_stderr_ps"] = [p["stderr"] for p in taus]
+    from ..preprocess import preprocessing_record
+
+    summary["preprocessing"] = [preprocessing_record(ds) for ds in s.datasets]
 
     def profiler(name: str, **kw):
         with x64():
