@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["overview", "trace_overview", "lifetime_density_figure", "save_figure",
-           "preprocess_figure", "robust_limit"]
+__all__ = ["overview", "overview_figure", "trace_overview", "lifetime_density_figure",
+           "save_figure", "preprocess_figure", "trace_overview_figure", "robust_limit", "pick_traces", "format_lifetime",
+           "SPECTRA_NAMES"]
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:
@@ -182,86 +183,244 @@ def _delay_axis(ax, linthresh: float) -> None:
     ax.set_xlabel("delay (ps)")
 
 
-def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: int = 110) -> Path:
-    """Write the overview figure of ``result`` (FitResult) to ``path`` atomically.
+SPECTRA_NAMES = {"parallel": ("DAS", "decay-associated spectra"),
+                 "sequential": ("EAS", "evolution-associated spectra"),
+                 "target": ("SAS", "species-associated spectra")}
+"""What the compartment spectra of each scheme are called (a sequential scheme's are EAS)."""
 
-    Panels per dataset: data and residual maps, traces with fits at ``n_traces`` wavelengths,
-    residual SVD; then SAS, DAS, populations and the residual's left singular vectors.
-    ``linthresh`` (ps) is the half-width of the linear part of the time axes; the format
-    follows the extension of ``path``.
+
+def format_lifetime(tau_ps: float, err_ps: float | None = None) -> str:
+    """``τ ± σ`` in natural units (:func:`hotcarrier.fitting.result.format_time`)."""
+    from .fitting.result import format_time
+
+    return format_time(tau_ps, err_ps)
+
+
+def pick_traces(wl, data, n: int = 4, *, valid=None) -> list[int]:
+    """Indices of ``n`` informative wavelengths of a map (delay × wavelength).
+
+    By amplitude (99th percentile of |ΔA|), skipping wavelengths next to an excluded band or
+    the edges (pump scatter and detector edges live there) and near-duplicates: a pick must
+    lie ≥ span/(3n) from the others and its normalised trace must differ from theirs
+    (|correlation| < 0.97), relaxed step by step when too few qualify.
+    """
+    wl = np.asarray(wl, float)
+    v = np.where(np.ones_like(data, bool) if valid is None else valid, data, np.nan)
+    with np.errstate(all="ignore"):
+        amp = np.nanpercentile(np.abs(v), 99, axis=0) if v.size else np.zeros(wl.size)
+    amp = np.where(np.isfinite(amp), amp, 0.0)
+    if wl.size <= n:
+        return list(range(wl.size))
+    step = _gap_step(wl)
+    near_gap = np.zeros(wl.size, bool)
+    near_gap[:2] = near_gap[-2:] = True
+    for c in np.flatnonzero(np.diff(wl) > 2.5 * step):
+        near_gap[max(c - 2, 0):c + 4] = True
+    frac_valid = np.mean(np.isfinite(v), axis=0)
+    norm = np.nan_to_num(v / np.maximum(amp, 1e-300))
+    order = np.argsort(-amp)
+    span = wl.max() - wl.min()
+    for sep, corr in ((span / (3 * n), 0.97), (span / (6 * n), 0.995), (0.0, 1.01)):
+        picks: list[int] = []
+        for j in order:
+            if near_gap[j] and sep > 0 or frac_valid[j] < 0.5 or amp[j] == 0:
+                continue
+            if any(abs(wl[j] - wl[k]) < sep for k in picks):
+                continue
+            if any(abs(_corr(norm[:, j], norm[:, k])) >= corr for k in picks):
+                continue
+            picks.append(int(j))
+            if len(picks) == n:
+                return sorted(picks)
+    return sorted(picks) if picks else list(range(min(n, wl.size)))
+
+
+def _corr(a, b) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    d = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / d) if d > 0 else 0.0
+
+
+def _spectra_panel(ax, wl, curves, labels, units, title):
+    """Spectra with gaps at excluded bands and a robust y-range: a curve far off the scale of
+    the others (a collapsed, non-identifiable component) is drawn clipped and labelled."""
+    wg = _with_gaps(wl)
+    scales = [robust_limit(c, 99.0) for c in curves]
+    typical = float(np.median(scales)) if scales else 1.0
+    sane = [c for c, sc in zip(curves, scales) if sc <= 30 * typical]
+    lim = 1.15 * max((robust_limit(c, 100.0) for c in sane), default=1.0)
+    for c, lab, sc in zip(curves, labels, scales):
+        off = sc > 30 * typical
+        ax.plot(wg, _gap_columns(wl, np.asarray(c)[None, :])[0],
+                label=lab + (f" (off scale, |A| ~ {sc:.2g})" if off else ""),
+                ls=":" if off else "-")
+    ax.set_ylim(-lim, lim)
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set(title=title, xlabel="wavelength (nm)", ylabel=f"amplitude ({units})")
+    if curves:
+        ax.legend(fontsize=8)
+
+
+def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces=None):
+    """The overview :class:`matplotlib.figure.Figure` of a target/global fit (``result``).
+
+    Per dataset: data and residual maps (linear–log delays, robust colour scale, gaps at
+    excluded bands), traces with their fits at ``traces`` (nm; default :func:`pick_traces`)
+    and the residual SVD. Then the spectra named for the scheme (DAS of a parallel model, EAS
+    of a sequential one, SAS of a target model) and the DAS labelled by lifetime, the
+    coherent-artefact and baseline spectra, and the populations. A single-wavelength fit gets
+    a trace-and-residual layout.
     """
     from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
     ds = result.dataset
+    summ = result.summary()
+    scheme = summ["model"].get("scheme") or "target"
     sfx = [v[len("data"):] for v in map(str, ds.data_vars) if v == "data" or v.startswith("data_")]
+    s0 = sfx[0]
+    wdim0 = ds["data" + s0].dims[1]
+    single = all(ds["data" + s].shape[1] == 1 for s in sfx)
     nrow = len(sfx) + 1
-    fig = Figure(figsize=(20, 4.0 * nrow))
-    axes = fig.subplots(nrow, 4, squeeze=False)
+    fig = Figure(figsize=(20 if not single else 15, 4.2 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, 4 if not single else 3, squeeze=False)
+    units = ds["data" + s0].attrs.get("units", "")
     for r, s in enumerate(sfx):
         data, res = ds["data" + s], ds["residual" + s]
         tdim, wdim = data.dims
         t, wl = ds[tdim].values, ds[wdim].values
-        for ax, arr, title in ((axes[r, 0], data.values, "data"),
-                               (axes[r, 1], res.values, "residual")):
-            lim = float(np.nanpercentile(np.abs(arr), 99.5)) or 1.0
-            m = ax.pcolormesh(wl, t, arr, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="nearest")
-            ax.set_yscale("symlog", linthresh=linthresh)
-            ax.set(xlabel="wavelength (nm)", ylabel="delay (ps)", title=f"{title}{s}")
-            fig.colorbar(m, ax=ax, label=data.attrs.get("units", ""))
+        valid = np.isfinite(res.values)
+        if single:
+            ax = axes[r, 0]
+            ax.plot(t, data.values[:, 0], ".", ms=3, label=f"data {wl[0]:.0f} nm")
+            ax.plot(t, ds["fit" + s].values[:, 0], "-", lw=1.2, label="fit")
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel=f"ΔA ({units})", title=f"trace and fit{s}")
+            ax.legend(fontsize=8)
+            ax = axes[r, 1]
+            ax.plot(t, res.values[:, 0], ".", ms=3)
+            ax.axhline(0, color="0.6", lw=0.5)
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel=f"data − fit ({units})", title=f"residual{s}")
+            ax = axes[r, 2]
+            ax.axis("off")
+            continue
+        lim = robust_limit(np.where(valid, data.values, np.nan))
+        _map(axes[r, 0], fig, t, _with_gaps(wl), _gap_columns(wl, np.where(
+            valid, data.values, np.nan)), lim=lim, linthresh=linthresh, label=f"ΔA ({units})")
+        axes[r, 0].set_title(f"data{s} (fitted cells)")
+        _map(axes[r, 1], fig, t, _with_gaps(wl), _gap_columns(wl, res.values),
+             linthresh=linthresh, label=f"data − fit ({units})")
+        axes[r, 1].set_title(f"residual{s}")
         ax = axes[r, 2]
-        amp = np.nanmax(np.abs(data.values), axis=0)
-        picks = np.unique(np.linspace(0, wl.size - 1, n_traces + 2).astype(int)[1:-1])
-        if np.all(np.isfinite(amp)):
-            picks = np.unique(np.r_[picks[:-1], int(np.nanargmax(amp))])
+        if traces:
+            picks = sorted({int(np.argmin(np.abs(wl - x))) for x in traces})
+        else:
+            # by the fit's amplitude: noise at a detector edge does not look like signal
+            picks = pick_traces(wl, ds["fit" + s].values, n_traces, valid=valid)
         for j in picks:
-            line, = ax.plot(t, data.values[:, j], ".", ms=3, label=f"{wl[j]:.0f} nm")
+            line, = ax.plot(t, np.where(valid[:, j], data.values[:, j], np.nan), ".", ms=3,
+                            label=f"{wl[j]:.0f} nm")
             ax.plot(t, ds["fit" + s].values[:, j], "-", color=line.get_color(), lw=1.2)
         _delay_axis(ax, linthresh)
         ax.axhline(0, color="0.6", lw=0.5)
-        ax.set_title(f"traces and fit{s}")
+        ax.set(ylabel=f"ΔA ({units})", title=f"traces and fit{s}")
         ax.legend(fontsize=8)
-        _residual_svd_panel(axes[r, 3], result.residual_svd(s[1:] or None), s)
-    s0 = sfx[0]
-    ax = axes[-1, 0]
-    wdim = ds["data" + s0].dims[1]
-    for sp in ds["species"].values:
-        ax.plot(ds[wdim].values, ds["sas" + s0].sel(species=sp).values, label=str(sp))
-    ax.axhline(0, color="0.6", lw=0.5)
-    ax.set(title="species-associated spectra", xlabel="wavelength (nm)")
-    ax.legend(fontsize=8)
-    ax = axes[-1, 1]
-    if "das" + s0 in ds:
-        for k in ds["decay"].values:
-            tau = float(ds["decay_lifetime"].values[k])
-            ax.plot(ds[wdim].values, ds["das" + s0].sel(decay=k).values, label=f"τ = {tau:.3g} ps")
-        ax.set_title("decay-associated spectra")
+        rsvd = result.residual_svd(s[1:] or None)
+        if rsvd is not None:
+            _residual_svd_panel(axes[r, 3], rsvd, s)
+    row = axes[-1]
+    taus = summ.get("lifetimes_ps") or []
+    errs = summ.get("lifetimes_stderr_ps") or [None] * len(taus)
+    species = [str(x) for x in ds["species"].values]
+    short, long_name = SPECTRA_NAMES.get(scheme, SPECTRA_NAMES["target"])
+    wl0 = ds[wdim0].values
+    if single:
+        ax = row[0]
+        tdim = ds["population" + s0].dims[1]
+        for sp in ds["species"].values:
+            ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values, label=str(sp))
+        _delay_axis(ax, linthresh)
+        ax.set(ylabel="population", title="populations")
         ax.legend(fontsize=8)
+        ax = row[1]
+        amps = ds["sas" + s0].values[:, 0]
+        ax.bar(range(len(species)), amps, tick_label=species)
+        ax.set(ylabel=f"amplitude ({units})", title=f"{short} amplitudes at {wl0[0]:.0f} nm")
+        row[2].axis("off")
     else:
-        ax.text(0.5, 0.5, "DAS not defined\n(degenerate rates)", ha="center", va="center",
-                transform=ax.transAxes)
-    ax.axhline(0, color="0.6", lw=0.5)
-    ax.set_xlabel("wavelength (nm)")
-    ax = axes[-1, 2]
-    tdim = ds["population" + s0].dims[1]
-    for sp in ds["species"].values:
-        ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values, label=str(sp))
-    _delay_axis(ax, linthresh)
-    ax.set_title("populations")
-    ax.legend(fontsize=8)
-    rsvd = result.residual_svd(s0[1:] or None)
-    ax = axes[-1, 3]
-    tdim = rsvd["lsv"].dims[0]
-    for k in range(min(2, rsvd.sizes["component"])):
-        ax.plot(rsvd[tdim].values, rsvd["lsv"].values[:, k] * float(rsvd["ratio"][k]),
-                label=f"component {k + 1} (× s/edge)")
-    _delay_axis(ax, linthresh)
-    ax.set_title(f"residual left singular vectors{s0}")
-    ax.legend(fontsize=8)
-    summ = result.summary()
-    fig.suptitle(f"{summ['model'].get('name', '')}: cost {summ['cost']:.6g}, "
-                 f"RMSE {summ['rmse'] or float('nan'):.3g}, "
+        labels = species
+        if scheme in ("parallel", "sequential") and len(taus) == len(species):
+            labels = [f"{sp}: τ = {format_lifetime(tau, e)}" if scheme == "parallel" else
+                      f"{sp} (decays with τ = {format_lifetime(tau, e)})"
+                      for sp, tau, e in zip(species, taus, errs)]
+        _spectra_panel(row[0], wl0, list(ds["sas" + s0].values), labels, units,
+                       f"{long_name} ({short})")
+        ax = row[1]
+        if scheme != "parallel" and "das" + s0 in ds:
+            lt = ds["decay_lifetime"].values
+            err = dict(zip(np.round(taus, 12), errs)) if taus else {}
+            das_labels = [f"τ = {format_lifetime(float(x), err.get(round(float(x), 12)))}"
+                          for x in lt]
+            _spectra_panel(ax, wl0, list(ds["das" + s0].values), das_labels, units,
+                           "decay-associated spectra (DAS)")
+        elif scheme == "parallel":
+            ax.axis("off")
+            ax.text(0.5, 0.5, "parallel scheme: its spectra ARE the DAS (left)",
+                    ha="center", va="center", transform=ax.transAxes)
+        else:
+            ax.text(0.5, 0.5, "DAS not defined\n(degenerate rates)", ha="center", va="center",
+                    transform=ax.transAxes)
+        extra = [v for v in map(str, ds.data_vars) if v.endswith("_spectrum" + s0)]
+        ax = row[2]
+        if extra:
+            names = [v[:-len("_spectrum" + s0)] for v in extra]
+            pretty = {"artifact0": "coherent artefact (IRF)", "artifact1": "artefact: IRF′",
+                      "artifact2": "artefact: IRF″", "baseline": "baseline (offset)"}
+            _spectra_panel(ax, wl0, [ds[v].values for v in extra],
+                           [pretty.get(n, n) for n in names], units,
+                           "coherent-artefact and baseline spectra")
+        else:
+            tdim = ds["population" + s0].dims[1]
+            for sp in ds["species"].values:
+                ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values,
+                        label=str(sp))
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel="population", title="populations")
+            ax.legend(fontsize=8)
+        ax = row[3]
+        if extra:
+            tdim = ds["population" + s0].dims[1]
+            for sp in ds["species"].values:
+                ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values,
+                        label=str(sp))
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel="population", title="populations")
+            ax.legend(fontsize=8)
+        else:
+            rsvd = result.residual_svd(s0[1:] or None)
+            tdim = rsvd["lsv"].dims[0]
+            for k in range(min(2, rsvd.sizes["component"])):
+                ax.plot(rsvd[tdim].values, rsvd["lsv"].values[:, k] * float(rsvd["ratio"][k]),
+                        label=f"component {k + 1} (× s/edge)")
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel="left singular vector × s/edge",
+                   title=f"residual left singular vectors{s0}")
+            ax.legend(fontsize=8)
+    rmse = summ["rmse"]
+    head = f"{summ['model'].get('name', '')}: "
+    if taus:
+        head += "τ = " + ", ".join(format_lifetime(t, e) for t, e in zip(taus, errs)) + "; "
+    fig.suptitle(head + f"RMSE {rmse if rmse is not None else float('nan'):.3g} {units}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
-    return save_figure(fig, path, dpi)
+    return fig
+
+
+def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, traces=None,
+             dpi: int = 110) -> Path:
+    """Write :func:`overview_figure` of ``result`` to ``path`` atomically (format from the
+    extension); ``traces``: wavelengths (nm) of the trace panel."""
+    return save_figure(overview_figure(result, linthresh=linthresh, n_traces=n_traces,
+                                       traces=traces), path, dpi)
 
 
 def _residual_svd_panel(ax, rsvd, sfx):
@@ -316,7 +475,12 @@ def lifetime_density_figure(lda, path, *, dpi: int = 110) -> Path:
 
 
 def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Path:
-    """Write the figure of a physical-model fit (``result.dataset`` with dim ``row``).
+    """Write :func:`trace_overview_figure` of a physical-model fit to ``path`` atomically."""
+    return save_figure(trace_overview_figure(result, linthresh=linthresh), path, dpi)
+
+
+def trace_overview_figure(result, *, linthresh: float = 1.0):
+    """The figure of a physical-model fit (``result.dataset`` with dim ``row``).
 
     Panels: the sample traces with their fits, the calibration reference, and the visible
     map at three wavelengths when it was fitted; the title gives Φ_inj with its interval.
@@ -359,4 +523,4 @@ def trace_overview(result, path, *, linthresh: float = 1.0, dpi: int = 90) -> Pa
         se = float("nan") if d["stderr"] is None else d["stderr"]
         fig.suptitle(f"{result.summary_dict['model'].get('name', '')}: Φ_inj = "
                      f"{d['value']:.4f} ± {se:.4f} (95 % interval {lo:.4f}–{hi:.4f})")
-    return save_figure(fig, path, dpi)
+    return fig

@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
     o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",
                    help="also compute a profile-likelihood interval for PARAM (repeatable)")
+    o.add_argument("--traces", type=_floats, metavar="NM,NM,...",
+                   help="wavelengths (nm) of the overview's trace panel, e.g. 450,550,650 "
+                   "(default: chosen by amplitude away from excluded bands)")
     o.add_argument("--no-figure", action="store_true",
                    help="do not write overview.png and preprocess.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
@@ -127,7 +130,8 @@ def run(args) -> int:
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)
-    out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
+    out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure,
+                    traces=args.traces)
     figures = [] if args.no_figure or res.model_type != "target" else \
         write_preprocess_figures(args.data, model, out)
     print(res)

@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
-           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS"]
+           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS", "natural_time",
+           "format_time", "lifetime_warnings"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -145,6 +146,66 @@ def pdg_round(value: float, err: float | None) -> tuple[str, str]:
     return f"{round(value / q) * q:.0f}", f"{round(err / q) * q:.0f}"
 
 
+def natural_time(value_ps: float) -> tuple[float, str]:
+    """(scale, unit) for showing a time given in ps: fs below 1 ps, ps, ns from 1000 ps,
+    µs from 10⁶ ps; divide by ``scale``."""
+    a = abs(float(value_ps)) if value_ps is not None and math.isfinite(value_ps) else 1.0
+    return ((1e-3, "fs") if a < 1.0 else (1.0, "ps") if a < 1e3 else
+            (1e3, "ns") if a < 1e6 else (1e6, "µs"))
+
+
+def format_time(value_ps: float, err_ps: float | None = None) -> str:
+    """``value ± err`` (ps in) in natural units, digits set by the uncertainty
+    (:func:`pdg_round`); 4 significant digits without one."""
+    if value_ps is None or not math.isfinite(value_ps):
+        return "∞" if value_ps is not None and math.isinf(value_ps) else "n/a"
+    scale, unit = natural_time(value_ps)
+    if err_ps is None or not math.isfinite(err_ps) or err_ps <= 0:
+        return f"{value_ps / scale:.4g} {unit}"
+    v, e = pdg_round(value_ps / scale, err_ps / scale)
+    return f"{v} ± {e} {unit}"
+
+
+def lifetime_warnings(lifetimes_ps, fixed=None, *, irf_fwhm_ps: float | None = None,
+                      first_delay_ps: float | None = None, window_ps: float | None = None,
+                      collapse_rtol: float = 0.05) -> list[str]:
+    """Plain-language warnings on fitted lifetimes (ps) the data cannot support.
+
+    A free lifetime below 1/5 of the IRF FWHM is not resolved (it absorbs the coherent
+    artefact or a step); one below 1/3 of the first fitted delay after time zero has decayed
+    before the data start; one beyond 5 × the measured window is only a constant offset;
+    two free lifetimes within ``collapse_rtol`` of each other describe one process.
+    """
+    taus = [float(t) for t in lifetimes_ps]
+    fixed = list(fixed) if fixed is not None else [False] * len(taus)
+    out = []
+    free = [i for i, f in enumerate(fixed) if not f]
+    for i in free:
+        tau, name = taus[i], f"τ{i + 1} = {format_time(taus[i])}"
+        if irf_fwhm_ps and tau < irf_fwhm_ps / 5:
+            out.append(f"{name} is far below the instrument response (FWHM "
+                       f"{format_time(irf_fwhm_ps)}): it cannot be resolved and probably "
+                       "absorbs the coherent artefact or the rise; add a coherent-artefact "
+                       "component or remove this lifetime")
+        elif first_delay_ps and first_delay_ps > 0 and tau < first_delay_ps / 3:
+            out.append(f"{name} is far below the first fitted delay after time zero "
+                       f"({format_time(first_delay_ps)}): that component has decayed before "
+                       "the data start, so its lifetime and spectrum are not determined; "
+                       "start the time range earlier or remove this lifetime")
+        if window_ps and tau > 5 * window_ps:
+            out.append(f"{name} is far beyond the measured window ({format_time(window_ps)}): "
+                       "the data see it only as a constant offset; report it as "
+                       f"'≫ {format_time(window_ps)}', or fix it / use a baseline instead")
+    for a in range(len(free)):
+        for b in range(a + 1, len(free)):
+            i, j = free[a], free[b]
+            if abs(taus[i] - taus[j]) <= collapse_rtol * max(taus[i], taus[j]):
+                out.append(f"τ{i + 1} = {format_time(taus[i])} and τ{j + 1} = "
+                           f"{format_time(taus[j])} have collapsed onto each other: the data "
+                           "show one process there; fit one lifetime fewer")
+    return out
+
+
 class FitResult:
     """Result of a fit.
 
@@ -230,13 +291,18 @@ class FitResult:
                  f"   wall {s['wall_time_s']:.1f} s"]
         rows = [("name", "value", "±1σ", "unit", "")]
         for name, p in s["parameters"].items():
+            unit, scale = p.get("unit", ""), 1.0
+            if unit == "ps":  # times in natural units: 120 fs, 2.54 ns
+                scale, unit = natural_time(p["value"])
+            val = p["value"] / scale
+            err = None if p["stderr"] is None else p["stderr"] / scale
             if p.get("expr"):
-                v, e = pdg_round(p["value"], p["stderr"])
+                v, e = pdg_round(val, err)
                 note = f"= {p['expr']}"
             elif p["fixed"]:
-                v, e, note = f"{p['value']:.6g}", "", "fixed"
+                v, e, note = f"{val:.6g}", "", "fixed"
             else:
-                v, e = pdg_round(p["value"], p["stderr"])
+                v, e = pdg_round(val, err)
                 flags = []
                 if p["stderr"] is None:
                     flags.append("not identifiable")
@@ -246,12 +312,16 @@ class FitResult:
                 lo, hi = p.get("min"), p.get("max")
                 if lo is not None or hi is not None:
                     note = (f"({_b(lo, '-∞')}, {_b(hi, '∞')}) " + note).strip()
-            rows.append((name, v, e, p.get("unit", ""), note))
+            rows.append((name, v, e, unit, note))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         for r in rows:
             lines.append("  " + "  ".join(r[i].ljust(w[i]) for i in range(4)) + "  " + r[4])
         if s.get("lifetimes_ps"):
-            lines.append("  lifetimes (ps): " + ", ".join(f"{x:.4g}" for x in s["lifetimes_ps"]))
+            errs = s.get("lifetimes_stderr_ps") or [None] * len(s["lifetimes_ps"])
+            lines.append("  lifetimes: " + ", ".join(
+                format_time(x, e) for x, e in zip(s["lifetimes_ps"], errs)))
+        for w in s.get("lifetime_warnings") or []:
+            lines.append(f"  warning: {w}")
         for name, d in s.get("derived", {}).items():
             if isinstance(d, dict) and "value" in d and "ci95" in d:
                 v, e = pdg_round(d["value"], d.get("stderr"))
@@ -269,6 +339,16 @@ class FitResult:
         import html
 
         return f"<pre>{html.escape(repr(self))}</pre>"
+
+    # ------------------------------------------------------------------ figures
+    def plot(self, *, traces=None, n_traces: int = 4, linthresh: float = 1.0):
+        """The overview figure as a :class:`matplotlib.figure.Figure` (a notebook shows it;
+        ``fig.savefig(path)`` saves it). ``traces``: wavelengths (nm) of the trace panel."""
+        from ..plotting import overview_figure, trace_overview_figure
+
+        if self.model_type == "hotcarrier":
+            return trace_overview_figure(self, linthresh=linthresh)
+        return overview_figure(self, traces=traces, n_traces=n_traces, linthresh=linthresh)
 
     # ------------------------------------------------------------------ I/O
     def to_dataset(self) -> xr.Dataset:
@@ -301,8 +381,9 @@ class FitResult:
         summary = json.loads(ds.attrs["summary_json"])
         return cls(ds, summary)
 
-    def write(self, out_dir, *, netcdf: bool = True, figure: bool = True) -> Path:
-        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir``."""
+    def write(self, out_dir, *, netcdf: bool = True, figure: bool = True, traces=None) -> Path:
+        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir``
+        (``traces``: wavelengths in nm for the figure's trace panel)."""
         from ..io.atomic import atomic_path
 
         out = Path(out_dir)
@@ -314,8 +395,10 @@ class FitResult:
         if figure:
             from ..plotting import overview, trace_overview
 
-            draw = trace_overview if self.model_type == "hotcarrier" else overview
-            draw(self, out / "overview.png")
+            if self.model_type == "hotcarrier":
+                trace_overview(self, out / "overview.png")
+            else:
+                overview(self, out / "overview.png", traces=traces)
         return out
 
     # ------------------------------------------------------------------ residual SVD
