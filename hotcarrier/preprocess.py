@@ -249,29 +249,62 @@ def subtract_background(ds: xr.Dataset, *, before: float = -0.5, chirp=None) -> 
                            if none.any() else ""))
 
 
-def subtract_dataset(ds: xr.Dataset, other: xr.Dataset, *, scale: float = 1.0) -> xr.Dataset:
+def subtract_dataset(ds: xr.Dataset, other: xr.Dataset, *, scale: float = 1.0,
+                     outside: str = "error", unusable_warning: float = 0.5) -> xr.Dataset:
     """Subtract ``scale`` × a measured solvent / coherent-artefact dataset.
 
-    ``other`` is linearly interpolated onto the grid of ``ds`` when the axes differ; cells
-    outside its range become NaN (counted in the history). Both must use the same signal unit.
+    ``other`` is linearly interpolated onto the grid of ``ds`` when the axes differ (its
+    masked or NaN cells are left out first). Cells of ``ds`` outside the delays or
+    wavelengths of ``other``: ``outside="error"`` (default) refuses with the two ranges,
+    ``"zero"`` subtracts nothing there (a solvent artefact is over once its scan ends),
+    ``"nan"`` makes them NaN (they drop out of a fit). A warning says so when more than
+    ``unusable_warning`` of the valid cells become unusable. Both must use the same signal unit.
     """
     ds, other = _ordered(ds), _ordered(other)
     u1, u2 = ds[SIGNAL].attrs.get("units"), other[SIGNAL].attrs.get("units")
     if u1 != u2:
         raise _problem(f"subtract_dataset: signal units differ ({u1!r} vs {u2!r}); convert "
                        "one of them first", ds)
+    if outside not in ("error", "zero", "nan"):
+        raise _problem(f"subtract_dataset: outside={outside!r}; expected 'error', 'zero' or "
+                       "'nan'", ds)
+    name = other.attrs.get("source_file") or other.attrs.get("title") or "dataset"
+    clean = other.copy()
+    clean[SIGNAL] = other[SIGNAL].where(fit_mask(other))
     if all(np.array_equal(ds[d].values, other[d].values) for d in (TIME_DIM, SPECTRAL_DIM)):
-        ref, how = other[SIGNAL].values, "same grid"
+        ref, how = clean[SIGNAL].values, "same grid"
     else:
-        ref = _interp2(other, ds[TIME_DIM].values, ds[SPECTRAL_DIM].values)
+        ref = _interp2(clean, ds[TIME_DIM].values, ds[SPECTRAL_DIM].values)
         how = "interpolated onto this grid"
+    valid = np.isfinite(ds[SIGNAL].values) & fit_mask(ds)
+    gap = np.isnan(ref) & valid
+    n_out = int(gap.sum())
+    if n_out and outside == "error":
+        t, w = other[TIME_DIM].values, other[SPECTRAL_DIM].values
+        raise _problem(
+            f"subtract_dataset: {name} covers delays {_g(t.min())}…{_g(t.max())} ps and "
+            f"wavelengths {_g(w.min())}…{_g(w.max())} nm, but {n_out} valid cell(s) of this "
+            f"map ({_g(ds[TIME_DIM].values.min())}…{_g(ds[TIME_DIM].values.max())} ps, "
+            f"{_g(ds[SPECTRAL_DIM].values.min())}…{_g(ds[SPECTRAL_DIM].values.max())} nm) lie "
+            "outside it; use outside='zero' (subtract nothing there, e.g. after the artefact "
+            "is over: CLI --solvent-outside zero) or crop the map to the solvent's range", ds)
+    if outside == "zero":
+        ref = np.where(np.isnan(ref), 0.0, ref)
     new = ds[SIGNAL].values - scale * ref
-    n_out = int(np.sum(np.isnan(ref) & np.isfinite(ds[SIGNAL].values)))
     out = ds.copy()
     out[SIGNAL] = ((TIME_DIM, SPECTRAL_DIM), new, dict(ds[SIGNAL].attrs))
-    name = other.attrs.get("source_file") or other.attrs.get("title") or "dataset"
+    lost = int((valid & ~np.isfinite(new)).sum())
+    if valid.sum() and lost > unusable_warning * valid.sum():
+        from .errors import warn_caller
+
+        warn_caller(f"subtract_dataset: {lost} of {int(valid.sum())} valid cells "
+                    f"({100 * lost / valid.sum():.0f} %) became NaN because {name} does not "
+                    "cover them; a fit would use only the rest. Use outside='zero' or crop "
+                    "the map to the solvent's range")
+    note = {"zero": f"; {n_out} cell(s) outside it left unchanged (outside='zero')",
+            "nan": f"; {n_out} cell(s) outside it set to NaN", "error": ""}[outside]
     return with_history(out, f"subtract_dataset: {_g(scale)} × {name} ({how})"
-                        + (f"; {n_out} cell(s) outside it set to NaN" if n_out else ""))
+                        + (note if n_out else ""))
 
 
 def _interp2(other: xr.Dataset, t: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -426,8 +459,9 @@ def estimate_chirp(ds: xr.Dataset, *, order: int = 4, fraction: float = 0.5,
 
 # --- the option-driven chain ------------------------------------------------------------------
 
-PREPROCESS_OPTIONS = ("bad_values", "merge_duplicate_delays", "chirp", "background_before",
-                      "time_range", "wavelength_range", "exclude")
+PREPROCESS_OPTIONS = ("bad_values", "merge_duplicate_delays", "wavelength_range", "solvent",
+                      "solvent_scale", "solvent_outside", "chirp", "background_before",
+                      "time_range", "exclude")
 """Keys of the preprocessing options (model file ``[preprocess]``, CLI), in the order applied."""
 
 
@@ -472,6 +506,8 @@ def _jsonable(o):
         return [_jsonable(v) for v in o]
     if isinstance(o, Path):
         return str(o)
+    if isinstance(o, xr.Dataset):
+        return f"<dataset {o.attrs.get('source_file') or 'in memory'}>"
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     return o
@@ -503,25 +539,49 @@ def _chirp_coeffs(chirp, base_dir):
     return np.atleast_1d(np.asarray(chirp, float)), "given"
 
 
+def _subtract_solvent(ds: xr.Dataset, o: dict, base_dir) -> xr.Dataset:
+    """The ``solvent`` option: read the scan (path relative to ``base_dir``), mask its bad
+    values, merge its repeated delays, subtract ``solvent_scale`` × it on the raw grid (the
+    artefact is chirped like the sample), ``solvent_outside`` as in :func:`subtract_dataset`."""
+    from .io import load_ta
+
+    solvent = o["solvent"]
+    if isinstance(solvent, (str, Path)):
+        solvent = load_ta(Path(base_dir or ".") / solvent)
+    solvent = mask_bad_values(solvent)
+    if np.any(np.diff(solvent[TIME_DIM].values) == 0):
+        solvent = merge_duplicate_delays(solvent)
+    return subtract_dataset(ds, solvent, scale=float(o.get("solvent_scale", 1.0)),
+                            outside=str(o.get("solvent_outside", "error")))
+
+
 def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,
                   base_dir: Path | None = None) -> Preprocessed:
     """Apply the preprocessing ``options`` to one TA dataset and keep what was done.
 
     Options (all optional, :data:`PREPROCESS_OPTIONS`, applied in this order):
-    ``bad_values`` (mask ``|signal| > X`` plus the KiMoPack sentinel), ``merge_duplicate_delays``
-    (default True), ``chirp`` (file path relative to ``base_dir``, coefficient list, or
-    ``"auto"``: :func:`estimate_chirp` on the map after a provisional background),
-    ``background_before`` (ps: subtract, per wavelength, the mean of the delays before that
-    wavelength's own time zero + this value: the background is taken *after* the chirp is
-    known, so blue wavelengths whose pump arrives early do not lose real signal), then the
-    chirp correction, ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
-    ``exclude`` list of closed [lo, hi] nm bands (dropped).
+    ``bad_values`` (mask ``|signal| > X`` plus the KiMoPack sentinel),
+    ``merge_duplicate_delays`` (default True), ``wavelength_range`` [lo, hi] nm (kept from
+    here on), ``solvent`` (a solvent / coherent-artefact scan, path relative to ``base_dir``
+    or a dataset, subtracted × ``solvent_scale`` (default 1) on the raw grid;
+    ``solvent_outside``: "error" (default), "zero" or "nan" for the cells the scan does not
+    cover, see :func:`subtract_dataset`), ``chirp`` (file path relative to ``base_dir``,
+    coefficient list, or ``"auto"``: :func:`estimate_chirp` on the map after a provisional
+    background), ``background_before`` (ps: subtract, per wavelength, the mean of the delays
+    before that wavelength's own time zero + this value: the background is taken *after* the
+    chirp is known, so blue wavelengths whose pump arrives early keep their signal), then the
+    chirp correction, ``time_range`` [lo, hi] ps (corrected delays), ``exclude`` list of
+    closed [lo, hi] nm bands (dropped).
     """
     o = dict(options or {})
     if o.get("bad_values") is not None:
         ds = mask_bad_values(ds, threshold=float(o["bad_values"]))
     if o.get("merge_duplicate_delays", True) and np.any(np.diff(ds[TIME_DIM].values) == 0):
         ds = merge_duplicate_delays(ds)
+    if o.get("wavelength_range") is not None:  # first: later steps see only this band
+        ds = crop(ds, wavelength=tuple(o["wavelength_range"]))
+    if o.get("solvent") is not None:
+        ds = _subtract_solvent(ds, o, base_dir)
     raw = ds
     before = o.get("background_before")
     before = None if before is None else float(before)
@@ -541,10 +601,8 @@ def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,
     if coeffs is not None:
         onsets = est.onsets if est is not None else find_onsets(ds)
         ds = chirp_correct(ds, coeffs)
-    tr, wr = o.get("time_range"), o.get("wavelength_range")
-    if tr is not None or wr is not None:
-        ds = crop(ds, delay=tuple(tr) if tr is not None else None,
-                  wavelength=tuple(wr) if wr is not None else None)
+    if o.get("time_range") is not None:  # delays of the corrected map: after the chirp
+        ds = crop(ds, delay=tuple(o["time_range"]))
     for lo, hi in o.get("exclude", []) or []:
         ds = exclude_band(ds, float(lo), float(hi))
     ds = ds.copy(deep=False)  # new attrs: the input stays untouched

@@ -35,7 +35,7 @@ def test_ru_dppz_quick_path_matches_kimopack(shared_data, tmp_path, capsys):
     # the preprocessing is stored: every step in order and the chirp polynomial of the file
     pre = s["preprocessing"][0]
     steps = [h.split(":")[0] for h in pre["history"] if not h.startswith("load_ta")]
-    assert steps == ["mask_bad_values", "merge_duplicate_delays", "subtract_background",
+    assert steps == ["mask_bad_values", "merge_duplicate_delays", "crop", "subtract_background",
                      "chirp_correct", "crop", "exclude_band"]
     chirp = [float(x) for x in (shared_data / CHIRP).read_text().split(",")]
     assert pre["chirp_coefficients"] == chirp and pre["options"]["background_before"] == -0.5

@@ -259,3 +259,28 @@ def test_sentinels_are_all_masked(kimopack):
     raw, _ = kimopack
     out = pp.mask_bad_values(raw)
     assert int(out["mask"].values.sum()) == 5873  # README: 5873 sentinel cells
+
+
+def test_solvent_outside_its_scan_is_refused_zeroed_or_warned():
+    ds = grid_ds()  # −2 … 5 ps
+    short = grid_ds(signal=np.full((31, 31), 0.25), t=np.linspace(-2.0, 1.0, 31))  # ends at 1 ps
+    with pytest.raises(DatasetValidationError, match=r"covers delays -2…1 ps.*outside='zero'"):
+        pp.subtract_dataset(ds, short)
+    out = pp.subtract_dataset(ds, short, outside="zero")
+    late = ds["delay"].values > 1.0 + 1e-9
+    np.testing.assert_allclose(out["signal"].values[late], ds["signal"].values[late], atol=0)
+    np.testing.assert_allclose(out["signal"].values[~late], ds["signal"].values[~late] - 0.25,
+                               atol=1e-15)
+    assert "left unchanged (outside='zero')" in history(out)[-1]
+    with pytest.warns(UserWarning, match=r"1240 of 2201 valid cells \(56 %\) became NaN"):
+        pp.subtract_dataset(ds, short, outside="nan")
+
+
+def test_prepare_subtracts_a_scaled_solvent_before_the_chirp():
+    t = np.arange(-2.0, 5.0, 0.05)
+    w = np.linspace(400.0, 700.0, 16)
+    solvent = grid_ds(signal=np.full((t.size, w.size), 0.1), t=t, w=w)
+    ds = grid_ds(signal=np.full((t.size, w.size), 0.3), t=t, w=w)
+    st = pp.prepare_steps(ds, {"solvent": solvent, "solvent_scale": 3.0})
+    np.testing.assert_allclose(st.data["signal"].values, 0.0, atol=1e-15)
+    assert history(st.data)[-1].startswith("subtract_dataset: 3 × ")

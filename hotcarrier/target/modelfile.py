@@ -28,7 +28,7 @@ _PARAM = {"value", "min", "max", "fixed", "expr", "unit"}
 _IRF = {"center", "width", "dispersion_center", "center_dispersion", "width_dispersion",
         "extra"}
 _PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "time_range",
-        "wavelength_range", "exclude"}
+        "wavelength_range", "exclude", "solvent", "solvent_scale", "solvent_outside"}
 _DS = {"name", "irf", "scale", "weights"}
 
 
