@@ -250,15 +250,15 @@ def _spectra_panel(ax, wl, curves, labels, units, title):
     sane = [c for c, sc in zip(curves, scales) if sc <= 30 * typical]
     lim = 1.15 * max((robust_limit(c, 100.0) for c in sane), default=1.0)
     for c, lab, sc in zip(curves, labels, scales):
-        off = sc > 30 * typical
-        ax.plot(wg, _gap_columns(wl, np.asarray(c)[None, :])[0],
-                label=lab + (f" (off scale, |A| ~ {sc:.2g})" if off else ""),
-                ls=":" if off else "-")
+        if sc > 30 * typical:  # listed, not drawn: it would only cross the panel
+            ax.plot([], [], ls="none", label=f"{lab}: off scale (|A| ~ {sc:.1g}), not drawn")
+            continue
+        ax.plot(wg, _gap_columns(wl, np.asarray(c)[None, :])[0], label=lab)
     ax.set_ylim(-lim, lim)
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set(title=title, xlabel="wavelength (nm)", ylabel=f"amplitude ({units})")
     if curves:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
 
 
 def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces=None):
@@ -350,9 +350,8 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
     else:
         labels = species
         if scheme in ("parallel", "sequential") and len(taus) == len(species):
-            labels = [f"{sp}: τ = {format_lifetime(tau, e)}" if scheme == "parallel" else
-                      f"{sp} (decays with τ = {format_lifetime(tau, e)})"
-                      for sp, tau, e in zip(species, taus, errs)]
+            labels = [f"{sp}: τ = {format_lifetime(tau, e)}" for sp, tau, e in
+                      zip(species, taus, errs)]
         _spectra_panel(row[0], wl0, list(ds["sas" + s0].values), labels, units,
                        f"{long_name} ({short})")
         ax = row[1]

@@ -185,8 +185,8 @@ def lifetime_warnings(lifetimes_ps, fixed=None, *, irf_fwhm_ps: float | None = N
         if irf_fwhm_ps and tau < irf_fwhm_ps / 5:
             out.append(f"{name} is far below the instrument response (FWHM "
                        f"{format_time(irf_fwhm_ps)}): it cannot be resolved and probably "
-                       "absorbs the coherent artefact or the rise; add a coherent-artefact "
-                       "component or remove this lifetime")
+                       "absorbs the coherent artefact or the rise; a coherent-artefact "
+                       "component (or one lifetime fewer) describes that")
         elif first_delay_ps and first_delay_ps > 0 and tau < first_delay_ps / 3:
             out.append(f"{name} is far below the first fitted delay after time zero "
                        f"({format_time(first_delay_ps)}): that component has decayed before "
