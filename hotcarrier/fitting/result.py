@@ -150,6 +150,7 @@ def natural_time(value_ps: float) -> tuple[float, str]:
     """(scale, unit) for showing a time given in ps: fs below 1 ps, ps, ns from 1000 ps,
     µs from 10⁶ ps; divide by ``scale``."""
     a = abs(float(value_ps)) if value_ps is not None and math.isfinite(value_ps) else 1.0
+    a = a or 1.0  # zero stays in ps
     return ((1e-3, "fs") if a < 1.0 else (1.0, "ps") if a < 1e3 else
             (1e3, "ns") if a < 1e6 else (1e6, "µs"))
 
