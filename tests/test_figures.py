@@ -125,3 +125,49 @@ def test_single_wavelength_layout():
     titles = [ax.get_title() for ax in fig.axes]
     assert "trace and fit" in titles and "residual" in titles
     assert len([ax for ax in fig.axes if ax.axison]) == 4  # no empty map panels
+
+
+# --- report.html ---------------------------------------------------------------------------
+
+def _browser():
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_report_is_self_contained_and_renders_in_a_headless_browser(seq_fit, tmp_path):
+    import io
+    import re
+    import subprocess
+
+    from hotcarrier.plotting import save_figure
+    from hotcarrier.report import write_report
+
+    png = save_figure(seq_fit.plot(), tmp_path / "overview.png")
+    page = write_report(seq_fit, tmp_path / "report.html", {"Overview": png})
+    text = page.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in text
+    assert not re.search(r'(src|href)="(?!data:)', text)  # nothing loaded from elsewhere
+    assert "<script" not in text
+    assert text.count(">determined<") == 4  # tau1, tau2, irf_fwhm, t0 all free and determined
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium/Chrome found for the headless render check (apt-get install "
+                    "chromium); the HTML checks above ran")
+    shot = tmp_path / "shot.png"
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
+         "--v=0", f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), proc.stderr[-2000:]
+    assert "CONSOLE" not in proc.stderr, proc.stderr[-2000:]  # no console errors or messages
+    from matplotlib import image
+
+    img = image.imread(io.BytesIO(shot.read_bytes()))[..., :3]
+    # the embedded overview decoded: its red/blue map pixels are on the screenshot
+    red = (img[..., 0] > 0.6) & (img[..., 2] < 0.4)
+    blue = (img[..., 2] > 0.6) & (img[..., 0] < 0.4)
+    assert red.sum() > 500 and blue.sum() > 500

@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
     p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
-                   "overview.png, preprocess.png)")
+                   "overview.png, preprocess.png, report.html)")
     add_model_arguments(p)
     o = p.add_argument_group("fit options")
     o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
@@ -62,6 +62,9 @@ def add_parser(subparsers) -> None:
     o.add_argument("--no-figure", action="store_true",
                    help="do not write overview.png and preprocess.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
+    o.add_argument("--no-report", action="store_true",
+                   help="do not write report.html (one self-contained page: figures, "
+                   "parameter table with verdicts, preprocessing, provenance)")
     o.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -134,8 +137,15 @@ def run(args) -> int:
                     traces=args.traces)
     figures = [] if args.no_figure or res.model_type != "target" else \
         write_preprocess_figures(args.data, model, out)
-    print(res)
     written = (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
                + ([] if args.no_figure else ["overview.png"]) + figures)
+    if not args.no_report:
+        from ..report import write_report
+
+        shown = {"Overview": out / "overview.png"} if not args.no_figure else {}
+        shown.update({f"Preprocessing ({name})": out / name for name in figures})
+        write_report(res, out / "report.html", shown)
+        written.append("report.html")
+    print(res)
     print(f"wrote {out}/ ({', '.join(written)})")
     return 0

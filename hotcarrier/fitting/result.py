@@ -341,6 +341,21 @@ class FitResult:
 
         return f"<pre>{html.escape(repr(self))}</pre>"
 
+    def report(self, path=None, *, figure: bool = True):
+        """The self-contained HTML report (:mod:`hotcarrier.report`): written to ``path``
+        when given (returns the path), else returned as a string; ``figure`` embeds the
+        overview figure."""
+        from ..report import report_html, write_report
+
+        figs = {}
+        if figure:
+            import io
+
+            buf = io.BytesIO()
+            self.plot().savefig(buf, format="png", dpi=100)
+            figs["Overview"] = buf.getvalue()
+        return write_report(self, path, figs) if path is not None else report_html(self, figs)
+
     # ------------------------------------------------------------------ figures
     def plot(self, *, traces=None, n_traces: int = 4, linthresh: float = 1.0):
         """The overview figure as a :class:`matplotlib.figure.Figure` (a notebook shows it;
