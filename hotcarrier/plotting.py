@@ -190,8 +190,8 @@ SPECTRA_NAMES = {"parallel": ("DAS", "decay-associated spectra"),
 
 
 def format_lifetime(tau_ps: float, err_ps: float | None = None) -> str:
-    """``τ ± σ`` in natural units (:func:`hotcarrier.fitting.result.format_time`)."""
-    from .fitting.result import format_time
+    """``τ ± σ`` in natural units (:func:`hotcarrier.units.format_time`)."""
+    from .units import format_time
 
     return format_time(tau_ps, err_ps)
 

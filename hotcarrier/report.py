@@ -44,7 +44,7 @@ def _verdict(name: str, p: dict, s: dict) -> tuple[str, str]:
 
 
 def _value(p: dict) -> tuple[str, str]:
-    from .fitting.result import natural_time, pdg_round
+    from .units import natural_time, pdg_round
 
     unit, scale = p.get("unit", ""), 1.0
     if unit == "ps":
@@ -63,7 +63,7 @@ def report_html(result, figures: dict | None = None) -> str:
     """The report of ``result`` (:class:`~hotcarrier.fitting.result.FitResult`) as one HTML
     string; ``figures``: title → PNG bytes or path, embedded in that order."""
     from . import __version__
-    from .fitting.result import format_time
+    from .units import format_time
 
     s = result.summary()
     model = s.get("model", {})

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..units import format_time, natural_time, pdg_round
+
 __all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
            "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS", "natural_time",
            "format_time", "lifetime_warnings"]
@@ -116,55 +118,6 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
     }
     out.update(extra)
     return out
-
-
-def pdg_round(value: float, err: float | None) -> tuple[str, str]:
-    """Round ``value ± err`` to the error's leading digits (PDG convention).
-
-    The three leading digits of the error decide: 100–354 → two significant digits,
-    355–949 → one, 950–999 → rounded up to 1000 with two.
-    """
-    if err is None or not np.isfinite(err) or err <= 0:
-        return f"{value:.6g}", "n/a" if err is None or not np.isfinite(err) else "0"
-    e = math.floor(math.log10(err))
-    lead = int(round(err / 10 ** (e - 2)))
-    if lead >= 1000:
-        lead //= 10
-        e += 1
-    nd = 2 if lead < 355 else 1
-    if lead >= 950:
-        nd, err = 2, 10 ** (e + 1)
-        e += 1
-    dec = -(e - nd + 1)
-    ev = math.floor(math.log10(abs(value))) if value != 0 else e
-    if ev >= 5 or ev <= -5:  # scientific, in the value's exponent: 7.0e+12 ± 0.6e+12
-        m = max(ev - (e - nd + 1), 0)
-        return f"{value / 10.0**ev:.{m}f}e{ev:+03d}", f"{err / 10.0**ev:.{m}f}e{ev:+03d}"
-    if dec > 0:
-        return f"{value:.{dec}f}", f"{err:.{dec}f}"
-    q = 10 ** (-dec)
-    return f"{round(value / q) * q:.0f}", f"{round(err / q) * q:.0f}"
-
-
-def natural_time(value_ps: float) -> tuple[float, str]:
-    """(scale, unit) for showing a time given in ps: fs below 1 ps, ps, ns from 1000 ps,
-    µs from 10⁶ ps; divide by ``scale``."""
-    a = abs(float(value_ps)) if value_ps is not None and math.isfinite(value_ps) else 1.0
-    a = a or 1.0  # zero stays in ps
-    return ((1e-3, "fs") if a < 1.0 else (1.0, "ps") if a < 1e3 else
-            (1e3, "ns") if a < 1e6 else (1e6, "µs"))
-
-
-def format_time(value_ps: float, err_ps: float | None = None) -> str:
-    """``value ± err`` (ps in) in natural units, digits set by the uncertainty
-    (:func:`pdg_round`); 4 significant digits without one."""
-    if value_ps is None or not math.isfinite(value_ps):
-        return "∞" if value_ps is not None and math.isinf(value_ps) else "n/a"
-    scale, unit = natural_time(value_ps)
-    if err_ps is None or not math.isfinite(err_ps) or err_ps <= 0:
-        return f"{value_ps / scale:.4g} {unit}"
-    v, e = pdg_round(value_ps / scale, err_ps / scale)
-    return f"{v} ± {e} {unit}"
 
 
 def lifetime_warnings(lifetimes_ps, fixed=None, *, irf_fwhm_ps: float | None = None,
