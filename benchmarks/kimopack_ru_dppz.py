@@ -81,7 +81,8 @@ def main() -> None:
         wl = np.asarray(a.columns, float)
     out = {
         "tool": "KiMoPack", "version": md.version("KiMoPack"), "pandas": md.version("pandas"),
-        "order": args.order, "time_limits_ps": list(args.time_limits), "lifetimes_ps": [1.0 / x for x in k], "rates_per_ps": k,
+        "order": args.order, "time_limits_ps": list(args.time_limits),
+        "lifetimes_ps": [1.0 / x for x in k], "rates_per_ps": k,
         "error": float(ta.re["error"]) if "error" in ta.re else None,
         "n_delays": int(a.shape[0]), "n_wavelengths": n_wl,
         "wavelength_first_last_nm": [float(wl[0]), float(wl[-1])],

@@ -1,7 +1,7 @@
 """Parity of the quick CLI with KiMoPack 7.14.1 on the Ru-dppz/ACN tutorial map.
 
     bash benchmarks/setup_kimopack.sh                    # once: /work/venv-kimopack
-    /work/venv/bin/python benchmarks/parity_kimopack.py  # -> benchmarks/results/parity_kimopack.json
+    /work/venv/bin/python benchmarks/parity_kimopack.py  # -> results/parity_kimopack.json
 
 Both tools get the settings of ``../shared/data/README.md``: bad values (|ΔOD| > 20 and the
 sentinel) removed, the file's chirp polynomial, background = mean of the delays up to −0.5 ps

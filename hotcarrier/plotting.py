@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["overview", "overview_figure", "trace_overview", "lifetime_density_figure",
-           "save_figure", "preprocess_figure", "trace_overview_figure", "robust_limit", "pick_traces", "format_lifetime",
+           "save_figure", "preprocess_figure", "trace_overview_figure", "robust_limit",
+           "pick_traces", "format_lifetime",
            "SPECTRA_NAMES"]
 
 
@@ -105,7 +106,8 @@ def preprocess_figure(steps, *, linthresh: float = 1.0):
                         label="onsets left out")
         rec = steps.record()
         if rec["chirp_rms_ps"] is not None:
-            title += f"\nchirp rms {rec['chirp_rms_ps']:.3g} ps about {rec['chirp_onsets_used']} onsets"
+            title += (f"\nchirp rms {rec['chirp_rms_ps']:.3g} ps about "
+                      f"{rec['chirp_onsets_used']} onsets")
     if steps.background_before is not None:
         wl = np.linspace(rw.min(), rw.max(), 400)
         t0 = np.zeros_like(wl) if steps.chirp is None else np.polyval(steps.chirp, wl)

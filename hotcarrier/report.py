@@ -129,9 +129,9 @@ def report_html(result, figures: dict | None = None) -> str:
         data = Path(fig).read_bytes() if isinstance(fig, (str, Path)) else bytes(fig)
         out.append(f"<h2>{_e(title)}</h2>{_img(data, title)}")
     for d, rec in enumerate(s.get("preprocessing") or []):
-        out.append(f"<h2>Preprocessing{f' of dataset {d + 1}' if len(s['preprocessing']) > 1 else ''}"
-                   "</h2><ol>" + "".join(f"<li>{_e(h)}</li>" for h in rec.get("history", []))
-                   + "</ol>")
+        which = f" of dataset {d + 1}" if len(s["preprocessing"]) > 1 else ""
+        steps = "".join(f"<li>{_e(h)}</li>" for h in rec.get("history", []))
+        out.append(f"<h2>Preprocessing{which}</h2><ol>{steps}</ol>")
         if rec.get("chirp_coefficients"):
             c = ", ".join(f"{x:.10g}" for x in rec["chirp_coefficients"])
             rms = rec.get("chirp_rms_ps")

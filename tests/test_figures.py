@@ -21,7 +21,8 @@ W = np.linspace(450.0, 700.0, 26)
 
 def _exp_irf(t, k):
     """exp(−kt) ⊗ Gaussian(σ), the analytic kernel."""
-    return 0.5 * np.exp(-k * t + 0.5 * (k * SIG) ** 2) * erfc(-(t - k * SIG**2) / (SIG * np.sqrt(2)))
+    return (0.5 * np.exp(-k * t + 0.5 * (k * SIG) ** 2)
+            * erfc(-(t - k * SIG**2) / (SIG * np.sqrt(2))))
 
 
 def _sequential_map(tau1=1.5, tau2=40.0, seed=0):
@@ -105,7 +106,7 @@ def test_lifetime_warnings_in_plain_language():
     assert lifetime_warnings([0.13, 20.0], [True, False], first_delay_ps=0.5) == []
 
 
-@pytest.mark.slow  # a second compilation (another iteration cap); the fixture fit is the default one
+@pytest.mark.slow  # a second compilation (another iteration cap); the fixture fit runs by default
 def test_fit_warnings_point_at_the_callers_line():
     ds = pp.exclude_band(_sequential_map(), 550.0, 575.0)  # the fixture's shapes: no recompile
     m = TargetModel.from_scheme("sequential", [1.0, 30.0], irf_fwhm=0.2, t0=0.0)
