@@ -13,6 +13,7 @@ def _batch(values, stderr, converged):
         {"value": (("batch", "param"), np.asarray(values, float)),
          "stderr": (("batch", "param"), np.asarray(stderr, float)),
          "converged": (("batch",), np.asarray(converged, bool)),
+         "status": (("batch",), np.where(np.asarray(converged, bool), 0, 2)),
          "error": (("batch",), np.array([""] * n))},
         coords={"param": pn, "free_param": ["tau1", "tau2", "irf_fwhm", "t0"]})
 
@@ -31,3 +32,5 @@ def test_suspicious_items():
     assert "far below the instrument response" in why[0] and "tau1 has no standard error" in why
     assert suspicious(ds, 3, "sequential") == ["not converged"]
     assert suspicious(ds, 1, None) == []  # a target model: only convergence is judged
+    ds["status"].values[3] = 10  # too few usable data points: a refit cannot help
+    assert suspicious(ds, 3, "sequential") == []

@@ -208,8 +208,8 @@ def suspicious(ds, i: int, scheme: str | None) -> list[str]:
 
     from ..fitting.result import lifetime_warnings
 
-    if str(ds["error"].values[i]):
-        return []  # could not be read or prepared: a refit cannot help
+    if str(ds["error"].values[i]) or int(ds["status"].values[i]) >= 10:
+        return []  # unreadable or too few usable points (batch codes 10, 11): no refit helps
     why = [] if bool(ds["converged"].values[i]) else ["not converged"]
     if scheme not in ("parallel", "sequential"):
         return why
