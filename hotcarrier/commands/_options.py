@@ -22,7 +22,9 @@ def add_preprocess_options(p, title: str) -> None:
     pre.add_argument("--exclude", type=float, nargs=2, action="append", metavar=("A", "B"),
                      help="drop the wavelength band [A, B] nm (repeatable)")
     pre.add_argument("--background-before", type=float, metavar="T",
-                     help="subtract the mean signal of delays before T ps")
+                     help="subtract, per wavelength, the mean signal of the delays before "
+                     "T ps relative to that wavelength's own time zero (after the chirp is "
+                     "known)")
     pre.add_argument("--bad-values", type=float, metavar="X", help="mask cells with |signal| > X")
     pre.add_argument("--chirp", metavar="FILE|auto",
                      help="chirp polynomial file (one line, comma-separated, highest power first; "
