@@ -354,50 +354,38 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
         if scheme in ("parallel", "sequential") and len(taus) == len(species):
             labels = [f"{sp}: τ = {format_lifetime(tau, e)}" for sp, tau, e in
                       zip(species, taus, errs)]
-        _spectra_panel(row[0], wl0, list(ds["sas" + s0].values), labels, units,
-                       f"{long_name} ({short})")
-        ax = row[1]
-        if scheme != "parallel" and "das" + s0 in ds:
+        extra = [v for v in map(str, ds.data_vars) if v.endswith("_spectrum" + s0)]
+
+        def populations(ax):
+            tdim = ds["population" + s0].dims[1]
+            for sp in ds["species"].values:
+                ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values,
+                        label=str(sp))
+            _delay_axis(ax, linthresh)
+            ax.set(ylabel="population", title="populations")
+            ax.legend(fontsize=8)
+
+        def das(ax):
+            if "das" + s0 not in ds:
+                ax.text(0.5, 0.5, "DAS not defined\n(degenerate rates)", ha="center",
+                        va="center", transform=ax.transAxes)
+                return
             lt = ds["decay_lifetime"].values
             err = dict(zip(np.round(taus, 12), errs)) if taus else {}
             das_labels = [f"τ = {format_lifetime(float(x), err.get(round(float(x), 12)))}"
                           for x in lt]
             _spectra_panel(ax, wl0, list(ds["das" + s0].values), das_labels, units,
                            "decay-associated spectra (DAS)")
-        elif scheme == "parallel":
-            ax.axis("off")
-            ax.text(0.5, 0.5, "parallel scheme: its spectra ARE the DAS (left)",
-                    ha="center", va="center", transform=ax.transAxes)
-        else:
-            ax.text(0.5, 0.5, "DAS not defined\n(degenerate rates)", ha="center", va="center",
-                    transform=ax.transAxes)
-        extra = [v for v in map(str, ds.data_vars) if v.endswith("_spectrum" + s0)]
-        ax = row[2]
-        if extra:
+
+        def artefacts(ax):
             names = [v[:-len("_spectrum" + s0)] for v in extra]
             pretty = {"artifact0": "coherent artefact (IRF)", "artifact1": "artefact: IRF′",
                       "artifact2": "artefact: IRF″", "baseline": "baseline (offset)"}
             _spectra_panel(ax, wl0, [ds[v].values for v in extra],
                            [pretty.get(n, n) for n in names], units,
                            "coherent-artefact and baseline spectra")
-        else:
-            tdim = ds["population" + s0].dims[1]
-            for sp in ds["species"].values:
-                ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values,
-                        label=str(sp))
-            _delay_axis(ax, linthresh)
-            ax.set(ylabel="population", title="populations")
-            ax.legend(fontsize=8)
-        ax = row[3]
-        if extra:
-            tdim = ds["population" + s0].dims[1]
-            for sp in ds["species"].values:
-                ax.plot(ds[tdim].values, ds["population" + s0].sel(species=sp).values,
-                        label=str(sp))
-            _delay_axis(ax, linthresh)
-            ax.set(ylabel="population", title="populations")
-            ax.legend(fontsize=8)
-        else:
+
+        def residual_lsv(ax):
             rsvd = result.residual_svd(s0[1:] or None)
             tdim = rsvd["lsv"].dims[0]
             for k in range(min(2, rsvd.sizes["component"])):
@@ -407,6 +395,16 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
             ax.set(ylabel="left singular vector × s/edge",
                    title=f"residual left singular vectors{s0}")
             ax.legend(fontsize=8)
+
+        _spectra_panel(row[0], wl0, list(ds["sas" + s0].values), labels, units,
+                       f"{long_name} ({short})")
+        # a parallel scheme's spectra are the DAS already: no second DAS panel
+        panels = ([] if scheme == "parallel" else [das]) + ([artefacts] if extra else []) \
+            + [populations, residual_lsv]
+        for ax, draw in zip(row[1:], panels):
+            draw(ax)
+        for ax in row[1 + len(panels):]:
+            ax.axis("off")
     rmse = summ["rmse"]
     head = f"{summ['model'].get('name', '')}: "
     if taus:
