@@ -283,8 +283,8 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
     wdim0 = ds["data" + s0].dims[1]
     single = all(ds["data" + s].shape[1] == 1 for s in sfx)
     nrow = len(sfx) + 1
-    fig = Figure(figsize=(20 if not single else 15, 4.2 * nrow), layout="constrained")
-    axes = fig.subplots(nrow, 4 if not single else 3, squeeze=False)
+    fig = Figure(figsize=(20 if not single else 11, 4.2 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, 4 if not single else 2, squeeze=False)
     units = ds["data" + s0].attrs.get("units", "")
     for r, s in enumerate(sfx):
         data, res = ds["data" + s], ds["residual" + s]
@@ -302,9 +302,7 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
             ax.plot(t, res.values[:, 0], ".", ms=3)
             ax.axhline(0, color="0.6", lw=0.5)
             _delay_axis(ax, linthresh)
-            ax.set(ylabel=f"data − fit ({units})", title=f"residual{s}")
-            ax = axes[r, 2]
-            ax.axis("off")
+            ax.set(ylabel=f"data − fit ({units})", title=f"residual{s}", xlim=(t.min(), t.max()))
             continue
         lim = robust_limit(np.where(valid, data.values, np.nan))
         _map(axes[r, 0], fig, t, _with_gaps(wl), _gap_columns(wl, np.where(
@@ -346,9 +344,11 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
         ax.legend(fontsize=8)
         ax = row[1]
         amps = ds["sas" + s0].values[:, 0]
-        ax.bar(range(len(species)), amps, tick_label=species)
+        ticks = species if len(taus) != len(species) else [
+            f"{sp}\nτ = {format_lifetime(tau, e)}" for sp, tau, e in zip(species, taus, errs)]
+        ax.bar(range(len(species)), amps, tick_label=ticks)
+        ax.axhline(0, color="0.6", lw=0.5)
         ax.set(ylabel=f"amplitude ({units})", title=f"{short} amplitudes at {wl0[0]:.0f} nm")
-        row[2].axis("off")
     else:
         labels = species
         if scheme in ("parallel", "sequential") and len(taus) == len(species):
