@@ -282,7 +282,8 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
     s0 = sfx[0]
     wdim0 = ds["data" + s0].dims[1]
     single = all(ds["data" + s].shape[1] == 1 for s in sfx)
-    nrow = len(sfx) + 1
+    timefeat = any(v in ds for v in ("doas" + s0, "t0_shift" + s0)) and not single
+    nrow = len(sfx) + 1 + timefeat
     fig = Figure(figsize=(20 if not single else 11, 4.2 * nrow), layout="constrained")
     axes = fig.subplots(nrow, 4 if not single else 2, squeeze=False)
     units = ds["data" + s0].attrs.get("units", "")
@@ -328,6 +329,9 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
         rsvd = result.residual_svd(s[1:] or None)
         if rsvd is not None:
             _residual_svd_panel(axes[r, 3], rsvd, s)
+    if timefeat:  # DOAS and the per-wavelength time-zero shift
+        _time_feature_panels(axes[-1], ds, s0)
+        axes = axes[:-1]
     row = axes[-1]
     taus = summ.get("lifetimes_ps") or []
     errs = summ.get("lifetimes_stderr_ps") or [None] * len(taus)
@@ -354,7 +358,8 @@ def overview_figure(result, *, linthresh: float = 1.0, n_traces: int = 4, traces
         if scheme in ("parallel", "sequential") and len(taus) == len(species):
             labels = [f"{sp}: τ = {format_lifetime(tau, e)}" for sp, tau, e in
                       zip(species, taus, errs)]
-        extra = [v for v in map(str, ds.data_vars) if v.endswith("_spectrum" + s0)]
+        extra = [v for v in map(str, ds.data_vars) if v.endswith("_spectrum" + s0)
+                 and (v.startswith("artifact") or v.startswith("baseline"))]
 
         def populations(ax):
             tdim = ds["population" + s0].dims[1]
@@ -420,6 +425,29 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, traces=
     extension); ``traces``: wavelengths (nm) of the trace panel."""
     return save_figure(overview_figure(result, linthresh=linthresh, n_traces=n_traces,
                                        traces=traces), path, dpi)
+
+
+def _time_feature_panels(axes, ds, s0):
+    """DOAS amplitudes and phases, and the per-wavelength time-zero shift (when fitted)."""
+    wdim = ds["data" + s0].dims[1]
+    wl = ds[wdim].values
+    if "doas" + s0 in ds:
+        for k, label in enumerate(ds["oscillation"].values):
+            f = float(ds["oscillation_frequency"][k])
+            axes[0].plot(wl, ds["doas" + s0].values[k], label=f"{label}: {f:.4g} THz "
+                         f"({f / 0.0299792458:.4g} cm⁻¹)")
+            axes[1].plot(wl, ds["doas_phase" + s0].values[k], label=str(label))
+        axes[0].set(title="damped-oscillation-associated spectra", xlabel="wavelength (nm)")
+        axes[1].set(title="oscillation phase (rad)", xlabel="wavelength (nm)")
+        axes[0].legend(fontsize=8)
+        axes[1].legend(fontsize=8)
+    if "t0_shift" + s0 in ds:
+        axes[2].errorbar(wl, ds["t0_shift" + s0].values, ds["t0_shift_stderr" + s0].values,
+                         fmt=".", ms=3)
+        axes[2].set(title="time-zero shift (ps)", xlabel="wavelength (nm)")
+    for ax in axes:
+        if not ax.has_data():
+            ax.set_axis_off()
 
 
 def _residual_svd_panel(ax, rsvd, sfx):
