@@ -50,6 +50,12 @@ def test_global_to_target(tmp_path):
     assert ns["sequential"].converged
 
 
+@pytest.mark.slow  # a physical-model fit with its profile interval
+def test_physical_yield(tmp_path):
+    ns = run_notebook(TUTORIALS / "03_physical_yield.ipynb", _workdir(tmp_path))
+    assert ns["res"].converged
+
+
 def test_notebooks_are_listed():
     assert sorted(p.name for p in TUTORIALS.glob("*.ipynb")) == [
-        "01_fit_your_own_map.ipynb", "02_global_to_target.ipynb"]
+        "01_fit_your_own_map.ipynb", "02_global_to_target.ipynb", "03_physical_yield.ipynb"]
