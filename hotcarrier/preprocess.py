@@ -586,11 +586,10 @@ def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,
     before = o.get("background_before")
     before = None if before is None else float(before)
     chirp, source, est = o.get("chirp"), None, None
-    flat = subtract_background(ds, before=before) if before is not None else ds
     coeffs = None
     if chirp is not None:
-        if isinstance(chirp, str) and chirp == "auto":
-            est = estimate_chirp(flat)
+        if isinstance(chirp, str) and chirp == "auto":  # onsets after a provisional background
+            est = estimate_chirp(ds if before is None else subtract_background(ds, before=before))
             coeffs, source = est.coeffs, "auto"
             ds = with_history(ds, f"estimate_chirp: {est}")
         else:
