@@ -138,7 +138,9 @@ def run(args) -> int:
         label = f"{len(files)} file(s), {n_groups} shape group(s)"
         ds.attrs["n_groups"] = n_groups
     ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start, n_files=len(files))
-    return _write_outputs(args, ds, files, out, extra, label)
+    notes = None if physical else [suspicious(ds, i, model.scheme_kind)
+                                   for i in range(ds.sizes["batch"])]
+    return _write_outputs(args, ds, files, out, extra, label, notes)
 
 
 def _fit_groups(args, model, files: list[Path]):
@@ -281,7 +283,7 @@ def _refit_suspicious(args, model, files, ds) -> list[dict]:
     return out
 
 
-def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
+def _write_outputs(args, ds, files, out: Path, extra: dict, label: str, notes=None) -> int:
     """Write batch.nc, items/<name>.json and summary.json; print the table; exit code."""
     from ..batch import save_results, summary_records, summary_table
 
@@ -290,8 +292,10 @@ def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
     items = out / "items"
     items.mkdir(exist_ok=True)
     used: set = set()
-    for r, f in zip(recs, files):
+    for k, (r, f) in enumerate(zip(recs, files)):
         r["file"] = str(f)
+        if notes is not None:  # what still needs a look after the refits, in plain words
+            r["warnings"] = notes[k]
         write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
     n_conv = int(ds["converged"].sum())
     summary = {"n_items": len(recs), "n_converged": n_conv,
@@ -302,4 +306,8 @@ def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
         print(summary_table(ds, max_rows=args.rows))
         print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "
               "(batch.nc, summary.json, items/)")
+        flagged = [r["item"] for r in recs if r.get("warnings")]
+        if flagged:
+            print(f"{len(flagged)} item(s) need a look (see 'warnings' in items/<name>.json): "
+                  + ", ".join(flagged[:10]) + (" …" if len(flagged) > 10 else ""))
     return 0 if n_conv == len(recs) else 1
