@@ -320,8 +320,12 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                        "min > 0), t0 far outside the delay range, or a lifetime guess far too "
                        "short for the time grid; tighten bounds or start values")
     theta = np.asarray(r.x)
-    if np.any(np.abs(theta) > 50):
-        bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
+    # only through a bound's transform is a large unconstrained value a run-away (an unbounded
+    # parameter, e.g. a band position in nm, is its own unconstrained value)
+    bounded = np.array([np.isfinite(pset[n].min) or np.isfinite(pset[n].max)
+                        for n in pset.free_names], bool)
+    if np.any((np.abs(theta) > 50) & bounded):
+        bad = [n for n, v, b in zip(pset.free_names, theta, bounded) if abs(v) > 50 and b]
         warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
                       "> 50); they are probably not determined by the data",
                       ParameterAtBoundWarning, stacklevel=3)
@@ -335,8 +339,7 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     fit_seconds = time.perf_counter() - t_start
     pvec = np.asarray(pt["physical"])
     n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in pt["details"]))
-    rw = np.concatenate([np.asarray(b[2]).ravel() for b in pt["details"]])
-    cost = 0.5 * float(rw @ rw)
+    cost = float(pt["cost"])  # weighted residuals, guide rows and penalty rows
     cr, cov_phys = uncertainties(s, theta, n_amp, cost, pt["J"], dphys=pt["dphys"])
     se_phys = standard_errors(cov_phys)
     fixed = np.array([p.fixed for p in pset.params], bool)
