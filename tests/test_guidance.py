@@ -1,0 +1,163 @@
+"""Guidance spectra and the equal-area penalty, against an independent NumPy/SciPy model.
+
+One real fit carries both (one compilation): a guide on s2 (extra rows w·(a_s2(λ) − g(λ)) in
+every wavelength's least-squares problem, pyglotaran's linked ``clp-guide`` dataset) and an
+equal-area penalty between s1 and s2 (one extra residual w·|Σ a_s1 − p·Σ a_s2| computed from
+the amplitudes, as pyglotaran's ``equal_area`` penalty). The reference residual is written
+here with numpy.linalg.lstsq; cost, amplitudes, optimum (scipy.optimize.least_squares),
+Jacobian (central differences) and standard errors must agree.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import least_squares
+
+import spectral_reference as ref
+from hotcarrier import fit
+from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ModelError
+from hotcarrier.target.modelfile import parse_model
+from hotcarrier.target.objective import build_problem
+
+NAMES = ["k1", "k2", "mu", "sig"]
+S_TRUE = np.stack([ref.gaussian(ref.WL, 1.0, 520.0, 80.0), ref.gaussian(ref.WL, 0.8, 620.0, 90.0)])
+GUIDE_WL = np.linspace(470.0, 680.0, 8)  # coarser than the data, inside its range
+GUIDE = 0.9 * ref.gaussian(GUIDE_WL, 0.8, 610.0, 100.0)  # an imperfect prior for s2
+G_WEIGHT = 2.0
+AREA = dict(src=(480.0, 560.0), tgt=(560.0, 700.0), weight=0.05, param=0.7)
+
+
+def _guides_toml():
+    return ("[[guides]]\nspecies = \"s2\"\nweight = %r\nwavelength = [%s]\nvalues = [%s]\n"
+            % (G_WEIGHT, ", ".join(repr(float(v)) for v in GUIDE_WL),
+               ", ".join(repr(float(v)) for v in GUIDE)))
+
+
+def _area_toml():
+    return ("[[equal_area]]\nsource = \"s1\"\ntarget = \"s2\"\nsource_intervals = [[%r, %r]]\n"
+            "target_intervals = [[%r, %r]]\nparameter = %r\nweight = %r\n"
+            % (*AREA["src"], *AREA["tgt"], AREA["param"], AREA["weight"]))
+
+
+def _selection(lo, hi):
+    """pyglotaran's interval rule: ends snap to the nearest wavelength, inclusive."""
+    i0, i1 = np.argmin(np.abs(ref.WL - lo)), np.argmin(np.abs(ref.WL - hi))
+    return np.arange(ref.WL.size)[i0:i1 + 1]
+
+
+def _reference_residual(x, Y):
+    C = ref.populations(*x)
+    inside = (ref.WL >= GUIDE_WL[0]) & (ref.WL <= GUIDE_WL[-1])
+    g = np.interp(ref.WL, GUIDE_WL, GUIDE)
+    res, amps = [], []
+    for j in range(ref.WL.size):
+        A, b = C, Y[:, j]
+        if inside[j]:
+            A = np.vstack([C, [[0.0, G_WEIGHT]]])
+            b = np.append(b, G_WEIGHT * g[j])
+        a = np.linalg.lstsq(A, b, rcond=None)[0]
+        amps.append(a)
+        r = b - A @ a
+        res.append(r)
+    amps = np.array(amps)
+    pen = AREA["weight"] * abs(amps[_selection(*AREA["src"]), 0].sum()
+                               - AREA["param"] * amps[_selection(*AREA["tgt"]), 1].sum())
+    return np.concatenate(res + [[pen]]), amps
+
+
+@pytest.fixture(scope="module")
+def guided_fit():
+    Y = ref.simulate(S_TRUE, noise=0.01)
+    with jax.enable_x64(True):
+        model = parse_model(ref.toml(top=_guides_toml() + _area_toml()), source="guide test")
+        res = fit(make_ta_dataset(ref.T, ref.WL, Y), model, ftol=1e-13, gtol=1e-10)
+        J = np.asarray(res.setup.objective.jacobian(jnp.asarray(res.theta), res.setup.arrays))
+        dphys = np.asarray(jax.jacfwd(model.parameters.physical)(jnp.asarray(res.theta)))
+    return res, Y, J, dphys
+
+
+def test_guided_fit_matches_reference(guided_fit):
+    res, Y, J, _ = guided_fit
+    sm = res.summary()
+    x = np.array([sm["parameters"][n]["value"] for n in NAMES])
+    r, amps = _reference_residual(x, Y)
+    assert sm["cost"] == pytest.approx(0.5 * r @ r, rel=1e-9)
+    np.testing.assert_allclose(res.dataset["sas"].values.T, amps, rtol=1e-7, atol=1e-10)
+    # guide rows are data: N = T·W + (wavelengths inside the guide's range)
+    n_guide = int(np.sum((ref.WL >= GUIDE_WL[0]) & (ref.WL <= GUIDE_WL[-1])))
+    assert sm["n_data"] == ref.T.size * ref.WL.size + n_guide
+    ls = least_squares(lambda v: _reference_residual(v, Y)[0],
+                       np.array([ref.START[n] for n in NAMES]), x_scale="jac",
+                       xtol=1e-12, ftol=1e-12)
+    assert sm["cost"] == pytest.approx(ls.cost, rel=1e-7)
+    np.testing.assert_allclose(x, ls.x, rtol=1e-4)
+    # the guide and the penalty both act: without them the optimum differs
+    assert abs(r[-1]) > 1e-4
+
+
+def test_guided_jacobian_and_stderr(guided_fit):
+    res, Y, J, dphys = guided_fit
+    sm = res.summary()
+    x = np.array([sm["parameters"][n]["value"] for n in NAMES])
+    Jfd = ref.fd_jacobian(lambda v: _reference_residual(v, Y)[0], x)
+    # our rows: per wavelength T data rows + 1 guide row (weight 0 outside its range), then
+    # the penalty; the reference has guide rows only inside the range
+    inside = (ref.WL >= GUIDE_WL[0]) & (ref.WL <= GUIDE_WL[-1])
+    keep = np.concatenate([np.append(np.ones(ref.T.size, bool), ok) for ok in inside] + [[True]])
+    assert not np.any(J[~keep])
+    J = J[keep]
+    np.testing.assert_allclose(J, Jfd @ dphys, rtol=1e-5, atol=1e-6 * np.abs(J).max())
+    # standard errors: data rows + guide rows count as data, the penalty row does not
+    r = _reference_residual(x, Y)[0]
+    n, p = Jfd.shape
+    rmse = np.sqrt(r @ r / (n - 1 - p - sm["n_amplitudes"]))
+    se = rmse * np.sqrt(np.diag(np.linalg.inv(Jfd.T @ Jfd)))
+    got = np.array([sm["parameters"][n]["stderr"] for n in NAMES])
+    np.testing.assert_allclose(got, se, rtol=1e-4)
+
+
+def test_guide_arrays_and_area_selection():
+    """Guide interpolated onto the fitted wavelengths (weight 0 outside its range); equal-area
+    intervals follow pyglotaran's rule (nearest ends, inclusive; above the axis: nothing)."""
+    text = ref.toml(top=_guides_toml() + _area_toml().replace(
+        "[[%r, %r]]\nparameter" % AREA["tgt"], "[[560.0, 700.0], [900.0, 950.0]]\nparameter"))
+    with jax.enable_x64(True):
+        model = parse_model(text)
+        prob = build_problem(model, [make_ta_dataset(ref.T, ref.WL, np.zeros((ref.T.size,
+                                                                              ref.WL.size)))])
+    inside = (ref.WL >= GUIDE_WL[0]) & (ref.WL <= GUIDE_WL[-1])
+    np.testing.assert_allclose(np.asarray(prob.arrays["gy"][0])[:, 0],
+                               np.where(inside, np.interp(ref.WL, GUIDE_WL, GUIDE), 0.0))
+    np.testing.assert_array_equal(np.asarray(prob.arrays["gw"][0])[:, 0],
+                                  np.where(inside, G_WEIGHT, 0.0))
+    sel = np.asarray(prob.arrays["area"][0])
+    for k, iv in ((0, AREA["src"]), (1, AREA["tgt"])):
+        want = np.zeros(ref.WL.size)
+        want[_selection(*iv)] = 1.0
+        np.testing.assert_array_equal(sel[0, k], want)
+    assert prob.shared == (False,)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[[guides]]\nspecies = "s9"\nwavelength = [1, 2]\nvalues = [1, 2]\n', "unknown compartment"),
+    ('[[guides]]\nspecies = "s1"\nwavelength = [1, 2]\nvalues = [1]\n', "two (wavelength"),
+    ('[[guides]]\nspecies = "s1"\nfile = "missing.csv"\n', "cannot read guide file"),
+    ('[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [[1, 2]]\n',
+     "missing ['target_intervals']"),
+    ('[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [1]\n'
+     'target_intervals = [[1, 2]]\nparameter = "nope"\n', "undefined parameter"),
+])
+def test_model_file_errors(extra, message):
+    with pytest.raises(ModelError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        parse_model(ref.toml(top=extra), source="bad.toml")
+
+
+def test_guide_file(tmp_path):
+    (tmp_path / "g.csv").write_text("# wavelength, value\n450, 0.1\n700, 0.3\n")
+    (tmp_path / "m.toml").write_text(ref.toml(top='[[guides]]\nspecies = "s1"\nfile = "g.csv"\n'))
+    from hotcarrier.target.modelfile import load_target_model
+
+    g = load_target_model(tmp_path / "m.toml").guides[0]
+    assert g.wavelength == (450.0, 700.0) and g.values == (0.1, 0.3) and g.weight == 1.0
