@@ -132,10 +132,10 @@ def compare(hc: dict, pg: dict) -> dict:
     }
 
 
-def write(name: str, out: dict) -> Path:
+def write(name: str, out: dict, prefix: str = "parity_") -> Path:
     from hotcarrier.io.atomic import atomic_open
 
-    path = HERE / "results" / f"parity_{name}.json"
+    path = HERE / "results" / f"{prefix}{name}.json"
     with atomic_open(path) as f:
         f.write((json.dumps(out, indent=2) + "\n").encode())
     return path

@@ -147,6 +147,8 @@ def test_guide_arrays_and_area_selection():
     ('[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [[1, 2]]\n',
      "missing ['target_intervals']"),
     ('[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [1]\n'
+     'target_intervals = [[1, 2]]\n', "list of [lo, hi] pairs"),
+    ('[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [[1, 2]]\n'
      'target_intervals = [[1, 2]]\nparameter = "nope"\n', "undefined parameter"),
 ])
 def test_model_file_errors(extra, message):

@@ -183,9 +183,9 @@ class TargetModel:
     scheme_kind : str or None
         "parallel"/"sequential" for the quick path (lifetimes are then reported).
     non_negative : bool or list of str
-        Non-negative amplitudes (True: every column; a list: those columns) (NNLS inside the variable projection, pyglotaran's
-        ``non_negative_least_squares``); the active constraints are held fixed in the
-        Jacobian and the covariance.
+        Non-negative amplitudes (True: every column; a list: those columns), by NNLS inside
+        the variable projection (pyglotaran's ``non_negative_least_squares``); the active
+        constraints are held fixed in the Jacobian and the covariance.
     guides, equal_area, shapes : lists
         Guidance spectra (:class:`Guide`), equal-area penalties (:class:`EqualArea`) and
         parametric spectra (:class:`SpectralShape`).
