@@ -118,6 +118,21 @@ def test_guided_jacobian_and_stderr(guided_fit):
     np.testing.assert_allclose(got, se, rtol=1e-4)
 
 
+@pytest.mark.slow
+def test_guided_batch_equals_single_fit(guided_fit):
+    """The batch path (vmapped Levenberg–Marquardt) reaches the single fit's optimum."""
+    from hotcarrier.batch import fit_arrays
+
+    res, Y, _, _ = guided_fit
+    with jax.enable_x64(True):
+        b = fit_arrays(res.setup.model, ref.T, ref.WL, Y[None], max_iter=300)
+    sm = res.summary()
+    assert float(b["cost"].values[0]) == pytest.approx(sm["cost"], rel=1e-8)
+    for n in NAMES:
+        assert float(b["value"].sel(param=n).values[0]) == pytest.approx(
+            sm["parameters"][n]["value"], rel=1e-5)
+
+
 def test_guide_arrays_and_area_selection():
     """Guide interpolated onto the fitted wavelengths (weight 0 outside its range); equal-area
     intervals follow pyglotaran's rule (nearest ends, inclusive; above the axis: nothing)."""

@@ -25,8 +25,8 @@ NAMES = ["k1", "k2", "mu", "sig"]
 
 def test_passive_set_matches_scipy():
     rng = np.random.default_rng(0)
-    A = rng.normal(size=(300, 25, 5)) * rng.uniform(1e-2, 1e2, size=(300, 1, 5))
-    y = rng.normal(size=(300, 25))
+    A = rng.normal(size=(100, 25, 5)) * rng.uniform(1e-2, 1e2, size=(100, 1, 5))
+    y = rng.normal(size=(100, 25))
     with jax.enable_x64(True):
         P = np.asarray(jax.jit(jax.vmap(nnls_passive_set))(A, y))
         cons = np.array([True, False, True, True, False])
@@ -75,6 +75,21 @@ def test_nnls_fit_matches_scipy(nnls_fit):
     ls = least_squares(_scipy_residual, x0, args=(Y,), x_scale="jac", xtol=1e-12, ftol=1e-12)
     assert sm["cost"] == pytest.approx(ls.cost, rel=1e-7)
     np.testing.assert_allclose(x, ls.x, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_nnls_batch_equals_single_fit(nnls_fit):
+    """The batch path (vmapped Levenberg–Marquardt) reaches the single fit's optimum."""
+    from hotcarrier.batch import fit_arrays
+
+    res, Y, _ = nnls_fit
+    with jax.enable_x64(True):
+        b = fit_arrays(res.setup.model, ref.T, ref.WL, Y[None], max_iter=300)
+    sm = res.summary()
+    assert float(b["cost"].values[0]) == pytest.approx(sm["cost"], rel=1e-8)
+    for n in NAMES:
+        assert float(b["value"].sel(param=n).values[0]) == pytest.approx(
+            sm["parameters"][n]["value"], rel=1e-5)
 
 
 def test_nnls_jacobian_and_stderr(nnls_fit):

@@ -99,6 +99,21 @@ def test_shape_fit_matches_reference(shape_fit):
         assert abs(p["value"] - v) < 3 * p["stderr"], (n, p)
 
 
+@pytest.mark.slow
+def test_shape_batch_equals_single_fit(shape_fit):
+    """The batch path (vmapped Levenberg–Marquardt) reaches the single fit's optimum."""
+    from hotcarrier.batch import fit_arrays
+
+    res, Y, _, _ = shape_fit
+    with jax.enable_x64(True):
+        b = fit_arrays(res.setup.model, ref.T, ref.WL, Y[None], max_iter=300)
+    sm = res.summary()
+    assert float(b["cost"].values[0]) == pytest.approx(sm["cost"], rel=1e-8)
+    for n in NAMES:
+        assert float(b["value"].sel(param=n).values[0]) == pytest.approx(
+            sm["parameters"][n]["value"], rel=1e-5)
+
+
 @pytest.mark.parametrize("shape, message", [
     ('species = "s2"\ntype = "lorentzian"\namplitude = "1"\nlocation = "1"\nwidth = "1"',
      "expected 'gaussian'"),
