@@ -1,11 +1,14 @@
 """Guidance spectra and the equal-area penalty, against an independent NumPy/SciPy model.
 
-One real fit carries both (one compilation): a guide on s2 (extra rows w·(a_s2(λ) − g(λ)) in
+The separate fit below (slow) carries both (one compilation): a guide on s2 (extra rows w·(a_s2(λ) − g(λ)) in
 every wavelength's least-squares problem, pyglotaran's linked ``clp-guide`` dataset) and an
 equal-area penalty between s1 and s2 (one extra residual w·|Σ a_s1 − p·Σ a_s2| computed from
 the amplitudes, as pyglotaran's ``equal_area`` penalty). The reference residual is written
 here with numpy.linalg.lstsq; cost, amplitudes, optimum (scipy.optimize.least_squares),
 Jacobian (central differences) and standard errors must agree.
+
+The default run's real fit is the last one: every spectral option at once (NNLS, a guide, an
+equal-area penalty and a Gaussian band) against its NumPy/SciPy reference.
 """
 
 import jax
@@ -78,6 +81,7 @@ def guided_fit():
     return res, Y, J, dphys
 
 
+@pytest.mark.slow
 def test_guided_fit_matches_reference(guided_fit):
     res, Y, J, _ = guided_fit
     sm = res.summary()
@@ -97,6 +101,7 @@ def test_guided_fit_matches_reference(guided_fit):
     assert abs(r[-1]) > 1e-4
 
 
+@pytest.mark.slow
 def test_guided_jacobian_and_stderr(guided_fit):
     res, Y, J, dphys = guided_fit
     sm = res.summary()
@@ -178,3 +183,81 @@ def test_guide_file(tmp_path):
 
     g = load_target_model(tmp_path / "m.toml").guides[0]
     assert g.wavelength == (450.0, 700.0) and g.values == (0.1, 0.3) and g.weight == 1.0
+
+
+# ---------------------------------------------------------------- all options in one fit
+# The default run's real fit of every spectral option at once (one compilation): s2 is a
+# Gaussian band (amplitude, position, FWHM fitted), s1's amplitudes are non-negative and
+# guided, and an equal-area penalty ties s1 to s2. The separate fits above are marked slow.
+ALL_NAMES = NAMES + ["amp", "loc", "fwhm"]
+S1_GUIDE_WL = np.array([450.0, 700.0])
+S1_GUIDE = np.array([0.6, -0.2])  # a crude straight-line prior, negative in the red
+ALL_TOML = dict(
+    top=('[[shapes]]\nspecies = "s2"\ntype = "gaussian"\namplitude = "amp"\n'
+         'location = "loc"\nwidth = "fwhm"\n'
+         '[[guides]]\nspecies = "s1"\nweight = 1.5\nwavelength = [450.0, 700.0]\n'
+         'values = [0.6, -0.2]\n'
+         '[[equal_area]]\nsource = "s1"\ntarget = "s2"\nsource_intervals = [[450, 700]]\n'
+         'target_intervals = [[450, 700]]\nparameter = 1\nweight = 0.02\n'),
+    model="non_negative = true",
+    params='amp = 0.6\nloc = {value = 610.0, min = 450, max = 750}\n'
+           'fwhm = {value = 80.0, min = 10}\n')
+
+
+def _all_reference_residual(x, Y):
+    """NumPy/SciPy: known s2 part subtracted, then a 1-column NNLS for s1 with its guide row
+    at every wavelength, then the equal-area row."""
+    from scipy.optimize import nnls
+
+    k1, k2, mu, sig, amp, loc, fwhm = x
+    C = ref.populations(k1, k2, mu, sig)
+    f2 = ref.gaussian(ref.WL, amp, loc, fwhm)
+    g = np.interp(ref.WL, S1_GUIDE_WL, S1_GUIDE)
+    A = np.vstack([C[:, :1], [[1.5]]])
+    res, a1 = [], []
+    for j in range(ref.WL.size):
+        b = np.append(Y[:, j] - C[:, 1] * f2[j], 1.5 * g[j])
+        a = nnls(A, b)[0]
+        a1.append(a[0])
+        res.append(b - A @ a)
+    pen = 0.02 * abs(np.sum(a1) - np.sum(f2))
+    return np.concatenate(res + [[pen]]), np.array(a1)
+
+
+@pytest.fixture(scope="module")
+def all_fit():
+    S = np.stack([0.8 * np.cos((ref.WL - 450.0) / 80.0), ref.gaussian(ref.WL, 0.7, 600.0, 70.0)])
+    Y = ref.simulate(S, noise=0.01)
+    with jax.enable_x64(True):
+        model = parse_model(ref.toml(**ALL_TOML), source="all options")
+        res = fit(make_ta_dataset(ref.T, ref.WL, Y), model, ftol=1e-13, gtol=1e-10)
+        J = np.asarray(res.setup.objective.jacobian(jnp.asarray(res.theta), res.setup.arrays))
+        dphys = np.asarray(jax.jacfwd(model.parameters.physical)(jnp.asarray(res.theta)))
+    return res, Y, J, dphys
+
+
+def test_all_options_fit_matches_reference(all_fit):
+    res, Y, J, dphys = all_fit
+    sm = res.summary()
+    x = np.array([sm["parameters"][n]["value"] for n in ALL_NAMES])
+    r, a1 = _all_reference_residual(x, Y)
+    assert 2 <= np.sum(a1 == 0) <= ref.WL.size - 2  # NNLS active at some wavelengths
+    assert sm["cost"] == pytest.approx(0.5 * r @ r, rel=1e-9)
+    np.testing.assert_allclose(res.dataset["sas"].sel(species="s1").values, a1, atol=1e-10)
+    np.testing.assert_allclose(res.dataset["sas"].sel(species="s2").values,
+                               ref.gaussian(ref.WL, *x[4:]), rtol=1e-12)
+    assert sm["n_amplitudes"] == int(np.sum(a1 > 0))
+    assert sm["n_data"] == ref.T.size * ref.WL.size + ref.WL.size  # + one guide row per λ
+    x0 = np.array([ref.START[n] for n in NAMES] + [0.6, 610.0, 80.0])
+    ls = least_squares(lambda v: _all_reference_residual(v, Y)[0], x0, x_scale="jac",
+                       xtol=1e-12, ftol=1e-12)
+    assert sm["cost"] == pytest.approx(ls.cost, rel=1e-7)
+    np.testing.assert_allclose(x, ls.x, rtol=1e-4)
+    # Jacobian (active set fixed) = central differences; Gauss–Newton standard errors
+    Jfd = ref.fd_jacobian(lambda v: _all_reference_residual(v, Y)[0], x)
+    np.testing.assert_allclose(J, Jfd @ dphys, rtol=1e-5, atol=1e-6 * np.abs(J).max())
+    n, p = Jfd.shape
+    rmse = np.sqrt(r @ r / (n - 1 - p - sm["n_amplitudes"]))  # the penalty row is not data
+    se = rmse * np.sqrt(np.diag(np.linalg.inv(Jfd.T @ Jfd)))
+    got = np.array([sm["parameters"][n]["stderr"] for n in ALL_NAMES])
+    np.testing.assert_allclose(got, se, rtol=1e-4)

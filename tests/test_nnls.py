@@ -59,6 +59,7 @@ def nnls_fit():
     return res, Y, J
 
 
+@pytest.mark.slow  # the default run fits NNLS in test_guidance.py (all options, one fit)
 def test_nnls_fit_matches_scipy(nnls_fit):
     res, Y, J = nnls_fit
     sm = res.summary()
@@ -92,6 +93,7 @@ def test_nnls_batch_equals_single_fit(nnls_fit):
             sm["parameters"][n]["value"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_nnls_jacobian_and_stderr(nnls_fit):
     """Active set held fixed: the exact Jacobian is the finite-difference one of SciPy's NNLS
     residual (the set does not change under small steps), and the standard errors follow."""

@@ -74,6 +74,7 @@ def shape_fit():
     return res, Y, J, dphys
 
 
+@pytest.mark.slow  # the default run fits a shape in test_guidance.py (all options, one fit)
 def test_shape_fit_matches_reference(shape_fit):
     res, Y, J, dphys = shape_fit
     sm = res.summary()
