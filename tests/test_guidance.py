@@ -1,7 +1,7 @@
 """Guidance spectra and the equal-area penalty, against an independent NumPy/SciPy model.
 
-The separate fit below (slow) carries both (one compilation): a guide on s2 (extra rows w·(a_s2(λ) − g(λ)) in
-every wavelength's least-squares problem, pyglotaran's linked ``clp-guide`` dataset) and an
+A separate fit (slow) carries both: a guide on s2 (extra rows w·(a_s2(λ) − g(λ)) in every
+wavelength's least-squares problem, pyglotaran's linked ``clp-guide`` dataset) and an
 equal-area penalty between s1 and s2 (one extra residual w·|Σ a_s1 − p·Σ a_s2| computed from
 the amplitudes, as pyglotaran's ``equal_area`` penalty). The reference residual is written
 here with numpy.linalg.lstsq; cost, amplitudes, optimum (scipy.optimize.least_squares),
