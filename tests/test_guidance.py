@@ -261,3 +261,28 @@ def test_all_options_fit_matches_reference(all_fit):
     se = rmse * np.sqrt(np.diag(np.linalg.inv(Jfd.T @ Jfd)))
     got = np.array([sm["parameters"][n]["stderr"] for n in ALL_NAMES])
     np.testing.assert_allclose(got, se, rtol=1e-4)
+
+
+def test_cli_spectral_options(tmp_path):
+    """``--non-negative`` and ``--guide SPECIES=FILE@W`` map onto the model (no fit)."""
+    import argparse
+
+    from hotcarrier.commands.fit import add_model_arguments, build_model
+
+    (tmp_path / "g.txt").write_text("450 0.1\n600 0.2\n700 0.3\n")
+    p = argparse.ArgumentParser()
+    p.add_argument("data", nargs="+")
+    add_model_arguments(p)
+    args = p.parse_args(["x.csv", "--scheme", "sequential", "--lifetimes", "1,10",
+                         "--non-negative", "--guide", f"s2={tmp_path / 'g.txt'}@2.5"])
+    model = build_model(args)
+    assert model.non_negative is True and model.per_wavelength
+    g = model.guides[0]
+    assert (g.species, g.weight, g.wavelength, g.values) == ("s2", 2.5, (450.0, 600.0, 700.0),
+                                                             (0.1, 0.2, 0.3))
+    with pytest.raises(ModelError, match="unknown compartment"):
+        build_model(p.parse_args(["x.csv", "--scheme", "parallel", "--lifetimes", "1",
+                                  "--guide", f"s7={tmp_path / 'g.txt'}"]))
+    with pytest.raises(ModelError, match="SPECIES=FILE"):
+        build_model(p.parse_args(["x.csv", "--scheme", "parallel", "--lifetimes", "1",
+                                  "--guide", "nothing"]))
