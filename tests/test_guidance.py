@@ -247,6 +247,7 @@ def test_all_options_fit_matches_reference(all_fit):
     np.testing.assert_allclose(res.dataset["sas"].sel(species="s2").values,
                                ref.gaussian(ref.WL, *x[4:]), rtol=1e-12)
     assert sm["n_amplitudes"] == int(np.sum(a1 > 0))
+    assert sm["nnls_zero_amplitudes"] == int(np.sum(a1 == 0))
     assert sm["n_data"] == ref.T.size * ref.WL.size + ref.WL.size  # + one guide row per λ
     x0 = np.array([ref.START[n] for n in NAMES] + [0.6, 610.0, 80.0])
     ls = least_squares(lambda v: _all_reference_residual(v, Y)[0], x0, x_scale="jac",

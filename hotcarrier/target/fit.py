@@ -370,6 +370,16 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                   "variables)",
         cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
         parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets])
+    if model.non_negative:  # amplitudes held at 0 by an active constraint (docs/constraints.md)
+        cons = model.non_negative_mask()
+        ws = [np.asarray(w) for w in s.arrays["w"]]
+        ws = [np.concatenate(ws, axis=1)] if s.problem.link else ws
+        held = 0
+        for g, b in enumerate(pt["details"]):
+            a, live = np.asarray(b[0]), np.asarray(s.arrays["colmask"][g]) > 0
+            has = np.any(ws[g] > 0, axis=1)[:, None]  # wavelengths with data
+            held += int(np.sum((a == 0) & live & cons[None, :] & has))
+        summary["nnls_zero_amplitudes"] = held
     if model.scheme_kind in ("parallel", "sequential"):
         taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
         summary["lifetimes_ps"] = [p["value"] for p in taus]
