@@ -36,7 +36,7 @@ from ..fitting.projection import (amplitude_derivative, back_substitute, forward
                                   golub_pereyra_block, mgs_qr, nnls_passive_set,
                                   separable_weights)
 
-__all__ = ["VarproProblem", "build_problem", "Objective"]
+__all__ = ["VarproProblem", "build_problem", "spectral_arrays", "Objective"]
 
 
 @dataclass
@@ -52,7 +52,8 @@ class VarproProblem:
         grid when linked, else each dataset's own).
     arrays : dict
         Pytree of jnp arrays: ``t`` (list per dataset), ``y`` and ``w`` (list per dataset,
-        (W_eval, T_d), weighted mask folded in), ``colmask`` (list).
+        (W_eval, T_d), weighted mask folded in), ``colmask`` (list); with guides ``gy``,
+        ``gw`` and with equal-area penalties ``area`` (per block group, :func:`spectral_arrays`).
     index : list of ndarray
         Linked: per dataset the column of its own wavelength grid at each union wavelength
         (−1 = absent).
