@@ -1,9 +1,9 @@
-"""pyglotaran 0.7.5 side of the spectral-feature parity runs (NNLS, guidance spectrum).
+"""pyglotaran 0.7.5 side of the spectral-feature parity runs (NNLS, guide, equal area).
 
 Runs in the *pyglotaran* virtual environment; called by ``parity_nnls.py`` and
 ``parity_guidance.py`` (project venv), which prepare the data::
 
-    $PYGLOTARAN_PYTHON benchmarks/pyglotaran_spectral.py {nnls|guidance} map.npz [--max-nfev N]
+    $PYGLOTARAN_PYTHON benchmarks/pyglotaran_spectral.py {nnls|guidance|area} map.npz [...]
 
 ``map.npz`` holds ``time`` (ps), ``wavelength`` (nm), ``data`` (time × wavelength) and, for the
 guidance run, ``guide`` (one value per wavelength). The model is the same sequential
@@ -12,6 +12,8 @@ wavelength (x = (λ − 550)/100 nm, two coefficients) in both tools:
 
 * ``nnls``: ``dataset_groups.default.residual_function = "non_negative_least_squares"``
   (pyglotaran's scipy.optimize.nnls at every wavelength);
+* ``area``: an ``equal_area`` clp penalty between s2 and s3 over 600–860 nm (parameter 1,
+  weight ``--area-weight``);
 * ``guidance``: a second dataset whose only megacomplex is a ``clp-guide`` for s3, with the
   guide spectrum as its data (one "time" point), linked to the map (``link_clp: true``), so
   that at every wavelength the spectrum of s3 is fitted to the map and to the guide; its
@@ -69,6 +71,18 @@ irf:
     dispersion_center: irf.dispc
     center_dispersion_coefficients: [irf.d1, irf.d2]
 {weights}
+{penalties}
+"""
+
+PENALTY = """\
+clp_penalties:
+  - type: equal_area
+    source: s2
+    source_intervals: [[600, 860]]
+    target: s3
+    target_intervals: [[600, 860]]
+    parameter: area.1
+    weight: {weight!r}
 """
 
 GUIDE_DATASET = """\
@@ -96,7 +110,8 @@ def parameters_yml(start: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=("nnls", "guidance"))
+    ap.add_argument("mode", choices=("nnls", "guidance", "area"))
+    ap.add_argument("--area-weight", type=float, default=0.1)
     ap.add_argument("npz")
     ap.add_argument("--start", required=True, help="JSON dict of start values")
     ap.add_argument("--guide-weight", type=float, default=1.0)
@@ -125,9 +140,13 @@ def main(argv=None) -> int:
         residual="non_negative_least_squares" if args.mode == "nnls" else "variable_projection",
         link="true" if guide else "false",
         guide_dataset=GUIDE_DATASET if guide else "",
-        guide_megacomplex=GUIDE_MEGACOMPLEX if guide else "", weights=weights)
+        guide_megacomplex=GUIDE_MEGACOMPLEX if guide else "", weights=weights,
+        penalties=PENALTY.format(weight=args.area_weight) if args.mode == "area" else "")
     model = load_model(model_yml, format_name="yml_str")
-    params = load_parameters(parameters_yml(json.loads(args.start)), format_name="yml_str")
+    pyml = parameters_yml(json.loads(args.start))
+    if args.mode == "area":
+        pyml += "area:\n  - ['1', 1.0, {vary: false}]\n"
+    params = load_parameters(pyml, format_name="yml_str")
     if not model.valid(parameters=params):
         print(json.dumps({"error": str(model.validate(parameters=params))}))
         return 3
