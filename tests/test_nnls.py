@@ -27,10 +27,11 @@ def test_passive_set_matches_scipy():
     rng = np.random.default_rng(0)
     A = rng.normal(size=(100, 25, 5)) * rng.uniform(1e-2, 1e2, size=(100, 1, 5))
     y = rng.normal(size=(100, 25))
-    with jax.enable_x64(True):
-        P = np.asarray(jax.jit(jax.vmap(nnls_passive_set))(A, y))
-        cons = np.array([True, False, True, True, False])
-        Pc = np.asarray(jax.jit(jax.vmap(nnls_passive_set, in_axes=(0, 0, None)))(A, y, cons))
+    cons = np.array([True, False, True, True, False])
+    with jax.enable_x64(True):  # one program for both masks (the mask is an argument)
+        solve = jax.jit(jax.vmap(nnls_passive_set, in_axes=(0, 0, None)))
+        P = np.asarray(solve(A, y, np.ones(5, bool)))
+        Pc = np.asarray(solve(A, y, cons))
     for a, b, p, pc in zip(A, y, P, Pc):
         x, _ = nnls(a, b)
         np.testing.assert_array_equal(p, x > 0)
@@ -109,3 +110,51 @@ def test_nnls_jacobian_and_stderr(nnls_fit):
     se = ref.gauss_newton_stderr(Jfd, _scipy_residual(x, Y), sm["n_amplitudes"])
     got = np.array([sm["parameters"][n]["stderr"] for n in NAMES])
     np.testing.assert_allclose(got, se, rtol=1e-4)
+
+
+def test_projection_derivatives_with_known_part_and_held_column():
+    """Golub–Pereyra block with a known model part m(θ) and the amplitude derivative ∂â/∂θ,
+    against central differences of numpy.linalg.lstsq; a column held at zero (an active NNLS
+    constraint) is dropped from the reference problem."""
+    from hotcarrier.fitting.projection import (amplitude_derivative, back_substitute,
+                                               golub_pereyra_block, mgs_qr)
+
+    rng = np.random.default_rng(3)
+    W, R, k, p = 3, 12, 3, 2
+    C0, C1, C2 = (rng.normal(size=(W, R, k)) for _ in range(3))
+    M1, M2, Y = (rng.normal(size=(W, R)) for _ in range(3))
+    keep = np.array([True, False, True])  # column 1 held at zero
+
+    def design(th):
+        return (C0 + th[0] * C1 + th[1] ** 2 * C2) * keep, np.sin(th[0]) * M1 + th[1] * M2
+
+    def reference(th):
+        C, m = design(th)
+        a = np.array([np.linalg.lstsq(C[w][:, keep], Y[w] - m[w], rcond=None)[0]
+                      for w in range(W)])
+        r = np.array([Y[w] - m[w] - C[w][:, keep] @ a[w] for w in range(W)])
+        return r, a
+
+    th = np.array([0.3, -0.7])
+    C, m = design(th)
+    dC = np.stack([C1 * keep, 2 * th[1] * C2 * keep], axis=-1)
+    dm = np.stack([np.cos(th[0]) * M1, M2], axis=-1)
+    @jax.jit
+    def ours(C, yw, dC, dm):
+        Q, Rm = jax.vmap(mgs_qr)(C)
+        A = jnp.einsum("wrk,wr->wk", Q, yw)
+        r = yw - jnp.einsum("wrk,wk->wr", Q, A)
+        ahat = jax.vmap(back_substitute)(Rm, A)
+        return (r, ahat, golub_pereyra_block(Q, Rm, r, ahat, dC, False, dm),
+                amplitude_derivative(Q, Rm, r, ahat, dC, dm))
+
+    with jax.enable_x64(True):
+        r, ahat, J, da = (np.asarray(v) for v in ours(C, Y - m, dC, dm))
+    r_ref, a_ref = reference(th)
+    np.testing.assert_allclose(np.asarray(r), r_ref, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(ahat)[:, keep], a_ref, atol=1e-12)
+    assert np.all(np.asarray(ahat)[:, ~keep] == 0) and np.all(da[:, ~keep] == 0)
+    Jfd = ref.fd_jacobian(lambda v: reference(v)[0].ravel(), th)
+    dafd = ref.fd_jacobian(lambda v: reference(v)[1].ravel(), th)
+    np.testing.assert_allclose(J.reshape(-1, p), Jfd, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(da[:, keep].reshape(-1, p), dafd, rtol=1e-6, atol=1e-8)

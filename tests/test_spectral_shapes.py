@@ -38,13 +38,17 @@ def _skewed(x, amp, loc, width, b):
 
 def test_shapes_match_pyglotaran_formulas():
     x = np.linspace(300.0, 900.0, 601)
-    with jax.enable_x64(True):
-        g = np.asarray(spectral_shape("gaussian", x, 2.0, 550.0, 80.0))
-        s = np.asarray(spectral_shape("skewed-gaussian", x, 2.0, 550.0, 80.0, 0.6))
-        s0 = np.asarray(spectral_shape("skewed-gaussian", x, 2.0, 550.0, 80.0, 0.0))
-        s_neg = np.asarray(spectral_shape("skewed-gaussian", x, 2.0, 550.0, 80.0, -0.4))
-        grad = jax.grad(lambda b: jnp.sum(spectral_shape("skewed-gaussian", x, 2.0, 550.0,
-                                                         80.0, b)))(0.3)
+    with jax.enable_x64(True):  # one compiled program for all shapes
+        @jax.jit
+        def shapes(b):
+            def skew(bb):
+                return spectral_shape("skewed-gaussian", x, 2.0, 550.0, 80.0, bb)
+
+            return (spectral_shape("gaussian", x, 2.0, 550.0, 80.0), skew(b[0]), skew(b[1]),
+                    skew(b[2]), jax.grad(lambda bb: jnp.sum(skew(bb)))(b[3]))
+
+        g, s, s0, s_neg, grad = (np.asarray(v) for v in shapes(jnp.array([0.6, 0.0, -0.4,
+                                                                           0.3])))
     np.testing.assert_allclose(g, ref.gaussian(x, 2.0, 550.0, 80.0), rtol=1e-12)
     np.testing.assert_allclose(s, _skewed(x, 2.0, 550.0, 80.0, 0.6), rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(s_neg, _skewed(x, 2.0, 550.0, 80.0, -0.4), rtol=1e-12)
