@@ -47,7 +47,8 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
 
     ds = result.dataset
     sfx = [v[len("data"):] for v in map(str, ds.data_vars) if v == "data" or v.startswith("data_")]
-    nrow = len(sfx) + 1
+    timefeat = any(v in ds for v in ("doas" + sfx[0], "t0_shift" + sfx[0]))
+    nrow = len(sfx) + 1 + timefeat
     fig = Figure(figsize=(20, 4.0 * nrow))
     axes = fig.subplots(nrow, 4, squeeze=False)
     for r, s in enumerate(sfx):
@@ -75,6 +76,9 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
         ax.legend(fontsize=8)
         _residual_svd_panel(axes[r, 3], result.residual_svd(s[1:] or None), s)
     s0 = sfx[0]
+    if timefeat:
+        _time_feature_panels(axes[-1], ds, s0)
+        axes = axes[:-1]
     ax = axes[-1, 0]
     wdim = ds["data" + s0].dims[1]
     for sp in ds["species"].values:
@@ -115,6 +119,29 @@ def overview(result, path, *, linthresh: float = 1.0, n_traces: int = 4, dpi: in
                  f"RMSE {summ['rmse'] or float('nan'):.3g}, "
                  f"{'converged' if summ['converged'] else 'NOT converged'}", fontsize=11)
     return save_figure(fig, path, dpi)
+
+
+def _time_feature_panels(axes, ds, s0):
+    """DOAS amplitudes and phases, and the per-wavelength time-zero shift (when fitted)."""
+    wdim = ds["data" + s0].dims[1]
+    wl = ds[wdim].values
+    if "doas" + s0 in ds:
+        for k, label in enumerate(ds["oscillation"].values):
+            f = float(ds["oscillation_frequency"][k])
+            axes[0].plot(wl, ds["doas" + s0].values[k], label=f"{label}: {f:.4g} THz "
+                         f"({f / 0.0299792458:.4g} cm⁻¹)")
+            axes[1].plot(wl, ds["doas_phase" + s0].values[k], label=str(label))
+        axes[0].set(title="damped-oscillation-associated spectra", xlabel="wavelength (nm)")
+        axes[1].set(title="oscillation phase (rad)", xlabel="wavelength (nm)")
+        axes[0].legend(fontsize=8)
+        axes[1].legend(fontsize=8)
+    if "t0_shift" + s0 in ds:
+        axes[2].errorbar(wl, ds["t0_shift" + s0].values, ds["t0_shift_stderr" + s0].values,
+                         fmt=".", ms=3)
+        axes[2].set(title="time-zero shift (ps)", xlabel="wavelength (nm)")
+    for ax in axes:
+        if not ax.has_data():
+            ax.set_axis_off()
 
 
 def _residual_svd_panel(ax, rsvd, sfx):

@@ -39,6 +39,15 @@ def add_model_arguments(p) -> None:
     q.add_argument("--baseline", action="store_true", help="add a constant offset component")
     q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
                    help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
+    q.add_argument("--oscillation", action="append", default=[], metavar="NU[,GAMMA]",
+                   help="a damped oscillation (DOAS): start frequency in cm⁻¹ (or e.g. "
+                   "0.125THz) and damping rate in ps⁻¹ (default 1); repeatable")
+    q.add_argument("--irf-file", metavar="FILE",
+                   help="measured IRF (two columns: time ps, value) instead of the Gaussian; "
+                   "--t0 is then its fitted shift")
+    q.add_argument("--t0-per-wavelength", action="store_true",
+                   help="a free time-zero shift at every wavelength (±1 ps, relative to the "
+                   "median wavelength)")
     sp = p.add_argument_group("spectral options (quick scheme or model file)")
     sp.add_argument("--non-negative", action="store_true",
                     help="non-negative amplitudes (NNLS at every wavelength)")
@@ -85,7 +94,8 @@ def build_model(args):
         model = TargetModel.from_scheme(
             args.scheme, args.lifetimes, fix_lifetime=args.fix_lifetime, irf_fwhm=args.irf_fwhm,
             fix_irf=args.fix_irf, t0=args.t0, fix_t0=args.fix_t0, n_datasets=len(args.data),
-            baseline=args.baseline, coherent_artifact=args.coherent_artifact)
+            baseline=args.baseline, coherent_artifact=args.coherent_artifact,
+            **_time_domain_options(args))
     else:
         raise ModelError("give a model file (--model MODEL.toml) or a quick scheme "
                          "(--scheme sequential --lifetimes 4,75,1e5)")
@@ -120,6 +130,34 @@ def _guides(specs):
     if problems:
         raise ModelError("--guide: " + "; ".join(problems))
     return guides
+
+
+def _time_domain_options(args) -> dict:
+    """--oscillation, --irf-file and --t0-per-wavelength as from_scheme arguments."""
+    from ..errors import ModelError
+
+    osc = []
+    for text in getattr(args, "oscillation", None) or []:
+        parts = [x.strip() for x in text.split(",")]
+        nu, unit = parts[0], "cm-1"
+        if nu.lower().endswith("thz"):
+            nu, unit = nu[:-3], "THz"
+        try:
+            osc.append((float(nu), float(parts[1]) if len(parts) > 1 else 1.0, unit))
+        except ValueError:
+            raise ModelError(f"--oscillation {text!r}: expected NU[,GAMMA], e.g. 120,2 (cm⁻¹, "
+                             "ps⁻¹) or 0.125THz,0.05") from None
+    measured = None
+    if getattr(args, "irf_file", None):
+        from ..target.modelfile import _parse_measured_irf
+
+        problems: list[str] = []
+        measured = _parse_measured_irf({"file": args.irf_file}, "--irf-file", "<command line>",
+                                       problems, lambda *a: None)
+        if problems:
+            raise ModelError("; ".join(problems))
+    return dict(oscillations=osc, measured_irf=measured,
+                t0_per_wavelength=bool(getattr(args, "t0_per_wavelength", False)))
 
 
 def run(args) -> int:

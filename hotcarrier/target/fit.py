@@ -107,6 +107,10 @@ class FitSetup:
 
     def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01,
                  robust: bool = True):
+        from ..dataset import SPECTRAL_DIM
+
+        # per-wavelength parameters (time-zero shifts) are made for the data's grids
+        model = model.bind([ds[SPECTRAL_DIM].values for ds in datasets])
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
@@ -446,6 +450,8 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
                                   {"units": unit, "long_name": "species-associated spectra"})
         for j, c in enumerate(cols[n_sp:]):
             data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
+        data_vars.update(_time_domain_vars(model, d, coef, n_sp, pvec, stderr, wl, wdim, sfx,
+                                           unit))
         data_vars["population" + sfx] = (
             ("species", tdim), np.asarray(pt["populations"][d]).T,
             {"long_name": f"population (IRF at {float(s.lam_ref[d]):.5g} nm)"})
@@ -457,6 +463,14 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
             data_vars["decay_lifetime"] = (("decay",), np.where(lam != 0, -1.0 / lam, np.inf),
                                            {"units": "ps"})
     names = model.parameters.names
+    if model.oscillations:
+        om = np.asarray(model.angular_frequencies(pvec))
+        coords.update(
+            oscillation=("oscillation", [o.label for o in model.oscillations]),
+            oscillation_frequency=("oscillation", om / (2 * np.pi),
+                                   {"units": "THz", "long_name": "frequency ω/2π"}),
+            oscillation_rate=("oscillation", np.asarray(model.damping_rates(pvec)),
+                              {"units": "ps⁻¹", "long_name": "damping rate"}))
     coords.update(species=("species", list(model.compartments)), param=("param", names),
                   param_=("param_", names))
     data_vars.update(value=(("param",), pvec), stderr=(("param",), stderr),
@@ -465,6 +479,39 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
     return xr.Dataset(data_vars, coords=coords,
                       attrs={"config": model.toml_text, "hotcarrier_version": __version__,
                              "model": model.source})
+
+
+def _time_domain_vars(model, d: int, coef, n_sp: int, pvec, stderr, wl, wdim: str, sfx: str,
+                      unit: str) -> dict:
+    """DOAS, oscillation phases and per-wavelength time-zero shifts of dataset ``d``.
+
+    An oscillation with column amplitudes (a_cos, a_sin) contributes
+    D·e^{−γt}·cos(ωt + φ) ⊗ IRF with D = √(a_cos² + a_sin²) (``doas``, signal units: the
+    oscillation's amplitude) and φ = atan2(−a_sin, a_cos) (``doas_phase``, rad, unwrapped
+    along wavelength; pyglotaran's phase). pyglotaran's DOAS is D/2 (its columns are 2× ours).
+    """
+    out = {}
+    n_osc = len(model.oscillations)
+    if n_osc:
+        a = coef[:, n_sp:n_sp + 2 * n_osc].reshape(len(wl), n_osc, 2)
+        amp = np.hypot(a[..., 0], a[..., 1]).T  # (osc, W)
+        phase = np.arctan2(-a[..., 1], a[..., 0]).T
+        ok = np.all(np.isfinite(phase), axis=0)
+        phase[:, ok] = np.unwrap(phase[:, ok], axis=1)
+        out["doas" + sfx] = (("oscillation", wdim), amp,
+                             {"units": unit, "long_name": "damped-oscillation-associated "
+                              "spectra (amplitude D of D·e^{−γt}cos(ωt + φ))"})
+        out["doas_phase" + sfx] = (("oscillation", wdim), phase,
+                                   {"units": "rad", "long_name": "oscillation phase φ"})
+    sh = model.datasets[d].irf.t0_shift
+    if sh is not None and sh.names:
+        idx = [model.parameters.index[n] for n in sh.names]
+        grid = np.asarray(sh.wavelengths)
+        out["t0_shift" + sfx] = ((wdim,), np.interp(wl, grid, np.asarray(pvec)[idx]),
+                                 {"units": "ps", "long_name": "time-zero shift per wavelength"})
+        out["t0_shift_stderr" + sfx] = ((wdim,), np.interp(wl, grid, np.asarray(stderr)[idx]),
+                                        {"units": "ps"})
+    return out
 
 
 def _das(K, p0, sas):

@@ -15,21 +15,25 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ModelError
-from .model import (IRF, Constraint, DatasetModel, EqualArea, Guide, Parameter, ParameterSet,
-                    Relation, SpectralShape, TargetModel, Transfer, Weight)
+from .model import (IRF, OSCILLATION_UNITS, Constraint, DatasetModel, EqualArea, Guide,
+                    MeasuredIRF, Oscillation, Parameter, ParameterSet, Relation, SpectralShape,
+                    TargetModel, TimeZeroShift, Transfer, Weight)
 
 __all__ = ["load_target_model", "parse_model"]
 
 _TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
-        "preprocess", "datasets", "guides", "equal_area", "shapes"}
+        "preprocess", "datasets", "oscillations", "guides", "equal_area", "shapes"}
 _MODEL = {"name", "compartments", "initial", "normalize_initial", "coherent_artifact",
-          "baseline", "link_spectra", "scheme", "non_negative"}
+          "baseline", "link_spectra", "scheme", "artifact_width", "non_negative"}
 _GUIDE = {"species", "file", "wavelength", "values", "weight"}
 _AREA = {"source", "target", "source_intervals", "target_intervals", "parameter", "weight"}
 _SHAPE = {"species", "type", "amplitude", "location", "width", "skewness"}
 _PARAM = {"value", "min", "max", "fixed", "expr", "unit"}
 _IRF = {"center", "width", "dispersion_center", "center_dispersion", "width_dispersion",
-        "extra"}
+        "extra", "measured", "t0_shift", "wavenumber_dispersion"}
+_OSC = {"label", "frequency", "rate", "unit"}
+_MEASURED = {"file", "times", "values", "spacing"}
+_T0_SHIFT = {"value", "min", "max", "reference"}
 _PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "time_range",
         "wavelength_range", "exclude"}
 _DS = {"name", "irf", "scale", "weights"}
@@ -109,8 +113,11 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
                                   None if to in ("ground", "", None) else str(to),
                                   str(tr.get("rate", "0"))))
 
-    # ---- parameters (rates and IRF widths used by bare name default to min = 0)
-    positive = {t.rate for t in transfers}
+    oscillations = _parse_oscillations(doc.get("oscillations", []), problems, unknown)
+
+    # ---- parameters (rates, frequencies and IRF widths used by bare name default to min = 0)
+    positive = {t.rate for t in transfers} | {x for o in oscillations
+                                               for x in (o.frequency, o.rate)}
     irf_doc = doc.get("irf", {})
     if isinstance(irf_doc, dict) and "width" in irf_doc:
         positive.add(str(irf_doc["width"]))
@@ -160,7 +167,14 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
                 problems.append(f"{where}.extra[{j}]: expected {{shift = ..., width = ..., "
                                 "scale = ...}")
         dc = d.get("dispersion_center", b.dispersion_center)
+        measured = (_parse_measured_irf(d["measured"], f"{where}.measured", source, problems,
+                                        unknown) if "measured" in d else b.measured)
+        t0_shift = (_parse_t0_shift(d["t0_shift"], f"{where}.t0_shift", problems, unknown)
+                    if "t0_shift" in d else b.t0_shift)
         return IRF(center=str(d.get("center", b.center)), width=str(d.get("width", b.width)),
+                   measured=measured, t0_shift=t0_shift,
+                   wavenumber_dispersion=bool(d.get("wavenumber_dispersion",
+                                                    b.wavenumber_dispersion)),
                    dispersion_center=None if dc is None else float(dc),
                    center_dispersion=[str(x) for x in d.get("center_dispersion",
                                                             b.center_dispersion)],
@@ -240,12 +254,109 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
         initial={k: str(v) for k, v in initial.items()}, parameters=pset, datasets=datasets,
         normalize_initial=bool(m.get("normalize_initial", False)), relations=relations,
         constraints=constraints, coherent_artifact=int(m.get("coherent_artifact", 0)),
+        artifact_width=None if m.get("artifact_width") is None else str(m["artifact_width"]),
         baseline=bool(m.get("baseline", False)), link_spectra=bool(m.get("link_spectra", True)),
+        oscillations=oscillations,
         scheme_kind=m.get("scheme"), non_negative=non_negative, guides=guides,
         equal_area=equal_area, shapes=shapes, preprocess=dict(pre), source=source,
         toml_text=text)
 
 
+# ---------------------------------------------------------------------- time-domain features
+def _parse_oscillations(lst, problems: list, unknown) -> list[Oscillation]:
+    """``[[oscillations]]`` tables: label, frequency, rate (parameters/expressions), unit."""
+    out = []
+    if not isinstance(lst, list):
+        problems.append("oscillations must be an array of tables [[oscillations]]")
+        return out
+    for j, o in enumerate(lst):
+        where = f"oscillations[{j}]"
+        if not isinstance(o, dict) or not {"frequency", "rate"} <= set(o):
+            problems.append(f"{where}: expected {{label = \"osc1\", frequency = \"nu1\", "
+                            "rate = \"gamma1\", unit = \"cm-1\"}")
+            continue
+        unknown(o, _OSC, where)
+        unit = str(o.get("unit", "cm-1"))
+        if unit not in OSCILLATION_UNITS:
+            problems.append(f"{where}: unit {unit!r}; expected one of {sorted(OSCILLATION_UNITS)}")
+        out.append(Oscillation(str(o.get("label", f"osc{j + 1}")), str(o["frequency"]),
+                               str(o["rate"]), unit))
+    return out
+
+
+def _parse_measured_irf(d, where: str, source: str, problems: list, unknown):
+    """``measured = "irf.csv"`` or ``measured = {file | times + values, spacing}``: a measured
+    IRF trace (two columns: time in ps, value; a file path is relative to the model file)."""
+    import numpy as np
+
+    if isinstance(d, str):
+        d = {"file": d}
+    if not isinstance(d, dict):
+        problems.append(f"{where}: expected a file name or {{times = [...], values = [...]}}")
+        return None
+    unknown(d, _MEASURED, where)
+    try:
+        if "file" in d:
+            path = Path(d["file"])
+            if not path.is_absolute() and Path(source).is_file():
+                path = Path(source).resolve().parent / path
+            text = path.read_text(encoding="utf-8")
+            rows = [ln.replace(",", " ").split() for ln in text.splitlines()]
+            rows = [r for r in rows if r and not r[0].startswith("#")]
+            arr = np.array([[float(x) for x in r[:2]] for r in rows if _numeric(r[0])])
+            if arr.ndim != 2 or arr.shape[1] != 2:
+                raise ValueError("expected two columns: time (ps), value")
+            times, values = arr[:, 0], arr[:, 1]
+        elif {"times", "values"} <= set(d):
+            times, values = (np.asarray(d[k], float) for k in ("times", "values"))
+        else:
+            problems.append(f"{where}: give file = \"irf.csv\" or times = [...] and values = "
+                            "[...]")
+            return None
+        spacing = None if d.get("spacing") is None else float(d["spacing"])
+    except FileNotFoundError:
+        problems.append(f"{where}: file {str(d.get('file'))!r} not found (paths are relative to "
+                        "the model file)")
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        problems.append(f"{where}: cannot read the measured IRF ({exc}); give two numeric "
+                        "columns: time (ps), value")
+        return None
+    return MeasuredIRF(tuple(float(x) for x in times), tuple(float(x) for x in values),
+                       spacing, str(d.get("file", "inline")))
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_t0_shift(d, where: str, problems: list, unknown):
+    """``t0_shift = {value, min, max, reference}``: a free time-zero shift per wavelength."""
+    if d is True:
+        d = {}
+    if not isinstance(d, dict):
+        problems.append(f"{where}: expected {{value = 0, min = -0.5, max = 0.5, reference = "
+                        "550}")
+        return None
+    unknown(d, _T0_SHIFT, where)
+    ref = d.get("reference")
+    if isinstance(ref, str) and ref.lower() != "none":
+        problems.append(f"{where}: reference {ref!r}; give a wavelength (nm) or \"none\"")
+        return None
+    try:
+        return TimeZeroShift(float(d.get("value", 0.0)), float(d.get("min", -math.inf)),
+                             float(d.get("max", math.inf)),
+                             ref if ref is None or isinstance(ref, str) else float(ref))
+    except (TypeError, ValueError):
+        problems.append(f"{where}: value/min/max/reference must be numbers")
+        return None
+
+
+# ---------------------------------------------------------------------- spectral features
 def _unknown(d: dict, allowed, where, problems):
     for k in d:
         if k not in allowed:
