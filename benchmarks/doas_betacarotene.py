@@ -212,6 +212,8 @@ def main(argv=None) -> int:
             "doas_max_rel_diff_vs_2x_pyglotaran": float(np.max(np.abs(d_hc - d_pg)[big]
                                                                / d_hc[big])),
             "phase_max_abs_diff_rad": float(np.max(np.abs(ph)[big])), "parameters": par}
+    for r in (hc, pg):  # the spectra are compared above; keep the file small
+        r.pop("doas"), r.pop("phase"), r.pop("model_toml", None)
     out = {"data": str(args.data), "comparison": comp, "hotcarrier": hc, "pyglotaran": pg}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1) + "\n")

@@ -23,6 +23,7 @@ __all__ = [
     "OptionError",
     "ParameterAtBoundWarning",
     "ParameterNameError",
+    "SignalUnitWarning",
     "SpectrumError",
 ]
 
@@ -103,6 +104,11 @@ class ParameterAtBoundWarning(HotcarrierWarning):
 
 class NonlinearRegimeWarning(HotcarrierWarning):
     """Excitation outside the linear regime (spec section 6.5 / 9.5)."""
+
+
+class SignalUnitWarning(HotcarrierWarning):
+    """A signal read as OD is implausibly large (most likely mOD); the message names the
+    override (``signal_units='mOD'``, CLI ``--signal-units mOD``)."""
 
 
 class ConvergenceWarning(HotcarrierWarning):

@@ -250,12 +250,12 @@ def _interp2(other: xr.Dataset, t: np.ndarray, w: np.ndarray) -> np.ndarray:
 def read_chirp_file(path) -> np.ndarray:
     """Read chirp polynomial coefficients, ``t0(λ) = numpy.polyval(c, λ / nm)`` ps, from a
     text file (KiMoPack ``*_chirp.dat``: comma-, semicolon- or whitespace-separated)."""
+    from .io._common import read_bytes
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataFormatError(p, "chirp file not found", "check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    try:  # a regular file of at most 1 MiB (never a pipe or device)
+        text = read_bytes(p, limit=1 << 20, what="chirp file").decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise DataFormatError(p, f"chirp file cannot be read as text ({exc})") from None
     tokens = [t for t in text.replace(",", " ").replace(";", " ").split() if t]
     if not tokens:
@@ -281,7 +281,12 @@ def chirp_correct(ds: xr.Dataset, coeffs) -> xr.Dataset:
     the nearest source row. Needs strictly increasing delays (merge duplicates first).
     """
     ds = _ordered(ds)
-    c = np.atleast_1d(np.asarray(coeffs, dtype=float))
+    try:
+        c = np.atleast_1d(np.asarray(coeffs, dtype=float))
+    except (TypeError, ValueError):
+        raise DatasetValidationError([f"chirp coefficients {coeffs!r} are not numbers; give "
+                                      "them highest power first, e.g. [1e-5, -0.01, 2.5]"]) \
+            from None
     t = ds[TIME_DIM].values
     if np.any(np.diff(t) <= 0):
         raise _problem("chirp_correct: the delay axis is not strictly increasing; run "

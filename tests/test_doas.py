@@ -207,6 +207,7 @@ def test_quick_cli_options_build_oscillation_measured_irf_and_shift_models(tmp_p
         build_model(bad)
 
 
+@pytest.mark.slow
 def test_overview_figure_shows_the_doas(doas_fit, tmp_path):
     from hotcarrier.plotting import overview
 

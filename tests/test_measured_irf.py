@@ -174,3 +174,18 @@ def test_measured_irf_fit_recovers_lifetimes_within_1_percent(measured_fit):
         assert 1 / p[k]["value"] == pytest.approx(tau, rel=0.01), k
     assert p["irf_shift"]["value"] == pytest.approx(0.12, abs=0.005)
     assert measured_fit.summary()["converged"]
+
+
+def test_artefact_columns_follow_the_measured_irf():
+    # artefact column 0 = the model's IRF (the Gaussian sum, shifted) × its effective σ
+    m = parse_model(_model_text(IRF_T, two_peak_irf(IRF_T),
+                                extra="coherent_artifact = 1"))
+    t = np.linspace(-0.5, 1.5, 60)
+    p = np.array([1.0, 0.2, 0.02, 0.1])
+    C = np.asarray(jax.jit(lambda p: m.matrix(p, 0, t, np.array([500.0])))(p))[0]
+    col = C[:, m.column_names.index("artifact0")]
+    ref = two_peak_irf(t - 0.1, smooth=0.01) / 1.5  # unit area
+    s_eff = col.max() / ref.max()
+    np.testing.assert_allclose(col / s_eff, ref, atol=2e-4 * ref.max())
+    c, w, step = m.datasets[0].irf.measured.kernel()
+    assert s_eff == pytest.approx(math.sqrt(w @ (c - w @ c) ** 2 + step**2), rel=1e-3)

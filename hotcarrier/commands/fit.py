@@ -11,16 +11,24 @@ import sys
 import time
 from pathlib import Path
 
-from ._options import add_preprocess_options, preprocess_overrides
+from ._options import (add_preprocess_options, check_inputs, check_out, check_preprocess,
+                       finite, int_range, positive, preprocess_overrides)
 
 __all__ = ["add_parser", "add_model_arguments", "build_model", "run"]
 
 
 def _floats(text: str) -> list[float]:
+    import math
+
     try:
-        return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
+        vals = [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") \
+            from None
+    if not vals or not all(math.isfinite(v) and v > 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected lifetimes > 0 in ps, e.g. 4,75,1e5; got "
+                                         f"{text!r}")
+    return vals
 
 
 def add_model_arguments(p) -> None:
@@ -30,14 +38,14 @@ def add_model_arguments(p) -> None:
     q.add_argument("--scheme", choices=("parallel", "sequential"),
                    help="parallel (DAS) or sequential (EAS) scheme")
     q.add_argument("--lifetimes", type=_floats, help="initial lifetimes in ps, e.g. 4,75,1e5")
-    q.add_argument("--fix-lifetime", type=int, action="append", default=[], metavar="N",
-                   help="hold the N-th lifetime fixed (counting from 1; repeatable)")
-    q.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM, ps")
+    q.add_argument("--fix-lifetime", type=int_range(1), action="append", default=[],
+                   metavar="N", help="hold the N-th lifetime fixed (counting from 1; repeatable)")
+    q.add_argument("--irf-fwhm", type=positive, default=0.1, help="IRF FWHM, ps")
     q.add_argument("--fix-irf", action="store_true", help="hold the IRF width fixed")
-    q.add_argument("--t0", type=float, default=0.0, help="time zero (IRF centre), ps")
+    q.add_argument("--t0", type=finite, default=0.0, help="time zero (IRF centre), ps")
     q.add_argument("--fix-t0", action="store_true", help="hold time zero fixed")
     q.add_argument("--baseline", action="store_true", help="add a constant offset component")
-    q.add_argument("--coherent-artifact", type=int, default=0, metavar="N",
+    q.add_argument("--coherent-artifact", type=int_range(0, 3), default=0, metavar="N",
                    help="coherent-artefact components: IRF and N-1 derivatives (0-3)")
     q.add_argument("--oscillation", action="append", default=[], metavar="NU[,GAMMA]",
                    help="a damped oscillation (DOAS): start frequency in cm⁻¹ (or e.g. "
@@ -69,7 +77,7 @@ def add_parser(subparsers) -> None:
                    "overview.png)")
     add_model_arguments(p)
     o = p.add_argument_group("fit options")
-    o.add_argument("--max-iter", type=int, default=2000, help="L-BFGS iteration cap")
+    o.add_argument("--max-iter", type=int_range(1), default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",
                    help="also compute a profile-likelihood interval for PARAM (repeatable)")
     o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
@@ -161,13 +169,23 @@ def _time_domain_options(args) -> dict:
 
 
 def run(args) -> int:
-    """Run the fit and write the outputs."""
-    from ..api import fit, model_kind
+    """Check every option, input and the output folder; then fit and write the outputs."""
+    from ..api import fit, load_model, model_kind
+    from ..errors import OptionError
 
+    check_out(args)
+    check_preprocess(args)
     if getattr(args, "model", None) and model_kind(args.model) == "physical":
+        if args.profile:
+            raise OptionError("--profile: the physical model profiles Φ_inj itself "
+                              "([uncertainty] profile in the model file)")
+        load_model(args.model)  # model-file problems before the fit
         model, options, what = args.model, {}, f"the physical model {args.model}"
     else:
+        from ..target.fit import check_profile_names
+
         model = build_model(args)
+        check_profile_names(args.profile, model.parameters.free_names)
         t0 = time.perf_counter()
 
         def progress(it, cost, gnorm):
@@ -178,6 +196,7 @@ def run(args) -> int:
         options = dict(max_iter=args.max_iter, progress=None if args.quiet else progress,
                        profile=args.profile or None)
         what = f"{model.source} (compiling the model first: a few seconds)"
+    check_inputs(args.data)
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from ..api import model_kind
-from ._options import out_dir, write_json
+from ._options import (check_out, check_preprocess, int_range, non_negative, out_dir,
+                       write_json)
 from .fit import add_model_arguments
 
 __all__ = ["add_parser", "expand_inputs", "run"]
@@ -36,6 +37,14 @@ def _devices(text: str):
     return n
 
 
+def _factor(text: str) -> float:
+    v = non_negative(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a factor >= 1 (1: no random spread), got "
+                                         f"{text!r}")
+    return v
+
+
 def add_parser(subparsers) -> None:
     """Register the ``fit-many`` sub-command."""
     p = subparsers.add_parser(
@@ -49,22 +58,22 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     add_model_arguments(p)
     o = p.add_argument_group("batch options")
-    o.add_argument("--chunk-size", type=int, default=256,
+    o.add_argument("--chunk-size", type=int_range(1), default=256,
                    help="files per compiled call (memory grows with it; <= 512 advised)")
     o.add_argument("--devices", type=_devices, default=None, metavar="N|all",
                    # "%(default).0s" stops argparse adding "(default: None)"
                    help="devices to shard each chunk over (default: all local "
                         "devices)%(default).0s")
-    o.add_argument("--starts", type=int, default=1, metavar="S",
+    o.add_argument("--starts", type=int_range(1), default=1, metavar="S",
                    help="starts per file (multi-start; the best converged one is kept)")
-    o.add_argument("--start-factor", type=float, default=3.0,
+    o.add_argument("--start-factor", type=_factor, default=3.0,
                    help="random starts scale bounded parameters by up to this factor")
-    o.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    o.add_argument("--max-iter", type=int, default=200,
+    o.add_argument("--seed", type=int_range(0), default=0, help="seed of the random starts")
+    o.add_argument("--max-iter", type=int_range(1), default=200,
                    help="Levenberg–Marquardt step cap per file")
     o.add_argument("--no-stderr", action="store_true", help="skip standard errors")
     o.add_argument("--no-spectra", action="store_true", help="do not keep fitted spectra")
-    o.add_argument("--rows", type=int, default=50, help="rows of the printed table")
+    o.add_argument("--rows", type=int_range(0), default=50, help="rows of the printed table")
     o.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=run)
 
@@ -106,6 +115,8 @@ def run(args) -> int:
     from .fit import build_model
 
     t_start = time.perf_counter()
+    check_out(args)
+    check_preprocess(args)
     physical = bool(args.model) and model_kind(args.model) == "physical"
     # a target model: one dataset per item
     model = (load_model(args.model) if physical
@@ -140,7 +151,7 @@ def _fit_groups(args, model, files: list[Path]):
     import numpy as np
     import xarray as xr
 
-    from ..batch import TextProgress, fit_batch, save_results
+    from ..batch import TextProgress, fit_batch
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
@@ -180,9 +191,8 @@ def _fit_groups(args, model, files: list[Path]):
         parts.append(ds.assign_coords(input_index=("batch", np.asarray(idx))))
     # one Dataset in input order; spectra only when every fitted file shares one grid
     fitted = [p for p in parts if "spectra" in p]
-    if len(fitted) > 1:
-        for k, part in enumerate(fitted):
-            save_results(part, Path(args.out) / f"group{k + 1}.nc")
+    if len(fitted) > 1:  # saved with the other outputs (one set)
+        args._group_results = {f"group{k + 1}.nc": part for k, part in enumerate(fitted)}
         parts = [p.drop_vars(["spectra", "wavelength", "column"], errors="ignore")
                  for p in parts]
     combined = parts[0] if len(parts) == 1 else xr.concat(
@@ -193,22 +203,28 @@ def _fit_groups(args, model, files: list[Path]):
 
 
 def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
-    """Write batch.nc, items/<name>.json and summary.json; print the table; exit code."""
+    """Write batch.nc, group<k>.nc, items/<name>.json and summary.json as one set (a
+    manifest written last); print the table; exit code."""
     from ..batch import save_results, summary_records, summary_table
+    from ..io.atomic import output_set
 
-    save_results(ds, out / "batch.nc")
     recs = summary_records(ds)
-    items = out / "items"
-    items.mkdir(exist_ok=True)
-    used: set = set()
-    for r, f in zip(recs, files):
-        r["file"] = str(f)
-        write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
     n_conv = int(ds["converged"].sum())
     summary = {"n_items": len(recs), "n_converged": n_conv,
                "wall_s": float(ds.attrs["wall_s"]), "model": str(ds.attrs["model_source"]),
                **extra, "items": recs}
-    write_json(out / "summary.json", summary)
+    with output_set(out, replaces=("batch.nc", "summary.json", "group*.nc", "items/*.json"),
+                    command="fit-many") as stage:
+        save_results(ds, stage / "batch.nc")
+        for name, part in getattr(args, "_group_results", {}).items():
+            save_results(part, stage / name)
+        items = stage / "items"
+        items.mkdir()
+        used: set = set()
+        for r, f in zip(recs, files):
+            r["file"] = str(f)
+            write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+        write_json(stage / "summary.json", summary)
     if not args.quiet:
         print(summary_table(ds, max_rows=args.rows))
         print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ModelError
 
 __all__ = ["Parameter", "ParameterSet", "Expression", "to_physical", "to_unconstrained", "near_bound",
-           "BOUND_RTOL"]
+           "BOUND_RTOL", "MAX_EXPRESSION_LENGTH"]
 
 BOUND_RTOL = 0.01
 """A free parameter within this fraction of its bounded range (or of its value, for a
@@ -127,15 +127,28 @@ class Parameter:
         return not self.fixed and self.expr is None
 
 
+MAX_EXPRESSION_LENGTH = 1000
+"""Longest parameter expression accepted (characters)."""
+
+
 class Expression:
     """A parsed arithmetic expression over parameter names."""
 
     def __init__(self, text: str, where: str):
         self.text = text
+        if not isinstance(text, str) or len(text) > MAX_EXPRESSION_LENGTH:
+            shown = (text if not isinstance(text, str)
+                     else f"{text[:40]}... ({len(text)} characters)")
+            raise ModelError(f"{where}: expression {shown!r} is not a text of at most "
+                             f"{MAX_EXPRESSION_LENGTH} characters; write a shorter expression "
+                             "(or define intermediate parameters)")
         try:
             tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             raise ModelError(f"{where}: cannot parse expression {text!r} ({exc.msg})") from None
+        except (RecursionError, MemoryError):
+            raise ModelError(f"{where}: expression {text[:40]!r}... is nested too deeply; "
+                             "write it with fewer parentheses") from None
         self.names: set[str] = set()
         self._check(tree.body, where)
         self.tree = tree.body

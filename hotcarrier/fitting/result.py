@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
-           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS"]
+           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS", "all_finite", "RESULT_FILES"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -30,6 +30,10 @@ SUMMARY_KEYS = ("schema", "model", "converged", "status", "message", "n_iteratio
 PARAMETER_KEYS = ("value", "stderr", "unit", "fixed", "free", "expr", "min", "max",
                   "identifiable")
 """Keys of every entry of ``summary["parameters"]``."""
+
+
+RESULT_FILES = ("result.nc", "summary.json", "overview.png")
+"""The files of a fit folder (:meth:`FitResult.write`)."""
 
 
 def finite_or_none(v):
@@ -85,6 +89,8 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
             parameters[name]["stderr"] = None
     dof = int(covariance.dof)
     chi2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
+    if not all_finite(cost, parameters):  # never "converged" (status 3: non-finite)
+        status = 3
     out = {
         "schema": SUMMARY_SCHEMA,
         "model": dict(model),
@@ -115,6 +121,16 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
     }
     out.update(extra)
     return out
+
+
+def all_finite(cost, parameters: dict) -> bool:
+    """True when the cost and every parameter value are finite numbers (None: not given)."""
+    try:
+        vals = [float(cost)] + [float(p["value"]) for p in parameters.values()
+                                if isinstance(p, dict) and p.get("value") is not None]
+    except (TypeError, ValueError):
+        return False
+    return all(math.isfinite(v) for v in vals)
 
 
 def pdg_round(value: float, err: float | None) -> tuple[str, str]:
@@ -289,28 +305,62 @@ class FitResult:
         return path
 
     @classmethod
-    def from_netcdf(cls, path) -> FitResult:
-        """Read a result written by :meth:`to_netcdf` (no live model: no :meth:`profile`)."""
-        with xr.open_dataset(path, engine="h5netcdf") as f:
-            ds = f.load()
-        summary = json.loads(ds.attrs["summary_json"])
+    def from_netcdf(cls, path, *, allow_unconverged: bool = False) -> FitResult:
+        """Read a result written by :meth:`to_netcdf` (no live model: no :meth:`profile`).
+
+        Raises :class:`FitResultError` for a file that is not a fit result, an output folder
+        left incomplete by an interrupted run, or (unless ``allow_unconverged``) a fit that
+        did not converge."""
+        from ..errors import DataFormatError, FitResultError
+        from ..io._common import check_regular_file
+        from ..io.atomic import check_output_set
+
+        try:
+            check_regular_file(path, "fit result")
+        except DataFormatError as exc:
+            raise FitResultError(str(exc)) from None
+        check_output_set(Path(path).parent)
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as f:
+                ds = f.load()
+            summary = json.loads(ds.attrs["summary_json"])
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            why = f"{type(exc).__name__}: {str(exc)[:100]}"
+            raise FitResultError(f"{path}: not a fit result written by hotcarrier ({why})\n"
+                                 "  fix: give the result.nc of a fit folder") from None
+        if not isinstance(summary, dict):
+            raise FitResultError(f"{path}: its summary is not a JSON object\n  fix: give the "
+                                 "result.nc of a fit folder")
+        if not summary.get("converged") and not allow_unconverged:
+            raise FitResultError(f"{path}: the fit did not converge ({summary.get('message')}); "
+                                 "its values are not a result\n  fix: rerun the fit (more "
+                                 "iterations, better starts) or pass allow_unconverged=True to "
+                                 "inspect it")
         return cls(ds, summary)
 
     def write(self, out_dir, *, netcdf: bool = True, figure: bool = True) -> Path:
-        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir``."""
-        from ..io.atomic import atomic_path
+        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir`` as one
+        set (:func:`hotcarrier.io.atomic.output_set`: ``manifest.json`` written last; files
+        of an earlier fit the new set lacks are removed). A fit whose cost or parameters are
+        not finite is never written: :class:`FitError`."""
+        from ..errors import FitError
+        from ..io.atomic import output_set
 
+        if not all_finite(self.summary_dict.get("cost"), self.summary_dict.get("parameters",
+                                                                                 {})):
+            raise FitError(f"{self.summary_dict.get('model', {}).get('file') or 'the fit'}: "
+                           "the cost or a parameter is not finite; the result is not written "
+                           "(check the start values and fixed parameters)")
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if netcdf:
-            self.to_netcdf(out / "result.nc")
-        with atomic_path(out / "summary.json") as tmp:
-            Path(tmp).write_text(json.dumps(self.summary_dict, indent=2) + "\n")
-        if figure:
-            from ..plotting import overview, trace_overview
+        with output_set(out, replaces=RESULT_FILES, command="fit") as stage:
+            if netcdf:
+                self.to_netcdf(stage / "result.nc")
+            (stage / "summary.json").write_text(json.dumps(self.summary_dict, indent=2) + "\n")
+            if figure:
+                from ..plotting import overview, trace_overview
 
-            draw = trace_overview if self.model_type == "hotcarrier" else overview
-            draw(self, out / "overview.png")
+                draw = trace_overview if self.model_type == "hotcarrier" else overview
+                draw(self, stage / "overview.png")
         return out
 
     # ------------------------------------------------------------------ residual SVD

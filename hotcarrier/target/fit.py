@@ -35,7 +35,8 @@ from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
 from .model import TargetModel
 from .objective import Objective, build_problem
 
-__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile"]
+__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile",
+           "check_profile_names"]
 
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
@@ -78,13 +79,14 @@ def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | Non
 
 
 def _load(item, model: TargetModel, base_dir):
-    from ..dataset import check_ta
+    from ..dataset import check_fit_data, check_ta
     from ..io import load_ta
 
     if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
     ds = load_ta(item) if isinstance(item, (str, Path)) else item
+    ds = check_fit_data(ds)  # dimensions, dtype (float64), usable non-zero data: before use
     ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)
     return ds
@@ -164,7 +166,22 @@ def setup(data, model, *, link_tolerance: float = 0.01, robust: bool = True) -> 
     if len(items) != len(model.datasets):
         raise ModelError(f"{model.source}: {len(items)} dataset(s) given but the model describes "
                          f"{len(model.datasets)} ({', '.join(d.name for d in model.datasets)})")
-    return FitSetup(model, [_load(x, model, base) for x in items], link_tolerance, robust)
+    s = FitSetup(model, [_load(x, model, base) for x in items], link_tolerance, robust)
+    _check_enough_data(s)
+    return s
+
+
+def _check_enough_data(s: FitSetup) -> None:
+    """More usable data points than free parameters (nonlinear + linear amplitudes)."""
+    from ..dataset import fit_mask
+
+    n_data = sum(int(fit_mask(ds).sum()) for ds in s.datasets)
+    n_free = len(s.model.parameters.free_names)
+    n_amp = sum(len(s.model.column_names) * ds.sizes["wavelength"] for ds in s.datasets)
+    if n_data <= n_free + n_amp:
+        raise FitError(f"{s.model.source}: {n_data} usable data point(s) for {n_free} kinetic "
+                       f"parameter(s) and {n_amp} spectral amplitude(s): too few to fit; "
+                       "use more delays (or fewer components)")
 
 
 @with_x64
@@ -204,6 +221,7 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     # the Bateman-only kinetics compile in about half the time; where it meets (nearly) equal
     # rates it is NaN, and the fit is redone with the recursive divided differences
     s = setup(data, model, link_tolerance=link_tolerance, robust=False)
+    check_profile_names(profile, s.model.parameters.free_names)
     if not s.model.parameters.free_names:
         raise FitError(f"{s.model.source}: no free parameter to fit (all fixed or expressions)")
     out = _minimise(s, max_iter, gtol, ftol, progress)
@@ -212,6 +230,18 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
         out = _minimise(s, max_iter, gtol, ftol, progress)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
+
+
+def check_profile_names(profile, free_names) -> None:
+    """Raise OptionError when a name asked for a profile is not a free parameter."""
+    from ..errors import OptionError
+    from .modelfile import did_you_mean
+
+    names = [profile] if isinstance(profile, str) else list(profile or [])
+    bad = [p for p in names if p not in free_names]
+    if bad:
+        raise OptionError(f"profile {bad[0]!r}: not a free parameter of the model"
+                          f"{did_you_mean(bad[0], free_names)} (free: {', '.join(free_names)})")
 
 
 def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):

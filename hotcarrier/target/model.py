@@ -756,6 +756,12 @@ class TargetModel:
         """
         if kind not in ("parallel", "sequential"):
             raise ModelError(f"scheme {kind!r}; expected 'parallel' or 'sequential'")
+        if isinstance(lifetimes, (str, bytes)) or not all(
+                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                for v in np.atleast_1d(np.asarray(lifetimes, dtype=object))):
+            raise ModelError(f"lifetimes {lifetimes!r}: expected a list of numbers in ps, "
+                             "e.g. [4, 75, 1e5]")
+        lifetimes = [float(v) for v in np.atleast_1d(np.asarray(lifetimes, dtype=object))]
         n = len(lifetimes)
         if n == 0:
             raise ModelError("give at least one lifetime (e.g. --lifetimes 4,75,1e5)")
