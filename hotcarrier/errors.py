@@ -18,6 +18,8 @@ __all__ = [
     "FitResultError",
     "HotcarrierError",
     "HotcarrierWarning",
+    "LifetimeWarning",
+    "ModelChoiceWarning",
     "ModelError",
     "NonlinearRegimeWarning",
     "OptionError",
@@ -25,6 +27,7 @@ __all__ = [
     "ParameterNameError",
     "SignalUnitWarning",
     "SpectrumError",
+    "warn_caller",
 ]
 
 
@@ -113,3 +116,26 @@ class SignalUnitWarning(HotcarrierWarning):
 
 class ConvergenceWarning(HotcarrierWarning):
     """A fit stopped at its iteration cap without meeting its criterion."""
+
+
+class LifetimeWarning(HotcarrierWarning):
+    """A fitted lifetime the data cannot support: far below the instrument response or the
+    first fitted delay, far beyond the measured window, or collapsed onto another one."""
+
+
+def warn_caller(message: str, category: type[Warning] = HotcarrierWarning) -> None:
+    """``warnings.warn`` attributed to the first frame outside the hotcarrier package (the
+    user's line, not a decorator or an inner module)."""
+    import os
+    import sys
+    import warnings
+
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # stacklevel 1 is this function
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+class ModelChoiceWarning(HotcarrierWarning):
+    """Φ_inj moves across plausible decay models more than its statistical error."""

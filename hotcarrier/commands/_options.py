@@ -10,7 +10,7 @@ __all__ = ["add_preprocess_options", "preprocess_overrides", "out_dir", "write_t
            "check_inputs", "check_preprocess", "check_out", "check_out_file"]
 
 _PREPROCESS = ("time_range", "wavelength_range", "exclude", "background_before", "bad_values",
-               "chirp")
+               "chirp", "solvent", "solvent_scale", "solvent_outside")
 
 
 def add_preprocess_options(p, title: str) -> None:
@@ -23,12 +23,21 @@ def add_preprocess_options(p, title: str) -> None:
     pre.add_argument("--exclude", type=finite, nargs=2, action="append", metavar=("A", "B"),
                      help="drop the wavelength band [A, B] nm (repeatable)")
     pre.add_argument("--background-before", type=finite, metavar="T",
-                     help="subtract the mean signal of delays before T ps")
-    pre.add_argument("--bad-values", type=positive, metavar="X",
-                     help="mask cells with |signal| > X")
+                     help="subtract, per wavelength, the mean signal of the delays before "
+                     "T ps relative to that wavelength's own time zero (after the chirp is "
+                     "known)")
+    pre.add_argument("--bad-values", type=positive, metavar="X", help="mask cells with |signal| > X")
     pre.add_argument("--chirp", metavar="FILE|auto",
                      help="chirp polynomial file (one line, comma-separated, highest power first; "
                      "t0 in ps at λ in nm) or 'auto' to estimate it")
+    pre.add_argument("--solvent", metavar="FILE",
+                     help="subtract a solvent / coherent-artefact scan (same signal unit; "
+                     "interpolated onto the map's grid before the chirp correction)")
+    pre.add_argument("--solvent-scale", type=float, metavar="X",
+                     help="scale factor of the solvent scan (default 1)")
+    pre.add_argument("--solvent-outside", choices=("error", "zero", "nan"),
+                     help="cells the solvent scan does not cover: refuse (default), subtract "
+                     "nothing there (zero), or leave them out of the fit (nan)")
 
 
 def preprocess_overrides(args) -> dict:

@@ -13,7 +13,7 @@ import time
 from ._options import (add_preprocess_options, check_inputs, check_out, check_preprocess,
                        finite, int_range, positive, preprocess_overrides)
 
-__all__ = ["add_parser", "add_model_arguments", "build_model", "run"]
+__all__ = ["add_parser", "add_model_arguments", "build_model", "run", "write_preprocess_figures"]
 
 
 def _floats(text: str) -> list[float]:
@@ -67,14 +67,25 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", nargs="+", help="TA data file(s); several share the kinetics")
     p.add_argument("--out", required=True, help="output folder (result.nc, summary.json, "
-                   "overview.png)")
+                   "overview.png, preprocess.png, report.html)")
     add_model_arguments(p)
     o = p.add_argument_group("fit options")
     o.add_argument("--max-iter", type=int_range(1), default=2000, help="L-BFGS iteration cap")
     o.add_argument("--profile", action="append", default=[], metavar="PARAM",
                    help="also compute a profile-likelihood interval for PARAM (repeatable)")
-    o.add_argument("--no-figure", action="store_true", help="do not write overview.png")
+    o.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE±U",
+                   help="physical model, flexible-decay route: a calibration prior of the "
+                   "[systematics] table, e.g. q_ref=1.0±0.15, reference_yield=1±0.05, "
+                   "sample.fluence=0.05, reference.absorbance=0.01 (repeatable)")
+    o.add_argument("--traces", type=_floats, metavar="NM,NM,...",
+                   help="wavelengths (nm) of the overview's trace panel, e.g. 450,550,650 "
+                   "(default: chosen by amplitude away from excluded bands)")
+    o.add_argument("--no-figure", action="store_true",
+                   help="do not write overview.png and preprocess.png")
     o.add_argument("--no-netcdf", action="store_true", help="do not write result.nc")
+    o.add_argument("--no-report", action="store_true",
+                   help="do not write report.html (one self-contained page: figures, "
+                   "parameter table with verdicts, preprocessing, provenance)")
     o.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=run)
 
@@ -102,6 +113,25 @@ def build_model(args):
                          "(--scheme sequential --lifetimes 4,75,1e5)")
     model.preprocess = {**model.preprocess, **preprocess_overrides(args)}
     return model
+
+
+def write_preprocess_figures(data, model, out) -> list[str]:
+    """``preprocess.png`` (``preprocess_<n>.png`` for the n-th of several datasets): the
+    figure of ``hotcarrier inspect`` for each data file, with the model's preprocessing."""
+    from pathlib import Path
+
+    from ..io import load_ta
+    from ..plotting import preprocess_figure, save_figure
+    from ..preprocess import prepare_steps
+
+    base = Path(model.source).parent if Path(model.source).is_file() else None
+    names = []
+    for i, item in enumerate(data):
+        name = "preprocess.png" if i == 0 else f"preprocess_{i + 1}.png"
+        steps = prepare_steps(load_ta(item), model.preprocess, base_dir=base)
+        save_figure(preprocess_figure(steps), Path(out) / name)
+        names.append(name)
+    return names
 
 
 def _time_domain_options(args) -> dict:
@@ -145,7 +175,15 @@ def run(args) -> int:
                               "([uncertainty] profile in the model file)")
         load_model(args.model)  # model-file problems before the fit
         model, options, what = args.model, {}, f"the physical model {args.model}"
+        if getattr(args, "prior", None):
+            from ..physics.modelfile import PhysicalModel
+            from ..physics.systematics import with_prior_options
+
+            model = with_prior_options(PhysicalModel.from_toml(args.model), args.prior)
     else:
+        if getattr(args, "prior", None):
+            raise OptionError("--prior applies to a physical model file ([model] type = "
+                              "\"hotcarrier\" with a [decay] table), not to a target model")
         from ..target.fit import check_profile_names
 
         model = build_model(args)
@@ -164,9 +202,29 @@ def run(args) -> int:
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
     res = fit(args.data, model, **options)
-    out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure)
-    print(res)
     written = (["summary.json"] + ([] if args.no_netcdf else ["result.nc"])
                + ([] if args.no_figure else ["overview.png"]))
+
+    def extra(stage):
+        """preprocess.png and report.html, written into the output set's staging folder."""
+        figures = [] if args.no_figure or res.model_type != "target" else \
+            write_preprocess_figures(args.data, model, stage)
+        written.extend(figures)
+        if not args.no_report:
+            from ..report import write_report
+
+            shown = {"Overview": stage / "overview.png"} if not args.no_figure else {}
+            shown.update({f"Preprocessing ({name})": stage / name for name in figures})
+            write_report(res, stage / "report.html", shown)
+            written.append("report.html")
+
+    out = res.write(args.out, netcdf=not args.no_netcdf, figure=not args.no_figure,
+                    traces=args.traces, extra=extra)
+    print(res)
+    d = res.derived.get("injection_quantum_yield", {})
+    if "ci95_total" in d:  # flexible-decay route: what limits Φ_inj
+        st, tot = d["ci95_statistical"], d["ci95_total"]
+        print(f"  Φ_inj = {d['value']:.4g}   95 % statistical [{st[0]:.4g}, {st[1]:.4g}]   "
+              f"total [{tot[0]:.4g}, {tot[1]:.4g}]   dominated by {d['dominant']}")
     print(f"wrote {out}/ ({', '.join(written)})")
     return 0

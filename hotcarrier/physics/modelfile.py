@@ -37,6 +37,7 @@ from . import observables as ob
 from .barrier import MODELS
 from .injection import injection_quantum_yield, phi_max
 from .parameters import InterfaceParams, field_units, preset
+from .decay import ROUTE_FREE
 from .simulate import DEFAULT_OBS
 
 __all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFAULT_BOUNDS",
@@ -122,11 +123,14 @@ def _parameter_problem(k: str, v) -> str | None:
     return None
 
 
-def _bounds_problem(k: str, v, bounds) -> str | None:
+def _bounds_problem(k: str, v, bounds, decay=None) -> str | None:
     """Why the [free] entry ``k = v`` (``bounds``: v, or the default bounds for true) is
-    unusable, or None."""
-    if k not in CANDIDATES:
-        return f"{k!r} cannot be fitted; choose among {CANDIDATES}"
+    unusable, or None (``decay``: the flexible-decay route frees fewer names)."""
+    allowed = CANDIDATES if decay is None else ROUTE_FREE
+    if k not in allowed:
+        return f"{k!r} cannot be fitted; choose among {allowed}" + (
+            " (the flexible-decay route fits its lifetimes within the [decay] bounds)"
+            if decay is not None else "")
     if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
             or not all(_is_number(b) for b in bounds)):
         return f"{k} = {v!r}: give two numbers [lower, upper] (or true for the default bounds)"
@@ -158,6 +162,8 @@ class PhysicalModel:
     max_iter: int = 200
     midir_artefact: bool = False
     optimizer: str = "lm"
+    decay: object = None  # DecaySpec of the flexible-decay route ([decay]), None: rigid chain
+    systematics: object = None  # Systematics priors ([systematics]), None: statistical only
 
     def start_value(self, name: str) -> float:
         """Start (or fixed) value of a candidate or InterfaceParams/observable name; Φ_inj is
@@ -213,10 +219,11 @@ class PhysicalModel:
                 (pchanges if k in P_FIELDS else ochanges)[k] = float(v)
         p = p.replace(**pchanges)
         o = dataclasses.replace(DEFAULT_OBS, **ochanges)
+        decay, syst = _route_tables(cfg, source or name)
         free = {}
         for k, v in sec["free"].items():
             bounds = DEFAULT_BOUNDS.get(k) if v is True else v
-            bad = _bounds_problem(k, v, bounds)
+            bad = _bounds_problem(k, v, bounds, decay)
             if bad:
                 problems.append(f"[free] {bad}")
             else:
@@ -228,7 +235,9 @@ class PhysicalModel:
         opts = _option_values(sec, problems)
         _raise_problems(problems, source or name)
         spec = cls(params=p, obs=o, free=free, barrier_model=bm, name=name, source=source,
-                   **opts)
+                   decay=decay, systematics=syst, **opts)
+        if decay is not None:  # starts come from [decay]/[parameters]; no chain cap on Φ_inj
+            return spec
         for k, (lo, hi) in free.items():
             v = spec.start_value(k)
             if not lo < v < hi:
@@ -243,10 +252,23 @@ class PhysicalModel:
         return spec
 
 
+def _route_tables(cfg: dict, where: str):
+    """(DecaySpec or None, Systematics or None) of the [decay] and [systematics] tables."""
+    from .decay import decay_spec_from_dict
+    from .systematics import systematics_from_dict
+
+    decay = cfg.get("decay")
+    syst = cfg.get("systematics")  # a non-table is reported by _structure_problems
+    return (decay_spec_from_dict(decay, where) if isinstance(decay, dict) else None,
+            systematics_from_dict(syst, where) if isinstance(syst, dict) else None)
+
+
 _SECTIONS = {"model": {"type", "preset", "barrier_model", "name", "description"},
              "parameters": None, "free": None, "data": {"probes", "midir_artefact"},
-             "fit": {"max_iter", "optimizer"}, "uncertainty": {"profile"}}
-"""Sections of a physical-model file and their keys (None: names checked by their section)."""
+             "fit": {"max_iter", "optimizer"}, "uncertainty": {"profile"},
+             "decay": None, "systematics": None}
+"""Sections of a physical-model file and their keys (None: names checked by their section;
+[decay] and [systematics], the flexible-decay route, by decay.py and systematics.py)."""
 
 PROBES = ("midir", "visible")
 OPTIMIZERS = ("lm", "lbfgs")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,8 @@ import numpy as np
 import xarray as xr
 
 from .._x64 import with_x64, x64
-from ..errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
+from ..errors import (ConvergenceWarning, FitError, LifetimeWarning, ModelError,
+                      ParameterAtBoundWarning, warn_caller)
 from ..fitting.optimize import STATUS_MESSAGES, minimize
 from ..fitting.params import near_bound
 from ..fitting.result import FitResult, build_summary, parameter_entry
@@ -41,41 +41,11 @@ __all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profi
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
             ) -> xr.Dataset:
-    """Apply preprocessing options to one TA dataset (in KiMoPack's order).
+    """Apply preprocessing options to one TA dataset: :func:`hotcarrier.preprocess.prepare`
+    (background taken per wavelength before its own time zero, after the chirp is known)."""
+    from ..preprocess import prepare as _prepare
 
-    ``options`` keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack
-    sentinel), ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract
-    the mean of earlier delays), ``chirp`` (file path, relative to ``base_dir``, coefficient
-    list, or "auto"), ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
-    ``exclude`` list of [lo, hi] nm bands (dropped).
-    """
-    from .. import preprocess as pp
-    from ..dataset import TIME_DIM
-
-    o = options or {}
-    if o.get("bad_values") is not None:
-        ds = pp.mask_bad_values(ds, threshold=float(o["bad_values"]))
-    t = ds[TIME_DIM].values
-    if o.get("merge_duplicate_delays", True) and np.any(np.diff(t) == 0):
-        ds = pp.merge_duplicate_delays(ds)
-    if o.get("background_before") is not None:
-        ds = pp.subtract_background(ds, before=float(o["background_before"]))
-    chirp = o.get("chirp")
-    if chirp is not None:
-        if isinstance(chirp, str) and chirp == "auto":
-            coeffs = pp.estimate_chirp(ds).coeffs
-        elif isinstance(chirp, (str, Path)):  # relative to base_dir (an absolute path stays)
-            coeffs = pp.read_chirp_file(Path(base_dir or ".") / chirp)
-        else:
-            coeffs = np.asarray(chirp, float)
-        ds = pp.chirp_correct(ds, coeffs)
-    tr, wr = o.get("time_range"), o.get("wavelength_range")
-    if tr is not None or wr is not None:
-        ds = pp.crop(ds, delay=tuple(tr) if tr is not None else None,
-                     wavelength=tuple(wr) if wr is not None else None)
-    for lo, hi in o.get("exclude", []) or []:
-        ds = pp.exclude_band(ds, float(lo), float(hi))
-    return ds
+    return _prepare(ds, options, base_dir=base_dir)
 
 
 def _load(item, model: TargetModel, base_dir):
@@ -356,16 +326,15 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     theta = np.asarray(r.x)
     if np.any(np.abs(theta) > 50):
         bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
-        warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
-                      "> 50); they are probably not determined by the data",
-                      ParameterAtBoundWarning, stacklevel=3)
+        warn_caller(f"parameters {bad} ran to the edge of their range (unconstrained value "
+                    "> 50); they are probably not determined by the data",
+                    ParameterAtBoundWarning)
     if not bool(r.converged):
         why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
                "values" if status == 2 else
                "stalled: the line search found no decrease although the gradient is not small "
                "(a parameter may have run away; check bounds and start values)")
-        warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
-                      stacklevel=3)
+        warn_caller(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning)
     fit_seconds = time.perf_counter() - t_start
     pvec = np.asarray(pt["physical"])
     n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in pt["details"]))
@@ -386,13 +355,14 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
             params[p.name]["at_bound"] = True
     at_bound = [n for n, e in params.items() if e.get("at_bound")]
     if at_bound:
-        warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
-                      ParameterAtBoundWarning, stacklevel=3)
+        warn_caller(f"parameter(s) {at_bound} ended within 1 % of a bound",
+                    ParameterAtBoundWarning)
     dataset = _result_dataset(s, pt, pvec, stderr, cov_phys)
     is_file = Path(model.source).is_file()
     summary = build_summary(
         model={"type": "target", "name": (Path(model.source).parent.name or model.source)
-               if is_file else model.source, "file": model.source if is_file else None},
+               if is_file else model.source, "file": model.source if is_file else None,
+               "scheme": model.scheme_kind or "target"},
         status=status, n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval),
         wall_time_s=time.perf_counter() - t_start, fit_time_s=fit_seconds,
         optimizer="optax L-BFGS (zoom line search), variable projection",
@@ -405,6 +375,12 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
         taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
         summary["lifetimes_ps"] = [p["value"] for p in taus]
         summary["lifetimes_stderr_ps"] = [p["stderr"] for p in taus]
+        summary["lifetime_warnings"] = _lifetime_warnings(s, params, taus)
+        for w in summary["lifetime_warnings"]:
+            warn_caller(w, LifetimeWarning)
+    from ..preprocess import preprocessing_record
+
+    summary["preprocessing"] = [preprocessing_record(ds) for ds in s.datasets]
 
     def profiler(name: str, **kw):
         with x64():
@@ -422,6 +398,23 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
             "n_structured": int(rsvd.attrs["noise_n_structured"]),
             "ratio_to_noise_edge": [round(float(x), 3) for x in rsvd["ratio"].values[:5]]}
     return res
+
+
+def _lifetime_warnings(s: FitSetup, params: dict, taus: list) -> list[str]:
+    """Plain-language warnings on the fitted lifetimes of a quick model
+    (:func:`hotcarrier.fitting.result.lifetime_warnings`)."""
+    from ..dataset import TIME_DIM, fit_mask
+    from ..fitting.result import lifetime_warnings
+
+    t0 = float(params["t0"]["value"]) if "t0" in params else 0.0
+    first, last = [], []
+    for ds in s.datasets:
+        t = ds[TIME_DIM].values[fit_mask(ds.transpose(TIME_DIM, ...)).any(axis=1)]
+        first.append(float(t.min()) - t0)
+        last.append(float(t.max()) - t0)
+    irf = params.get("irf_fwhm", {}).get("value")
+    return lifetime_warnings([p["value"] for p in taus], [p["fixed"] for p in taus],
+                             irf_fwhm_ps=irf, first_delay_ps=min(first), window_ps=max(last))
 
 
 def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:

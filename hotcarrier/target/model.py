@@ -376,6 +376,30 @@ class TargetModel:
         return other
 
     # ------------------------------------------------------------------ structure
+    def __repr__(self) -> str:
+        """A few readable lines: scheme, transfers, initial populations, parameters, IRF."""
+        from ..fitting.params import describe_parameter
+
+        arrows = ", ".join(f"{t.source} → {t.target or 'ground'} ({t.rate})"
+                           for t in self.transfers)
+        init = ", ".join(f"{k} = {v}" for k, v in self.initial.items())
+        irf = self.datasets[0].irf if self.datasets else None
+        lines = [f"TargetModel {self.source!r} ({self.scheme_kind or 'target'} scheme, "
+                 f"{len(self.datasets)} dataset(s))",
+                 f"  compartments: {', '.join(self.compartments)}; initial: {init}",
+                 f"  transfers: {arrows}",
+                 "  parameters: " + "; ".join(describe_parameter(p)
+                                              for p in self.parameters.params)]
+        if irf is not None:
+            lines.append(f"  IRF: Gaussian, centre {irf.center}, σ = {irf.width}"
+                         + (f", dispersion about {irf.dispersion_center:g} nm"
+                            if irf.dispersion_center is not None else ""))
+        lines.append(f"  spectra: {', '.join(self.column_names)}"
+                     + (f"; relations {len(self.relations)}" if self.relations else ""))
+        if self.preprocess:
+            lines.append(f"  preprocess: {self.preprocess}")
+        return "\n".join(lines)
+
     @property
     def free_species(self) -> list[str]:
         """Compartments with their own spectrum (not set by a relation)."""

@@ -33,7 +33,7 @@ _OSC = {"label", "frequency", "rate", "unit"}
 _MEASURED = {"file", "times", "values", "spacing"}
 _T0_SHIFT = {"value", "min", "max", "reference"}
 _PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "time_range",
-        "wavelength_range", "exclude"}
+        "wavelength_range", "exclude", "solvent", "solvent_scale", "solvent_outside"}
 _DS = {"name", "irf", "scale", "weights"}
 
 
