@@ -33,7 +33,7 @@ def add_preprocess_options(p, title: str) -> None:
     pre.add_argument("--solvent", metavar="FILE",
                      help="subtract a solvent / coherent-artefact scan (same signal unit; "
                      "interpolated onto the map's grid before the chirp correction)")
-    pre.add_argument("--solvent-scale", type=float, metavar="X",
+    pre.add_argument("--solvent-scale", type=finite, metavar="X",
                      help="scale factor of the solvent scan (default 1)")
     pre.add_argument("--solvent-outside", choices=("error", "zero", "nan"),
                      help="cells the solvent scan does not cover: refuse (default), subtract "

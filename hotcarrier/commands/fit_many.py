@@ -75,7 +75,7 @@ def add_parser(subparsers) -> None:
                    help="do not refit suspicious items (not converged, a collapsed or "
                    "unresolvable lifetime, a lifetime without standard error) with the "
                    "single-fit engine of `fit`")
-    o.add_argument("--refit-max", type=int, default=20, metavar="N",
+    o.add_argument("--refit-max", type=int_range(0), default=20, metavar="N",
                    help="refit at most N suspicious items")
     o.add_argument("--no-stderr", action="store_true", help="skip standard errors")
     o.add_argument("--no-spectra", action="store_true", help="do not keep fitted spectra")
