@@ -6,20 +6,24 @@ K[i, i] = −dᵢ, with dᵢ the total decay rate of compartment i.
 
 The IRF-convolved populations are a matrix function, x(t) = f_t(K)·p₀ with the scalar kernel
 f_t(λ) = exp_conv_gauss(t, −λ, μ, σ) (:mod:`hotcarrier.irf`). They are evaluated in the
-Newton (Hermite) form of the interpolating polynomial of f_t at the eigenvalues λ₀ ≤ … ≤ λₙ₋₁
-of K, counted with multiplicity (exact for every matrix by Cayley–Hamilton, defective ones
-included):
+Newton (Hermite) form of the interpolating polynomial of f_t at the eigenvalues λ₀ … λₙ₋₁ of
+K, counted with multiplicity and taken in the *Newton order* (strongly connected groups in
+topological order; exact for every matrix by Cayley–Hamilton, defective ones included):
 
     x(t) = Σₘ f_t[λ₀, …, λₘ] · wₘ,    wₘ = (K − λₘ₋₁) ⋯ (K − λ₀) p₀,
 
-with f_t[…] the divided differences of the kernel. No eigenvectors are formed. The n leading
-divided differences come from the classical table, one level per step of a ``lax.scan``
-(:func:`_leading_divided_differences`), so the compiled program has the same size for any
-number of compartments and costs O(n²·T). Where all eigenvalues of a set lie within
-``RTOL_DEGENERATE`` (relative) of each other, the divided difference is the second-order Taylor
-form in the derivatives f⁽ᵐ⁾(λ)/m! = h_m/m! (:func:`hotcarrier.irf.exp_conv_gauss_moments`,
-computed by their recurrence in the same scan): exactly equal rates (Jordan blocks) are exact,
-nearly equal ones accurate, and both branches see safe inputs (finite gradients).
+with f_t[…] the divided differences of the kernel. No eigenvectors are formed: for a chain
+wₘ = k₀⋯kₘ₋₁·eₘ exactly (the Bateman solution), and in topological order every term is a
+genuine path contribution, so the sum does not cancel (an ascending-rate order instead leaves
+huge cancelling terms in long unordered chains). The divided difference of each prefix set is
+read from the classical table over that set *sorted* (:func:`_prefix_divided_differences`):
+a difference quotient never divides by less than its set's spread, and where the spread is
+within ``RTOL_DEGENERATE`` (relative) the second-order Taylor form in f⁽ᵐ⁾(λ)/m! = h_m/m!
+(:func:`hotcarrier.irf.exp_conv_gauss_moments`, by their recurrence) is used: exactly equal
+rates (Jordan blocks) are exact, nearly equal ones accurate, and both branches see safe
+inputs (finite gradients). All prefixes are tabulated together, one level per step of a
+``lax.scan``: the compiled program has the same size for any number of compartments; the
+work is O(n³·T).
 
 Eigenvalues: for an acyclic scheme (parallel, sequential, branched), K is triangular in a
 topological order and λᵢ = −dᵢ. Cycles are allowed when every cycle is made of reversible
