@@ -205,3 +205,19 @@ def test_reversible_target_fit_recovers_rates():
         assert abs(p["value"] - v) < 4 * p["stderr"], (name, p["value"], v, p["stderr"])
         assert abs(p["value"] / v - 1) < 0.02, (name, p["value"], v)
     assert abs(res.summary()["rmse"] / noise - 1) < 0.1
+
+
+def test_model_errors_name_the_cycle():
+    from hotcarrier.errors import ModelError
+    from hotcarrier.target.model import Parameter, ParameterSet, TargetModel, Transfer
+
+    P = ParameterSet([Parameter("k", 1.0, 0.0, math.inf), Parameter("irf_center", 0.0),
+                      Parameter("irf_width", 0.1, 0.0, math.inf)])
+    ok = TargetModel(compartments=["A", "B"], initial={"A": "1"}, parameters=P,
+                     transfers=[Transfer("A", "B", "k"), Transfer("B", "A", "k"),
+                                Transfer("B", None, "k")])
+    assert ok.scheme.reversible_pairs == ((0, 1),)
+    with pytest.raises(ModelError, match=r"\[A, B, C\] with the one-way transfer\(s\) A→B"):
+        TargetModel(compartments=["A", "B", "C"], initial={"A": "1"}, parameters=P,
+                    transfers=[Transfer("A", "B", "k"), Transfer("B", "C", "k"),
+                               Transfer("C", "A", "k")])
