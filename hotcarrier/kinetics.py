@@ -221,10 +221,12 @@ def eigenvalues(scheme: Scheme, K):
     Acyclic compartments: their diagonal entry of K. Reversible groups: eigenvalues of the
     symmetrised block (see the module notes), with exact derivatives.
     """
-    out = []
+    order = np.array([i for g in scheme.group_order for i in g], int)
+    lam = jnp.diagonal(K)[order]  # one gather for every acyclic compartment
+    start = 0
     for g in scheme.group_order:
+        start += len(g)
         if len(g) == 1:
-            out.append(K[g[0], g[0]][None])
             continue
         idx = np.array(g, int)
         loc = {i: j for j, i in enumerate(g)}
@@ -235,8 +237,8 @@ def eigenvalues(scheme: Scheme, K):
         gb = np.array([p[1] for p in pairs], int)
         off = _sqrt0(K[ga, gb] * K[gb, ga])
         S = jnp.diag(K[idx, idx]).at[a, b].add(off).at[b, a].add(off)
-        out.append(_eigvalsh(S))
-    return jnp.concatenate(out)
+        lam = lam.at[start - len(g):start].set(_eigvalsh(S))
+    return lam
 
 
 def _done_mask(scheme: Scheme) -> np.ndarray:
