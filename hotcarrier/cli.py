@@ -14,7 +14,8 @@ import sys
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
-COMMANDS = ("info", "convert", "fit", "fit_many", "choose", "lda", "simulate", "h2", "demo")
+COMMANDS = ("info", "inspect", "convert", "fit", "fit_many", "choose", "lda", "simulate", "h2",
+            "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

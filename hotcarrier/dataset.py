@@ -29,7 +29,7 @@ from .units import SIGNAL_UNITS
 
 __all__ = [
     "TIME_DIM", "SPECTRAL_DIM", "SIGNAL", "WEIGHT", "MASK", "make_ta_dataset", "check_ta",
-    "fit_mask", "history", "with_history",
+    "fit_mask", "history", "with_history", "check_fit_data", "signal_units_of",
 ]
 
 TIME_DIM = "delay"
@@ -56,7 +56,8 @@ def make_ta_dataset(
     ``mask`` (True = excluded) have its shape; ``attrs['history']`` may be a string or a
     list of strings.
     """
-    sig = np.asarray(signal, dtype=float)
+    delay_ps, wavelength_nm, sig, weight, mask = _checked_arrays(
+        delay_ps, wavelength_nm, signal, weight, mask, signal_units, attrs)
     data_vars: dict[str, Any] = {
         SIGNAL: ((TIME_DIM, SPECTRAL_DIM), sig, {"units": signal_units, "long_name": "ΔA"}),
     }
@@ -76,6 +77,56 @@ def make_ta_dataset(
                        {"units": "nm", "long_name": "probe wavelength"}),
     }
     return xr.Dataset(data_vars, coords=coords, attrs=a)
+
+
+def _real(name: str, x, problems: list):
+    """``x`` as float64, or None with a problem when it is not real numbers."""
+    a = np.asarray(x)
+    if a.dtype.kind == "c":
+        problems.append(f"{name} is complex ({a.dtype}); pass real values (e.g. x.real or abs(x))")
+        return None
+    if a.dtype.kind not in "biuf":
+        problems.append(f"{name} has dtype {a.dtype}; expected numbers (float64)")
+        return None
+    return a.astype(float)
+
+
+def _checked_arrays(delay, wavelength, signal, weight, mask, units, attrs):
+    """The inputs of :func:`make_ta_dataset` as float64 arrays of matching shapes; every
+    problem (shape, dtype, attrs) is listed in one DatasetValidationError (the values and the
+    unit are :func:`check_ta`'s)."""
+    problems: list[str] = []
+    t = _real("delay", delay, problems)
+    w = _real("wavelength", wavelength, problems)
+    s = _real("signal", signal, problems)
+    if t is not None and t.ndim != 1:
+        problems.append(f"delay must be 1-D; got shape {t.shape}")
+    if w is not None and w.ndim != 1:
+        problems.append(f"wavelength must be 1-D; got shape {w.shape}")
+    shape = None if t is None or w is None else (t.size, w.size)
+    if s is not None and shape is not None and s.shape != shape:
+        hint = " (transposed? the signal is delay × wavelength)" if s.shape == shape[::-1] else ""
+        problems.append(f"signal has shape {s.shape}; expected (n_delay, n_wavelength) = "
+                        f"{shape}{hint}")
+    wt = None if weight is None else _real("weight", weight, problems)
+    mk = None if mask is None else np.asarray(mask)
+    for name, a in (("weight", wt), ("mask", mk)):
+        if a is not None and shape is not None and a.shape != shape:
+            problems.append(f"{name} has shape {a.shape}; expected the signal's {shape}")
+    if mk is not None and mk.dtype.kind not in "biu":
+        problems.append(f"mask has dtype {mk.dtype}; expected bool (True = excluded)")
+    if not isinstance(units, str):
+        problems.append(f"signal_units={units!r} is not a unit name (check_ta lists the units)")
+    if attrs is not None and not isinstance(attrs, Mapping):
+        problems.append(f"attrs must be a mapping (dict), not {type(attrs).__name__}")
+    if problems:
+        raise DatasetValidationError(problems)
+    return t, w, s, wt, None if mk is None else mk.astype(bool)
+
+
+def signal_units_of(units) -> str | None:
+    """``units`` if it is one of :data:`~hotcarrier.units.SIGNAL_UNITS`, else None."""
+    return units if isinstance(units, str) and units in SIGNAL_UNITS else None
 
 
 def history(ds: xr.Dataset) -> list[str]:
@@ -138,7 +189,11 @@ def check_ta(ds: xr.Dataset, name: str | None = None, *,
         unit = sig.attrs.get("units")
         if unit not in SIGNAL_UNITS:
             problems.append(f"'signal' has units={unit!r}; expected one of {sorted(SIGNAL_UNITS)}")
-        vals = np.asarray(sig.values, dtype=float)
+        kind = sig.dtype.kind
+        if kind not in "biuf":
+            problems.append(f"'signal' has dtype {sig.dtype}; expected real numbers (float64)"
+                            + (": pass the real part or the modulus" if kind == "c" else ""))
+        vals = np.asarray(sig.values, dtype=float) if kind in "biuf" else np.zeros(1)
         if vals.size == 0:
             problems.append("'signal' is empty")
         elif not np.any(np.isfinite(vals)):
@@ -153,6 +208,43 @@ def check_ta(ds: xr.Dataset, name: str | None = None, *,
         problems.append(f"'mask' has dtype {ds[MASK].dtype}; expected bool (True = excluded)")
     if problems:
         raise DatasetValidationError(problems, name or ds.attrs.get("source_file"))
+
+
+def check_fit_data(ds: xr.Dataset, name: str | None = None) -> xr.Dataset:
+    """``ds`` ready for a fit: a valid TA dataset (float64) with usable, finite, non-zero data.
+
+    A float32/integer signal is converted to float64 (hotcarrier computes in float64); a
+    problem (wrong dimensions, complex values, no usable cell, infinite cells, an all-zero or
+    overflowing signal, wavelengths <= 0) raises :class:`DatasetValidationError`.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise DatasetValidationError([f"expected a TA xarray.Dataset, got {type(ds).__name__}"],
+                                     name)
+    check_ta(ds, name, allow_duplicate_delays=True)
+    if ds[SIGNAL].dtype != np.float64:
+        ds = ds.assign({SIGNAL: ds[SIGNAL].astype(np.float64)})
+    sig = ds[SIGNAL].transpose(TIME_DIM, SPECTRAL_DIM).values
+    problems = []
+    n_inf = int(np.isinf(sig).sum())
+    if n_inf:
+        problems.append(f"'signal' has {n_inf} infinite cell(s); set them to NaN (missing) or "
+                        "mask them")
+    use = fit_mask(ds)
+    if WEIGHT in ds:
+        use &= ds[WEIGHT].transpose(TIME_DIM, SPECTRAL_DIM).values > 0
+    vals = sig[use & np.isfinite(sig)]
+    if vals.size == 0:
+        problems.append("no usable cell: every value is missing, masked or has weight 0")
+    elif not np.any(vals):
+        problems.append("the signal is zero in every usable cell: nothing to fit")
+    elif np.max(np.abs(vals)) > 1e150:
+        problems.append(f"|signal| reaches {np.max(np.abs(vals)):.3g}: its square overflows; "
+                        "rescale the data (e.g. to mOD)")
+    if np.any(ds[SPECTRAL_DIM].values <= 0):
+        problems.append("wavelength axis has values <= 0 nm")
+    if problems:
+        raise DatasetValidationError(problems, name or ds.attrs.get("source_file"))
+    return ds
 
 
 def fit_mask(ds: xr.Dataset) -> np.ndarray:

@@ -18,12 +18,16 @@ __all__ = [
     "FitResultError",
     "HotcarrierError",
     "HotcarrierWarning",
+    "LifetimeWarning",
+    "ModelChoiceWarning",
     "ModelError",
     "NonlinearRegimeWarning",
     "OptionError",
     "ParameterAtBoundWarning",
     "ParameterNameError",
+    "SignalUnitWarning",
     "SpectrumError",
+    "warn_caller",
 ]
 
 
@@ -105,5 +109,33 @@ class NonlinearRegimeWarning(HotcarrierWarning):
     """Excitation outside the linear regime (spec section 6.5 / 9.5)."""
 
 
+class SignalUnitWarning(HotcarrierWarning):
+    """A signal read as OD is implausibly large (most likely mOD); the message names the
+    override (``signal_units='mOD'``, CLI ``--signal-units mOD``)."""
+
+
 class ConvergenceWarning(HotcarrierWarning):
     """A fit stopped at its iteration cap without meeting its criterion."""
+
+
+class LifetimeWarning(HotcarrierWarning):
+    """A fitted lifetime the data cannot support: far below the instrument response or the
+    first fitted delay, far beyond the measured window, or collapsed onto another one."""
+
+
+def warn_caller(message: str, category: type[Warning] = HotcarrierWarning) -> None:
+    """``warnings.warn`` attributed to the first frame outside the hotcarrier package (the
+    user's line, not a decorator or an inner module)."""
+    import os
+    import sys
+    import warnings
+
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 2  # stacklevel 1 is this function
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+class ModelChoiceWarning(HotcarrierWarning):
+    """Φ_inj moves across plausible decay models more than its statistical error."""

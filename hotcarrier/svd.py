@@ -23,6 +23,12 @@ def svd(ds: xr.Dataset, n_components: int | None = None) -> xr.Dataset:
     rows, cols = ok.any(axis=1), ok.any(axis=0)
     m = np.where(ok, ds[SIGNAL].values, 0.0)[rows][:, cols]
     u, s, vt = np.linalg.svd(m, full_matrices=False)
+    if n_components is not None and (isinstance(n_components, bool) or not isinstance(
+            n_components, (int, np.integer)) or n_components < 1):
+        from .errors import OptionError
+
+        raise OptionError(f"n_components = {n_components!r}: expected a whole number >= 1 "
+                          "(or None for all)")
     k = s.size if n_components is None else min(int(n_components), s.size)
     comp = np.arange(k)
     return xr.Dataset(

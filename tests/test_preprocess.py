@@ -66,7 +66,25 @@ def test_merge_duplicate_delays_averages_valid_cells():
     check_ta(out)
     assert out["delay"].values.tolist() == [0.0, 1.0, 2.0]
     assert out["signal"].values[1].tolist() == [4.0, 7.0]  # NaN left out of the mean
+    # the mean of n rows has σ/√n: weight √(valid rows), 1 elsewhere
+    np.testing.assert_allclose(out["weight"].values, [[1, 1], [3**0.5, 2**0.5], [1, 1]])
     assert "3 rows at 1 repeated delay(s)" in history(out)[-1]
+    # least squares: Σ over the repeated rows of (s_i − m)² = w²(s̄ − m)² + a constant, so the
+    # merged map has the minimum of the repeated rows (checked for two model values m)
+    rows = s[1:4, 0]
+    for m in (0.0, 5.0):
+        full = np.sum((rows - m) ** 2) - np.sum((rows - rows.mean()) ** 2)
+        merged = (out["weight"].values[1, 0] * (out["signal"].values[1, 0] - m)) ** 2
+        assert merged == pytest.approx(full, rel=1e-14)
+
+
+def test_merge_duplicate_delays_inverse_variance_with_weights():
+    t = [0.0, 1.0, 1.0]
+    s = np.array([[0.0], [2.0], [5.0]])
+    w = np.array([[1.0], [1.0], [2.0]])  # 1/σ: the second repeat is 4× less variable
+    out = pp.merge_duplicate_delays(grid_ds(s, t=t, w=[500.0], weight=w))
+    assert out["signal"].values[1, 0] == pytest.approx((1 * 2.0 + 4 * 5.0) / 5)
+    assert out["weight"].values[1, 0] == pytest.approx(5**0.5)
 
 
 def test_average_scans_and_mismatch():
@@ -87,6 +105,41 @@ def test_subtract_background():
     np.testing.assert_allclose(out["signal"].values, ds["signal"].values - 1.0, atol=1e-14)
     with pytest.raises(DatasetValidationError, match="no delay before"):
         pp.subtract_background(ds, before=-10.0)
+
+
+def test_background_window_ends_at_each_wavelengths_time_zero():
+    # a chirped step (t0 from −1.4 to +0.6 ps) on a per-wavelength offset: a flat window
+    # (delays < −0.5 ps) reaches into the blue signal; the window before t0(λ) − 0.5 ps holds
+    # only the offset, so it is removed exactly
+    t = np.arange(-4.0, 5.0, 0.05)
+    w = np.linspace(400.0, 700.0, 16)
+    c = np.polyfit([400.0, 550.0, 700.0], [-1.4, -0.2, 0.6], 2)
+    step = step_map(t, w, np.polyval(c, w))
+    offset = np.linspace(-2e-3, 3e-3, w.size)
+    ds = grid_ds(step + offset, t=t, w=w)
+    out = pp.subtract_background(ds, before=-0.5, chirp=c)
+    np.testing.assert_allclose(out["signal"].values, step, atol=1e-12)
+    flat = pp.subtract_background(ds, before=-0.5)
+    assert np.abs(flat["signal"].values - step).max() > 0.1  # the blue side lost signal
+    assert "each wavelength's own time zero" in history(out)[-1]
+
+
+def test_prepare_takes_the_background_after_the_chirp():
+    t = np.arange(-4.0, 5.0, 0.05)
+    w = np.linspace(400.0, 700.0, 16)
+    c = np.polyfit([400.0, 550.0, 700.0], [-1.4, -0.2, 0.6], 2)
+    step = step_map(t, w, np.polyval(c, w))
+    ds = grid_ds(step + 1e-3, t=t, w=w)
+    st = pp.prepare_steps(ds, {"background_before": -0.5, "chirp": list(c),
+                               "time_range": [0.5, 4.0]})
+    # corrected and background-free: the step is 1 after its time zero
+    np.testing.assert_allclose(st.data["signal"].values, 1.0, atol=1e-9)
+    steps = [h.split(":")[0] for h in st.history]
+    assert steps[1:] == ["subtract_background", "chirp_correct", "crop"]
+    rec = st.record()
+    assert rec["chirp_coefficients"] == pytest.approx(list(c))
+    assert rec["chirp_rms_ps"] < 0.05  # half-max onsets of erf steps sit on t0(λ)
+    np.testing.assert_allclose(st.data.attrs["chirp_coefficients"], c)
 
 
 def test_subtract_dataset_same_and_interpolated_grid():
@@ -206,3 +259,28 @@ def test_sentinels_are_all_masked(kimopack):
     raw, _ = kimopack
     out = pp.mask_bad_values(raw)
     assert int(out["mask"].values.sum()) == 5873  # README: 5873 sentinel cells
+
+
+def test_solvent_outside_its_scan_is_refused_zeroed_or_warned():
+    ds = grid_ds()  # −2 … 5 ps
+    short = grid_ds(signal=np.full((31, 31), 0.25), t=np.linspace(-2.0, 1.0, 31))  # ends at 1 ps
+    with pytest.raises(DatasetValidationError, match=r"covers delays -2…1 ps.*outside='zero'"):
+        pp.subtract_dataset(ds, short)
+    out = pp.subtract_dataset(ds, short, outside="zero")
+    late = ds["delay"].values > 1.0 + 1e-9
+    np.testing.assert_allclose(out["signal"].values[late], ds["signal"].values[late], atol=0)
+    np.testing.assert_allclose(out["signal"].values[~late], ds["signal"].values[~late] - 0.25,
+                               atol=1e-15)
+    assert "left unchanged (outside='zero')" in history(out)[-1]
+    with pytest.warns(UserWarning, match=r"1240 of 2201 valid cells \(56 %\) became NaN"):
+        pp.subtract_dataset(ds, short, outside="nan")
+
+
+def test_prepare_subtracts_a_scaled_solvent_before_the_chirp():
+    t = np.arange(-2.0, 5.0, 0.05)
+    w = np.linspace(400.0, 700.0, 16)
+    solvent = grid_ds(signal=np.full((t.size, w.size), 0.1), t=t, w=w)
+    ds = grid_ds(signal=np.full((t.size, w.size), 0.3), t=t, w=w)
+    st = pp.prepare_steps(ds, {"solvent": solvent, "solvent_scale": 3.0})
+    np.testing.assert_allclose(st.data["signal"].values, 0.0, atol=1e-15)
+    assert history(st.data)[-1].startswith("subtract_dataset: 3 × ")

@@ -418,6 +418,8 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
 
     total = len(data) if hasattr(data, "__len__") else None
     name_list = list(names) if names is not None else None
+    if model.needs_binding():  # per-wavelength parameters: the first item's grids
+        model, data = _bind_to_first_item(model, data, loader or load_ta)
 
     def gen():
         for i, item in enumerate(data):
@@ -436,6 +438,23 @@ def fit_batch(model, data: Iterable, *, names: Sequence[str] | None = None,
                 seed=seed, chunk_size=chunk_size, devices=devices, progress=progress,
                 max_iter=max_iter, gtol=gtol, ftol=ftol, stderr=stderr, spectra=spectra,
                 attrs={"source": "fit_batch"})
+
+
+def _bind_to_first_item(model, data: Iterable, loader: Callable):
+    """(model bound to the first item's wavelength grids, the items again): per-wavelength
+    parameters (:meth:`TargetModel.bind`) need the grid, which every item of a batch shares."""
+    import xarray as xr
+
+    from ..dataset import SPECTRAL_DIM
+
+    it = iter(data)
+    try:
+        first = next(it)
+    except StopIteration:
+        return model, []
+    item = loader(first) if isinstance(first, (str, os.PathLike)) else first
+    sets = [item] if isinstance(item, xr.Dataset) else list(item)
+    return model.bind([ds[SPECTRAL_DIM].values for ds in sets]), itertools.chain([first], it)
 
 
 @with_x64
@@ -475,6 +494,7 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
                               "tuples of datasets")
     t = np.asarray(delay, float)
     wl = np.asarray(wavelength, float)
+    model = model.bind([wl])  # per-wavelength parameters (time-zero shifts), if any
     shape = tuple(np.shape(signal))
     if len(shape) != 3 or shape[1:] != (t.size, wl.size):
         raise HotcarrierError(f"signal has shape {shape}; expected (N, {t.size}, {wl.size}) "

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._x64 import with_x64
-from ..errors import FitError, HotcarrierError
+from ..errors import FitError, HotcarrierError, ModelError
 from ..fitting.optimize import CONVERGED_STATUSES, NO_DATA, levenberg_marquardt
 from ..physics.fit import WithJacobian, as_datasets, control, derived_jacobian, objective_for
 from ..physics.modelfile import BATCH_DERIVED, CANDIDATES, PhysicalModel
@@ -86,6 +86,11 @@ def fit_physical_batch(model: PhysicalModel, data: Sequence, *,
     data = list(data)
     if not data:
         raise HotcarrierError("fit_physical_batch: no items to fit")
+    if model.decay is not None:
+        raise ModelError(f"{model.source or model.name}: batched fits of the flexible-decay "
+                         "route ([decay]) are not available yet; fit each sample with "
+                         "hotcarrier fit (or fit_physical), or remove [decay] for the "
+                         "rigid chain")
     names = list(names) if names is not None else [
         Path(x).stem if isinstance(x, (str, Path)) else f"item{i}" for i, x in enumerate(data)]
     items, failed = {}, {}

@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._options import add_preprocess_options, preprocess_overrides, write_json, write_text
+from ._options import (add_preprocess_options, check_inputs, check_out, check_preprocess, finite,
+                       int_range, positive, preprocess_overrides, write_json, write_text)
 
 __all__ = ["add_parser", "run"]
 
@@ -28,15 +29,17 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", nargs="+", help="TA data file(s), each analysed on its own")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--max-components", type=int, default=4, help="try 1…N decaying components")
+    p.add_argument("--max-components", type=int_range(1, 8), default=4,
+                   help="try 1…N decaying components")
     p.add_argument("--baseline", choices=tuple(_TRI), default="auto",
                    help="non-decaying component: try both (auto), always, never")
     p.add_argument("--artifact", choices=tuple(_TRI), default="auto",
                    help="coherent artefact (IRF-shaped): try both (auto), always, never")
-    p.add_argument("--irf-fwhm", type=float, default=0.1, help="IRF FWHM start value, ps")
-    p.add_argument("--t0", type=float, default=0.0, help="time-zero start value, ps")
-    p.add_argument("--starts", type=int, default=4, help="starts per fit (multi-start)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (0: none)")
+    p.add_argument("--irf-fwhm", type=positive, default=0.1, help="IRF FWHM start value, ps")
+    p.add_argument("--t0", type=finite, default=0.0, help="time-zero start value, ps")
+    p.add_argument("--starts", type=int_range(1), default=4, help="starts per fit (multi-start)")
+    p.add_argument("--folds", type=int, default=5,
+                   help="cross-validation folds (0: none; checked by choose_model)")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic")
     add_preprocess_options(p, "preprocessing (as in hotcarrier fit)")
     p.add_argument("--no-figure", action="store_true", help="do not write choice.png")
@@ -47,8 +50,12 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Run the model choice for every file and write the outputs."""
     from ..analysis.choice import choose_model
+    from ..io.atomic import output_set
     from ..plotting import save_figure
 
+    check_out(args)
+    check_inputs(args.data)
+    check_preprocess(args)
     pre = preprocess_overrides(args)
     for path in args.data:
         out = Path(args.out) / (Path(path).stem if len(args.data) > 1 else "")
@@ -58,10 +65,11 @@ def run(args) -> int:
                            baseline=_TRI[args.baseline], artifact=_TRI[args.artifact],
                            irf_fwhm=args.irf_fwhm, t0=args.t0, n_starts=args.starts,
                            folds=args.folds, criterion=args.criterion, progress=say)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "choice.json", res.to_dict())
-        write_text(out / "choice.txt", res.table() + "\n")
-        if not args.no_figure:
-            save_figure(res.figure(), out / "choice.png")
+        with output_set(out, replaces=("choice.json", "choice.txt", "choice.png"),
+                        command="choose") as stage:
+            write_json(stage / "choice.json", res.to_dict())
+            write_text(stage / "choice.txt", res.table() + "\n")
+            if not args.no_figure:
+                save_figure(res.figure(), stage / "choice.png")
         print(f"{path}\n{res.table()}\nwrote {out}/")
     return 0

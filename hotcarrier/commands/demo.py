@@ -49,7 +49,7 @@ def _true_phi(name: str) -> float | None:
 def run(args) -> int:
     """Run the demo; prints results, writes figures under ``args.out``."""
     from ..h2 import h2_ratio, plot_ratio
-    from ..io.atomic import atomic_open
+    from ..io.atomic import output_set
     from ..physics import demo_fits
 
     out = out_dir(args)
@@ -73,7 +73,6 @@ def run(args) -> int:
     print(f"  from the generating presets:  ratio {preset.value:.3g}")
     print("  (Liu et al. 2018 report clean samples 2–3 orders of magnitude more active;"
           " only Λ = N_it σ_n v_th exp(−E_s/k_BT) is identifiable, see docs/h2.md)")
-    plot_ratio(out / "h2_ratio.png", ratio_value=fitted.value, ci95=fitted.ci95)
     summary = {
         "injection_quantum_yield": {n: {"value": v, "ci95": list(c), "true": truth[n]}
                                     for n, v, c in results},
@@ -81,8 +80,9 @@ def run(args) -> int:
         "h2_ratio_presets": preset.value,
         "wall_time_s": time.perf_counter() - t_start,
     }
-    with atomic_open(out / "demo_summary.json") as fh:
-        fh.write(json.dumps(summary, indent=2).encode())
+    with output_set(out, replaces=("h2_ratio.png", "demo_summary.json"), command="demo") as stage:
+        plot_ratio(stage / "h2_ratio.png", ratio_value=fitted.value, ci95=fitted.ci95)
+        (stage / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\nresults and figures: {out}/ (au_cds_clean/, au_cds_defective/, h2_ratio.png, "
           f"demo_summary.json); {summary['wall_time_s']:.1f} s")
     return 0

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 
 from ..api import model_kind
-from ._options import out_dir, write_json
+from ._options import (check_out, check_preprocess, int_range, non_negative, out_dir,
+                       write_json)
 from .fit import add_model_arguments
 
-__all__ = ["add_parser", "expand_inputs", "run"]
+__all__ = ["add_parser", "expand_inputs", "run", "suspicious"]
 
 
 def _devices(text: str):
@@ -36,6 +37,14 @@ def _devices(text: str):
     return n
 
 
+def _factor(text: str) -> float:
+    v = non_negative(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a factor >= 1 (1: no random spread), got "
+                                         f"{text!r}")
+    return v
+
+
 def add_parser(subparsers) -> None:
     """Register the ``fit-many`` sub-command."""
     p = subparsers.add_parser(
@@ -49,22 +58,28 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     add_model_arguments(p)
     o = p.add_argument_group("batch options")
-    o.add_argument("--chunk-size", type=int, default=256,
+    o.add_argument("--chunk-size", type=int_range(1), default=256,
                    help="files per compiled call (memory grows with it; <= 512 advised)")
     o.add_argument("--devices", type=_devices, default=None, metavar="N|all",
                    # "%(default).0s" stops argparse adding "(default: None)"
                    help="devices to shard each chunk over (default: all local "
                         "devices)%(default).0s")
-    o.add_argument("--starts", type=int, default=1, metavar="S",
+    o.add_argument("--starts", type=int_range(1), default=1, metavar="S",
                    help="starts per file (multi-start; the best converged one is kept)")
-    o.add_argument("--start-factor", type=float, default=3.0,
+    o.add_argument("--start-factor", type=_factor, default=3.0,
                    help="random starts scale bounded parameters by up to this factor")
-    o.add_argument("--seed", type=int, default=0, help="seed of the random starts")
-    o.add_argument("--max-iter", type=int, default=200,
+    o.add_argument("--seed", type=int_range(0), default=0, help="seed of the random starts")
+    o.add_argument("--max-iter", type=int_range(1), default=200,
                    help="Levenberg–Marquardt step cap per file")
+    o.add_argument("--no-refit", action="store_true",
+                   help="do not refit suspicious items (not converged, a collapsed or "
+                   "unresolvable lifetime, a lifetime without standard error) with the "
+                   "single-fit engine of `fit`")
+    o.add_argument("--refit-max", type=int, default=20, metavar="N",
+                   help="refit at most N suspicious items")
     o.add_argument("--no-stderr", action="store_true", help="skip standard errors")
     o.add_argument("--no-spectra", action="store_true", help="do not keep fitted spectra")
-    o.add_argument("--rows", type=int, default=50, help="rows of the printed table")
+    o.add_argument("--rows", type=int_range(0), default=50, help="rows of the printed table")
     o.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=run)
 
@@ -106,6 +121,8 @@ def run(args) -> int:
     from .fit import build_model
 
     t_start = time.perf_counter()
+    check_out(args)
+    check_preprocess(args)
     physical = bool(args.model) and model_kind(args.model) == "physical"
     # a target model: one dataset per item
     model = (load_model(args.model) if physical
@@ -125,13 +142,16 @@ def run(args) -> int:
         extra, label = {"model_kind": "hotcarrier"}, f"{len(files)} file(s)"
     else:
         ds, n_groups = _fit_groups(args, model, files)
+        files = [files[i] for i in ds["input_index"].values]
+        refits = [] if args.no_refit else _refit_suspicious(args, model, files, ds)
         extra = {"n_groups": n_groups, "chunk_size": int(args.chunk_size),
-                 "n_starts": int(args.starts)}
+                 "n_starts": int(args.starts), "refits": refits}
         label = f"{len(files)} file(s), {n_groups} shape group(s)"
         ds.attrs["n_groups"] = n_groups
-        files = [files[i] for i in ds["input_index"].values]
     ds.attrs.update(source="fit-many", wall_s=time.perf_counter() - t_start, n_files=len(files))
-    return _write_outputs(args, ds, files, out, extra, label)
+    notes = None if physical else [suspicious(ds, i, model.scheme_kind)
+                                   for i in range(ds.sizes["batch"])]
+    return _write_outputs(args, ds, files, out, extra, label, notes)
 
 
 def _fit_groups(args, model, files: list[Path]):
@@ -140,7 +160,7 @@ def _fit_groups(args, model, files: list[Path]):
     import numpy as np
     import xarray as xr
 
-    from ..batch import TextProgress, fit_batch, save_results
+    from ..batch import TextProgress, fit_batch
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
@@ -180,9 +200,8 @@ def _fit_groups(args, model, files: list[Path]):
         parts.append(ds.assign_coords(input_index=("batch", np.asarray(idx))))
     # one Dataset in input order; spectra only when every fitted file shares one grid
     fitted = [p for p in parts if "spectra" in p]
-    if len(fitted) > 1:
-        for k, part in enumerate(fitted):
-            save_results(part, Path(args.out) / f"group{k + 1}.nc")
+    if len(fitted) > 1:  # saved with the other outputs (one set)
+        args._group_results = {f"group{k + 1}.nc": part for k, part in enumerate(fitted)}
         parts = [p.drop_vars(["spectra", "wavelength", "column"], errors="ignore")
                  for p in parts]
     combined = parts[0] if len(parts) == 1 else xr.concat(
@@ -192,25 +211,120 @@ def _fit_groups(args, model, files: list[Path]):
     return combined.assign_coords(batch=np.arange(combined.sizes["batch"])), len(groups)
 
 
-def _write_outputs(args, ds, files, out: Path, extra: dict, label: str) -> int:
-    """Write batch.nc, items/<name>.json and summary.json; print the table; exit code."""
-    from ..batch import save_results, summary_records, summary_table
+def suspicious(ds, i: int, scheme: str | None) -> list[str]:
+    """Why batch item ``i`` needs a second look (empty when it does not): not converged; for
+    a quick parallel/sequential model also a lifetime far below the IRF, two collapsed
+    lifetimes (:func:`hotcarrier.fitting.result.lifetime_warnings`), or a free lifetime
+    without a standard error."""
+    import numpy as np
 
-    save_results(ds, out / "batch.nc")
+    from ..fitting.result import lifetime_warnings
+
+    if str(ds["error"].values[i]) or int(ds["status"].values[i]) >= 10:
+        return []  # unreadable or too few usable points (batch codes 10, 11): no refit helps
+    why = [] if bool(ds["converged"].values[i]) else ["not converged"]
+    if scheme not in ("parallel", "sequential"):
+        return why
+    pn = [str(p) for p in ds["param"].values]
+    free = {str(p) for p in ds["free_param"].values}
+    taus = [n for n in pn if n.startswith("tau") and n[3:].isdigit()]
+    val = dict(zip(pn, ds["value"].values[i]))
+    se = dict(zip(pn, ds["stderr"].values[i]))
+    why += lifetime_warnings([val[n] for n in taus], [n not in free for n in taus],
+                             irf_fwhm_ps=val.get("irf_fwhm"))
+    why += [f"{n} has no standard error" for n in taus
+            if n in free and not np.isfinite(se[n])]
+    return why
+
+
+def _refit_suspicious(args, model, files, ds) -> list[dict]:
+    """Refit suspicious items (:func:`suspicious`) with the single-fit engine of ``fit``
+    (preconditioned L-BFGS from the same start) and keep the result where its cost is lower;
+    ``ds`` is updated in place. Returns one record per refit."""
+    import warnings
+
+    import numpy as np
+
+    from ..dataset import check_ta
+    from ..errors import HotcarrierError
+    from ..io import load_ta
+    from ..target.fit import fit_target, prepare
+
+    base_dir = Path(args.model).resolve().parent if args.model else None
+    todo = [(i, w) for i in range(ds.sizes["batch"])
+            if (w := suspicious(ds, i, model.scheme_kind))][:max(args.refit_max, 0)]
+    pn = [str(p) for p in ds["param"].values]
+    out = []
+    for k, (i, why) in enumerate(todo):
+        if not args.quiet:
+            print(f"\rrefitting suspicious item {k + 1}/{len(todo)}: {ds['item'].values[i]}",
+                  end="", file=sys.stderr, flush=True)
+        try:
+            data = prepare(load_ta(files[i]), model.preprocess, base_dir=base_dir)
+            check_ta(data, Path(files[i]).name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = fit_target(data, model)
+        except (HotcarrierError, ValueError) as exc:
+            out.append({"item": str(ds["item"].values[i]), "why": why, "kept": "batch",
+                        "error": str(exc)})
+            continue
+        s = res.summary()
+        old = float(ds["cost"].values[i])
+        better = np.isfinite(s["cost"]) and not s["cost"] >= old * (1 - 1e-9)
+        out.append({"item": str(ds["item"].values[i]), "why": why,
+                    "batch_cost": old, "single_fit_cost": s["cost"],
+                    "kept": "single fit" if better else "batch"})
+        if better:
+            p = s["parameters"]
+            ds["value"].values[i] = [p[n]["value"] for n in pn]
+            ds["stderr"].values[i] = [np.nan if p[n]["stderr"] is None else p[n]["stderr"]
+                                      for n in pn]
+            ds["cost"].values[i] = s["cost"]
+            ds["chi2_red"].values[i] = s["chi2_reduced"] if s["chi2_reduced"] is not None \
+                else np.nan
+            ds["converged"].values[i] = s["converged"]
+            ds["status"].values[i] = s["status"]
+            ds["n_iter"].values[i] = s["n_iterations"]
+    if todo and not args.quiet:
+        kept = sum(r["kept"] == "single fit" for r in out)
+        print(f"\nrefitted {len(todo)} suspicious item(s) with the single-fit engine; "
+              f"{kept} improved", file=sys.stderr)
+    return out
+
+
+def _write_outputs(args, ds, files, out: Path, extra: dict, label: str, notes=None) -> int:
+    """Write batch.nc, group<k>.nc, items/<name>.json and summary.json as one set (a
+    manifest written last); print the table; exit code."""
+    from ..batch import save_results, summary_records, summary_table
+    from ..io.atomic import output_set
+
     recs = summary_records(ds)
-    items = out / "items"
-    items.mkdir(exist_ok=True)
-    used: set = set()
-    for r, f in zip(recs, files):
-        r["file"] = str(f)
-        write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+    for k, r in enumerate(recs):
+        if notes is not None:  # what still needs a look after the refits, in plain words
+            r["warnings"] = notes[k]
     n_conv = int(ds["converged"].sum())
     summary = {"n_items": len(recs), "n_converged": n_conv,
                "wall_s": float(ds.attrs["wall_s"]), "model": str(ds.attrs["model_source"]),
                **extra, "items": recs}
-    write_json(out / "summary.json", summary)
+    with output_set(out, replaces=("batch.nc", "summary.json", "group*.nc", "items/*.json"),
+                    command="fit-many") as stage:
+        save_results(ds, stage / "batch.nc")
+        for name, part in getattr(args, "_group_results", {}).items():
+            save_results(part, stage / name)
+        items = stage / "items"
+        items.mkdir()
+        used: set = set()
+        for r, f in zip(recs, files):
+            r["file"] = str(f)
+            write_json(items / f"{_safe_name(Path(r['item']).stem, used)}.json", r)
+        write_json(stage / "summary.json", summary)
     if not args.quiet:
         print(summary_table(ds, max_rows=args.rows))
         print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "
               "(batch.nc, summary.json, items/)")
+        flagged = [r["item"] for r in recs if r.get("warnings")]
+        if flagged:
+            print(f"{len(flagged)} item(s) need a look (see 'warnings' in items/<name>.json): "
+                  + ", ".join(flagged[:10]) + (" …" if len(flagged) > 10 else ""))
     return 0 if n_conv == len(recs) else 1

@@ -8,6 +8,7 @@ import sys
 import warnings
 
 from ..errors import HotcarrierError
+from ._options import check_out_file, fraction, int_range, non_negative, positive
 
 __all__ = ["add_parser", "compute", "run"]
 
@@ -29,14 +30,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--spectrum", metavar="SPEC",
                    help="mono:590 | mono:2.1eV | led:450[:FWHM] | lamp[:420[:800[:flat]]] | "
                         "file:PATH[:W] | PATH (two columns nm, photons per nm)")
-    p.add_argument("--irradiance", type=float, metavar="mW/cm2",
+    p.add_argument("--irradiance", type=positive, metavar="mW/cm2",
                    help="incident irradiance (mW cm⁻²) for the photon balance")
-    p.add_argument("--mass", type=float, metavar="g", help="catalyst mass (g) for the rate")
-    p.add_argument("--area", type=float, metavar="cm2", help="illuminated area (cm²)")
-    p.add_argument("--absorbance", type=float,
+    p.add_argument("--mass", type=positive, metavar="g", help="catalyst mass (g) for the rate")
+    p.add_argument("--area", type=positive, metavar="cm2", help="illuminated area (cm²)")
+    p.add_argument("--absorbance", type=non_negative,
                    help="measured decadic absorbance of the suspension (else computed from "
                         "particle number and σ_abs)")
-    p.add_argument("--catalyst-share", type=float, default=1.0,
+    p.add_argument("--catalyst-share", type=fraction, default=1.0,
                    help="catalyst share of --absorbance (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE[±SE]",
                    help="set an InterfaceParams field for both catalysts (repeatable); "
@@ -46,8 +47,9 @@ def add_parser(subparsers) -> None:
                        help=f"set a field of the {role} set only (±SE: independent prior)")
     p.add_argument("--uncertainty", choices=("both", "delta", "sampling", "none"),
                    default="both", help="propagation of fit covariances (default both)")
-    p.add_argument("--samples", type=int, default=2000, help="draws for sampling (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int_range(2), default=2000,
+                   help="draws for sampling (default 2000)")
+    p.add_argument("--seed", type=int_range(0), default=0)
     p.add_argument("--no-cds-channel", action="store_true",
                    help="drop the optional CdS band-gap channel (§9.3)")
     p.add_argument("--injection-model", default="all_above",
@@ -97,6 +99,8 @@ def compute(args) -> dict:
     """Run the prediction for parsed arguments; returns the JSON-able result."""
     from ..h2 import PhotonBalance, h2_ratio, parse_spectrum, plot_ratio, sensitivity
 
+    if args.plot:
+        check_out_file(args.plot, (".png", ".pdf", ".svg"))
     both, shared = _parse_sets(args.set, "--set")
     cv, cse = _parse_sets(args.set_clean, "--set-clean")
     dv, dse = _parse_sets(args.set_defective, "--set-defective")

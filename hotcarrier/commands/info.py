@@ -32,6 +32,11 @@ def load_from_args(path, args):
     opts = ("time_unit", "spectral_unit", "signal_units", "orientation", "decimal")
     over = {k: getattr(args, k) for k in opts if getattr(args, k, None) is not None}
     if getattr(args, "delimiter", None) is not None:
+        if not args.delimiter:
+            from ..errors import OptionError
+
+            raise OptionError("--delimiter: empty; give the cell delimiter, e.g. ',' or '\\t' "
+                              "or 'whitespace'")
         over["delimiter"] = args.delimiter.replace("\\t", "\t")
     return load_ta(path, format=getattr(args, "in_format", None), **over)
 

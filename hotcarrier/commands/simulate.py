@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ._options import check_out_file, int_range, non_negative
+
 __all__ = ["add_parser", "parse_sets", "run"]
 
 
@@ -28,8 +30,8 @@ def add_parser(subparsers) -> None:
                    help="interface parameter preset (spec table 11); default clean")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override one parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    p.add_argument("--noise", type=float, default=0.01, metavar="mOD",
+    p.add_argument("--seed", type=int_range(0), default=0, help="noise seed (default 0)")
+    p.add_argument("--noise", type=non_negative, default=0.01, metavar="mOD",
                    help="mid-IR noise standard deviation in mOD (visible: 2x); default 0.01")
     p.add_argument("--barrier-model", default="all_above",
                    choices=("all_above", "hemisphere", "escape_cone", "fowler"))
@@ -41,7 +43,7 @@ def add_parser(subparsers) -> None:
 def parse_sets(sets):
     """Split ``NAME=VALUE`` strings into InterfaceParams and ObservableParams changes."""
     from ..errors import ModelError
-    from ..physics.modelfile import O_FIELDS, P_FIELDS
+    from ..physics.modelfile import O_FIELDS, P_FIELDS, parameter_problem
 
     p_ch, o_ch, problems = {}, {}, []
     for item in sets:
@@ -53,6 +55,8 @@ def parse_sets(sets):
             v = None
         if v is None:
             problems.append(f"--set {item!r}: expected NAME=NUMBER")
+        elif (name in P_FIELDS or name in O_FIELDS) and parameter_problem(name, v):
+            problems.append(f"--set {parameter_problem(name, v)}")
         elif name in P_FIELDS:
             p_ch[name] = v
         elif name in O_FIELDS and not name.startswith("art_"):
@@ -74,12 +78,13 @@ def run(args) -> int:
     from ..physics.parameters import preset
     from ..physics.simulate import DEFAULT_OBS, simulate_to_file
 
-    p_ch, o_ch = parse_sets(args.sets)
-    params = preset(args.preset).replace(**p_ch)
-    obs = dataclasses.replace(DEFAULT_OBS, **o_ch)
     out = Path(args.out)
     if out.suffix.lower() not in (".nc", ".nc4", ".h5", ".netcdf"):
         raise DataFormatError(out, "the output must be a netCDF file", "use a .nc extension")
+    check_out_file(out)
+    p_ch, o_ch = parse_sets(args.sets)
+    params = preset(args.preset).replace(**p_ch)
+    obs = dataclasses.replace(DEFAULT_OBS, **o_ch)
     label = args.preset if not (p_ch or o_ch) else f"{args.preset}+" + ",".join(args.sets)
     simulate_to_file(out, params, obs=obs, seed=args.seed, noise_mOD=args.noise,
                      include_visible=not args.no_visible, model=args.barrier_model, label=label)

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ModelError
 
 __all__ = ["Parameter", "ParameterSet", "Expression", "to_physical", "to_unconstrained", "near_bound",
-           "BOUND_RTOL"]
+           "BOUND_RTOL", "MAX_EXPRESSION_LENGTH", "describe_parameter"]
 
 BOUND_RTOL = 0.01
 """A free parameter within this fraction of its bounded range (or of its value, for a
@@ -127,15 +127,28 @@ class Parameter:
         return not self.fixed and self.expr is None
 
 
+MAX_EXPRESSION_LENGTH = 1000
+"""Longest parameter expression accepted (characters)."""
+
+
 class Expression:
     """A parsed arithmetic expression over parameter names."""
 
     def __init__(self, text: str, where: str):
         self.text = text
+        if not isinstance(text, str) or len(text) > MAX_EXPRESSION_LENGTH:
+            shown = (text if not isinstance(text, str)
+                     else f"{text[:40]}... ({len(text)} characters)")
+            raise ModelError(f"{where}: expression {shown!r} is not a text of at most "
+                             f"{MAX_EXPRESSION_LENGTH} characters; write a shorter expression "
+                             "(or define intermediate parameters)")
         try:
             tree = ast.parse(text, mode="eval")
         except SyntaxError as exc:
             raise ModelError(f"{where}: cannot parse expression {text!r} ({exc.msg})") from None
+        except (RecursionError, MemoryError):
+            raise ModelError(f"{where}: expression {text[:40]!r}... is nested too deeply; "
+                             "write it with fewer parentheses") from None
         self.names: set[str] = set()
         self._check(tree.body, where)
         self.tree = tree.body
@@ -175,6 +188,18 @@ class Expression:
         return ev(self.tree)
 
 
+def describe_parameter(p: Parameter) -> str:
+    """``name = value unit`` with ``(fixed)``, ``= expr`` or the bounds: one readable line."""
+    if p.expr is not None:
+        return f"{p.name} = {p.expr}"
+    u = f" {p.unit}" if p.unit else ""
+    if p.fixed:
+        return f"{p.name} = {p.value:g}{u} (fixed)"
+    lo, hi = ("" if not math.isfinite(p.min) else f"{p.min:g}",
+              "" if not math.isfinite(p.max) else f"{p.max:g}")
+    return f"{p.name} = {p.value:g}{u}" + (f" [{lo or '-∞'}, {hi or '∞'}]" if lo or hi else "")
+
+
 class ParameterSet:
     """An ordered set of parameters with the map θ (unconstrained, free) → physical values.
 
@@ -190,6 +215,9 @@ class ParameterSet:
         Listing every problem (unknown names in expressions, circular expressions, values
         outside bounds, ...).
     """
+
+    def __repr__(self) -> str:
+        return f"ParameterSet({', '.join(describe_parameter(p) for p in self.params)})"
 
     def __init__(self, params: Sequence[Parameter], source: str = "model"):
         self.params = list(params)

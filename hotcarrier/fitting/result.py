@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..units import format_time, natural_time, pdg_round
+
 __all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
-           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS"]
+           "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS", "all_finite", "RESULT_FILES",
+           "natural_time", "format_time", "lifetime_warnings"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -30,6 +33,10 @@ SUMMARY_KEYS = ("schema", "model", "converged", "status", "message", "n_iteratio
 PARAMETER_KEYS = ("value", "stderr", "unit", "fixed", "free", "expr", "min", "max",
                   "identifiable")
 """Keys of every entry of ``summary["parameters"]``."""
+
+
+RESULT_FILES = ("result.nc", "summary.json", "overview.png", "preprocess*.png", "report.html")
+"""The files (names or glob patterns) of a fit folder (:meth:`FitResult.write`)."""
 
 
 def finite_or_none(v):
@@ -85,6 +92,8 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
             parameters[name]["stderr"] = None
     dof = int(covariance.dof)
     chi2 = 2.0 * float(cost) / dof if dof > 0 else float("nan")
+    if not all_finite(cost, parameters):  # never "converged" (status 3: non-finite)
+        status = 3
     out = {
         "schema": SUMMARY_SCHEMA,
         "model": dict(model),
@@ -117,32 +126,54 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
     return out
 
 
-def pdg_round(value: float, err: float | None) -> tuple[str, str]:
-    """Round ``value ± err`` to the error's leading digits (PDG convention).
+def all_finite(cost, parameters: dict) -> bool:
+    """True when the cost and every parameter value are finite numbers (None: not given)."""
+    try:
+        vals = [float(cost)] + [float(p["value"]) for p in parameters.values()
+                                if isinstance(p, dict) and p.get("value") is not None]
+    except (TypeError, ValueError):
+        return False
+    return all(math.isfinite(v) for v in vals)
 
-    The three leading digits of the error decide: 100–354 → two significant digits,
-    355–949 → one, 950–999 → rounded up to 1000 with two.
+
+def lifetime_warnings(lifetimes_ps, fixed=None, *, irf_fwhm_ps: float | None = None,
+                      first_delay_ps: float | None = None, window_ps: float | None = None,
+                      collapse_rtol: float = 0.05) -> list[str]:
+    """Plain-language warnings on fitted lifetimes (ps) the data cannot support.
+
+    A free lifetime below 1/5 of the IRF FWHM is not resolved (it absorbs the coherent
+    artefact or a step); one below 1/3 of the first fitted delay after time zero has decayed
+    before the data start; one beyond 5 × the measured window is only a constant offset;
+    two free lifetimes within ``collapse_rtol`` of each other describe one process.
     """
-    if err is None or not np.isfinite(err) or err <= 0:
-        return f"{value:.6g}", "n/a" if err is None or not np.isfinite(err) else "0"
-    e = math.floor(math.log10(err))
-    lead = int(round(err / 10 ** (e - 2)))
-    if lead >= 1000:
-        lead //= 10
-        e += 1
-    nd = 2 if lead < 355 else 1
-    if lead >= 950:
-        nd, err = 2, 10 ** (e + 1)
-        e += 1
-    dec = -(e - nd + 1)
-    ev = math.floor(math.log10(abs(value))) if value != 0 else e
-    if ev >= 5 or ev <= -5:  # scientific, in the value's exponent: 7.0e+12 ± 0.6e+12
-        m = max(ev - (e - nd + 1), 0)
-        return f"{value / 10.0**ev:.{m}f}e{ev:+03d}", f"{err / 10.0**ev:.{m}f}e{ev:+03d}"
-    if dec > 0:
-        return f"{value:.{dec}f}", f"{err:.{dec}f}"
-    q = 10 ** (-dec)
-    return f"{round(value / q) * q:.0f}", f"{round(err / q) * q:.0f}"
+    taus = [float(t) for t in lifetimes_ps]
+    fixed = list(fixed) if fixed is not None else [False] * len(taus)
+    out = []
+    free = [i for i, f in enumerate(fixed) if not f]
+    for i in free:
+        tau, name = taus[i], f"τ{i + 1} = {format_time(taus[i])}"
+        if irf_fwhm_ps and tau < irf_fwhm_ps / 5:
+            out.append(f"{name} is far below the instrument response (FWHM "
+                       f"{format_time(irf_fwhm_ps)}): it cannot be resolved and probably "
+                       "absorbs the coherent artefact or the rise; a coherent-artefact "
+                       "component (or one lifetime fewer) describes that")
+        elif first_delay_ps and first_delay_ps > 0 and tau < first_delay_ps / 3:
+            out.append(f"{name} is far below the first fitted delay after time zero "
+                       f"({format_time(first_delay_ps)}): that component has decayed before "
+                       "the data start, so its lifetime and spectrum are not determined; "
+                       "start the time range earlier or remove this lifetime")
+        if window_ps and tau > 5 * window_ps:
+            out.append(f"{name} is far beyond the measured window ({format_time(window_ps)}): "
+                       "the data see it only as a constant offset; report it as "
+                       f"'≫ {format_time(window_ps)}', or fix it / use a baseline instead")
+    for a in range(len(free)):
+        for b in range(a + 1, len(free)):
+            i, j = free[a], free[b]
+            if abs(taus[i] - taus[j]) <= collapse_rtol * max(taus[i], taus[j]):
+                out.append(f"τ{i + 1} = {format_time(taus[i])} and τ{j + 1} = "
+                           f"{format_time(taus[j])} have collapsed onto each other: the data "
+                           "show one process there; fit one lifetime fewer")
+    return out
 
 
 class FitResult:
@@ -230,13 +261,18 @@ class FitResult:
                  f"   wall {s['wall_time_s']:.1f} s"]
         rows = [("name", "value", "±1σ", "unit", "")]
         for name, p in s["parameters"].items():
+            unit, scale = p.get("unit", ""), 1.0
+            if unit == "ps":  # times in natural units: 120 fs, 2.54 ns
+                scale, unit = natural_time(p["value"])
+            val = p["value"] / scale
+            err = None if p["stderr"] is None else p["stderr"] / scale
             if p.get("expr"):
-                v, e = pdg_round(p["value"], p["stderr"])
+                v, e = pdg_round(val, err)
                 note = f"= {p['expr']}"
             elif p["fixed"]:
-                v, e, note = f"{p['value']:.6g}", "", "fixed"
+                v, e, note = f"{val:.6g}", "", "fixed"
             else:
-                v, e = pdg_round(p["value"], p["stderr"])
+                v, e = pdg_round(val, err)
                 flags = []
                 if p["stderr"] is None:
                     flags.append("not identifiable")
@@ -246,12 +282,16 @@ class FitResult:
                 lo, hi = p.get("min"), p.get("max")
                 if lo is not None or hi is not None:
                     note = (f"({_b(lo, '-∞')}, {_b(hi, '∞')}) " + note).strip()
-            rows.append((name, v, e, p.get("unit", ""), note))
+            rows.append((name, v, e, unit, note))
         w = [max(len(r[i]) for r in rows) for i in range(4)]
         for r in rows:
             lines.append("  " + "  ".join(r[i].ljust(w[i]) for i in range(4)) + "  " + r[4])
         if s.get("lifetimes_ps"):
-            lines.append("  lifetimes (ps): " + ", ".join(f"{x:.4g}" for x in s["lifetimes_ps"]))
+            errs = s.get("lifetimes_stderr_ps") or [None] * len(s["lifetimes_ps"])
+            lines.append("  lifetimes: " + ", ".join(
+                format_time(x, e) for x, e in zip(s["lifetimes_ps"], errs)))
+        for w in s.get("lifetime_warnings") or []:
+            lines.append(f"  warning: {w}")
         for name, d in s.get("derived", {}).items():
             if isinstance(d, dict) and "value" in d and "ci95" in d:
                 v, e = pdg_round(d["value"], d.get("stderr"))
@@ -270,6 +310,31 @@ class FitResult:
 
         return f"<pre>{html.escape(repr(self))}</pre>"
 
+    def report(self, path=None, *, figure: bool = True):
+        """The self-contained HTML report (:mod:`hotcarrier.report`): written to ``path``
+        when given (returns the path), else returned as a string; ``figure`` embeds the
+        overview figure."""
+        from ..report import report_html, write_report
+
+        figs = {}
+        if figure:
+            import io
+
+            buf = io.BytesIO()
+            self.plot().savefig(buf, format="png", dpi=100)
+            figs["Overview"] = buf.getvalue()
+        return write_report(self, path, figs) if path is not None else report_html(self, figs)
+
+    # ------------------------------------------------------------------ figures
+    def plot(self, *, traces=None, n_traces: int = 4, linthresh: float = 1.0):
+        """The overview figure as a :class:`matplotlib.figure.Figure` (a notebook shows it;
+        ``fig.savefig(path)`` saves it). ``traces``: wavelengths (nm) of the trace panel."""
+        from ..plotting import overview_figure, trace_overview_figure
+
+        if self.model_type == "hotcarrier":
+            return trace_overview_figure(self, linthresh=linthresh)
+        return overview_figure(self, traces=traces, n_traces=n_traces, linthresh=linthresh)
+
     # ------------------------------------------------------------------ I/O
     def to_dataset(self) -> xr.Dataset:
         """The labelled result dataset (with the summary as JSON in ``attrs``)."""
@@ -277,6 +342,11 @@ class FitResult:
         chi2 = math.nan if s["chi2_reduced"] is None else float(s["chi2_reduced"])
         ds.attrs = {**ds.attrs, "summary_json": json.dumps(s), "converged": int(s["converged"]),
                     "chi2_reduced": chi2, "n_steps": int(s["n_iterations"])}
+        for d, rec in enumerate(s.get("preprocessing") or []):  # readable without the JSON
+            sfx = f"_{d + 1}" if len(s["preprocessing"]) > 1 else ""
+            ds.attrs["preprocessing_history" + sfx] = "\n".join(rec.get("history", []))
+            if rec.get("chirp_coefficients"):
+                ds.attrs["chirp_coefficients" + sfx] = np.asarray(rec["chirp_coefficients"])
         return ds
 
     def to_netcdf(self, path) -> Path:
@@ -289,28 +359,69 @@ class FitResult:
         return path
 
     @classmethod
-    def from_netcdf(cls, path) -> FitResult:
-        """Read a result written by :meth:`to_netcdf` (no live model: no :meth:`profile`)."""
-        with xr.open_dataset(path, engine="h5netcdf") as f:
-            ds = f.load()
-        summary = json.loads(ds.attrs["summary_json"])
+    def from_netcdf(cls, path, *, allow_unconverged: bool = False) -> FitResult:
+        """Read a result written by :meth:`to_netcdf` (no live model: no :meth:`profile`).
+
+        Raises :class:`FitResultError` for a file that is not a fit result, an output folder
+        left incomplete by an interrupted run, or (unless ``allow_unconverged``) a fit that
+        did not converge."""
+        from ..errors import DataFormatError, FitResultError
+        from ..io._common import check_regular_file
+        from ..io.atomic import check_output_set
+
+        try:
+            check_regular_file(path, "fit result")
+        except DataFormatError as exc:
+            raise FitResultError(str(exc)) from None
+        check_output_set(Path(path).parent)
+        try:
+            with xr.open_dataset(path, engine="h5netcdf") as f:
+                ds = f.load()
+            summary = json.loads(ds.attrs["summary_json"])
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            why = f"{type(exc).__name__}: {str(exc)[:100]}"
+            raise FitResultError(f"{path}: not a fit result written by hotcarrier ({why})\n"
+                                 "  fix: give the result.nc of a fit folder") from None
+        if not isinstance(summary, dict):
+            raise FitResultError(f"{path}: its summary is not a JSON object\n  fix: give the "
+                                 "result.nc of a fit folder")
+        if not summary.get("converged") and not allow_unconverged:
+            raise FitResultError(f"{path}: the fit did not converge ({summary.get('message')}); "
+                                 "its values are not a result\n  fix: rerun the fit (more "
+                                 "iterations, better starts) or pass allow_unconverged=True to "
+                                 "inspect it")
         return cls(ds, summary)
 
-    def write(self, out_dir, *, netcdf: bool = True, figure: bool = True) -> Path:
-        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir``."""
-        from ..io.atomic import atomic_path
+    def write(self, out_dir, *, netcdf: bool = True, figure: bool = True, traces=None,
+              extra=None) -> Path:
+        """Write ``result.nc``, ``summary.json`` and ``overview.png`` into ``out_dir`` as one
+        set (:func:`hotcarrier.io.atomic.output_set`: ``manifest.json`` written last; files
+        of an earlier fit the new set lacks are removed). ``traces``: wavelengths (nm) of
+        the figure's trace panel; ``extra(folder) -> list of names`` writes further
+        files of the set (figures, report) into the staging folder. A fit whose cost or
+        parameters are not finite is never written: :class:`FitError`."""
+        from ..errors import FitError
+        from ..io.atomic import output_set
 
+        if not all_finite(self.summary_dict.get("cost"), self.summary_dict.get("parameters",
+                                                                                 {})):
+            raise FitError(f"{self.summary_dict.get('model', {}).get('file') or 'the fit'}: "
+                           "the cost or a parameter is not finite; the result is not written "
+                           "(check the start values and fixed parameters)")
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        if netcdf:
-            self.to_netcdf(out / "result.nc")
-        with atomic_path(out / "summary.json") as tmp:
-            Path(tmp).write_text(json.dumps(self.summary_dict, indent=2) + "\n")
-        if figure:
-            from ..plotting import overview, trace_overview
+        with output_set(out, replaces=RESULT_FILES, command="fit") as stage:
+            if netcdf:
+                self.to_netcdf(stage / "result.nc")
+            (stage / "summary.json").write_text(json.dumps(self.summary_dict, indent=2) + "\n")
+            if figure:
+                from ..plotting import overview, trace_overview
 
-            draw = trace_overview if self.model_type == "hotcarrier" else overview
-            draw(self, out / "overview.png")
+                if self.model_type == "hotcarrier":
+                    trace_overview(self, stage / "overview.png")
+                else:
+                    overview(self, stage / "overview.png", traces=traces)
+            if extra is not None:
+                extra(stage)
         return out
 
     # ------------------------------------------------------------------ residual SVD

@@ -107,14 +107,21 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     overrides : dict, optional
         Field values applied after the fit (e.g. ``{"E_s_eV": 0.28}``), without uncertainty.
     """
+    from ..errors import DataFormatError
+    from ..io._common import read_bytes
+    from ..io.atomic import check_output_set
+
     path = Path(path)
     summary, nc = _resolve(path)
     if summary is None and nc is None:
         raise FitResultError(f"{path}: no fit result found\n  fix: " + FIX)
+    check_output_set((summary or nc).parent)  # refuses a set an interrupted run left mixed
     if summary is not None:
         try:
-            data = json.loads(summary.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = json.loads(read_bytes(summary, limit=64 << 20, what="summary.json"))
+        except DataFormatError as exc:
+            raise FitResultError(f"{exc}\n  fix: " + FIX) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise FitResultError(f"{summary}: not valid JSON ({exc})\n  fix: " + FIX) from None
         if not isinstance(data, dict):
             raise FitResultError(f"{summary}: top level is not a JSON object\n  fix: " + FIX)
@@ -126,6 +133,11 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
     else:
         data = _read_nc(nc)
     src = summary or nc
+    if data.get("converged") is False:
+        why = data.get("message") or f"status {data.get('status')}"
+        raise FitResultError(f"{src}: the fit did not converge ({why}); its parameters are not "
+                             "a result\n  fix: rerun the fit (more iterations, better starts) "
+                             "before predicting H2")
     params_block = next((data[k] for k in PARAM_KEYS if isinstance(data.get(k), dict)), None)
     if params_block is None:
         raise FitResultError(f"{src}: no 'parameters' block (name → {{value, stderr, unit, "

@@ -23,6 +23,7 @@ See ``docs/formats.md`` for every format and its overrides.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import xarray as xr
 
 from ..errors import DataFormatError
 from . import delimited, glotaran, helios, netcdf, npz, ufs
-from ._common import read_bytes
+from ._common import CHECK_AXES, read_head_tail
 from .atomic import atomic_open, atomic_path
 
 
@@ -84,8 +85,7 @@ def detect_format(path) -> str:
     ``file info:`` footer → helios-csv; a tab-separated ``Time…`` corner → sia; anything else
     → delimited.
     """
-    data = read_bytes(path)
-    head = data[:4096]
+    head, tail = read_head_tail(path)
     if netcdf.sniff(head):
         return "netcdf"
     if npz.sniff(head):
@@ -99,14 +99,15 @@ def detect_format(path) -> str:
     text = head.decode("utf-8", errors="replace")
     if glotaran.sniff(text):
         return "glotaran"
-    if helios.sniff(text[:4096] + data[-4096:].decode("utf-8", errors="replace")):
+    if helios.sniff(text[:4096] + tail.decode("utf-8", errors="replace")):
         return "helios-csv"
     if delimited.sniff_sia(text):
         return "sia"
     return "delimited"
 
 
-def load_ta(path, format: str | None = None, **overrides) -> xr.Dataset:
+def load_ta(path, format: str | None = None, *, check_axes: bool = True,
+            **overrides) -> xr.Dataset:
     """Load a TA measurement into the TA dataset object (``path`` is never modified).
 
     ``format`` is one of ``FORMATS`` or an alias (csv, helios, kimopack, nc, ascii), detected
@@ -115,12 +116,21 @@ def load_ta(path, format: str | None = None, **overrides) -> xr.Dataset:
     ``delimiter=';'``, ``decimal=','`` (``docs/formats.md``). The result passes
     ``check_ta(ds, allow_duplicate_delays=True)``: duplicated delays are kept and recorded in
     the history. Problems raise :class:`DataFormatError` naming the file, the problem and
-    the fix.
+    the fix. Only regular files are read (a pipe or device is refused at once), up to
+    ``HOTCARRIER_MAX_READ_BYTES`` (2 GiB); a wavelength axis outside 100–100000 nm is refused
+    unless ``check_axes=False``; an OD signal above 3 OD warns (probably mOD).
     """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise DataFormatError(None, f"expected a file path, got {path!r}",
+                              "pass the path of a TA data file (str or pathlib.Path)")
+    if format is not None and not isinstance(format, str):
+        raise DataFormatError(path, f"format={format!r} is not a format name",
+                              f"use one of {', '.join(FORMATS)}")
     fmt = canonical_format(format, path) if format else detect_format(path)
     reader = FORMATS[fmt].read
     if fmt == "netcdf" and "time_unit" in overrides:
         overrides["time_unit_override"] = overrides.pop("time_unit")
+    token = CHECK_AXES.set(bool(check_axes))
     try:
         return reader(path, **overrides)
     except TypeError as exc:
@@ -131,6 +141,8 @@ def load_ta(path, format: str | None = None, **overrides) -> xr.Dataset:
     except (MemoryError, RecursionError):
         raise DataFormatError(path, "too large or deeply nested to read",
                               "check the file") from None
+    finally:
+        CHECK_AXES.reset(token)
 
 
 def format_for_path(path) -> str:

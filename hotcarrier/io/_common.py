@@ -7,7 +7,11 @@ the same rules (see ``docs/formats.md``).
 
 from __future__ import annotations
 
+import contextvars
+import os
 import re
+import stat
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,11 +19,14 @@ from typing import Any
 import numpy as np
 
 from ..dataset import check_ta, make_ta_dataset
-from ..errors import DataFormatError, DatasetValidationError
+from ..errors import DataFormatError, DatasetValidationError, SignalUnitWarning
 from ..units import TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 
 __all__ = [
-    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "decode_text", "is_number",
+    "time_unit", "spectral_unit", "signal_unit", "read_bytes", "read_head_tail",
+    "check_regular_file",
+    "read_limit", "MAX_READ_BYTES", "WAVELENGTH_RANGE_NM", "CHECK_AXES",
+    "warn_signal_size", "OD_PLAUSIBLE", "decode_text", "is_number",
     "parse_numbers", "build_dataset", "ta_arrays", "number_text", "matrix_rows", "signal_label",
 ]
 
@@ -69,18 +76,94 @@ def signal_unit(label: str | None) -> str | None:
 
 # --- raw input -----------------------------------------------------------------------------
 
-def read_bytes(path) -> bytes:
-    """Read a whole file; missing/unreadable/empty files become :class:`DataFormatError`."""
-    p = Path(path)
+MAX_READ_BYTES = 2 << 30
+"""Largest file a reader loads (2 GiB); ``HOTCARRIER_MAX_READ_BYTES`` changes it."""
+
+
+def read_limit() -> int:
+    """The read limit in bytes: ``HOTCARRIER_MAX_READ_BYTES`` or :data:`MAX_READ_BYTES`."""
+    text = os.environ.get("HOTCARRIER_MAX_READ_BYTES", "").strip()
     try:
-        data = p.read_bytes()
+        return int(float(text)) if text else MAX_READ_BYTES
+    except ValueError:
+        return MAX_READ_BYTES
+
+
+def _as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise DataFormatError(None, f"expected a file path, got {path!r}",
+                              "pass the path of the file as a str or pathlib.Path")
+    return Path(path)
+
+
+def _open_regular(p: Path, limit: int, what: str):
+    """(file descriptor, size) of a regular file no larger than ``limit``; a FIFO, device,
+    socket or directory is refused without blocking (the open is non-blocking)."""
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise DataFormatError(p, "file not found", "check the path") from None
+        raise DataFormatError(p, f"{what} not found", "check the path") from None
     except IsADirectoryError:
-        raise DataFormatError(p, "is a directory, not a file", "give the path of a data file") \
-            from None
+        raise DataFormatError(p, "is a directory, not a file",
+                              f"give the path of a {what}") from None
     except OSError as exc:
         raise DataFormatError(p, f"cannot be read ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    problem = None
+    if stat.S_ISDIR(st.st_mode):
+        problem = ("is a directory, not a file", f"give the path of a {what}")
+    elif not stat.S_ISREG(st.st_mode):
+        problem = ("is not a regular file (a pipe, device or socket); hotcarrier reads only "
+                   "files", "save the data to a file first")
+    elif st.st_size > limit:
+        problem = (f"is {st.st_size / 2**20:.0f} MiB, above the read limit of "
+                   f"{limit / 2**20:.0f} MiB", "check the file; if it is really that large, "
+                   "raise the limit with the environment variable HOTCARRIER_MAX_READ_BYTES")
+    if problem:
+        os.close(fd)
+        raise DataFormatError(p, *problem)
+    return fd, st.st_size
+
+
+def check_regular_file(path, what: str = "data file", limit: int | None = None) -> Path:
+    """``path`` if it is a readable regular file within the read limit (nothing is read)."""
+    p = _as_path(path)
+    fd, size = _open_regular(p, read_limit() if limit is None else limit, what)
+    os.close(fd)
+    if size == 0:
+        raise DataFormatError(p, "file is empty", "re-export the measurement; the file has no data")
+    return p
+
+
+def read_head_tail(path, n: int = 4096) -> tuple[bytes, bytes]:
+    """The first and last ``n`` bytes of a regular file (the checks of :func:`read_bytes`)."""
+    p = _as_path(path)
+    fd, size = _open_regular(p, read_limit(), "data file")
+    with os.fdopen(fd, "rb") as fh:
+        head = fh.read(n)
+        if size > n:
+            fh.seek(max(size - n, n))
+        tail = fh.read(n) if size > n else head
+    if not head.strip() and size <= n:
+        raise DataFormatError(p, "file is empty", "re-export the measurement; the file has no data")
+    return head, tail
+
+
+def read_bytes(path, *, limit: int | None = None, what: str = "data file") -> bytes:
+    """Read a whole regular file of at most ``limit`` bytes (default :func:`read_limit`);
+    missing, unreadable, empty, oversized files and pipes or devices become
+    :class:`DataFormatError` (a FIFO is refused at once, never waited on)."""
+    p = _as_path(path)
+    limit = read_limit() if limit is None else limit
+    fd, _ = _open_regular(p, limit, what)
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read()  # sized from fstat: one buffer of the file's size
+    except OSError as exc:
+        raise DataFormatError(p, f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise DataFormatError(p, f"grew beyond the read limit of {limit / 2**20:.0f} MiB while "
+                              "being read", "read a file that is not being written")
     if not data.strip():
         raise DataFormatError(p, "file is empty", "re-export the measurement; the file has no data")
     return data
@@ -155,6 +238,7 @@ def build_dataset(
     weight=None,
     mask=None,
     record_load: bool = True,
+    check_axes: bool | None = None,
 ):
     """Turn parsed arrays (signal as delay × wavelength) into a checked TA dataset.
 
@@ -162,7 +246,10 @@ def build_dataset(
     (or delay) axis ascending, keeps duplicated delays (recorded), and refuses mismatched
     shapes, non-finite or non-monotonic axes and an all-NaN matrix. With
     ``record_load=False`` (files hotcarrier wrote with their attributes: npz) the attributes
-    are restored as they were and only real changes are added to the history.
+    are restored as they were and only real changes are added to the history. A wavelength
+    axis outside :data:`WAVELENGTH_RANGE_NM` is refused unless ``check_axes=False`` (a
+    swapped orientation or a wrong unit); an OD signal above :data:`OD_PLAUSIBLE` gives a
+    :class:`~hotcarrier.errors.SignalUnitWarning` (:func:`warn_signal_size`).
     """
     name = Path(path).name if path is not None else "<memory>"
     delay = np.asarray(delay, dtype=float).ravel()
@@ -203,6 +290,17 @@ def build_dataset(
     if np.any(wl <= 0):
         raise DataFormatError(path, "wavelength axis has values <= 0 nm",
                               "check the orientation (orientation=) and spectral_unit=")
+    lo, hi = WAVELENGTH_RANGE_NM
+    if check_axes is None:
+        check_axes = CHECK_AXES.get()
+    if check_axes and (wl.min() < lo or wl.max() > hi):
+        raise DataFormatError(
+            path, f"the wavelength axis spans {wl.min():.6g}–{wl.max():.6g} nm, outside the "
+            f"{lo:g}–{hi:g} nm of optical probes (the delay axis spans {delay.min():.6g}–"
+            f"{delay.max():.6g}): rows and columns may be swapped, or the unit is not nm",
+            "pass orientation='time_rows' or 'wavelength_rows' (CLI --orientation), "
+            "spectral_unit='cm-1' or 'eV' (--spectral-unit), or check_axes=False to keep the "
+            "axes as read")
     arrays = {k: np.asarray(v, dtype=bool if k == "mask" else float)
               for k, v in (("signal", sig), ("weight", weight), ("mask", mask)) if v is not None}
     if wl.size > 1 and np.all(np.diff(wl) < 0):
@@ -241,7 +339,10 @@ def build_dataset(
     n_nan = int(np.sum(np.isnan(sig)))
     if n_nan and record_load:
         hist.append(f"load_ta: {n_nan} NaN cell(s) kept as missing")
-    unit = signal_unit(signal_units) or signal_units
+    unit = signal_unit(signal_units)
+    if unit is None:
+        raise DataFormatError(path, f"unknown signal unit {signal_units!r}",
+                              "pass signal_units= one of 'OD', 'mOD', 'uOD', 'dT/T', '%dT/T'")
     a = {"title": "", "sample": "", "date": "", "metadata_text": ""} if record_load else {}
     a.update({k: v for k, v in (attrs or {}).items() if v is not None})
     if record_load:
@@ -256,7 +357,34 @@ def build_dataset(
     except DatasetValidationError as exc:
         raise DataFormatError(path, "; ".join(exc.problems),
                               "fix the file or pass explicit overrides") from None
+    warn_signal_size(ds, path)
     return ds
+
+
+CHECK_AXES = contextvars.ContextVar("hotcarrier_check_axes", default=True)
+"""Whether :func:`build_dataset` checks the wavelength range (``load_ta(check_axes=False)``)."""
+
+WAVELENGTH_RANGE_NM = (100.0, 1.0e5)
+"""Probe wavelengths a TA file may hold after unit conversion (VUV to THz), nm."""
+
+OD_PLAUSIBLE = 3.0
+"""|ΔA| (99th percentile) above which a signal read as OD is most likely mOD."""
+
+
+def warn_signal_size(ds, path=None) -> None:
+    """Warn (:class:`SignalUnitWarning`) when a signal in OD is implausibly large: TA
+    absorbance changes stay far below 3 OD, so such files are almost always in mOD."""
+    if ds["signal"].attrs.get("units") != "OD":
+        return
+    sig = np.abs(ds["signal"].values)
+    sig = sig[np.isfinite(sig)]
+    size = float(np.percentile(sig, 99)) if sig.size else 0.0
+    if size > OD_PLAUSIBLE:
+        where = Path(path).name if path is not None else "the data"
+        warnings.warn(f"{where}: the signal reaches {size:.3g} OD (99th percentile of |ΔA|); "
+                      f"TA signals stay below {OD_PLAUSIBLE:g} OD, so the file is probably in "
+                      "mOD: pass signal_units='mOD' (CLI --signal-units mOD) to read it so",
+                      SignalUnitWarning, stacklevel=3)
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -91,31 +91,34 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
     if decimal == "," and delim == ",":
         raise DataFormatError(path, "decimal comma with comma-delimited cells is ambiguous",
                               "pass delimiter=';' or '\\t' matching the file")
-    header = split_line(lines[head_at], delim)
     end = next((j for j in range(head_at + 1, len(lines))
                 if footer_marker and lines[j].lower().startswith(footer_marker)), len(lines))
-    rows = [(j + 1, split_line(lines[j], delim)) for j in range(head_at + 1, end)]
+    # per row (line number, cell count, first cell, any cell non-empty): the cells themselves
+    # are split again row by row when parsed, so a large file never holds all of them at once
+    rows = [(j + 1, len(t), t[0] if t else "", any(t))
+            for j in range(head_at + 1, end) for t in (split_line(lines[j], delim),)]
     # the matrix ends at the last well-formed numeric row; the rest is a footer
-    numeric = [k for k, (_, toks) in enumerate(rows) if toks and is_number(toks[0], decimal)]
-    width = max((len(rows[k][1]) for k in numeric), default=0)
-    last = max((k for k in numeric if len(rows[k][1]) == width), default=-1)
+    numeric = [k for k, r in enumerate(rows) if r[1] and is_number(r[2], decimal)]
+    width = max((rows[k][1] for k in numeric), default=0)
+    last = max((k for k in numeric if rows[k][1] == width), default=-1)
     if last < 0 or width < 2:
         raise DataFormatError(path, "no numeric data rows found under the header line "
                               f"(line {head_at + 1})",
                               "check the delimiter (delimiter=) and that the file holds a matrix")
+    header = split_line(lines[head_at], delim)  # after the data rows are known to exist
     body, rest = rows[: last + 1], rows[last + 1:]
-    if rest and rest[0][1] and is_number(rest[0][1][0], decimal) and len(rest[0][1]) > 1:
-        ln, toks = rest[0]
-        raise DataFormatError(path, f"ragged rows: line {ln} has {len(toks)} fields; "
+    if rest and rest[0][1] > 1 and is_number(rest[0][2], decimal):
+        ln, n = rest[0][:2]
+        raise DataFormatError(path, f"ragged rows: line {ln} has {n} fields; "
                               f"expected {width}", "the file is truncated or a row was damaged")
     footer_start = rest[0][0] - 1 if rest else end
     footer = "\n".join(ln.rstrip("\r") for ln in lines[footer_start:]).strip("\n")
-    for ln, toks in body:
-        if len(toks) != width:
-            if not any(toks):
+    for ln, n, _, filled in body:
+        if n != width:
+            if not filled:
                 raise DataFormatError(path, f"line {ln} is empty inside the data block",
                                       "remove the blank line")
-            raise DataFormatError(path, f"ragged rows: line {ln} has {len(toks)} fields; "
+            raise DataFormatError(path, f"ragged rows: line {ln} has {n} fields; "
                                   f"expected {width}", "every row needs the same number of cells")
     if delim is None and len(header) > width and not is_number(header[0], decimal):
         # whitespace-delimited corner label with spaces, e.g. "Time [ps]"
@@ -136,9 +139,12 @@ def parse_matrix(text: str, path, *, delimiter=None, decimal=None,
                               "other than 0; the first row must be an axis header",
                               "add a header row and column holding the axes")
     col_axis = parse_numbers(col_tokens, path, where, decimal)
-    row_axis = parse_numbers([t[0] for _, t in body], path, "the first column", decimal)
-    vals = np.array([parse_numbers(["nan" if c == "" else c for c in t[1:]], path, f"line {ln}",
-                                   decimal) for ln, t in body])
+    row_axis = parse_numbers([r[2] for r in body], path, "the first column", decimal)
+    vals = np.empty((len(body), width - 1))
+    for k, (ln, *_) in enumerate(body):
+        cells = split_line(lines[ln - 1], delim)[1:]
+        vals[k] = parse_numbers(["nan" if c == "" else c for c in cells], path, f"line {ln}",
+                                decimal)
     return Matrix(corner, col_axis, row_axis, vals, "\n".join(lines[:head_at]), footer, delim,
                   decimal)
 

@@ -105,7 +105,10 @@ def read(path, *, time_unit: str = "ps", spectral_unit: str = "nm",
     other, values = mat[:, 0], mat[:, 1:]
     if signal_units is None:
         m = next((_UNIT_RE.search(h) for h in header if _UNIT_RE.search(h)), None)
-        signal_units = m.group(1) if m and signal_unit(m.group(1)) else "OD"
+        if m and signal_unit(m.group(1)) is None:
+            raise DataFormatError(path, f"header 'signal in {m.group(1)}' names an unknown "
+                                  "signal unit", "pass signal_units='OD', 'mOD' or 'dT/T'")
+        signal_units = m.group(1) if m else "OD"
     attrs = {"title": header[0] if header else "", "metadata_text": "\n".join(header)}
     if kind == "time":
         delay, wl, sig = axis, other, values.T

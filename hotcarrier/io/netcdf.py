@@ -9,7 +9,6 @@ write: booleans become 0/1, ``None`` becomes ``""``, mappings and sequences beco
 from __future__ import annotations
 
 import gc
-import io
 import json
 import sys
 
@@ -19,7 +18,7 @@ import xarray as xr
 from ..dataset import check_ta, with_history
 from ..errors import DataFormatError, DatasetValidationError
 from ..units import TIME_TO_PS
-from ._common import read_bytes, time_unit
+from ._common import read_head_tail, read_limit, time_unit, warn_signal_size
 
 __all__ = ["read", "write", "sniff"]
 
@@ -32,10 +31,14 @@ def sniff(head: bytes) -> bool:
 
 
 def read(path, *, time_unit_override: str | None = None):
-    """Read a netCDF file holding a TA dataset (converting a non-ps delay axis to ps)."""
-    raw = read_bytes(path)
-    engine = "scipy" if raw.startswith(_MAGIC[1:]) else "h5netcdf"
-    ds, problem = _open(raw, engine)
+    """Read a netCDF file holding a TA dataset (converting a non-ps delay axis to ps).
+
+    The file is opened lazily: the TA variables (``signal``, ``weight``, ``mask``) and any
+    other variable no larger than the signal are loaded, after checking their declared sizes
+    against the read limit; larger extra variables are left out (recorded in the history)."""
+    head, _ = read_head_tail(path, 8)
+    engine = "scipy" if head.startswith(_MAGIC[1:]) else "h5netcdf"
+    ds, problem = _open(path, engine)
     if problem:
         raise DataFormatError(path, f"not a readable netCDF file ({problem})",
                               "check the file is complete")
@@ -64,11 +67,15 @@ def read(path, *, time_unit_override: str | None = None):
         raise DataFormatError(path, "; ".join(exc.problems),
                               "the file does not follow the TA dataset convention "
                               "(docs/dataset.md)") from None
+    warn_signal_size(ds, path)
     return ds
 
 
-def _open(raw: bytes, engine: str):
-    """Open in memory; returns (dataset, None) or (None, problem text).
+_TA_VARS = ("signal", "weight", "mask")
+
+
+def _open(path, engine: str):
+    """Open lazily and load the TA variables; returns (dataset, None) or (None, problem).
 
     A damaged HDF5 file can make h5netcdf's half-built ``File`` object fail again in its
     ``__del__`` (an "exception ignored" report); those objects are collected here, with the
@@ -79,8 +86,21 @@ def _open(raw: bytes, engine: str):
     ds = problem = None
     try:
         try:
-            with xr.open_dataset(io.BytesIO(raw), engine=engine) as f:
-                ds = f.load()
+            with xr.open_dataset(path, engine=engine) as f:
+                limit = read_limit()
+                size = {k: v.size * v.dtype.itemsize for k, v in f.variables.items()}
+                too_big = [k for k in _TA_VARS if k in size and size[k] > limit]
+                if too_big:
+                    problem = (f"variable {too_big[0]!r} declares {size[too_big[0]] / 2**20:.0f} "
+                               f"MiB, above the read limit of {limit / 2**20:.0f} MiB")
+                else:
+                    cap = size.get("signal", 0)
+                    skip = [k for k in f.data_vars if k not in _TA_VARS and size[k] > cap]
+                    skip += [k for k in f.coords if k not in f.dims and size[k] > cap]
+                    ds = f.drop_vars(skip).load()
+                    if skip:
+                        ds = with_history(ds, "load_ta: variable(s) larger than the signal "
+                                          f"not loaded: {', '.join(map(str, skip))}")
         except Exception as exc:  # h5py/scipy raise many types for damaged files
             problem = f"{type(exc).__name__}: {str(exc)[:120]}"
         gc.collect()

@@ -10,14 +10,13 @@ a signal stored wavelength × delay is transposed. Pickled objects are never loa
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 
 import numpy as np
 
 from ..errors import DataFormatError
-from ._common import build_dataset, read_bytes, ta_arrays
+from ._common import build_dataset, check_regular_file, read_limit, ta_arrays
 
 __all__ = ["read", "write", "sniff", "ATTRS_KEY"]
 
@@ -47,18 +46,50 @@ def _pick(arrs: dict, role: str, override, path):
                           f"name it one of {_NAMES[role][:4]} or pass {role}_key=")
 
 
+def _member(z, name: str, path, limit: int):
+    """One array of the archive, after checking the size its ``.npy`` header declares
+    against the member's size and the read limit (nothing large is allocated first)."""
+    info = z.zip.getinfo(f"{name}.npy") if f"{name}.npy" in z.zip.namelist() else None
+    if info is not None:
+        with z.zip.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0(fh) if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0(fh))
+        if dtype.hasobject:
+            raise DataFormatError(path, f"array {name!r} holds Python objects (pickled); they are "
+                                  "never loaded", "store numbers (float arrays) only")
+        n = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if n > info.file_size or n > limit:
+            raise DataFormatError(path, f"array {name!r} declares {shape} values of {dtype} "
+                                  f"({n / 2**20:.6g} MiB) in a member of "
+                                  f"{info.file_size / 2**20:.3g} MiB",
+                                  "the archive is damaged or not a plain numpy.savez file")
+    return z[name]
+
+
 def read(path, *, delay_key=None, wavelength_key=None, signal_key=None,
          time_unit: str | None = None, spectral_unit: str | None = None,
          signal_units: str | None = None):
-    """Read an ``.npz`` archive into a TA dataset (see module docstring for array names)."""
-    raw = read_bytes(path)
+    """Read an ``.npz`` archive into a TA dataset (see module docstring for array names).
+
+    Only the arrays used are loaded, each after checking the size its header declares."""
+    check_regular_file(path)
+    limit = read_limit()
     try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-            arrs = {k: z[k] for k in z.files}
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            names = {k: None for k in z.files}
+            picked = {_pick(names, role, key, path) for role, key in (
+                ("delay", delay_key), ("wavelength", wavelength_key), ("signal", signal_key))}
+            used = picked | ({"weight", "mask", ATTRS_KEY} & set(names))
+            arrs = {k: _member(z, k, path, limit) for k in sorted(used)}
+    except DataFormatError:
+        raise
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError, TypeError,
             RuntimeError, NotImplementedError) as exc:
         raise DataFormatError(path, f"not a readable .npz archive ({type(exc).__name__}: "
                               f"{str(exc)[:120]})", "re-save it with numpy.savez") from None
+    except MemoryError:
+        raise
     except Exception as exc:  # zlib.error and friends from damaged members
         raise DataFormatError(path, f"damaged .npz archive ({type(exc).__name__})",
                               "re-save it with numpy.savez") from None

@@ -128,6 +128,10 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     interval (profile likelihood). Raises :class:`FitError` for no free parameter, unusable
     data, or a cost that is not finite at the start or becomes so (a bad fixed value or bound).
     """
+    if model.decay is not None:  # flexible decay, shared t = 0⁺ calibration ([decay])
+        from .decayfit import fit_decay
+        return fit_decay(datasets, model, progress, wrapper=WithJacobian,
+                         result_dataset=_result_dataset)
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
     data, rows, units = collect_data(datasets, model.probes)
@@ -381,10 +385,17 @@ def fluence_linearity(rows, fit, phi) -> dict:
 
 
 def load_data_files(paths) -> dict:
-    """Read data files: bundles (netCDF with groups) or single TA datasets (any format)."""
+    """Read data files: bundles (netCDF with groups), measurement sidecars (TOML listing trace
+    files, :mod:`hotcarrier.physics.measurement`) or single TA datasets (any format)."""
+    from .measurement import is_measurement_file, read_measurement
+
     out = {}
     for path in paths:
         path = Path(path)
+        if is_measurement_file(path):  # a sidecar TOML listing trace files (measurement.py)
+            members = read_measurement(path)
+            out.update({k if k not in out else f"{path.stem}:{k}": v for k, v in members.items()})
+            continue
         try:
             members = read_bundle(path)
         except (DataFormatError, OSError, ValueError):  # not a bundle: one TA dataset, any format

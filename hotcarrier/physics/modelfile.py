@@ -37,11 +37,12 @@ from . import observables as ob
 from .barrier import MODELS
 from .injection import injection_quantum_yield, phi_max
 from .parameters import InterfaceParams, field_units, preset
+from .decay import ROUTE_FREE
 from .simulate import DEFAULT_OBS
 
 __all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFAULT_BOUNDS",
            "LOG_SCALED", "SUB_IRF", "OBS_FIELDS", "P_FIELDS", "O_FIELDS", "BATCH_DERIVED",
-           "EXTRA_UNITS"]
+           "EXTRA_UNITS", "parameter_problem"]
 
 PHI = "injection_quantum_yield"
 OBS_FIELDS = ("t0_ps", "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "r_LL", "q_ref",
@@ -92,6 +93,12 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def parameter_problem(k: str, v) -> str | None:
+    """Why a fixed value ``k = v`` (model file [parameters], ``simulate --set``) is unusable
+    (unknown name with a "did you mean", not a finite number, out of range), or None."""
+    return _parameter_problem(k, v)
+
+
 def _parameter_problem(k: str, v) -> str | None:
     """Why the [parameters] entry ``k = v`` is unusable, or None."""
     if k == PHI:
@@ -107,14 +114,23 @@ def _parameter_problem(k: str, v) -> str | None:
         return f"{k} = {v!r}: expected a finite number"
     if k not in SIGNED and k.endswith(POSITIVE_SUFFIXES) and not float(v) > 0:
         return f"{k} = {v!r}: a time, density, length, energy or temperature must be > 0"
+    if k in RATIO_RANGES:
+        lo, hi = RATIO_RANGES[k]
+        positive = k in ("q_ref", "kappa_mOD")
+        if not (lo < float(v) <= hi if positive else lo <= float(v) <= hi):
+            return (f"{k} = {v!r}: expected a value " + ("> 0" if positive and hi == math.inf
+                    else f"in [{lo:g}, {hi:g}]"))
     return None
 
 
-def _bounds_problem(k: str, v, bounds) -> str | None:
+def _bounds_problem(k: str, v, bounds, decay=None) -> str | None:
     """Why the [free] entry ``k = v`` (``bounds``: v, or the default bounds for true) is
-    unusable, or None."""
-    if k not in CANDIDATES:
-        return f"{k!r} cannot be fitted; choose among {CANDIDATES}"
+    unusable, or None (``decay``: the flexible-decay route frees fewer names)."""
+    allowed = CANDIDATES if decay is None else ROUTE_FREE
+    if k not in allowed:
+        return f"{k!r} cannot be fitted; choose among {allowed}" + (
+            " (the flexible-decay route fits its lifetimes within the [decay] bounds)"
+            if decay is not None else "")
     if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
             or not all(_is_number(b) for b in bounds)):
         return f"{k} = {v!r}: give two numbers [lower, upper] (or true for the default bounds)"
@@ -146,6 +162,8 @@ class PhysicalModel:
     max_iter: int = 200
     midir_artefact: bool = False
     optimizer: str = "lm"
+    decay: object = None  # DecaySpec of the flexible-decay route ([decay]), None: rigid chain
+    systematics: object = None  # Systematics priors ([systematics]), None: statistical only
 
     def start_value(self, name: str) -> float:
         """Start (or fixed) value of a candidate or InterfaceParams/observable name; Φ_inj is
@@ -165,18 +183,22 @@ class PhysicalModel:
     @classmethod
     def from_toml(cls, path) -> PhysicalModel:
         """Read a model file (see the module docstring); raises :class:`ModelError`."""
+        from ..target.modelfile import read_model_text
+
         path = Path(path)
         try:
-            cfg = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ModelError(f"{path}: cannot read the model file ({exc})") from None
+            cfg = tomllib.loads(read_model_text(path))
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise ModelError(f"{path}: cannot read the model file ({exc or 'nested too deeply'})"
+                             ) from None
         return cls.from_dict(cfg, name=path.parent.name or path.stem, source=str(path))
 
     @classmethod
     def from_dict(cls, cfg: dict, name="hotcarrier", source="") -> PhysicalModel:
         """Build from a parsed model file; every problem is listed in one ModelError."""
-        problems = []
-        m = cfg.get("model", {})
+        problems = _structure_problems(cfg)
+        sec = {k: (cfg.get(k) if isinstance(cfg.get(k), dict) else {}) for k in _SECTIONS}
+        m = sec["model"]
         if m.get("type") not in ("hotcarrier", "physical"):
             problems.append("[model] type must be \"hotcarrier\" for the physical model")
         try:
@@ -189,7 +211,7 @@ class PhysicalModel:
             problems.append(f"[model] barrier_model = {bm!r} is unknown; choose one of {MODELS}")
             bm = "all_above"
         pchanges, ochanges = {}, {}
-        for k, v in cfg.get("parameters", {}).items():
+        for k, v in sec["parameters"].items():
             bad = _parameter_problem(k, v)
             if bad:
                 problems.append(f"[parameters] {bad}")
@@ -197,10 +219,11 @@ class PhysicalModel:
                 (pchanges if k in P_FIELDS else ochanges)[k] = float(v)
         p = p.replace(**pchanges)
         o = dataclasses.replace(DEFAULT_OBS, **ochanges)
+        decay, syst = _route_tables(cfg, source or name)
         free = {}
-        for k, v in cfg.get("free", {}).items():
+        for k, v in sec["free"].items():
             bounds = DEFAULT_BOUNDS.get(k) if v is True else v
-            bad = _bounds_problem(k, v, bounds)
+            bad = _bounds_problem(k, v, bounds, decay)
             if bad:
                 problems.append(f"[free] {bad}")
             else:
@@ -209,13 +232,12 @@ class PhysicalModel:
             problems.append(f"{[k for k in SUB_IRF if k in free]} cannot be free together with "
                             f"{PHI}: below the IRF only the yield is identifiable (spec §7.3)")
         _raise_problems(problems, source or name)
-        spec = cls(params=p, obs=o, free=free, barrier_model=bm,
-                   probes=tuple(cfg.get("data", {}).get("probes", ["midir"])),
-                   profile=bool(cfg.get("uncertainty", {}).get("profile", True)),
-                   name=name, source=source,
-                   max_iter=int(cfg.get("fit", {}).get("max_iter", 200)),
-                   optimizer=str(cfg.get("fit", {}).get("optimizer", "lm")),
-                   midir_artefact=bool(cfg.get("data", {}).get("midir_artefact", False)))
+        opts = _option_values(sec, problems)
+        _raise_problems(problems, source or name)
+        spec = cls(params=p, obs=o, free=free, barrier_model=bm, name=name, source=source,
+                   decay=decay, systematics=syst, **opts)
+        if decay is not None:  # starts come from [decay]/[parameters]; no chain cap on Φ_inj
+            return spec
         for k, (lo, hi) in free.items():
             v = spec.start_value(k)
             if not lo < v < hi:
@@ -230,6 +252,79 @@ class PhysicalModel:
         return spec
 
 
+def _route_tables(cfg: dict, where: str):
+    """(DecaySpec or None, Systematics or None) of the [decay] and [systematics] tables."""
+    from .decay import decay_spec_from_dict
+    from .systematics import systematics_from_dict
+
+    decay = cfg.get("decay")
+    syst = cfg.get("systematics")  # a non-table is reported by _structure_problems
+    return (decay_spec_from_dict(decay, where) if isinstance(decay, dict) else None,
+            systematics_from_dict(syst, where) if isinstance(syst, dict) else None)
+
+
+_SECTIONS = {"model": {"type", "preset", "barrier_model", "name", "description"},
+             "parameters": None, "free": None, "data": {"probes", "midir_artefact"},
+             "fit": {"max_iter", "optimizer"}, "uncertainty": {"profile"},
+             "decay": None, "systematics": None}
+"""Sections of a physical-model file and their keys (None: names checked by their section;
+[decay] and [systematics], the flexible-decay route, by decay.py and systematics.py)."""
+
+PROBES = ("midir", "visible")
+OPTIMIZERS = ("lm", "lbfgs")
+RATIO_RANGES = {"r_T": (0.0, 1.0), "r_LL": (0.0, math.inf), "q_ref": (0.0, math.inf),
+                "kappa_mOD": (0.0, math.inf)}
+"""Allowed ranges of the fixed observable ratios (cross-section ratios and the calibration)."""
+
+
+def _near(name, allowed) -> str:
+    near = difflib.get_close_matches(str(name), sorted(allowed), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def _structure_problems(cfg: dict) -> list:
+    """Unknown sections and keys (with a "did you mean"), sections that are not tables."""
+    out = []
+    for sec, v in cfg.items():
+        if sec not in _SECTIONS:
+            out.append(f"unknown section [{sec}]{_near(sec, _SECTIONS)} (sections: "
+                       f"{', '.join(_SECTIONS)})")
+        elif not isinstance(v, dict):
+            out.append(f"[{sec}] must be a table ([{sec}] on its own line), not "
+                       f"{type(v).__name__}")
+        elif _SECTIONS[sec] is not None:
+            out += [f"[{sec}] unknown key {k!r}{_near(k, _SECTIONS[sec])} (allowed: "
+                    f"{', '.join(sorted(_SECTIONS[sec]))})" for k in v if k not in _SECTIONS[sec]]
+    return out
+
+
+def _option_values(sec: dict, problems: list) -> dict:
+    """probes, midir_artefact, max_iter, optimizer and profile, type-checked."""
+    data, fit, unc = sec["data"], sec["fit"], sec["uncertainty"]
+    out = {}
+    probes = data.get("probes", ["midir"])
+    if (not isinstance(probes, list) or not probes
+            or not all(isinstance(x, str) and x in PROBES for x in probes)):
+        problems.append(f"[data] probes = {probes!r}: expected a non-empty list of "
+                        f"{' / '.join(map(repr, PROBES))}, e.g. probes = [\"midir\"]")
+    else:
+        out["probes"] = tuple(probes)
+    for key, v, default in (("midir_artefact", data.get("midir_artefact"), False),
+                            ("profile", unc.get("profile"), True)):
+        if v is not None and not isinstance(v, bool):
+            problems.append(f"{key} = {v!r}: expected true or false (without quotes)")
+        out[key] = default if v is None else v
+    mi = fit.get("max_iter", 200)
+    if isinstance(mi, bool) or not isinstance(mi, int) or mi < 1:
+        problems.append(f"[fit] max_iter = {mi!r}: expected a whole number >= 1")
+    out["max_iter"] = mi
+    opt = fit.get("optimizer", "lm")
+    if opt not in OPTIMIZERS:
+        problems.append(f"[fit] optimizer = {opt!r}: expected one of {OPTIMIZERS}")
+    out["optimizer"] = opt
+    return out
+
+
 def _raise_problems(problems: list, where: str) -> None:
     if problems:
         raise ModelError(f"model file {where} has {len(problems)} problem(s):\n  - "
@@ -238,8 +333,11 @@ def _raise_problems(problems: list, where: str) -> None:
 
 def is_physical_model_file(path) -> bool:
     """True when ``path`` is a TOML model file with ``[model] type = "hotcarrier"``."""
+    from ..target.modelfile import read_model_text
+
     try:
-        cfg = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        cfg = tomllib.loads(read_model_text(path))
+    except (ModelError, tomllib.TOMLDecodeError, RecursionError):
         return False
-    return cfg.get("model", {}).get("type") in ("hotcarrier", "physical")
+    m = cfg.get("model")
+    return isinstance(m, dict) and m.get("type") in ("hotcarrier", "physical")

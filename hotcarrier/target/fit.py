@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ import numpy as np
 import xarray as xr
 
 from .._x64 import with_x64, x64
-from ..errors import ConvergenceWarning, FitError, ModelError, ParameterAtBoundWarning
+from ..errors import (ConvergenceWarning, FitError, LifetimeWarning, ModelError,
+                      ParameterAtBoundWarning, warn_caller)
 from ..fitting.optimize import STATUS_MESSAGES, minimize
 from ..fitting.params import near_bound
 from ..fitting.result import FitResult, build_summary, parameter_entry
@@ -34,56 +34,28 @@ from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
 from .model import TargetModel
 from .objective import Objective, build_problem
 
-__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile"]
+__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile",
+           "check_profile_names"]
 
 
 def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
             ) -> xr.Dataset:
-    """Apply preprocessing options to one TA dataset (in KiMoPack's order).
+    """Apply preprocessing options to one TA dataset: :func:`hotcarrier.preprocess.prepare`
+    (background taken per wavelength before its own time zero, after the chirp is known)."""
+    from ..preprocess import prepare as _prepare
 
-    ``options`` keys (all optional): ``bad_values`` (mask |signal| > X, plus the KiMoPack
-    sentinel), ``merge_duplicate_delays`` (default True), ``background_before`` (ps; subtract
-    the mean of earlier delays), ``chirp`` (file path, relative to ``base_dir``, coefficient
-    list, or "auto"), ``time_range`` [lo, hi] ps, ``wavelength_range`` [lo, hi] nm,
-    ``exclude`` list of [lo, hi] nm bands (dropped).
-    """
-    from .. import preprocess as pp
-    from ..dataset import TIME_DIM
-
-    o = options or {}
-    if o.get("bad_values") is not None:
-        ds = pp.mask_bad_values(ds, threshold=float(o["bad_values"]))
-    t = ds[TIME_DIM].values
-    if o.get("merge_duplicate_delays", True) and np.any(np.diff(t) == 0):
-        ds = pp.merge_duplicate_delays(ds)
-    if o.get("background_before") is not None:
-        ds = pp.subtract_background(ds, before=float(o["background_before"]))
-    chirp = o.get("chirp")
-    if chirp is not None:
-        if isinstance(chirp, str) and chirp == "auto":
-            coeffs = pp.estimate_chirp(ds).coeffs
-        elif isinstance(chirp, (str, Path)):  # relative to base_dir (an absolute path stays)
-            coeffs = pp.read_chirp_file(Path(base_dir or ".") / chirp)
-        else:
-            coeffs = np.asarray(chirp, float)
-        ds = pp.chirp_correct(ds, coeffs)
-    tr, wr = o.get("time_range"), o.get("wavelength_range")
-    if tr is not None or wr is not None:
-        ds = pp.crop(ds, delay=tuple(tr) if tr is not None else None,
-                     wavelength=tuple(wr) if wr is not None else None)
-    for lo, hi in o.get("exclude", []) or []:
-        ds = pp.exclude_band(ds, float(lo), float(hi))
-    return ds
+    return _prepare(ds, options, base_dir=base_dir)
 
 
 def _load(item, model: TargetModel, base_dir):
-    from ..dataset import check_ta
+    from ..dataset import check_fit_data, check_ta
     from ..io import load_ta
 
     if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
     ds = load_ta(item) if isinstance(item, (str, Path)) else item
+    ds = check_fit_data(ds)  # dimensions, dtype (float64), usable non-zero data: before use
     ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)
     return ds
@@ -105,6 +77,10 @@ class FitSetup:
     """
 
     def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01):
+        from ..dataset import SPECTRAL_DIM
+
+        # per-wavelength parameters (time-zero shifts) are made for the data's grids
+        model = model.bind([ds[SPECTRAL_DIM].values for ds in datasets])
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
@@ -148,7 +124,22 @@ def setup(data, model, *, link_tolerance: float = 0.01) -> FitSetup:
     if len(items) != len(model.datasets):
         raise ModelError(f"{model.source}: {len(items)} dataset(s) given but the model describes "
                          f"{len(model.datasets)} ({', '.join(d.name for d in model.datasets)})")
-    return FitSetup(model, [_load(x, model, base) for x in items], link_tolerance)
+    s = FitSetup(model, [_load(x, model, base) for x in items], link_tolerance)
+    _check_enough_data(s)
+    return s
+
+
+def _check_enough_data(s: FitSetup) -> None:
+    """More usable data points than free parameters (nonlinear + linear amplitudes)."""
+    from ..dataset import fit_mask
+
+    n_data = sum(int(fit_mask(ds).sum()) for ds in s.datasets)
+    n_free = len(s.model.parameters.free_names)
+    n_amp = sum(len(s.model.column_names) * ds.sizes["wavelength"] for ds in s.datasets)
+    if n_data <= n_free + n_amp:
+        raise FitError(f"{s.model.source}: {n_data} usable data point(s) for {n_free} kinetic "
+                       f"parameter(s) and {n_amp} spectral amplitude(s): too few to fit; "
+                       "use more delays (or fewer components)")
 
 
 @with_x64
@@ -186,11 +177,24 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
 
     t_start = time.perf_counter()
     s = setup(data, model, link_tolerance=link_tolerance)
+    check_profile_names(profile, s.model.parameters.free_names)
     if not s.model.parameters.free_names:
         raise FitError(f"{s.model.source}: no free parameter to fit (all fixed or expressions)")
     out = _minimise(s, max_iter, gtol, ftol, progress)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
+
+
+def check_profile_names(profile, free_names) -> None:
+    """Raise OptionError when a name asked for a profile is not a free parameter."""
+    from ..errors import OptionError
+    from .modelfile import did_you_mean
+
+    names = [profile] if isinstance(profile, str) else list(profile or [])
+    bad = [p for p in names if p not in free_names]
+    if bad:
+        raise OptionError(f"profile {bad[0]!r}: not a free parameter of the model"
+                          f"{did_you_mean(bad[0], free_names)} (free: {', '.join(free_names)})")
 
 
 def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
@@ -299,16 +303,15 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     theta = np.asarray(r.x)
     if np.any(np.abs(theta) > 50):
         bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
-        warnings.warn(f"parameters {bad} ran to the edge of their range (unconstrained value "
-                      "> 50); they are probably not determined by the data",
-                      ParameterAtBoundWarning, stacklevel=3)
+        warn_caller(f"parameters {bad} ran to the edge of their range (unconstrained value "
+                    "> 50); they are probably not determined by the data",
+                    ParameterAtBoundWarning)
     if not bool(r.converged):
         why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
                "values" if status == 2 else
                "stalled: the line search found no decrease although the gradient is not small "
                "(a parameter may have run away; check bounds and start values)")
-        warnings.warn(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning,
-                      stacklevel=3)
+        warn_caller(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning)
     fit_seconds = time.perf_counter() - t_start
     pvec = np.asarray(pt["physical"])
     n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in pt["details"]))
@@ -329,13 +332,14 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
             params[p.name]["at_bound"] = True
     at_bound = [n for n, e in params.items() if e.get("at_bound")]
     if at_bound:
-        warnings.warn(f"parameter(s) {at_bound} ended within 1 % of a bound",
-                      ParameterAtBoundWarning, stacklevel=3)
+        warn_caller(f"parameter(s) {at_bound} ended within 1 % of a bound",
+                    ParameterAtBoundWarning)
     dataset = _result_dataset(s, pt, pvec, stderr, cov_phys)
     is_file = Path(model.source).is_file()
     summary = build_summary(
         model={"type": "target", "name": (Path(model.source).parent.name or model.source)
-               if is_file else model.source, "file": model.source if is_file else None},
+               if is_file else model.source, "file": model.source if is_file else None,
+               "scheme": model.scheme_kind or "target"},
         status=status, n_iterations=int(r.n_iter), n_evaluations=int(r.n_eval),
         wall_time_s=time.perf_counter() - t_start, fit_time_s=fit_seconds,
         optimizer="optax L-BFGS (zoom line search), variable projection",
@@ -348,6 +352,12 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
         taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
         summary["lifetimes_ps"] = [p["value"] for p in taus]
         summary["lifetimes_stderr_ps"] = [p["stderr"] for p in taus]
+        summary["lifetime_warnings"] = _lifetime_warnings(s, params, taus)
+        for w in summary["lifetime_warnings"]:
+            warn_caller(w, LifetimeWarning)
+    from ..preprocess import preprocessing_record
+
+    summary["preprocessing"] = [preprocessing_record(ds) for ds in s.datasets]
 
     def profiler(name: str, **kw):
         with x64():
@@ -365,6 +375,23 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
             "n_structured": int(rsvd.attrs["noise_n_structured"]),
             "ratio_to_noise_edge": [round(float(x), 3) for x in rsvd["ratio"].values[:5]]}
     return res
+
+
+def _lifetime_warnings(s: FitSetup, params: dict, taus: list) -> list[str]:
+    """Plain-language warnings on the fitted lifetimes of a quick model
+    (:func:`hotcarrier.fitting.result.lifetime_warnings`)."""
+    from ..dataset import TIME_DIM, fit_mask
+    from ..fitting.result import lifetime_warnings
+
+    t0 = float(params["t0"]["value"]) if "t0" in params else 0.0
+    first, last = [], []
+    for ds in s.datasets:
+        t = ds[TIME_DIM].values[fit_mask(ds.transpose(TIME_DIM, ...)).any(axis=1)]
+        first.append(float(t.min()) - t0)
+        last.append(float(t.max()) - t0)
+    irf = params.get("irf_fwhm", {}).get("value")
+    return lifetime_warnings([p["value"] for p in taus], [p["fixed"] for p in taus],
+                             irf_fwhm_ps=irf, first_delay_ps=min(first), window_ps=max(last))
 
 
 def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:
@@ -410,6 +437,8 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
                                   {"units": unit, "long_name": "species-associated spectra"})
         for j, c in enumerate(cols[n_sp:]):
             data_vars[f"{c}_spectrum{sfx}"] = ((wdim,), coef[:, n_sp + j], {"units": unit})
+        data_vars.update(_time_domain_vars(model, d, coef, n_sp, pvec, stderr, wl, wdim, sfx,
+                                           unit))
         data_vars["population" + sfx] = (
             ("species", tdim), np.asarray(pt["populations"][d]).T,
             {"long_name": f"population (IRF at {float(s.lam_ref[d]):.5g} nm)"})
@@ -421,6 +450,14 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
             data_vars["decay_lifetime"] = (("decay",), np.where(lam != 0, -1.0 / lam, np.inf),
                                            {"units": "ps"})
     names = model.parameters.names
+    if model.oscillations:
+        om = np.asarray(model.angular_frequencies(pvec))
+        coords.update(
+            oscillation=("oscillation", [o.label for o in model.oscillations]),
+            oscillation_frequency=("oscillation", om / (2 * np.pi),
+                                   {"units": "THz", "long_name": "frequency ω/2π"}),
+            oscillation_rate=("oscillation", np.asarray(model.damping_rates(pvec)),
+                              {"units": "ps⁻¹", "long_name": "damping rate"}))
     coords.update(species=("species", list(model.compartments)), param=("param", names),
                   param_=("param_", names))
     data_vars.update(value=(("param",), pvec), stderr=(("param",), stderr),
@@ -429,6 +466,39 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
     return xr.Dataset(data_vars, coords=coords,
                       attrs={"config": model.toml_text, "hotcarrier_version": __version__,
                              "model": model.source})
+
+
+def _time_domain_vars(model, d: int, coef, n_sp: int, pvec, stderr, wl, wdim: str, sfx: str,
+                      unit: str) -> dict:
+    """DOAS, oscillation phases and per-wavelength time-zero shifts of dataset ``d``.
+
+    An oscillation with column amplitudes (a_cos, a_sin) contributes
+    D·e^{−γt}·cos(ωt + φ) ⊗ IRF with D = √(a_cos² + a_sin²) (``doas``, signal units: the
+    oscillation's amplitude) and φ = atan2(−a_sin, a_cos) (``doas_phase``, rad, unwrapped
+    along wavelength; pyglotaran's phase). pyglotaran's DOAS is D/2 (its columns are 2× ours).
+    """
+    out = {}
+    n_osc = len(model.oscillations)
+    if n_osc:
+        a = coef[:, n_sp:n_sp + 2 * n_osc].reshape(len(wl), n_osc, 2)
+        amp = np.hypot(a[..., 0], a[..., 1]).T  # (osc, W)
+        phase = np.arctan2(-a[..., 1], a[..., 0]).T
+        ok = np.all(np.isfinite(phase), axis=0)
+        phase[:, ok] = np.unwrap(phase[:, ok], axis=1)
+        out["doas" + sfx] = (("oscillation", wdim), amp,
+                             {"units": unit, "long_name": "damped-oscillation-associated "
+                              "spectra (amplitude D of D·e^{−γt}cos(ωt + φ))"})
+        out["doas_phase" + sfx] = (("oscillation", wdim), phase,
+                                   {"units": "rad", "long_name": "oscillation phase φ"})
+    sh = model.datasets[d].irf.t0_shift
+    if sh is not None and sh.names:
+        idx = [model.parameters.index[n] for n in sh.names]
+        grid = np.asarray(sh.wavelengths)
+        out["t0_shift" + sfx] = ((wdim,), np.interp(wl, grid, np.asarray(pvec)[idx]),
+                                 {"units": "ps", "long_name": "time-zero shift per wavelength"})
+        out["t0_shift_stderr" + sfx] = ((wdim,), np.interp(wl, grid, np.asarray(stderr)[idx]),
+                                        {"units": "ps"})
+    return out
 
 
 def _das(K, p0, sas):

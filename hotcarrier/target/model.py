@@ -5,11 +5,15 @@ A :class:`TargetModel` is plain Python (no traced values), built from a TOML mod
 Its parameters are a :class:`~hotcarrier.fitting.params.ParameterSet` (θ → physical values,
 expressions); :meth:`TargetModel.matrix` gives, for one dataset, the design matrix C
 (wavelength, delay, column) whose columns are the IRF-convolved compartment populations
-(after spectral relations), the coherent-artefact terms and the baseline (pure JAX).
+(after spectral relations), the damped-oscillation (DOAS) pairs, the coherent-artefact terms
+and the baseline (pure JAX). The IRF is a (multi-)Gaussian or a measured trace
+(:func:`hotcarrier.irf.gaussian_sum_irf`), optionally with a free time-zero shift per
+wavelength (:class:`TimeZeroShift`, bound to the data by :meth:`TargetModel.bind`).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Sequence
@@ -22,11 +26,15 @@ import numpy as np
 from ..errors import ModelError
 from ..fitting.params import Expression, Parameter, ParameterSet
 from ..units import FWHM_PER_SIGMA
-from ..irf import gaussian_irf
+from ..irf import angular_frequency, gaussian_irf, gaussian_sum_irf, oscillation_conv_gauss
 from ..kinetics import Scheme, convolved_populations
 
-__all__ = ["Parameter", "ParameterSet", "Transfer", "IRF", "Relation", "Constraint", "Weight",
-           "DatasetModel", "TargetModel"]
+__all__ = ["Parameter", "ParameterSet", "Transfer", "IRF", "MeasuredIRF", "TimeZeroShift",
+           "Oscillation", "Relation", "Constraint", "Weight", "DatasetModel", "TargetModel",
+           "OSCILLATION_UNITS"]
+
+#: frequency units of an oscillation → factor to angular frequency (rad/ps)
+OSCILLATION_UNITS = {"cm-1": float(angular_frequency(1.0)), "THz": 2.0 * math.pi}
 
 @dataclass
 class Transfer:
@@ -37,13 +45,52 @@ class Transfer:
     rate: str  # parameter name or expression
 
 
+@dataclass(frozen=True)
+class MeasuredIRF:
+    """A measured IRF trace: sample ``times`` (ps) and ``values`` (any unit, normalised to unit
+    area), used as a Gaussian sum of width = the sample step (``spacing``, ps; default the
+    median step): see :func:`hotcarrier.irf.gaussian_sum_irf`."""
+
+    times: tuple
+    values: tuple
+    spacing: float | None = None
+    source: str = ""
+
+    def kernel(self):
+        """(centres (M,), weights (M,), sigma) of the Gaussian sum (NumPy; validated)."""
+        return gaussian_sum_irf(self.times, self.values, self.spacing)
+
+
+@dataclass
+class TimeZeroShift:
+    """A free time-zero shift δ(λ) (ps) at every wavelength of a dataset, added to the IRF
+    centre (pyglotaran's per-index IRF shift).
+
+    One parameter per wavelength (``value`` start, ``min``/``max`` bounds); the one nearest
+    ``reference`` (nm; default the median wavelength) is fixed at 0 so that the shifts are
+    relative to the IRF centre (``reference = "none"``: all free; then fix the centre).
+    ``wavelengths``/``names`` are filled by :meth:`TargetModel.bind` from the data.
+    """
+
+    value: float = 0.0
+    min: float = -math.inf
+    max: float = math.inf
+    reference: float | str | None = None
+    wavelengths: tuple = ()
+    names: tuple = ()
+
+
 @dataclass
 class IRF:
-    """Gaussian IRF of one dataset, parameters given by name or expression.
+    """IRF of one dataset, parameters given by name or expression.
 
     ``center``/``width`` disperse with wavelength as polynomials in
     x = (λ − dispersion_center)/100 nm (pyglotaran): μ(λ) = center + Σ cᵢ xⁱ (i ≥ 1).
     ``extra`` Gaussians (multi-Gaussian IRF) are (centre shift, width, relative scale).
+    ``measured``: a measured trace instead of the Gaussian (``center`` is then its fitted
+    shift, ps; ``width`` is not used). ``t0_shift``: a free shift per wavelength.
+    ``wavenumber_dispersion``: x = 10³/λ − 10³/λ_c (λ in nm; pyglotaran's
+    ``model_dispersion_with_wavenumber``) instead of (λ − λ_c)/100.
     """
 
     center: str = "irf_center"
@@ -52,6 +99,24 @@ class IRF:
     center_dispersion: list[str] = field(default_factory=list)
     width_dispersion: list[str] = field(default_factory=list)
     extra: list[tuple[str, str, str]] = field(default_factory=list)
+    measured: MeasuredIRF | None = None
+    t0_shift: TimeZeroShift | None = None
+    wavenumber_dispersion: bool = False
+
+
+@dataclass
+class Oscillation:
+    """A damped oscillation e^{−γt}·cos(ωt + φ) ⊗ IRF: two design columns (cos, sin) whose
+    amplitudes give the DOAS (oscillation-associated spectrum, √(a_cos² + a_sin²)) and phase.
+
+    ``frequency`` (parameter/expression) in ``unit`` "cm-1" (wavenumber, ω = 2π·c·ν̃) or
+    "THz" (ω = 2π·f); ``rate`` the damping rate γ (ps⁻¹; negative: before time zero).
+    """
+
+    label: str
+    frequency: str
+    rate: str
+    unit: str = "cm-1"
 
 
 @dataclass
@@ -107,8 +172,13 @@ class TargetModel:
     datasets : list of DatasetModel
         One per fitted dataset (shared kinetics, own IRF/scale/weights).
     relations, constraints : lists
+    oscillations : list of Oscillation
+        Damped oscillations (DOAS), two columns each, after the species columns.
     coherent_artifact : int
         Number of IRF-shaped artefact columns (0 none; 1 IRF; 2 + first derivative; 3 + second).
+    artifact_width : str or None
+        Own Gaussian width σ (ps; parameter/expression) of the artefact columns, centred on the
+        IRF (pyglotaran's coherent-artifact ``width``); None: the IRF's width.
     baseline : bool
         Add a constant (offset) column.
     link_spectra : bool
@@ -131,8 +201,10 @@ class TargetModel:
     relations: list[Relation] = field(default_factory=list)
     constraints: list[Constraint] = field(default_factory=list)
     coherent_artifact: int = 0
+    artifact_width: str | None = None
     baseline: bool = False
     link_spectra: bool = True
+    oscillations: list[Oscillation] = field(default_factory=list)
     scheme_kind: str | None = None
     preprocess: dict = field(default_factory=dict)
     source: str = "model"
@@ -198,7 +270,10 @@ class TargetModel:
         for d in self.datasets:
             irf = d.irf
             expr(irf.center, f"dataset {d.name!r} IRF centre")
-            expr(irf.width, f"dataset {d.name!r} IRF width")
+            if irf.measured is None:
+                expr(irf.width, f"dataset {d.name!r} IRF width")
+            for n in (irf.t0_shift.names if irf.t0_shift else ()):
+                expr(n, f"dataset {d.name!r} time-zero shift")
             for i, cname in enumerate(irf.center_dispersion + irf.width_dispersion):
                 expr(cname, f"dataset {d.name!r} IRF dispersion term {i + 1}")
             if (irf.center_dispersion or irf.width_dispersion) and irf.dispersion_center is None:
@@ -207,8 +282,21 @@ class TargetModel:
                 expr(x, f"dataset {d.name!r} extra IRF Gaussian")
             if d.scale is not None:
                 expr(d.scale, f"dataset {d.name!r} scale")
+            problems.extend(_irf_problems(d))
+        labels = [o.label for o in self.oscillations]
+        if len(set(labels)) != len(labels) or set(labels) & set(comp):
+            problems.append(f"oscillation labels {labels} must be unique and differ from the "
+                            "compartment names")
+        for o in self.oscillations:
+            if o.unit not in OSCILLATION_UNITS:
+                problems.append(f"oscillation {o.label!r}: unit {o.unit!r}; expected one of "
+                                f"{sorted(OSCILLATION_UNITS)}")
+            expr(o.frequency, f"oscillation {o.label!r} frequency")
+            expr(o.rate, f"oscillation {o.label!r} rate")
         if not self.datasets:
             problems.append("the model has no dataset section")
+        if self.artifact_width is not None:
+            expr(self.artifact_width, "coherent-artefact width")
         if self.coherent_artifact not in (0, 1, 2, 3):
             problems.append(f"coherent_artifact = {self.coherent_artifact}; expected 0–3")
         try:
@@ -232,9 +320,86 @@ class TargetModel:
         ds = [(d.irf, d.scale) for d in self.datasets]
         return repr((self.compartments, self.transfers, sorted(self.initial.items()), ps, ds,
                      self.normalize_initial, self.relations, self.constraints,
-                     self.coherent_artifact, self.baseline, self.link_spectra))
+                     self.coherent_artifact, self.baseline, self.link_spectra,
+                     self.oscillations, self.artifact_width))
+
+    # ------------------------------------------------------------------ binding to data
+    def needs_binding(self) -> bool:
+        """True when a dataset has a per-wavelength time-zero shift (parameters per λ)."""
+        return any(d.irf.t0_shift is not None for d in self.datasets)
+
+    def bind(self, wavelengths) -> TargetModel:
+        """The model with one time-zero-shift parameter per wavelength of each dataset that
+        asks for it (``wavelengths``: one array (nm) per dataset); ``self`` if none does.
+
+        Parameters are named ``t0_shift_<i>`` (``t0_shift_<dataset>_<i>`` with several
+        datasets; i = 1 … W in the order of the data's wavelengths), unit ps; the one nearest
+        the reference wavelength is fixed at 0. Binding again to another grid replaces them.
+        """
+        if not self.needs_binding():
+            return self
+        wavelengths = [np.asarray(w, float).ravel() for w in wavelengths]
+        if len(wavelengths) != len(self.datasets):
+            raise ModelError(f"{self.source}: {len(wavelengths)} wavelength grid(s) for "
+                             f"{len(self.datasets)} dataset(s)")
+        if all(d.irf.t0_shift is None or d.irf.t0_shift.wavelengths == tuple(wl.tolist())
+               for d, wl in zip(self.datasets, wavelengths)):
+            return self
+        old = {n for d in self.datasets if d.irf.t0_shift for n in d.irf.t0_shift.names}
+        params = [p for p in self.parameters.params if p.name not in old]
+        datasets = []
+        for d, wl in zip(self.datasets, wavelengths):
+            sh = d.irf.t0_shift
+            if sh is None:
+                datasets.append(d)
+                continue
+            stem = "t0_shift_" if len(self.datasets) == 1 else f"t0_shift_{d.name}_"
+            names = tuple(f"{stem}{i + 1}" for i in range(wl.size))
+            ref = sh.reference
+            if isinstance(ref, str) and ref.lower() == "none":
+                iref = -1
+            else:
+                lam = float(np.median(wl)) if ref is None else float(ref)
+                iref = int(np.argmin(np.abs(wl - lam)))
+            params += [Parameter(n, 0.0 if i == iref else float(sh.value), sh.min, sh.max,
+                                 fixed=i == iref, unit="ps") for i, n in enumerate(names)]
+            irf = copy.copy(d.irf)
+            irf.t0_shift = TimeZeroShift(sh.value, sh.min, sh.max, sh.reference,
+                                         tuple(wl.tolist()), names)
+            dd = copy.copy(d)
+            dd.irf = irf
+            datasets.append(dd)
+        other = copy.copy(self)
+        other.parameters = ParameterSet(params, self.parameters.source)
+        other.datasets = datasets
+        other.validate()
+        return other
 
     # ------------------------------------------------------------------ structure
+    def __repr__(self) -> str:
+        """A few readable lines: scheme, transfers, initial populations, parameters, IRF."""
+        from ..fitting.params import describe_parameter
+
+        arrows = ", ".join(f"{t.source} → {t.target or 'ground'} ({t.rate})"
+                           for t in self.transfers)
+        init = ", ".join(f"{k} = {v}" for k, v in self.initial.items())
+        irf = self.datasets[0].irf if self.datasets else None
+        lines = [f"TargetModel {self.source!r} ({self.scheme_kind or 'target'} scheme, "
+                 f"{len(self.datasets)} dataset(s))",
+                 f"  compartments: {', '.join(self.compartments)}; initial: {init}",
+                 f"  transfers: {arrows}",
+                 "  parameters: " + "; ".join(describe_parameter(p)
+                                              for p in self.parameters.params)]
+        if irf is not None:
+            lines.append(f"  IRF: Gaussian, centre {irf.center}, σ = {irf.width}"
+                         + (f", dispersion about {irf.dispersion_center:g} nm"
+                            if irf.dispersion_center is not None else ""))
+        lines.append(f"  spectra: {', '.join(self.column_names)}"
+                     + (f"; relations {len(self.relations)}" if self.relations else ""))
+        if self.preprocess:
+            lines.append(f"  preprocess: {self.preprocess}")
+        return "\n".join(lines)
+
     @property
     def free_species(self) -> list[str]:
         """Compartments with their own spectrum (not set by a relation)."""
@@ -242,10 +407,27 @@ class TargetModel:
         return [c for c in self.compartments if c not in related]
 
     @property
+    def oscillation_columns(self) -> list[str]:
+        """Design-matrix columns of the oscillations: ``<label>_cos``, ``<label>_sin`` each."""
+        return [f"{o.label}_{part}" for o in self.oscillations for part in ("cos", "sin")]
+
+    @property
     def column_names(self) -> list[str]:
         """Names of the design-matrix columns (free spectra)."""
-        return (self.free_species + [f"artifact{i}" for i in range(self.coherent_artifact)]
+        return (self.free_species + self.oscillation_columns
+                + [f"artifact{i}" for i in range(self.coherent_artifact)]
                 + (["baseline"] if self.baseline else []))
+
+    def angular_frequencies(self, pvec):
+        """Angular frequencies ω (rad/ps) of the oscillations, Array (n_osc,)."""
+        env = self._env(pvec)
+        return jnp.stack([self._ev(o.frequency, env) * OSCILLATION_UNITS[o.unit]
+                          for o in self.oscillations])
+
+    def damping_rates(self, pvec):
+        """Damping rates γ (ps⁻¹) of the oscillations, Array (n_osc,)."""
+        env = self._env(pvec)
+        return jnp.stack([self._ev(o.rate, env) for o in self.oscillations])
 
     def _env(self, pvec):
         return {n: pvec[i] for i, n in enumerate(self.parameters.names)}
@@ -291,10 +473,22 @@ class TargetModel:
         env = self._env(pvec)
         irf = self.datasets[d].irf
         wl = jnp.asarray(wavelength)
-        x = (wl - (irf.dispersion_center or 0.0)) / 100.0
+        if irf.wavenumber_dispersion:
+            x = 1e3 / wl - 1e3 / (irf.dispersion_center or math.inf)
+        else:
+            x = (wl - (irf.dispersion_center or 0.0)) / 100.0
         mu = self._ev(irf.center, env) + 0.0 * wl
         for i, c in enumerate(irf.center_dispersion):
             mu = mu + self._ev(c, env) * x ** (i + 1)
+        sh = irf.t0_shift
+        if sh is not None and sh.names:  # δ(λ) at the bound grid (exact at its points)
+            delta = jnp.stack([env[n] for n in sh.names])
+            mu = mu + jnp.interp(wl, jnp.asarray(sh.wavelengths), delta)
+        if irf.measured is not None:  # Gaussian sum: centres tₘ + shift, one width
+            centres, weights, step = irf.measured.kernel()
+            return (mu[:, None] + jnp.asarray(centres)[None, :],
+                    jnp.full((wl.shape[0], centres.size), step),
+                    jnp.broadcast_to(jnp.asarray(weights), (wl.shape[0], centres.size)))
         sig = self._ev(irf.width, env) + 0.0 * wl
         for i, c in enumerate(irf.width_dispersion):
             sig = sig + self._ev(c, env) * x ** (i + 1)
@@ -322,7 +516,38 @@ class TargetModel:
     def is_dispersive(self, d: int) -> bool:
         """True when dataset ``d``'s IRF centre or width varies with wavelength."""
         irf = self.datasets[d].irf
-        return bool(irf.center_dispersion or irf.width_dispersion)
+        return bool(irf.center_dispersion or irf.width_dispersion or irf.t0_shift is not None)
+
+    def oscillation_matrix(self, pvec, d: int, t, wavelength):
+        """IRF-convolved oscillation columns of dataset ``d``, Array (W, T, 2·n_osc)
+        (cos, sin per oscillation; :func:`hotcarrier.irf.oscillation_conv_gauss`)."""
+        mu, sig, sc = self.irf_at(pvec, d, wavelength)  # (W, G)
+        om, gam = self.angular_frequencies(pvec), self.damping_rates(pvec)
+        t = jnp.asarray(t)
+        cos, sin = oscillation_conv_gauss(t[None, None, :, None], gam, om,
+                                          mu[:, :, None, None], sig[:, :, None, None])
+        w = sc / jnp.sum(sc, axis=1, keepdims=True)  # (W, G)
+        cos, sin = (jnp.einsum("wg,wgto->wto", w, x) for x in (cos, sin))
+        return jnp.stack([cos, sin], -1).reshape(*cos.shape[:2], -1)
+
+    def _artifact_columns(self, pvec, d: int, t, wavelength):
+        """Coherent-artefact columns (W, T) each: the IRF and its time derivatives, scaled
+        by σ^(order+1) so every column is O(1). A Gaussian IRF uses its first Gaussian; a
+        measured one its whole Gaussian sum (σ: the trace's standard deviation)."""
+        mu, sig, sc = self.irf_at(pvec, d, wavelength)
+        t = jnp.asarray(t)[None, :]
+        if self.datasets[d].irf.measured is None:
+            mu, sig = mu[:, :1], sig[:, :1]
+            if self.artifact_width is not None:
+                sig = self._ev(self.artifact_width, self._env(pvec)) + 0.0 * sig
+            return [gaussian_irf(t, mu, sig, order=k) * sig ** (k + 1)
+                    for k in range(self.coherent_artifact)]
+        centres, weights, step = self.datasets[d].irf.measured.kernel()
+        mean = float(weights @ centres)
+        s_eff = math.sqrt(float(weights @ (centres - mean) ** 2) + step**2)
+        return [jnp.einsum("wg,wgt->wt", sc, gaussian_irf(t[:, None, :], mu[:, :, None],
+                                                          sig[:, :, None], order=k)) * s_eff
+                ** (k + 1) for k in range(self.coherent_artifact)]
 
     def matrix(self, pvec, d: int, t, wavelength):
         """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`).
@@ -336,13 +561,9 @@ class TargetModel:
             return jnp.broadcast_to(C1, (wl.shape[0], *C1.shape[1:]))
         pops = self.species_populations(pvec, d, t, wavelength)
         C = jnp.einsum("wtn,nk->wtk", pops, self.relation_matrix(pvec))
-        extra = []
-        if self.coherent_artifact:
-            mu, sig, _ = self.irf_at(pvec, d, wavelength)
-            mu, sig = mu[:, :1], sig[:, :1]
-            # scaled by σ^(order+1) so every artefact column is O(1)
-            extra = [gaussian_irf(jnp.asarray(t)[None, :], mu, sig, order=k) * sig ** (k + 1)
-                     for k in range(self.coherent_artifact)]
+        if self.oscillations:
+            C = jnp.concatenate([C, self.oscillation_matrix(pvec, d, t, wavelength)], axis=-1)
+        extra = self._artifact_columns(pvec, d, t, wavelength) if self.coherent_artifact else []
         if self.baseline:
             extra.append(jnp.ones(C.shape[:2]))
         if extra:
@@ -380,7 +601,9 @@ class TargetModel:
     def from_scheme(cls, kind: str, lifetimes: Sequence[float], *, fix_lifetime=(),
                     irf_fwhm: float = 0.1, fix_irf: bool = False, t0: float = 0.0,
                     fix_t0: bool = False, n_datasets: int = 1, baseline: bool = False,
-                    coherent_artifact: int = 0) -> TargetModel:
+                    coherent_artifact: int = 0, oscillations: Sequence = (),
+                    measured_irf: MeasuredIRF | None = None,
+                    t0_per_wavelength: bool = False) -> TargetModel:
         """A parallel (DAS) or sequential (EAS) model from lifetimes (ps).
 
         ``lifetimes``: initial guesses (or fixed values), one per compartment;
@@ -388,10 +611,20 @@ class TargetModel:
         FWHM (parameter ``irf_fwhm``; σ = FWHM/2.3548); ``t0`` (ps): the IRF centre;
         ``fix_irf``, ``fix_t0``: hold them fixed; ``n_datasets``: datasets sharing the
         kinetics (each with its own ``t0_<i>`` when > 1); ``baseline``: a constant offset
-        column; ``coherent_artifact``: artefact columns (0–3).
+        column; ``coherent_artifact``: artefact columns (0–3); ``oscillations``: damped
+        oscillations as (frequency, damping rate ps⁻¹, unit "cm-1"/"THz") start values
+        (parameters ``nu<i>``, ``gamma<i>``); ``measured_irf``: a measured IRF trace instead of
+        the Gaussian (``t0`` is then its shift); ``t0_per_wavelength``: a free time-zero shift
+        per wavelength (±1 ps).
         """
         if kind not in ("parallel", "sequential"):
             raise ModelError(f"scheme {kind!r}; expected 'parallel' or 'sequential'")
+        if isinstance(lifetimes, (str, bytes)) or not all(
+                isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                for v in np.atleast_1d(np.asarray(lifetimes, dtype=object))):
+            raise ModelError(f"lifetimes {lifetimes!r}: expected a list of numbers in ps, "
+                             "e.g. [4, 75, 1e5]")
+        lifetimes = [float(v) for v in np.atleast_1d(np.asarray(lifetimes, dtype=object))]
         n = len(lifetimes)
         if n == 0:
             raise ModelError("give at least one lifetime (e.g. --lifetimes 4,75,1e5)")
@@ -417,15 +650,43 @@ class TargetModel:
                          for i in range(n)]
             initial = {comps[0]: "1"}
         datasets = []
+        shift = TimeZeroShift(0.0, -1.0, 1.0) if t0_per_wavelength else None
         for k in range(n_datasets):
             name = "t0" if n_datasets == 1 else f"t0_{k + 1}"
             params.append(Parameter(name, float(t0), fixed=fix_t0, unit="ps"))
-            datasets.append(DatasetModel(name=f"dataset{k + 1}",
-                                         irf=IRF(center=name, width=f"irf_fwhm/{FWHM_PER_SIGMA!r}")))
+            datasets.append(DatasetModel(name=f"dataset{k + 1}", irf=IRF(
+                center=name, width=f"irf_fwhm/{FWHM_PER_SIGMA!r}", measured=measured_irf,
+                t0_shift=shift)))
+        if measured_irf is not None:  # the Gaussian width is not used
+            params = [p for p in params if p.name != "irf_fwhm"]
+        osc = []
+        for i, spec in enumerate(oscillations):
+            nu, gamma, unit = (*spec, "cm-1")[:3] if len(spec) < 3 else spec
+            params += [Parameter(f"nu{i + 1}", float(nu), 0.0, math.inf, unit=unit),
+                       Parameter(f"gamma{i + 1}", float(gamma), 0.0, math.inf, unit="1/ps")]
+            osc.append(Oscillation(f"osc{i + 1}", f"nu{i + 1}", f"gamma{i + 1}", unit))
         return cls(compartments=comps, transfers=transfers, initial=initial,
                    parameters=ParameterSet(params, "quick model"), datasets=datasets,
                    baseline=baseline, coherent_artifact=coherent_artifact, scheme_kind=kind,
-                   source=f"quick {kind} model")
+                   oscillations=osc, source=f"quick {kind} model")
+
+
+def _irf_problems(d: DatasetModel) -> list[str]:
+    """Problems of a measured IRF / per-wavelength shift specification of dataset ``d``."""
+    irf, out = d.irf, []
+    if irf.measured is not None:
+        if irf.extra or irf.width_dispersion:
+            out.append(f"dataset {d.name!r}: a measured IRF takes no extra Gaussians or width "
+                       "dispersion; remove them")
+        try:
+            irf.measured.kernel()
+        except ModelError as exc:
+            out.append(f"dataset {d.name!r}: {exc}")
+    sh = irf.t0_shift
+    if sh is not None and not (sh.min <= sh.value <= sh.max):
+        out.append(f"dataset {d.name!r}: time-zero shift start {sh.value:g} ps outside "
+                   f"[{sh.min:g}, {sh.max:g}]")
+    return out
 
 
 def _snapped(axis: np.ndarray, interval) -> np.ndarray:
