@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -23,6 +24,7 @@ from hotcarrier.batch import (bootstrap, fit_arrays, fit_batch, make_starts,
                               median_relative_error, save_results, summary_records,
                               summary_table)
 from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ConvergenceWarning, LifetimeWarning
 from hotcarrier.target.model import TargetModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,7 +187,14 @@ def test_items_at_and_near_equal_rates(one_rate_model):
     m = model(tau1=6.0, tau2=11.0)
     ds = fit_arrays(m, T, WL, stack, chunk_size=CHUNK)
     assert bool(ds["converged"].all())
-    single = fit(make_ta_dataset(T, WL, stack[1]), model(tau1=6.0, tau2=11.0))
+    # item 1 is nearly noise-free (residuals ~2e-7 on a 1e-2 signal): its cost sits at the
+    # floor of double-precision rounding, where the single fit's line search may stop short of
+    # its gradient criterion (ConvergenceWarning); its values are what is compared (and the
+    # near-equal lifetimes are the point here: LifetimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", LifetimeWarning)
+        single = fit(make_ta_dataset(T, WL, stack[1]), model(tau1=6.0, tau2=11.0))
     names = [str(p) for p in single.dataset["param"].values]
     np.testing.assert_allclose(ds["value"].sel(param=names).values[1],
                                single.dataset["value"].values, rtol=1e-5)
@@ -343,6 +352,7 @@ import numpy as np
 sys.path.insert(0, {root!r})
 from hotcarrier.batch import fit_batch
 from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ConvergenceWarning, LifetimeWarning
 from hotcarrier.target.model import TargetModel
 n = int(sys.argv[1])
 t = np.linspace(-1, 100, 200)
