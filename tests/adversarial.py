@@ -39,6 +39,7 @@ import threading
 import time
 import tracemalloc
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,7 +347,7 @@ def _damaged(ext: str, how: str, arg) -> Case:
         from hotcarrier.io import load_ta
 
         raw = bytearray(write_valid(folder, ext).read_bytes())
-        rng = np.random.default_rng(abs(hash((ext, how, str(arg)))) % 2**32)
+        rng = np.random.default_rng(zlib.crc32(f"{ext} {how} {arg!r}".encode()))
         if how == "truncate":
             raw = raw[: int(len(raw) * arg)]
         elif how == "flip":
@@ -1010,6 +1011,12 @@ def _spawn(out: Path, run_id: str, figure=True):
                             env={**os.environ, "MPLBACKEND": "Agg"})
 
 
+def _finish(p, timeout: float) -> str:
+    """Wait for ``p``, close its pipes; its stderr."""
+    _, err = p.communicate(timeout=timeout)
+    return err or ""
+
+
 def _wait_ready(p) -> None:
     line = p.stdout.readline()
     if "ready" not in line:
@@ -1029,8 +1036,7 @@ def kill_case(sig: int, delay: float, stale_figure: bool = False, slow=True) -> 
         _wait_ready(p)
         time.sleep(delay)
         p.send_signal(sig)
-        p.wait(60)
-        err = p.stderr.read()
+        err = _finish(p, 60)
         if "Traceback" in err and "KeyboardInterrupt" not in err:
             raise RuntimeError(err[-1500:])
         return p.returncode
@@ -1052,8 +1058,7 @@ def concurrent_case(n: int, slow=True) -> Case:
         procs = [_spawn(out, f"{k + 1}.0") for k in range(n)]
         errs = []
         for p in procs:
-            p.wait(180)
-            errs.append(p.stderr.read())
+            errs.append(_finish(p, 180))
         bad = [e for e in errs if "Traceback" in e]
         if bad:
             raise RuntimeError(bad[0][-1500:])
@@ -1088,7 +1093,7 @@ while True:
         _wait_ready(p)
         time.sleep(delay)
         p.kill()
-        p.wait(30)
+        _finish(p, 30)
         return out
 
     def check(out, folder):
@@ -1164,8 +1169,7 @@ def light_kill_case(sig: int, delay: float, slow=False) -> Case:
         _wait_ready(p)
         time.sleep(delay)
         p.send_signal(sig)
-        p.wait(60)
-        err = p.stderr.read()
+        err = _finish(p, 60)
         if "Traceback" in err and "KeyboardInterrupt" not in err:
             raise RuntimeError(err[-1500:])
         return out
@@ -1187,8 +1191,7 @@ def light_concurrent_case(n: int, slow=False) -> Case:
                                   stderr=subprocess.PIPE, text=True) for k in range(n)]
         errs = []
         for p in procs:
-            p.wait(120)
-            errs.append(p.stderr.read())
+            errs.append(_finish(p, 120))
         bad = [e for e in errs if "Traceback" in e]
         if bad:
             raise RuntimeError(bad[0][-1500:])

@@ -510,6 +510,7 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
     if tmpl.arrays is None:
         raise HotcarrierError(f"cannot build the fit arrays: {tmpl.error}")
     base_w = tmpl.arrays["w"][0]  # (W, T): the model's weight map
+    n_guide = tmpl.n_data - int(np.sum(base_w > 0))  # guide rows (docs/constraints.md)
     name_list = list(names) if names is not None else [str(i) for i in range(n)]
     block = max(1, int(chunk_size))
 
@@ -529,8 +530,8 @@ def fit_arrays(model, delay, wavelength, signal, *, weight=None, names=None,
                 # one QR for all wavelengths unless NaN cells/weights break separability
                 shared = (bool(tmpl.shared and tmpl.shared[0]) and separable_weights(w),)
                 arrays = dict(tmpl.arrays, y=[np.where(ok, s, 0.0)], w=[w])
-                yield Prepared(name_list[i0 + j], arrays, int(np.sum(w > 0)), tmpl.wavelengths,
-                               shared=shared)
+                yield Prepared(name_list[i0 + j], arrays, int(np.sum(w > 0)) + n_guide,
+                               tmpl.wavelengths, shared=shared)
 
     return _run(model, gen(), n, starts=starts, n_starts=n_starts, start_factor=start_factor,
                 seed=seed, chunk_size=chunk_size, devices=devices, progress=progress,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from ._options import (add_preprocess_options, check_inputs, check_out, check_preprocess,
                        finite, int_range, positive, preprocess_overrides)
@@ -55,6 +56,12 @@ def add_model_arguments(p) -> None:
     q.add_argument("--t0-per-wavelength", action="store_true",
                    help="a free time-zero shift at every wavelength (±1 ps, relative to the "
                    "median wavelength)")
+    sp = p.add_argument_group("spectral options (quick scheme or model file)")
+    sp.add_argument("--non-negative", action="store_true",
+                    help="non-negative amplitudes (NNLS at every wavelength)")
+    sp.add_argument("--guide", action="append", default=[], metavar="SPECIES=FILE[@W]",
+                    help="guidance spectrum for SPECIES from a two-column file (wavelength nm, "
+                    "value), weight W (default 1); repeatable")
     add_preprocess_options(p, "preprocessing (override the model file's [preprocess])")
 
 
@@ -112,7 +119,36 @@ def build_model(args):
         raise ModelError("give a model file (--model MODEL.toml) or a quick scheme "
                          "(--scheme sequential --lifetimes 4,75,1e5)")
     model.preprocess = {**model.preprocess, **preprocess_overrides(args)}
+    if getattr(args, "non_negative", False):
+        model.non_negative = True
+    if getattr(args, "guide", None):
+        model.guides = model.guides + _guides(args.guide)
+        model.validate()
     return model
+
+
+def _guides(specs):
+    """``--guide SPECIES=FILE[@WEIGHT]`` options → :class:`~hotcarrier.target.model.Guide`."""
+    from ..errors import ModelError
+    from ..target.modelfile import _parse_guides
+
+    tables = []
+    for spec in specs:
+        species, sep, rest = spec.partition("=")
+        path, _, weight = rest.rpartition("@") if "@" in rest else (rest, "", "1")
+        if not sep or not species or not path:
+            raise ModelError(f"--guide {spec!r}: expected SPECIES=FILE or SPECIES=FILE@WEIGHT, "
+                             "e.g. --guide s3=s3_guide.csv@2")
+        try:
+            tables.append({"species": species, "file": str(Path(path).resolve()),
+                           "weight": float(weight)})
+        except ValueError:
+            raise ModelError(f"--guide {spec!r}: weight {weight!r} is not a number") from None
+    problems = []
+    guides = _parse_guides(tables, ".", problems)
+    if problems:
+        raise ModelError("--guide: " + "; ".join(problems))
+    return guides
 
 
 def write_preprocess_figures(data, model, out) -> list[str]:

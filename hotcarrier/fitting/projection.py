@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["mgs_qr", "back_substitute", "forward_substitute_t", "golub_pereyra_block",
-           "separable_weights", "cholesky_solve", "linear_least_squares"]
+           "amplitude_derivative", "separable_weights", "cholesky_solve",
+           "linear_least_squares", "nnls_passive_set"]
 
 _RANK_RTOL = 1e-10
 
@@ -117,12 +118,15 @@ def _substitute(R, b, transpose: bool):
     return jnp.stack(x)
 
 
-def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool):
+def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool, dm=None):
     """Exact (Golub–Pereyra) Jacobian of one group's projected residual, (W, R, p).
 
     J_p = −[P⊥·∂_pCw·â + Q·R⁻ᵀ·∂_pCwᵀ·r] per wavelength, from the QR (Q, R), the residual r
     (W, R), the amplitudes â (W, k) and the design derivatives ∂Cw ((R, k, p) shared,
-    else (W, R, k, p)).
+    else (W, R, k, p)). ``dm`` (W, R, p; per-wavelength path only): derivative of a known
+    model part m(θ) subtracted from the data (r = P⊥(y − m)); it adds −P⊥·∂_pm.
+    Vanished columns (R[j, j] = 0: masked, or held at zero by an active NNLS constraint)
+    contribute nothing, so an NNLS active set is treated as fixed.
     """
     if shared:
         U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
@@ -130,9 +134,25 @@ def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool):
         Z = forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r))  # (k, W, p)
         return -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
     U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+    if dm is not None:
+        U = U + dm
     PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
     Z = jax.vmap(forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
     return -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
+
+
+def amplitude_derivative(Q, R, r, ahat, dCw, dm=None):
+    """∂â/∂θ of the per-wavelength least-squares amplitudes, (W, k, p).
+
+    â = R⁻¹Qᵀ(y − m) gives ∂_pâ = R⁻¹[R⁻ᵀ·∂_pCwᵀ·r − Qᵀ·(∂_pCw·â + ∂_pm)] (Q (W, R, k),
+    R (W, k, k), r (W, R), â (W, k), ∂Cw (W, R, k, p), ``dm`` (W, R, p) or None); 0 for
+    vanished columns (an active NNLS constraint stays at zero).
+    """
+    U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
+    if dm is not None:
+        U = U + dm
+    Z = jax.vmap(forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))
+    return jax.vmap(back_substitute)(R, Z - jnp.einsum("wrk,wrp->wkp", Q, U))
 
 
 def separable_weights(w, rtol: float = 1e-12):
@@ -216,3 +236,64 @@ def _substitute_scan(R, b, transpose: bool):
 
     order = jnp.arange(k) if transpose else jnp.arange(k - 1, -1, -1)
     return jax.lax.scan(step, jnp.zeros_like(b), order)[0]
+
+
+def nnls_passive_set(A, y, constrained=None, max_iter: int | None = None):
+    """Passive set of the non-negative least-squares problem min ‖A x − y‖, x ≥ 0.
+
+    Lawson–Hanson active-set iterations on the column-scaled normal equations of the few
+    columns (A (N, k), y (N,)), LAPACK-free (:func:`cholesky_solve`) and ``vmap``-safe, with a
+    fixed iteration cap (default 5k + 5). ``constrained`` (k,) bool: the columns that must be
+    ≥ 0 (default all); the others are always passive. Zero columns are never passive.
+
+    The set only selects the columns; the amplitudes are then the ordinary least-squares
+    ones on the passive columns (the NNLS solution when the set is right), computed by the
+    caller with the accurate QR, and their derivative treats the active set as fixed.
+
+    Returns
+    -------
+    passive : Array (k,) bool
+    """
+    k = A.shape[1]
+    cons = jnp.ones(k, bool) if constrained is None else jnp.asarray(constrained, bool)
+    n_iter = 5 * k + 5 if max_iter is None else int(max_iter)
+    A = jax.lax.stop_gradient(A)
+    y = jax.lax.stop_gradient(y)
+    sumsq = jnp.sum(A * A, axis=0)
+    live = sumsq > 0
+    d = jnp.sqrt(jnp.where(live, sumsq, 1.0))
+    G = (A.T @ A) / (d[:, None] * d[None, :])
+    b = (A.T @ y) / d
+    tol = 1e-12 * (jnp.max(jnp.abs(b)) + 1e-300)
+    eye = jnp.eye(k, dtype=A.dtype)
+
+    def solve(P):
+        M = jnp.where(P[:, None] & P[None, :], G, 0.0) + jnp.where(P, 0.0, 1.0) * eye
+        return jnp.where(P, cholesky_solve(M, jnp.where(P, b, 0.0)), 0.0)
+
+    def body(state):
+        x, P, it, done = state
+        s = solve(P)
+        bad = P & cons & (s <= 0)
+        feasible = ~jnp.any(bad)
+        # feasible: accept s and add the column with the largest positive gradient
+        w = b - G @ s
+        cand = ~P & live & (w > tol)
+        j = jnp.argmax(jnp.where(cand, w, -jnp.inf))
+        add = feasible & jnp.any(cand)
+        P_feas = P | (add & (jnp.arange(k) == j))
+        # infeasible: step from x towards s until a constrained amplitude hits 0, drop it
+        ratio = jnp.where(bad, x / jnp.where(bad, x - s, 1.0), jnp.inf)
+        alpha = jnp.clip(jnp.min(ratio), 0.0, 1.0)
+        xn = x + alpha * (s - x)
+        P_inf = P & ~(cons & (xn <= 1e-14 * (jnp.max(jnp.abs(xn)) + 1e-300)))
+        P_inf = P_inf.at[jnp.argmin(jnp.where(bad, ratio, jnp.inf))].set(False)
+        x_new = jnp.where(feasible, s, jnp.where(P_inf, xn, 0.0))
+        P_new = jnp.where(feasible, P_feas, P_inf)
+        return x_new, P_new, it + 1, feasible & ~jnp.any(cand)
+
+    P0 = ~cons & live
+    x0 = jnp.zeros(k, A.dtype)
+    _, P, _, _ = jax.lax.while_loop(lambda st: ~st[3] & (st[2] < n_iter), body,
+                                    (x0, P0, jnp.asarray(0), jnp.asarray(False)))
+    return P

@@ -301,8 +301,12 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                        "min > 0), t0 far outside the delay range, or a lifetime guess far too "
                        "short for the time grid; tighten bounds or start values")
     theta = np.asarray(r.x)
-    if np.any(np.abs(theta) > 50):
-        bad = [n for n, v in zip(pset.free_names, theta) if abs(v) > 50]
+    # only through a bound's transform is a large unconstrained value a run-away (an unbounded
+    # parameter, e.g. a band position in nm, is its own unconstrained value)
+    bounded = np.array([np.isfinite(pset[n].min) or np.isfinite(pset[n].max)
+                        for n in pset.free_names], bool)
+    if np.any((np.abs(theta) > 50) & bounded):
+        bad = [n for n, v, b in zip(pset.free_names, theta, bounded) if abs(v) > 50 and b]
         warn_caller(f"parameters {bad} ran to the edge of their range (unconstrained value "
                     "> 50); they are probably not determined by the data",
                     ParameterAtBoundWarning)
@@ -315,8 +319,7 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     fit_seconds = time.perf_counter() - t_start
     pvec = np.asarray(pt["physical"])
     n_amp = int(sum(int(np.sum(np.asarray(b[3]))) for b in pt["details"]))
-    rw = np.concatenate([np.asarray(b[2]).ravel() for b in pt["details"]])
-    cost = 0.5 * float(rw @ rw)
+    cost = float(pt["cost"])  # weighted residuals, guide rows and penalty rows
     cr, cov_phys = uncertainties(s, theta, n_amp, cost, pt["J"], dphys=pt["dphys"])
     se_phys = standard_errors(cov_phys)
     fixed = np.array([p.fixed for p in pset.params], bool)
@@ -348,6 +351,16 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                   "variables)",
         cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
         parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets])
+    if model.non_negative:  # amplitudes held at 0 by an active constraint (docs/constraints.md)
+        cons = model.non_negative_mask()
+        ws = [np.asarray(w) for w in s.arrays["w"]]
+        ws = [np.concatenate(ws, axis=1)] if s.problem.link else ws
+        held = 0
+        for g, b in enumerate(pt["details"]):
+            a, live = np.asarray(b[0]), np.asarray(s.arrays["colmask"][g]) > 0
+            has = np.any(ws[g] > 0, axis=1)[:, None]  # wavelengths with data
+            held += int(np.sum((a == 0) & live & cons[None, :] & has))
+        summary["nnls_zero_amplitudes"] = held
     if model.scheme_kind in ("parallel", "sequential"):
         taus = [params[f"tau{i + 1}"] for i in range(len(model.compartments))]
         summary["lifetimes_ps"] = [p["value"] for p in taus]

@@ -31,7 +31,7 @@ from ..kinetics import Scheme, convolved_populations
 
 __all__ = ["Parameter", "ParameterSet", "Transfer", "IRF", "MeasuredIRF", "TimeZeroShift",
            "Oscillation", "Relation", "Constraint", "Weight", "DatasetModel", "TargetModel",
-           "OSCILLATION_UNITS"]
+           "OSCILLATION_UNITS", "Guide", "EqualArea", "SpectralShape", "spectral_shape"]
 
 #: frequency units of an oscillation → factor to angular frequency (rad/ps)
 OSCILLATION_UNITS = {"cm-1": float(angular_frequency(1.0)), "THz": 2.0 * math.pi}
@@ -147,6 +147,71 @@ class Weight:
 
 
 @dataclass
+class Guide:
+    """Guidance spectrum: the spectrum of ``species`` is pulled towards ``values``.
+
+    Each guide point adds one row to the per-wavelength least-squares problem of the
+    amplitudes, ``weight·(a_species(λ) − g(λ))`` (pyglotaran's ``clp-guide`` dataset linked to
+    the data). ``wavelength`` (nm) and ``values`` (signal units) are interpolated linearly onto
+    the fitted wavelengths; outside their range a guide has no effect.
+    """
+
+    species: str
+    wavelength: tuple
+    values: tuple
+    weight: float = 1.0
+
+
+@dataclass
+class EqualArea:
+    """Equal-area penalty (pyglotaran's ``equal_area`` clp penalty), one extra residual:
+    ``weight·|Σ_src a_source(λ) − parameter·Σ_tgt a_target(λ)|``, sums over the wavelengths
+    in the intervals (nm; ends snap to the nearest fitted wavelength, inclusive)."""
+
+    source: str
+    target: str
+    source_intervals: list
+    target_intervals: list
+    parameter: str = "1"
+    weight: float = 1.0
+
+
+@dataclass
+class SpectralShape:
+    """Parametric spectrum of ``species``: amplitude × shape(λ) (pyglotaran's spectral shapes).
+
+    ``kind`` "gaussian": A·exp(−ln2·(2(λ − λ0)/Δ)²) with Δ the FWHM (nm); "skewed-gaussian":
+    A·exp(−ln2·(ln(1 + 2b(λ − λ0)/Δ)/b)²) (0 where the logarithm's argument ≤ 0).
+    Parameters by name or expression; the species' spectrum is then no longer a linear
+    amplitude but a function of these parameters.
+    """
+
+    species: str
+    kind: str
+    amplitude: str
+    location: str
+    width: str
+    skewness: str | None = None
+
+
+def spectral_shape(kind: str, wavelength, amplitude, location, width, skewness=0.0):
+    """Gaussian or skewed-Gaussian spectral shape (pyglotaran's definition; see
+    :class:`SpectralShape`), pure JAX and differentiable in every parameter."""
+    x = 2.0 * (jnp.asarray(wavelength) - location) / width
+    g = jnp.exp(-math.log(2.0) * x * x)
+    if kind == "gaussian":
+        return amplitude * g
+    b = jnp.asarray(skewness)
+    small = jnp.abs(b) < 1e-10
+    bs = jnp.where(small, 1.0, b)
+    arg = 1.0 + bs * x
+    ok = (arg > 0) & ~small
+    lg = jnp.log(jnp.where(arg > 0, arg, 1.0)) / bs
+    sk = jnp.where(ok, jnp.exp(-math.log(2.0) * lg * lg), 0.0)
+    return amplitude * jnp.where(small, g, sk)
+
+
+@dataclass
 class DatasetModel:
     """Per-dataset part of a model: its IRF, an optional scale parameter, weights."""
 
@@ -186,6 +251,13 @@ class TargetModel:
         linking); otherwise each dataset gets its own spectra.
     scheme_kind : str or None
         "parallel"/"sequential" for the quick path (lifetimes are then reported).
+    non_negative : bool or list of str
+        Non-negative amplitudes (True: every column; a list: those columns), by NNLS inside
+        the variable projection (pyglotaran's ``non_negative_least_squares``); the active
+        constraints are held fixed in the Jacobian and the covariance.
+    guides, equal_area, shapes : lists
+        Guidance spectra (:class:`Guide`), equal-area penalties (:class:`EqualArea`) and
+        parametric spectra (:class:`SpectralShape`).
     preprocess : dict
         Preprocessing options (applied by :func:`hotcarrier.target.fit.prepare`).
     source : str
@@ -206,6 +278,10 @@ class TargetModel:
     link_spectra: bool = True
     oscillations: list[Oscillation] = field(default_factory=list)
     scheme_kind: str | None = None
+    non_negative: bool | list = False
+    guides: list[Guide] = field(default_factory=list)
+    equal_area: list[EqualArea] = field(default_factory=list)
+    shapes: list[SpectralShape] = field(default_factory=list)
     preprocess: dict = field(default_factory=dict)
     source: str = "model"
     toml_text: str = ""
@@ -297,6 +373,7 @@ class TargetModel:
             problems.append("the model has no dataset section")
         if self.artifact_width is not None:
             expr(self.artifact_width, "coherent-artefact width")
+        self._validate_spectral(problems, expr, related)
         if self.coherent_artifact not in (0, 1, 2, 3):
             problems.append(f"coherent_artifact = {self.coherent_artifact}; expected 0–3")
         try:
@@ -308,6 +385,80 @@ class TargetModel:
         if problems:
             raise ModelError(f"{self.source}: {len(problems)} problem(s):\n  - "
                              + "\n  - ".join(problems))
+
+    def _validate_spectral(self, problems, expr, related):
+        """Guides, equal-area penalties and spectral shapes (appends to ``problems``)."""
+        comp, shaped = self.compartments, {sh.species for sh in self.shapes}
+        if isinstance(self.non_negative, (list, tuple)):
+            cols = self.column_names
+            bad = [c for c in self.non_negative if c not in cols]
+            if bad:
+                problems.append(f"non_negative: unknown column(s) {bad} (columns: {cols})")
+        for g in self.guides:
+            w = f"guide of {g.species!r}"
+            if g.species not in comp:
+                problems.append(f"{w}: unknown compartment")
+            elif g.species in related or g.species in shaped:
+                problems.append(f"{w}: its spectrum is set by a relation or a shape; guide "
+                                "the free species instead")
+            if len(g.wavelength) != len(g.values) or len(g.values) < 2:
+                problems.append(f"{w}: needs at least two (wavelength, value) pairs of equal "
+                                "length")
+            if not (g.weight > 0 and math.isfinite(g.weight)):
+                problems.append(f"{w}: weight {g.weight} must be a positive number")
+        for e in self.equal_area:
+            w = f"equal_area {e.source}/{e.target}"
+            for s in (e.source, e.target):
+                if s not in comp:
+                    problems.append(f"{w}: unknown compartment {s!r}")
+            if not e.source_intervals or not e.target_intervals:
+                problems.append(f"{w}: give source_intervals and target_intervals, e.g. "
+                                "[[400, 700]]")
+            expr(e.parameter, f"{w} parameter")
+        seen = set()
+        for sh in self.shapes:
+            w = f"shape of {sh.species!r}"
+            if sh.species not in comp:
+                problems.append(f"{w}: unknown compartment")
+            elif sh.species in related or sh.species in {r.target for r in self.relations}:
+                problems.append(f"{w}: the species takes part in a relation; shape the "
+                                "species without relations")
+            if sh.species in seen:
+                problems.append(f"{w}: given twice")
+            seen.add(sh.species)
+            if sh.kind not in ("gaussian", "skewed-gaussian"):
+                problems.append(f"{w}: type {sh.kind!r}; expected 'gaussian' or "
+                                "'skewed-gaussian'")
+            if sh.kind == "skewed-gaussian" and sh.skewness is None:
+                problems.append(f"{w}: a skewed-gaussian needs 'skewness'")
+            for x in (sh.amplitude, sh.location, sh.width, sh.skewness):
+                if x is not None:
+                    expr(x, f"{w} parameter")
+
+    @property
+    def per_wavelength(self) -> bool:
+        """True when the projection must be solved wavelength by wavelength (NNLS active sets,
+        guide rows, equal-area penalties, parametric spectra): no shared QR."""
+        return bool(self.non_negative or self.guides or self.equal_area or self.shapes)
+
+    def non_negative_mask(self) -> np.ndarray:
+        """(n_columns,) bool: the amplitudes constrained to be ≥ 0."""
+        cols = self.column_names
+        if isinstance(self.non_negative, (list, tuple)):
+            return np.array([c in self.non_negative for c in cols], bool)
+        return np.full(len(cols), bool(self.non_negative))
+
+    def shape_spectra(self, pvec, wavelength):
+        """(W, n_columns) spectra of the shaped species (0 in every other column)."""
+        env = self._env(pvec)
+        wl = jnp.asarray(wavelength)
+        S = jnp.zeros((wl.shape[0], len(self.column_names)))
+        for sh in self.shapes:
+            sk = 0.0 if sh.skewness is None else self._ev(sh.skewness, env)
+            f = spectral_shape(sh.kind, wl, self._ev(sh.amplitude, env),
+                               self._ev(sh.location, env), self._ev(sh.width, env), sk)
+            S = S.at[:, self.column_names.index(sh.species)].set(f)
+        return S
 
     def cache_key(self) -> str:
         """A string that is equal for models that compile to the same program.
@@ -321,7 +472,9 @@ class TargetModel:
         return repr((self.compartments, self.transfers, sorted(self.initial.items()), ps, ds,
                      self.normalize_initial, self.relations, self.constraints,
                      self.coherent_artifact, self.baseline, self.link_spectra,
-                     self.oscillations, self.artifact_width))
+                     self.oscillations, self.artifact_width,
+                     repr(self.non_negative), [(g.species, g.weight) for g in self.guides],
+                     self.equal_area, self.shapes))
 
     # ------------------------------------------------------------------ binding to data
     def needs_binding(self) -> bool:
@@ -579,6 +732,8 @@ class TargetModel:
         for c in self.constraints:
             j = self.column_names.index(c.species)
             m[(wl >= c.low) & (wl <= c.high), j] = 0.0
+        for sh in self.shapes:  # a shaped spectrum is not a linear amplitude
+            m[:, self.column_names.index(sh.species)] = 0.0
         return m
 
     def weight_map(self, d: int, delay, wavelength) -> np.ndarray:

@@ -15,17 +15,20 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ModelError
-from .model import (IRF, OSCILLATION_UNITS, Constraint, DatasetModel, MeasuredIRF,
-                    Oscillation, Parameter, ParameterSet, Relation, TargetModel, TimeZeroShift,
-                    Transfer, Weight)
+from .model import (IRF, OSCILLATION_UNITS, Constraint, DatasetModel, EqualArea, Guide,
+                    MeasuredIRF, Oscillation, Parameter, ParameterSet, Relation, SpectralShape,
+                    TargetModel, TimeZeroShift, Transfer, Weight)
 
 __all__ = ["load_target_model", "parse_model", "read_model_text", "did_you_mean",
            "MAX_MODEL_FILE_BYTES"]
 
 _TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
-        "preprocess", "datasets", "oscillations"}
+        "preprocess", "datasets", "oscillations", "guides", "equal_area", "shapes"}
 _MODEL = {"name", "compartments", "initial", "normalize_initial", "coherent_artifact",
-          "baseline", "link_spectra", "scheme", "artifact_width"}
+          "baseline", "link_spectra", "scheme", "artifact_width", "non_negative"}
+_GUIDE = {"species", "file", "wavelength", "values", "weight"}
+_AREA = {"source", "target", "source_intervals", "target_intervals", "parameter", "weight"}
+_SHAPE = {"species", "type", "amplitude", "location", "width", "skewness"}
 _PARAM = {"value", "min", "max", "fixed", "expr", "unit"}
 _IRF = {"center", "width", "dispersion_center", "center_dispersion", "width_dispersion",
         "extra", "measured", "t0_shift", "wavenumber_dispersion"}
@@ -373,6 +376,15 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
             scale=None if d.get("scale") is None else ck.expr(d["scale"], f"{where}.scale"),
             weights=make_weights(d["weights"], f"{where}.weights") if "weights" in d
             else list(weights)))
+    guides = _parse_guides(doc.get("guides", []), source, problems)
+    equal_area = _parse_equal_area(doc.get("equal_area", []), problems)
+    shapes = _parse_shapes(doc.get("shapes", []), problems)
+    non_negative = m.get("non_negative", False)
+    if not (isinstance(non_negative, bool) or (isinstance(non_negative, list) and all(
+            isinstance(x, str) for x in non_negative))):
+        problems.append("[model] non_negative must be true/false or a list of species, e.g. "
+                        "non_negative = [\"s1\", \"s2\"]")
+        non_negative = False
     initial = m.get("initial", {})
     if not isinstance(initial, dict):
         problems.append("[model] initial must be a table, e.g. initial = {s1 = 1}")
@@ -399,7 +411,8 @@ def parse_model(text: str, source: str = "<model>") -> TargetModel:
         artifact_width=artifact_width,
         baseline=flags.get("baseline", False), link_spectra=flags.get("link_spectra", True),
         oscillations=oscillations,
-        scheme_kind=scheme, preprocess=dict(pre), source=source, toml_text=text)
+        scheme_kind=scheme, non_negative=non_negative, guides=guides, equal_area=equal_area,
+        shapes=shapes, preprocess=dict(pre), source=source, toml_text=text)
 
 
 # ---------------------------------------------------------------------- time-domain features
@@ -494,3 +507,116 @@ def _parse_t0_shift(d, where: str, problems: list, unknown):
     except (TypeError, ValueError):
         problems.append(f"{where}: value/min/max/reference must be numbers")
         return None
+
+
+# ---------------------------------------------------------------------- spectral features
+def _unknown(d: dict, allowed, where, problems):
+    for k in d:
+        if k not in allowed:
+            problems.append(f"{where}: unknown key {k!r}{did_you_mean(k, allowed)} "
+                            f"(allowed: {', '.join(sorted(allowed))})")
+
+
+def _table_list(lst, name, example, problems):
+    """(index, table) of an array of tables ``name``; problems for anything else."""
+    if not isinstance(lst, list):
+        problems.append(f"{name} must be an array of tables ([[{name}]])")
+        return []
+    out = []
+    for j, x in enumerate(lst):
+        if isinstance(x, dict):
+            out.append((j, x))
+        else:
+            problems.append(f"{name}[{j}]: expected a table like {example}")
+    return out
+
+
+def _parse_guides(lst, source, problems) -> list[Guide]:
+    """``[[guides]]``: species, a two-column file (wavelength nm, value; relative to the model
+    file) or inline ``wavelength``/``values`` lists, and a ``weight``."""
+    import numpy as np
+
+    out = []
+    for j, g in _table_list(lst, "guides", '{species = "s2", file = "guide.csv", weight = 1}',
+                            problems):
+        where = f"guides[{j}]"
+        _unknown(g, _GUIDE, where, problems)
+        if "species" not in g:
+            problems.append(f"{where}: missing 'species'")
+            continue
+        try:
+            if "file" in g:
+                path = Path(str(g["file"]))
+                if not path.is_absolute():
+                    path = Path(source).parent / path
+                try:  # a regular text file of at most 1 MiB (the bounded reader)
+                    rows = [ln.replace(",", " ").split()
+                            for ln in read_model_text(path).splitlines()]
+                    arr = np.array([[float(x) for x in r[:2]] for r in rows
+                                    if r and _numeric(r[0])], float).reshape(-1, 2)
+                except (ModelError, OSError, ValueError, IndexError) as exc:
+                    problems.append(f"{where}: cannot read guide file {str(path)!r} ({exc}); "
+                                    "expected two columns: wavelength (nm), value")
+                    continue
+                wl, val = arr[:, 0], arr[:, 1]
+            else:
+                wl = [float(x) for x in g.get("wavelength", [])]
+                val = [float(x) for x in g.get("values", [])]
+            weight = float(g.get("weight", 1.0))
+        except (TypeError, ValueError):
+            problems.append(f"{where}: wavelength, values and weight must be numbers")
+            continue
+        out.append(Guide(str(g["species"]), tuple(float(x) for x in wl),
+                         tuple(float(x) for x in val), weight))
+    return out
+
+
+def _intervals(x, where, problems):
+    try:
+        iv = [(float(a), float(b)) for a, b in x]
+    except (TypeError, ValueError):
+        problems.append(f"{where}: expected a list of [lo, hi] pairs in nm, e.g. [[450, 600]]")
+        return []
+    return iv
+
+
+def _parse_equal_area(lst, problems) -> list[EqualArea]:
+    """``[[equal_area]]``: pyglotaran's equal-area clp penalty."""
+    out = []
+    for j, e in _table_list(lst, "equal_area", '{source = "s1", target = "s2", '
+                            'source_intervals = [[400, 700]], target_intervals = [[400, 700]]}',
+                            problems):
+        where = f"equal_area[{j}]"
+        _unknown(e, _AREA, where, problems)
+        miss = [k for k in ("source", "target", "source_intervals", "target_intervals")
+                if k not in e]
+        if miss:
+            problems.append(f"{where}: missing {miss}")
+            continue
+        try:
+            weight = float(e.get("weight", 1.0))
+        except (TypeError, ValueError):
+            problems.append(f"{where}: weight must be a number")
+            continue
+        out.append(EqualArea(str(e["source"]), str(e["target"]),
+                             _intervals(e["source_intervals"], where, problems),
+                             _intervals(e["target_intervals"], where, problems),
+                             str(e.get("parameter", 1)), weight))
+    return out
+
+
+def _parse_shapes(lst, problems) -> list[SpectralShape]:
+    """``[[shapes]]``: parametric spectra (gaussian, skewed-gaussian)."""
+    out = []
+    for j, sh in _table_list(lst, "shapes", '{species = "s1", type = "gaussian", amplitude = '
+                             '"a1", location = "l1", width = "w1"}', problems):
+        where = f"shapes[{j}]"
+        _unknown(sh, _SHAPE, where, problems)
+        miss = [k for k in ("species", "type", "amplitude", "location", "width") if k not in sh]
+        if miss:
+            problems.append(f"{where}: missing {miss}")
+            continue
+        out.append(SpectralShape(str(sh["species"]), str(sh["type"]), str(sh["amplitude"]),
+                                 str(sh["location"]), str(sh["width"]),
+                                 None if sh.get("skewness") is None else str(sh["skewness"])))
+    return out

@@ -11,6 +11,14 @@ The linear solve is the LAPACK-free modified Gram–Schmidt QR of
 :mod:`hotcarrier.fitting.projection` (no batched-LAPACK dead-lock for batches of fits ×
 wavelengths); columns that vanish (masked, constrained, dependent) get amplitude 0.
 
+Spectral-side options (:attr:`TargetModel.per_wavelength`) solve every wavelength on its own:
+non-negative amplitudes (a Lawson–Hanson passive set per wavelength, then the least-squares
+amplitudes on the passive columns; the active set is held fixed in the Jacobian), guidance
+spectra (extra rows ``weight·(a_s(λ) − g(λ))`` appended below the data rows of each
+wavelength), parametric spectra (a known model part m(θ) subtracted from the data) and
+equal-area penalties (extra residuals after all wavelengths, computed from the amplitudes as
+pyglotaran does, so their Jacobian runs through ∂â/∂θ).
+
 Several datasets either share their spectra at equal wavelengths (``link=True``, pyglotaran's
 clp linking: rows of all datasets are stacked per wavelength of the union grid) or have
 their own (each dataset projected separately).
@@ -24,10 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..fitting.projection import (back_substitute, forward_substitute_t, golub_pereyra_block,
-                                  mgs_qr, separable_weights)
+from ..fitting.projection import (amplitude_derivative, back_substitute, forward_substitute_t,
+                                  golub_pereyra_block, mgs_qr, nnls_passive_set,
+                                  separable_weights)
 
-__all__ = ["VarproProblem", "build_problem", "Objective"]
+__all__ = ["VarproProblem", "build_problem", "spectral_arrays", "Objective"]
 
 
 @dataclass
@@ -43,7 +52,8 @@ class VarproProblem:
         grid when linked, else each dataset's own).
     arrays : dict
         Pytree of jnp arrays: ``t`` (list per dataset), ``y`` and ``w`` (list per dataset,
-        (W_eval, T_d), weighted mask folded in), ``colmask`` (list).
+        (W_eval, T_d), weighted mask folded in), ``colmask`` (list); with guides ``gy``,
+        ``gw`` and with equal-area penalties ``area`` (per block group, :func:`spectral_arrays`).
     index : list of ndarray
         Linked: per dataset the column of its own wavelength grid at each union wavelength
         (−1 = absent).
@@ -121,8 +131,59 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
     arrays = dict(t=[jnp.asarray(t) for t in ts], y=[jnp.asarray(y) for y in ys],
                   w=[jnp.asarray(w) for w in ws], colmask=colmask,
                   wl=[jnp.asarray(w) for w in eval_wl])
+    extra, n_guide = spectral_arrays(model, eval_wl)
+    arrays.update(extra)
     return VarproProblem(link=link, wavelengths=eval_wl, arrays=arrays, index=index,
-                         n_data=n_data, shared=shared_blocks(model, link, ws, colmask))
+                         n_data=n_data + n_guide, shared=shared_blocks(model, link, ws, colmask))
+
+
+def spectral_arrays(model, eval_wl) -> tuple[dict, int]:
+    """Guide and equal-area arrays per block group (NumPy; the edge).
+
+    ``gy``, ``gw`` (W, n_guides): guide values interpolated on the group's wavelengths and
+    their weights (0 outside a guide's range); ``area`` (n_penalties, 2, W): 0/1 selections
+    of the source and target intervals (pyglotaran's rule: ends snap to the nearest
+    wavelength, inclusive; an interval starting above the last wavelength selects nothing).
+    Returns (arrays to add, number of guide rows taking part).
+    """
+    out, n = {}, 0
+    if model.guides:
+        gy, gw = [], []
+        for wl in eval_wl:
+            wl = np.asarray(wl, float)
+            vals, wts = [], []
+            for g in model.guides:
+                gx, gv = np.asarray(g.wavelength, float), np.asarray(g.values, float)
+                o = np.argsort(gx)
+                gx, gv = gx[o], gv[o]
+                inside = (wl >= gx[0] - 1e-9) & (wl <= gx[-1] + 1e-9)
+                vals.append(np.where(inside, np.interp(wl, gx, gv), 0.0))
+                wts.append(np.where(inside, float(g.weight), 0.0))
+            gy.append(jnp.asarray(np.stack(vals, -1)))
+            gw.append(jnp.asarray(np.stack(wts, -1)))
+            n += int(np.sum(np.stack(wts, -1) > 0))
+        out.update(gy=gy, gw=gw)
+    if model.equal_area:
+        out["area"] = [jnp.asarray(np.array(
+            [[_interval_selection(wl, e.source_intervals),
+              _interval_selection(wl, e.target_intervals)] for e in model.equal_area]))
+            for wl in eval_wl]
+    return out, n
+
+
+def _interval_selection(axis, intervals) -> np.ndarray:
+    """Multiplicity (0, 1, ...) of every wavelength in pyglotaran's equal-area intervals."""
+    axis = np.asarray(axis, float)
+    sel = np.zeros(axis.size)
+    for lo, hi in intervals:
+        if lo > axis[-1]:
+            continue
+        lo, hi = max(lo, np.min(axis)), min(hi, np.max(axis))
+        lo, hi = min(lo, hi), max(lo, hi)
+        i0 = int(np.argmin(np.abs(axis - lo)))
+        i1 = int(np.argmin(np.abs(axis - hi))) + 1
+        sel[i0:i1] += 1.0
+    return sel
 
 
 def shared_blocks(model, link: bool, ws, colmask) -> tuple:
@@ -134,6 +195,8 @@ def shared_blocks(model, link: bool, ws, colmask) -> tuple:
         cm = np.asarray(cm)
         return bool(np.all(cm == cm[:1]))
 
+    if model.per_wavelength:
+        return (False,) * (1 if link else len(ws))
     if link:
         w = np.concatenate([np.asarray(x) for x in ws], axis=1)
         return (same_matrix(range(len(ws))) and equal_rows(colmask[0])
@@ -194,12 +257,20 @@ class Objective:
 
     # ------------------------------------------------------------------ design matrices
     def _groups(self, arrays):
-        """Per block group: dataset indices, data (W, R), weights (W, R), column mask (W, k)."""
+        """Per block group: dataset indices, data (W, R), weights (W, R), column mask (W, k).
+
+        Guide rows (values ``gy``, weights ``gw``) are appended after the data rows.
+        """
         if self.link:
-            return [(list(range(self.n_sets)), jnp.concatenate(arrays["y"], axis=1),
-                     jnp.concatenate(arrays["w"], axis=1), arrays["colmask"][0])]
-        return [([d], arrays["y"][d], arrays["w"][d], arrays["colmask"][d])
-                for d in range(self.n_sets)]
+            groups = [(list(range(self.n_sets)), jnp.concatenate(arrays["y"], axis=1),
+                       jnp.concatenate(arrays["w"], axis=1), arrays["colmask"][0])]
+        else:
+            groups = [([d], arrays["y"][d], arrays["w"][d], arrays["colmask"][d])
+                      for d in range(self.n_sets)]
+        if "gy" in arrays:
+            groups = [(ds, jnp.concatenate([y, gy], axis=1), jnp.concatenate([w, gw], axis=1),
+                       cm) for (ds, y, w, cm), gy, gw in zip(groups, arrays["gy"], arrays["gw"])]
+        return groups
 
     @staticmethod
     def _row_weights(w):
@@ -215,28 +286,60 @@ class Objective:
 
         Shared groups: (R, k) matrices (weighted with u(t)); others: (W, R, k).
         """
-        p = self.model.parameters.physical(theta)
-        cws, cs = [], []
+        ds = self._spectral_designs(theta, arrays)
+        return [d["cw"] for d in ds], [d["c"] for d in ds]
+
+    def _spectral_designs(self, theta, arrays):
+        """Per block group a dict: ``cw`` (weighted design), ``c`` (unweighted, masked),
+        and on the per-wavelength path with parametric spectra ``m``/``mw`` (the known
+        model part, unweighted/weighted, (W, R)) and ``S`` (shaped spectra, (W, k))."""
+        m = self.model
+        p = m.parameters.physical(theta)
+        out = []
+        n_g = len(m.guides)
+        if n_g:
+            E = np.zeros((n_g, len(m.column_names)))
+            for i, g in enumerate(m.guides):
+                E[i, m.column_names.index(g.species)] = 1.0
         for (dsets, _, w, cm), shared in zip(self._groups(arrays), self.shared):
             wl = arrays["wl"][0] if self.link else arrays["wl"][dsets[0]]
             if shared:
                 wl = wl[:1]
-            C = jnp.concatenate([self.model.matrix(p, d, arrays["t"][d], wl)
+            C = jnp.concatenate([m.matrix(p, d, arrays["t"][d], wl)
                                  for d in dsets], axis=1)
             if shared:
                 _, u = self._row_weights(w)
                 C = C[0] * cm[0][None, :]
-                cws.append(C * u[:, None])
-            else:
-                C = C * cm[:, None, :]
-                cws.append(C * w[:, :, None])
-            cs.append(C)
-        return cws, cs
+                out.append(dict(cw=C * u[:, None], c=C))
+                continue
+            item = {}
+            if m.shapes:
+                S = m.shape_spectra(p, wl)
+                mm = jnp.einsum("wrk,wk->wr", C, S)
+                if n_g:
+                    mm = jnp.concatenate([mm, jnp.zeros((mm.shape[0], n_g))], axis=1)
+                item.update(S=S, m=mm, mw=mm * w)
+            if n_g:
+                C = jnp.concatenate([C, jnp.broadcast_to(E, (C.shape[0], *E.shape))], axis=1)
+            C = C * cm[:, None, :]
+            item.update(cw=C * w[:, :, None], c=C)
+            out.append(item)
+        return out
 
     # ------------------------------------------------------------------ projection
-    def _project(self, Cw, y, w, shared):
-        """QR, projected residual (W, R) and weighted-space amplitudes (W, k) of one group."""
+    def _project(self, Cw, y, w, shared, mw=None):
+        """QR, projected residual (W, R) and weighted-space amplitudes (W, k) of one group.
+
+        ``mw``: a known (weighted) model part subtracted from the data. With non-negative
+        amplitudes the columns outside each wavelength's NNLS passive set are zeroed first.
+        """
         yw = y * w
+        if mw is not None:
+            yw = yw - mw
+        if not shared and self.model.non_negative:
+            P = jax.vmap(nnls_passive_set, in_axes=(0, 0, None))(
+                Cw, yw, jnp.asarray(self.model.non_negative_mask()))
+            Cw = Cw * P[:, None, :]
         if shared:
             Q, R = mgs_qr(Cw)
             A = yw @ Q  # (W, k)
@@ -258,32 +361,73 @@ class Objective:
 
     def _design_derivatives(self, theta, arrays):
         """(∂Cw/∂θ, Cw, C) per block group (forward mode, one pass)."""
-        def designs(th):
-            cws, cs = self._designs(th, arrays)
-            return cws, (cws, cs)
+        d, dd = self._spectral_derivatives(theta, arrays)
+        return [x["cw"] for x in dd], [x["cw"] for x in d], [x["c"] for x in d]
 
-        dcws, (cws, cs) = jax.jacfwd(designs, has_aux=True)(theta)
-        return dcws, cws, cs
+    def _spectral_derivatives(self, theta, arrays):
+        """(:meth:`_spectral_designs`, its θ-derivatives) per block group (forward mode)."""
+        def designs(th):
+            ds = self._spectral_designs(th, arrays)
+            diff = [{k: v for k, v in x.items() if k in ("cw", "mw", "S")} for x in ds]
+            return diff, ds
+
+        dd, d = jax.jacfwd(designs, has_aux=True)(theta)
+        return d, dd
 
     def _residual(self, theta, arrays):
-        cws, _ = self._designs(theta, arrays)
-        return jnp.concatenate([self._project(Cw, y, w, shared)[2].ravel() for
-                                Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays),
-                                                                self.shared)])
+        ds = self._spectral_designs(theta, arrays)
+        rs, amps = [], []
+        for d, (_, y, w, _), shared in zip(ds, self._groups(arrays), self.shared):
+            _, _, r, ahat = self._project(d["cw"], y, w, shared, d.get("mw"))
+            rs.append(r.ravel())
+            amps.append(ahat if "S" not in d else ahat + d["S"])
+        if self.model.equal_area:
+            rs.append(self._penalty(theta, amps, arrays))
+        return jnp.concatenate(rs)
 
     def _cost(self, theta, arrays):
         # variable-projection gradient: amplitudes fixed at their least-squares values
-        cws, _ = self._designs(theta, arrays)
-        total = 0.0
-        for Cw, (_, y, w, _), shared in zip(cws, self._groups(arrays), self.shared):
-            _, _, _, ahat = self._project(jax.lax.stop_gradient(Cw), y, w, shared)
+        ds = self._spectral_designs(theta, arrays)
+        total, amps = 0.0, []
+        for d, (_, y, w, _), shared in zip(ds, self._groups(arrays), self.shared):
+            Cw, mw = d["cw"], d.get("mw")
+            _, _, _, ahat = self._project(jax.lax.stop_gradient(Cw), y, w, shared,
+                                          None if mw is None else jax.lax.stop_gradient(mw))
             ahat = jax.lax.stop_gradient(ahat)
             if shared:
                 r = y * w - ahat @ Cw.T
             else:
                 r = y * w - jnp.einsum("wrk,wk->wr", Cw, ahat)
+            if mw is not None:
+                r = r - mw
             total = total + 0.5 * jnp.sum(r * r)
+            if self.model.equal_area:  # the penalty needs the full derivative of â(θ)
+                a = self._project(Cw, y, w, shared, mw)[3]
+                amps.append(a if "S" not in d else a + d["S"])
+        if self.model.equal_area:
+            pen = self._penalty(theta, amps, arrays)
+            total = total + 0.5 * jnp.sum(pen * pen)
         return total
+
+    def _penalty(self, theta, amps, arrays):
+        """Equal-area penalties (pyglotaran's ``equal_area``), (n_groups·n_penalties,).
+
+        ``amps``: per block group the physical amplitudes (W, k) of the columns; species
+        spectra follow through the relations.
+        """
+        m = self.model
+        p = m.parameters.physical(theta)
+        env = m._env(p)
+        Rm = m.relation_matrix(p)
+        n_sp = len(m.free_species)
+        out = []
+        for a, sel in zip(amps, arrays["area"]):
+            spec = a[:, :n_sp] @ Rm.T  # (W, compartments)
+            for i, e in enumerate(m.equal_area):
+                src = jnp.sum(sel[i, 0] * spec[:, m.compartments.index(e.source)])
+                tgt = jnp.sum(sel[i, 1] * spec[:, m.compartments.index(e.target)])
+                out.append(e.weight * jnp.abs(src - m._ev(e.parameter, env) * tgt))
+        return jnp.stack(out)
 
     def _scaled_cost(self, u, arrays, scale):
         """Cost at θ = u / scale (diagonal preconditioning of the optimiser's variables)."""
@@ -303,15 +447,24 @@ class Objective:
             Per block group (amplitudes (W, k), unweighted model (W, R), weighted
             residual (W, R), number of active columns per wavelength (W,)).
         """
-        dcws, cws, cs = self._design_derivatives(theta, arrays)
-        rs, Js, det = [], [], []
-        for Cw, C, dCw, (_, y, w, _), shared in zip(cws, cs, dcws, self._groups(arrays),
-                                                    self.shared):
-            Q, R, r, ahat = self._project(Cw, y, w, shared)
-            J = golub_pereyra_block(Q, R, r, ahat, dCw, shared)
+        ds, dds = self._spectral_derivatives(theta, arrays)
+        rs, Js, det, amps, damps = [], [], [], [], []
+        for d, dd, (_, y, w, _), shared in zip(ds, dds, self._groups(arrays), self.shared):
+            Q, R, r, ahat = self._project(d["cw"], y, w, shared, d.get("mw"))
+            J = golub_pereyra_block(Q, R, r, ahat, dd["cw"], shared, dd.get("mw"))
             rs.append(r.ravel())
             Js.append(J.reshape(-1, J.shape[-1]))
-            det.append(self._group_details(C, w, R, r, ahat, shared))
+            det.append(self._group_details(d["c"], w, R, r, ahat, shared, d))
+            if self.model.equal_area:
+                da = amplitude_derivative(Q, R, r, ahat, dd["cw"], dd.get("mw"))
+                amps.append(ahat if "S" not in d else ahat + d["S"])
+                damps.append(da if "S" not in d else da + dd["S"])
+        if self.model.equal_area:
+            pen = self._penalty(theta, amps, arrays)
+            jt, ja = jax.jacfwd(self._penalty, argnums=(0, 1))(theta, amps, arrays)
+            Jp = jt + sum(jnp.einsum("nwk,wkp->np", j, da) for j, da in zip(ja, damps))
+            rs.append(pen)
+            Js.append(Jp)
         return jnp.concatenate(rs), jnp.concatenate(Js), det
 
     def _point(self, theta, arrays, lam_ref):
@@ -406,15 +559,20 @@ class Objective:
     def _details(self, theta, arrays):
         """Per block group: coef (W, k), unweighted model (W, R), weighted residual (W, R),
         and the number of active (non-vanishing) columns per wavelength (W,)."""
-        cws, cs = self._designs(theta, arrays)
+        ds = self._spectral_designs(theta, arrays)
         res = []
-        for Cw, C, (_, y, w, _), shared in zip(cws, cs, self._groups(arrays), self.shared):
-            _, R, r, ahat = self._project(Cw, y, w, shared)
-            res.append(self._group_details(C, w, R, r, ahat, shared))
+        for d, (_, y, w, _), shared in zip(ds, self._groups(arrays), self.shared):
+            _, R, r, ahat = self._project(d["cw"], y, w, shared, d.get("mw"))
+            res.append(self._group_details(d["c"], w, R, r, ahat, shared, d))
         return res
 
-    def _group_details(self, C, w, R, r, ahat, shared):
-        """(amplitudes (W, k), unweighted model (W, R), weighted residual, active columns (W,))."""
+    def _group_details(self, C, w, R, r, ahat, shared, design=None):
+        """(amplitudes (W, k), unweighted model (W, R), weighted residual, active columns (W,)).
+
+        ``design``: the group's :meth:`_spectral_designs` entry (parametric spectra enter the
+        amplitudes and the model). The model holds the data rows only; the residual also the
+        guide rows.
+        """
         a = self._amplitudes(ahat, w, shared)
         if shared:
             model = a @ C.T
@@ -422,6 +580,11 @@ class Objective:
         else:
             model = jnp.einsum("wrk,wk->wr", C, a)
             active = jnp.sum(jnp.diagonal(R, axis1=1, axis2=2) > 0, axis=1)
+            if design is not None and "m" in design:
+                model = model + design["m"]
+                a = a + design["S"]
+            if self.model.guides:
+                model = model[:, :model.shape[1] - len(self.model.guides)]
         return a, model, r, active
 
     def details(self, theta, arrays):
