@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from hotcarrier.target.fit import setup
 
     import_s = time.perf_counter() - t0
-    s = setup(DATA, MODEL, robust=False)  # the program fit() compiles first
+    s = setup(DATA, MODEL)  # the program fit() compiles first
     obj, th, arr = s.objective, jax.numpy.asarray(s.theta0), s.arrays
     programs = {
         "design matrices": lambda t, x: obj._designs(t, x)[0],

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -23,6 +24,7 @@ from hotcarrier.batch import (bootstrap, fit_arrays, fit_batch, make_starts,
                               median_relative_error, save_results, summary_records,
                               summary_table)
 from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ConvergenceWarning, LifetimeWarning
 from hotcarrier.target.model import TargetModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,9 +174,9 @@ def test_multistart_keeps_the_best_converged_start():
 
 
 @pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
-def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics(one_rate_model):
-    """The batch fits with the fast Bateman kinetics (NaN at equal rates) and refits the items
-    that end within 2 % of equal rates, or fail, with the robust kinetics — as fit() does."""
+def test_items_at_and_near_equal_rates(one_rate_model):
+    """Items whose optimum lies near equal rates, and a model whose two steps share one rate
+    (a Jordan block), fit like any other — and as fit() does."""
     from hotcarrier import fit
 
     # item 1: equal true lifetimes, nearly noise-free; the optimum lies 1.8 % from equal rates
@@ -185,19 +187,24 @@ def test_items_near_equal_rates_are_refitted_with_the_robust_kinetics(one_rate_m
     m = model(tau1=6.0, tau2=11.0)
     ds = fit_arrays(m, T, WL, stack, chunk_size=CHUNK)
     assert bool(ds["converged"].all())
-    assert ds["robust_kinetics"].values.tolist() == [False, True, False]
-    single = fit(make_ta_dataset(T, WL, stack[1]), model(tau1=6.0, tau2=11.0))
-    assert single.setup.objective.robust  # the single fit fell back too
+    # item 1 is nearly noise-free (residuals ~2e-7 on a 1e-2 signal): its cost sits at the
+    # floor of double-precision rounding, where the single fit's line search may stop short of
+    # its gradient criterion (ConvergenceWarning); its values are what is compared (and the
+    # near-equal lifetimes are the point here: LifetimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", LifetimeWarning)
+        single = fit(make_ta_dataset(T, WL, stack[1]), model(tau1=6.0, tau2=11.0))
     names = [str(p) for p in single.dataset["param"].values]
     np.testing.assert_allclose(ds["value"].sel(param=names).values[1],
                                single.dataset["value"].values, rtol=1e-5)
 
-    # a model whose two steps share one rate: the fast kinetics are NaN from the start
+    # a model whose two steps share one rate: degenerate eigenvalues at every θ
     m1 = one_rate_model(tau=5.0, mu=0.0, sig=0.15)
     one = clean_map(m1, {"tau": 12.0, "mu": 0.1, "sig": 0.12})
     data = one[None] + NOISE * rng.standard_normal((2, *one.shape))
     ds1 = fit_arrays(m1, T, WL, data, chunk_size=CHUNK)
-    assert bool(ds1["converged"].all()) and bool(ds1["robust_kinetics"].all())
+    assert bool(ds1["converged"].all())
     tau, s = ds1["value"].sel(param="tau").values, ds1["stderr"].sel(param="tau").values
     assert np.all(np.abs(tau - 12.0) < 4 * s), (tau, s)
 
@@ -345,6 +352,7 @@ import numpy as np
 sys.path.insert(0, {root!r})
 from hotcarrier.batch import fit_batch
 from hotcarrier.dataset import make_ta_dataset
+from hotcarrier.errors import ConvergenceWarning, LifetimeWarning
 from hotcarrier.target.model import TargetModel
 n = int(sys.argv[1])
 t = np.linspace(-1, 100, 200)

@@ -2,8 +2,6 @@
 
 * the exp ⊗ Gaussian kernel's closed-form derivatives (``custom_jvp``) against central finite
   differences, on both branches and for large k·σ;
-* the Bateman sum (distinct rates) against the recursive divided differences, values and
-  derivatives, and its NaN guard at equal rates;
 * the one-QR projection for separable weights against the per-wavelength projection, and the
   exact variable-projection Jacobian / envelope gradient against autodiff of the residual;
 * the Levenberg–Marquardt loop on a problem with a known optimum, alone and under vmap.
@@ -17,7 +15,6 @@ import numpy as np
 import pytest
 
 from hotcarrier.irf import exp_conv_gauss
-from hotcarrier.kinetics import Scheme, convolved_populations, well_separated
 from hotcarrier.fitting.optimize import levenberg_marquardt
 from hotcarrier.target.model import TargetModel
 from hotcarrier.target.objective import Objective, build_problem, separable_weights
@@ -49,45 +46,6 @@ def test_kernel_second_derivative_finite():
     h = 1e-4
     fd = (float(f(1.2 + h)) - 2 * float(f(1.2)) + float(f(1.2 - h))) / h**2
     assert math.isfinite(d2) and abs(d2 - fd) < 1e-5 * max(1.0, abs(fd))
-
-
-BRANCHED = Scheme(4, [(0, 1), (0, 2), (1, 3), (2, 3), (3, None)])
-T = np.concatenate([np.linspace(-0.5, 2.0, 30), np.geomspace(2.1, 300.0, 30)])  # float64 (NumPy)
-
-
-@jax.jit
-def _both(rates):
-    """(Bateman, robust) populations from p0 = compartment 0, IRF μ = 0.1, σ = 0.08 (one
-    compiled program for the three rate sets: op-by-op dispatch compiles ~100 small ones)."""
-    p0 = jnp.eye(4)[0]
-    fast = convolved_populations(BRANCHED, T, rates, p0, 0.1, 0.08, robust=False)
-    robust = convolved_populations(BRANCHED, T, rates, p0, 0.1, 0.08)
-    return fast, robust
-
-
-@pytest.mark.slow  # default-suite budget (2 cores): run with -m slow
-def test_bateman_matches_recursion_values_and_derivatives():
-    rates = jnp.array([0.9, 1.7, 0.3, 0.11, 0.02])
-    fast, robust = _both(rates)
-    np.testing.assert_allclose(fast, robust, rtol=1e-11, atol=1e-14)
-    jf = jax.jacfwd(lambda r: convolved_populations(BRANCHED, T, r, jnp.eye(4)[0], 0.1, 0.08,
-                                                    robust=False))(rates)
-    jr = jax.jacfwd(lambda r: convolved_populations(BRANCHED, T, r, jnp.eye(4)[0], 0.1,
-                                                    0.08))(rates)
-    np.testing.assert_allclose(jf, jr, rtol=1e-9, atol=1e-12)
-
-
-def test_bateman_guard_and_separation_threshold():
-    # decay rates of compartments 0 (0.9 + 1.7) and 1 (0.3): separated; then 1 and 3 equal
-    d_ok = jnp.array([2.6, 0.3, 0.11, 0.02])
-    assert bool(well_separated(BRANCHED, d_ok))
-    rates = jnp.array([0.9, 1.7, 0.3, 0.11, 0.3])  # compartment 3 decays at 0.3 = compartment 1
-    fast, robust = _both(rates)
-    assert np.all(np.isnan(np.asarray(fast)))  # never a silently inaccurate Bateman sum
-    assert np.all(np.isfinite(np.asarray(robust)))
-    # just outside the 1 % threshold the two agree closely
-    fast, robust = _both(jnp.array([0.9, 1.7, 0.3, 0.11, 0.3 * 1.015]))
-    np.testing.assert_allclose(fast, robust, rtol=1e-7, atol=1e-10)
 
 
 def _quick_problem(weights=None, mask=None, dispersion=False):

@@ -89,8 +89,7 @@ def test_convolved_tends_to_plain_for_narrow_irf():
 
 def test_batched_rates_equal_members_and_share_one_branch():
     # a batch of rate sets (leading axes) gives what each member gives on its own, whether
-    # all members are well separated (Bateman sum) or one is degenerate (every member then
-    # takes the divided-difference branch, which agrees with the Bateman sum to ~1e-12)
+    # all members are well separated or one is degenerate
     t = jnp.linspace(-0.5, 40.0, 30)
     p0 = jnp.array([0.5, 0, 0, 0, 0.5])
     f = jax.jit(lambda r, q: convolved_populations(BRANCHED, t, r, q, 0.1, 0.08))
@@ -108,8 +107,11 @@ def test_batched_rates_equal_members_and_share_one_branch():
     assert np.all(np.isfinite(g))
 
 
-def test_cycles_and_bad_indices_rejected():
-    with pytest.raises(ModelError, match="cycle"):
-        Scheme(2, [(0, 1), (1, 0)])
+def test_irreversible_cycles_and_bad_indices_rejected():
+    Scheme(2, [(0, 1), (1, 0)])  # a reversible pair is fine
+    with pytest.raises(ModelError, match="cycle through compartments"):
+        Scheme(3, [(0, 1), (1, 2), (2, 0)])  # may have complex eigenvalues
+    with pytest.raises(ModelError, match="loop of reversible pairs"):
+        Scheme(3, [(0, 1), (1, 0), (1, 2), (2, 1), (2, 0), (0, 2)])
     with pytest.raises(ModelError, match="outside"):
         Scheme(2, [(0, 5)])

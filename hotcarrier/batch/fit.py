@@ -2,9 +2,7 @@
 
 Every item is fitted with the same :class:`~hotcarrier.target.model.TargetModel` and array
 shapes, by the variable-projection objective of :mod:`hotcarrier.target.objective` minimised
-with the per-item-convergent :func:`hotcarrier.fitting.optimize.levenberg_marquardt`. Items are
-fitted with the fast Bateman kinetics; those within 2 % of equal rates (or that fail) are
-refitted with the robust kinetics, as :func:`hotcarrier.target.fit.fit_target` does. Per item,
+with the per-item-convergent :func:`hotcarrier.fitting.optimize.levenberg_marquardt`. Per item,
 ``S`` starts run side by side (the best converged one is kept) and JᵀJ (standard errors) and
 the spectra at the optimum come out of the loop. An outer ``vmap`` maps the items of a chunk,
 :mod:`.sharding` spreads it over devices and :mod:`.streaming` feeds chunks lazily (one chunk
@@ -122,9 +120,6 @@ class BatchFitter:
     shared : tuple of bool, optional
         One QR for all wavelengths per block group (default: the template's; needs separable
         weights and no IRF dispersion, then JᵀJ is formed without the Jacobian).
-    robust : bool
-        Robust (divided-difference) kinetics; False: the Bateman-only kinetics, NaN near
-        equal rates, whose items there the driver refits with a robust fitter.
 
     The compiled program is kept on the instance (new data of the same shapes does not
     recompile); :func:`fit_batch` keeps a small cache of fitters.
@@ -132,7 +127,7 @@ class BatchFitter:
 
     def __init__(self, model, template: Prepared, *, devices=None, max_iter: int = 200,
                  gtol: float = 1e-10, ftol: float = 1e-10, stderr: bool = True,
-                 spectra: bool = True, shared: tuple | None = None, robust: bool = True):
+                 spectra: bool = True, shared: tuple | None = None):
         from ..target.objective import Objective, VarproProblem
 
         if template.arrays is None:
@@ -149,8 +144,7 @@ class BatchFitter:
         problem = VarproProblem(link=model.link_spectra and len(model.datasets) > 1,
                                 wavelengths=self.wavelengths, arrays=template.arrays,
                                 index=[], n_data=template.n_data, shared=self.shared)
-        self.robust = bool(robust)
-        self.objective = Objective.for_problem(model, problem, robust=self.robust)
+        self.objective = Objective.for_problem(model, problem)
         self.shapes = jax.tree.leaves(jax.tree.map(np.shape, template.arrays))
         self.treedef = jax.tree.structure(template.arrays)
         self.stderr = bool(stderr)
@@ -176,8 +170,6 @@ class BatchFitter:
                    status=r.status, grad_norm=r.grad_norm, best_start=best,
                    start_cost=res.fun, start_converged=res.converged,
                    n_amplitudes=sum(jnp.sum(active) for _, active in r.aux))
-        if not self.robust:
-            out["near_degenerate"] = self.objective.near_degenerate(r.x)
         if self.stderr:
             out["jtj"] = r.jtj
         if self.spectra:
@@ -247,11 +239,6 @@ class BatchFitter:
         flagged = failed | too_few
         r["status"] = status.astype(np.int32)
         r["converged"] = r["converged"] & ~flagged
-        # a fast (Bateman-only) fitter hands items near equal rates, and its failures, to
-        # the robust kinetics (_drive)
-        r["retry"] = (np.zeros(k, bool) if self.robust else
-                      ~flagged & (r.pop("near_degenerate") | ~r["converged"]))
-        r["robust_kinetics"] = np.full(k, self.robust)
         r["n_data"] = n_data
         r["error"] = np.array([e or (STATUS_MESSAGES[NO_DATA] if s == NO_DATA else "")
                                for e, s in zip(errors, status)], dtype=object)
@@ -265,16 +252,14 @@ class BatchFitter:
 
 _FITTERS: dict = {}
 _MAX_FITTERS = 8
-#: Items per compiled call for refits with the robust kinetics when there are only a few.
-_REFIT_CHUNK = 8
 #: Smallest compiled chunk of a short batch (padding a few items costs less than compiling
 #: a program per batch size).
 _MIN_CHUNK = 8
 
 
 def _fitter_for(model, template: Prepared, devices, opts: dict,
-                shared: tuple | None = None, robust: bool = True) -> BatchFitter:
-    """A cached :class:`BatchFitter` (same model object, layout, outputs, devices, kinetics;
+                shared: tuple | None = None) -> BatchFitter:
+    """A cached :class:`BatchFitter` (same model object, layout, outputs, devices;
     the iteration cap and tolerances are data of its program, set here per call)."""
     devs = resolve_devices(devices)
     shared = tuple(template.shared if shared is None else shared)
@@ -283,12 +268,11 @@ def _fitter_for(model, template: Prepared, devices, opts: dict,
            tuple(tuple(np.shape(a)) for a in jax.tree.leaves(template.arrays)),
            tuple(w.tobytes() for w in template.wavelengths),
            tuple(sorted((k, v) for k, v in opts.items() if k not in traced)),
-           tuple(d.id for d in devs), shared, bool(robust))
+           tuple(d.id for d in devs), shared)
     if key not in _FITTERS:
         if len(_FITTERS) >= _MAX_FITTERS:
             _FITTERS.pop(next(iter(_FITTERS)))
-        _FITTERS[key] = BatchFitter(model, template, devices=devs, shared=shared,
-                                    robust=robust, **opts)
+        _FITTERS[key] = BatchFitter(model, template, devices=devs, shared=shared, **opts)
     fitter = _FITTERS[key]
     fitter.opts.update({k: type(fitter.opts[k])(v) for k, v in traced.items()})
     return fitter
@@ -310,14 +294,11 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
     chunk dicts, the items that failed before any could serve as the template)."""
     n_dev = len(resolve_devices(devices))
     size = _chunk_size(chunk_size, total, n_dev)
-    # refits are rare: a small program for a few (placeholders pad, so a copy of an item
-    # that runs to the iteration cap is never fitted many times)
-    small = min(_chunk_size(_REFIT_CHUNK, None, n_dev), size)
     results, failed_early, fitter = [], [], None
 
-    def fitter_of(shared: tuple, robust: bool) -> BatchFitter:
+    def fitter_of(shared: tuple) -> BatchFitter:
         # cached by _fitter_for: the fast one-QR fitter is ``fitter`` itself
-        return _fitter_for(model, fitter.template, devices, opts, shared=shared, robust=robust)
+        return _fitter_for(model, fitter.template, devices, opts, shared=shared)
 
     def sub_chunks():
         nonlocal fitter
@@ -327,7 +308,7 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                 if good is None:  # no template yet: keep the (small) failed records
                     failed_early.extend(block)
                     continue
-                fitter = _fitter_for(model, good, devices, opts, robust=False)
+                fitter = _fitter_for(model, good, devices, opts)
                 block = failed_early + block
                 failed_early.clear()
             # blocks longer than size (failed records prepended) split
@@ -342,26 +323,13 @@ def _drive(model, items: Iterable[Prepared], total: int | None, theta0s: np.ndar
                             (np.flatnonzero(ok), fitter.shared)):
             if idx.size:
                 group = [sub[i] for i in idx]
-                handle = fitter_of(shared, False).dispatch(theta0s, group, size)
+                handle = fitter_of(shared).dispatch(theta0s, group, size)
                 out.append((idx, shared, group, handle))
         return out
 
     def finish(sub: list[Prepared], started: list) -> dict:
-        """Collect a dispatched chunk. The fast (Bateman-only) kinetics' items near equal
-        rates, and its failures, are fitted again with the robust kinetics."""
-        parts = []
-        for idx, shared, group, handle in started:
-            res = fitter_of(shared, False).collect(handle)
-            again = np.flatnonzero(res.pop("retry"))
-            if again.size:
-                robust = fitter_of(shared, True)
-                redo = robust.collect(robust.dispatch(
-                    theta0s, [group[i] for i in again], small if again.size <= small else size,
-                    pad_with_placeholders=True))
-                res = {k: np.array(v) for k, v in res.items()}
-                for k, v in res.items():
-                    v[again] = redo[k]
-            parts.append((idx, res))
+        """Collect a dispatched chunk."""
+        parts = [(idx, fitter_of(shared).collect(handle)) for idx, shared, _, handle in started]
         return merge_items(parts, len(sub))
 
     # one chunk in flight while the next is read, prepared and dispatched, so host work

@@ -37,9 +37,6 @@ _BATCH_VARS = {  # name: (dims, dtype, long_name)
     "n_eval": (("batch",), np.int32, None),
     "grad_norm": (("batch",), float, None),
     "best_start": (("batch",), np.int32, None),
-    "robust_kinetics": (("batch",), bool, ("fitted with the robust (divided-difference) "
-                                           "kinetics: rates within 2 % of equal, or the fast "
-                                           "Bateman kinetics failed")),
     "start_cost": (("batch", "start"), float, None),
     "start_converged": (("batch", "start"), bool, None),
 }
@@ -52,7 +49,6 @@ def results_to_dataset(model, res: dict, *, wavelengths=None, column_names=None,
 
     pnames, free, units = _parameter_layout(model)
     n = len(res["cost"])
-    res = {"robust_kinetics": np.zeros(n, bool), **res}
     dv = {k: (dims, np.asarray([str(e) for e in res[k]] if dtype is str else res[k], dtype),
               {} if long_name is None else {"long_name": long_name})
           for k, (dims, dtype, long_name) in _BATCH_VARS.items()}

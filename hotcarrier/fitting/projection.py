@@ -45,6 +45,8 @@ def mgs_qr(C):
     scale2 = jnp.max(jnp.sum(C * C, axis=0))
     scale = jnp.sqrt(jnp.where(scale2 > 0, scale2, 1.0)) * (scale2 > 0)
     tiny = _RANK_RTOL * scale + 1e-300
+    if k > UNROLL_MAX:
+        return _gram_schmidt_scan(C, tiny)
     qs, R = [], jnp.zeros((k, k), C.dtype)
     for j in range(k):
         v = C[:, j]
@@ -62,6 +64,35 @@ def mgs_qr(C):
     return jnp.stack(qs, axis=1), R
 
 
+#: Up to this many columns the QR and the substitutions are unrolled (fastest for the usual
+#: few columns); beyond, one ``lax.scan`` step per column keeps the compiled program the same
+#: size for any number of compartments.
+UNROLL_MAX = 8
+
+
+def _gram_schmidt_scan(C, tiny):
+    """:func:`mgs_qr` as a scan over columns (classical Gram–Schmidt, twice: orthogonal to
+    rounding like the unrolled modified one; same vanished-column rule)."""
+    T, k = C.shape
+
+    def column(carry, j):
+        Q, R = carry  # columns ≥ j of Q are still 0, so Qᵀv has zeros there
+        v = jnp.take(C, j, axis=1)
+        for _ in range(2):  # re-orthogonalise ("twice is enough")
+            c = Q.T @ v
+            v = v - Q @ c
+            R = R.at[:, j].add(c)
+        nrm2 = jnp.dot(v, v)
+        ok = nrm2 > tiny * tiny
+        safe = jnp.sqrt(jnp.where(ok, nrm2, 1.0))
+        Q = Q.at[:, j].set(jnp.where(ok, v / safe, 0.0))
+        R = R.at[j, j].set(jnp.where(ok, safe, 0.0))
+        return (Q, R), None
+
+    zero = jnp.zeros((T, k), C.dtype), jnp.zeros((k, k), C.dtype)
+    return jax.lax.scan(column, zero, jnp.arange(k))[0]
+
+
 def back_substitute(R, b):
     """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
     return _substitute(R, b, transpose=False)
@@ -75,6 +106,8 @@ def forward_substitute_t(R, b):
 def _substitute(R, b, transpose: bool):
     """Unrolled back (R) or forward (Rᵀ) substitution over the few columns."""
     k = R.shape[0]
+    if k > UNROLL_MAX:
+        return _substitute_scan(R, b, transpose)
     x = [None] * k
     for j in (range(k) if transpose else reversed(range(k))):
         s = b[j]
@@ -188,6 +221,21 @@ def linear_least_squares(A, y):
     As = jnp.where(off[None, :], 0.0, A / scale)
     M = As.T @ As + jnp.diag(jnp.where(off, 1.0, 0.0))
     return jnp.where(off, 0.0, cholesky_solve(M, As.T @ y) / scale)
+
+
+def _substitute_scan(R, b, transpose: bool):
+    """:func:`_substitute` as a scan over columns (unknowns not yet solved are 0)."""
+    k = R.shape[0]
+    A = R.T if transpose else R  # solve A x = b, A lower (Rᵀ) or upper (R) triangular
+    b = jnp.asarray(b)
+
+    def step(x, j):
+        s = b[j] - jnp.tensordot(A[j], x, axes=1)
+        d = R[j, j]
+        return x.at[j].set(jnp.where(d > 0, s / jnp.where(d > 0, d, 1.0), 0.0)), None
+
+    order = jnp.arange(k) if transpose else jnp.arange(k - 1, -1, -1)
+    return jax.lax.scan(step, jnp.zeros_like(b), order)[0]
 
 
 def nnls_passive_set(A, y, constrained=None, max_iter: int | None = None):

@@ -12,7 +12,6 @@ Gauss–Newton uncertainties and builds a :class:`~hotcarrier.fitting.result.Fit
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -77,8 +76,7 @@ class FitSetup:
         Unconstrained start vector.
     """
 
-    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01,
-                 robust: bool = True):
+    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01):
         from ..dataset import SPECTRAL_DIM
 
         # per-wavelength parameters (time-zero shifts) are made for the data's grids
@@ -86,7 +84,7 @@ class FitSetup:
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
-        self.objective = Objective.for_problem(model, self.problem, robust)
+        self.objective = Objective.for_problem(model, self.problem)
         self.theta0 = np.asarray(model.parameters.theta0(), dtype=float)
         self.arrays = self.problem.arrays
         # per dataset: the wavelength (nm) at which populations are reported
@@ -103,7 +101,7 @@ class FitSetup:
     def key(self) -> str:
         """What the compiled programs of this setup depend on besides the array shapes."""
         o = self.objective
-        return repr((self.model.cache_key(), o.link, o.n_sets, o.shared, o.robust))
+        return repr((self.model.cache_key(), o.link, o.n_sets, o.shared))
 
     def programs(self, minimiser: bool = False) -> list:
         """[point program] or, with ``minimiser``, [point program, minimiser] — compiled
@@ -123,12 +121,6 @@ class FitSetup:
                          (self.objective.scaled_cost, self.theta0, self.arrays, np.ones(n)),
                          _minimize_options(1, 1e-9, 1e-13, 0.0, np.zeros(n)), True))
         return compile_all(reqs)
-
-    def with_robust_kinetics(self) -> FitSetup:
-        """The same setup with the objective that handles (nearly) equal rates."""
-        other = copy.copy(self)
-        other.objective = Objective.for_problem(self.model, self.problem, True)
-        return other
 
 
 def _reference_wavelength(model, d: int, ds) -> float:
@@ -152,18 +144,14 @@ def _as_model(model) -> tuple[TargetModel, Path | None]:
 
 
 @with_x64
-def setup(data, model, *, link_tolerance: float = 0.01, robust: bool = True) -> FitSetup:
-    """Load/prepare the data and bind the model (no fitting). See :func:`fit`.
-
-    ``robust`` False binds the smaller objective whose kinetics are NaN at (nearly) equal
-    rates (:func:`hotcarrier.kinetics.convolved_populations`).
-    """
+def setup(data, model, *, link_tolerance: float = 0.01) -> FitSetup:
+    """Load/prepare the data and bind the model (no fitting). See :func:`fit`."""
     model, base = _as_model(model)
     items = list(data) if isinstance(data, (list, tuple)) else [data]
     if len(items) != len(model.datasets):
         raise ModelError(f"{model.source}: {len(items)} dataset(s) given but the model describes "
                          f"{len(model.datasets)} ({', '.join(d.name for d in model.datasets)})")
-    s = FitSetup(model, [_load(x, model, base) for x in items], link_tolerance, robust)
+    s = FitSetup(model, [_load(x, model, base) for x in items], link_tolerance)
     _check_enough_data(s)
     return s
 
@@ -215,16 +203,11 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     """
 
     t_start = time.perf_counter()
-    # the Bateman-only kinetics compile in about half the time; where it meets (nearly) equal
-    # rates it is NaN, and the fit is redone with the recursive divided differences
-    s = setup(data, model, link_tolerance=link_tolerance, robust=False)
+    s = setup(data, model, link_tolerance=link_tolerance)
     check_profile_names(profile, s.model.parameters.free_names)
     if not s.model.parameters.free_names:
         raise FitError(f"{s.model.source}: no free parameter to fit (all fixed or expressions)")
     out = _minimise(s, max_iter, gtol, ftol, progress)
-    if out is None or bool(out[1]["near_degenerate"]):  # within 2 % of equal rates on a path
-        s = s.with_robust_kinetics()
-        out = _minimise(s, max_iter, gtol, ftol, progress)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
 
@@ -244,17 +227,13 @@ def check_profile_names(profile, free_names) -> None:
 def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     """Preconditioned L-BFGS from the start values; (result, evaluation at the optimum).
 
-    None when the start or the fit became non-finite with the fast (Bateman-only) objective,
-    so that the caller retries with the robust one. One compiled program
-    (:meth:`FitSetup.point`) serves the preconditioner, the start loss and gradient, and at
-    the optimum the standard errors, the fit details and the near-degeneracy test.
+    One compiled program (:meth:`FitSetup.point`) serves the preconditioner, the start loss
+    and gradient, and at the optimum the standard errors and the fit details.
     """
     s.programs(minimiser=progress is None)  # both compiled at once when cold
     start = s.point(s.theta0)
     cost0 = float(start["cost"])
     if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(start["J"]))):
-        if not s.objective.robust:
-            return None
         raise FitError(f"{s.model.source}: the model is not finite at the start values (cost "
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF "
                        "width zero/negative or an expression dividing by zero — check the "
@@ -267,8 +246,6 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     else:  # a host callback cannot be kept on disk: the jitted minimiser
         r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D,
                      callback=_Progress(progress), **opts)
-    if int(r.status) == 3 and not s.objective.robust:
-        return None
     theta = np.asarray(r.x) / D
     return r._replace(x=theta), s.point(theta)
 

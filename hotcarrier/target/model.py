@@ -379,7 +379,7 @@ class TargetModel:
         try:
             self.scheme = Scheme(len(comp), [
                 (comp.index(t.source), None if t.target is None else comp.index(t.target))
-                for t in self.transfers]) if not problems else None
+                for t in self.transfers], names=comp) if not problems else None
         except ModelError as exc:
             problems.append(str(exc))
         if problems:
@@ -652,19 +652,15 @@ class TargetModel:
             scs.append(self._ev(sc, env) + 0.0 * wl)
         return jnp.stack(mus, -1), jnp.stack(sigs, -1), jnp.stack(scs, -1)
 
-    def species_populations(self, pvec, d: int, t, wavelength, robust: bool = True):
-        """IRF-convolved compartment populations, Array (W, T, n_compartments).
-
-        ``robust`` as in :func:`hotcarrier.kinetics.convolved_populations`.
-        """
+    def species_populations(self, pvec, d: int, t, wavelength):
+        """IRF-convolved compartment populations, Array (W, T, n_compartments)."""
         rates = self.rates(pvec)
         p0 = self.initial_populations(pvec)
         mu, sig, sc = self.irf_at(pvec, d, wavelength)
         t = jnp.asarray(t)
 
         def one(m, s, w):
-            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss,
-                                                                 robust),
+            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss),
                             out_axes=0)(m, s)  # (G, T, n)
             return jnp.einsum("g,gtn->tn", w, pops) / jnp.sum(w)
 
@@ -706,19 +702,17 @@ class TargetModel:
                                                           sig[:, :, None], order=k)) * s_eff
                 ** (k + 1) for k in range(self.coherent_artifact)]
 
-    def matrix(self, pvec, d: int, t, wavelength, robust: bool = True):
+    def matrix(self, pvec, d: int, t, wavelength):
         """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`).
-
-        ``robust`` as in :func:`hotcarrier.kinetics.convolved_populations`.
 
         Without IRF dispersion the matrix is the same at every wavelength: it is built once and
         broadcast, which makes a non-dispersive objective ~W times cheaper.
         """
         wl = jnp.asarray(wavelength)
         if wl.shape[0] > 1 and not self.is_dispersive(d):
-            C1 = self.matrix(pvec, d, t, wl[:1], robust)
+            C1 = self.matrix(pvec, d, t, wl[:1])
             return jnp.broadcast_to(C1, (wl.shape[0], *C1.shape[1:]))
-        pops = self.species_populations(pvec, d, t, wavelength, robust)
+        pops = self.species_populations(pvec, d, t, wavelength)
         C = jnp.einsum("wtn,nk->wtk", pops, self.relation_matrix(pvec))
         if self.oscillations:
             C = jnp.concatenate([C, self.oscillation_matrix(pvec, d, t, wavelength)], axis=-1)

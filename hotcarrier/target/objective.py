@@ -227,9 +227,8 @@ class Objective:
     its compiled program for new data of the same shapes.
     """
 
-    def __init__(self, model, link: bool, n_sets: int, shared: tuple = (), robust: bool = True):
+    def __init__(self, model, link: bool, n_sets: int, shared: tuple = ()):
         self.model = model
-        self.robust = bool(robust)
         self.link = link
         self.n_sets = n_sets
         n_blocks = 1 if link else n_sets
@@ -242,20 +241,18 @@ class Objective:
         self._jit_point = jax.jit(self._point)
 
     @classmethod
-    def for_problem(cls, model, problem: VarproProblem, robust: bool = True) -> Objective:
+    def for_problem(cls, model, problem: VarproProblem) -> Objective:
         """The (cached) objective of ``model`` on a problem of this structure.
 
         Objectives are cached by the model's structural key, so fitting the same model again
-        (new data of any size, new start values) reuses the compiled programs. ``robust``
-        False gives the smaller program that is NaN at (nearly) equal rates
-        (:func:`hotcarrier.kinetics.convolved_populations`).
+        (new data of any size, new start values) reuses the compiled programs.
         """
         n_sets = len(problem.arrays["t"])
         shared = tuple(problem.shared) if problem.shared else ()
-        key = (model.cache_key(), problem.link, n_sets, shared, bool(robust))
+        key = (model.cache_key(), problem.link, n_sets, shared)
         obj = _CACHE.get(key)
         if obj is None:
-            obj = _CACHE[key] = cls(model, problem.link, n_sets, shared, robust)
+            obj = _CACHE[key] = cls(model, problem.link, n_sets, shared)
         return obj
 
     # ------------------------------------------------------------------ design matrices
@@ -308,7 +305,7 @@ class Objective:
             wl = arrays["wl"][0] if self.link else arrays["wl"][dsets[0]]
             if shared:
                 wl = wl[:1]
-            C = jnp.concatenate([m.matrix(p, d, arrays["t"][d], wl, self.robust)
+            C = jnp.concatenate([m.matrix(p, d, arrays["t"][d], wl)
                                  for d in dsets], axis=1)
             if shared:
                 _, u = self._row_weights(w)
@@ -477,9 +474,8 @@ class Objective:
         ``precond`` (:func:`hotcarrier.fitting.optimize.diagonal_preconditioner` of J's columns),
         ``physical`` (parameter values) and ``dphys`` (∂physical/∂θ, for the delta method),
         ``rate_matrix``, ``initial`` and ``relations`` (the model's matrices at the values),
-        ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm), (T, n))
-        and ``near_degenerate`` (rates within 2 % of equal on a path: the Bateman-only
-        kinetics are not to be trusted there). Compiling this once replaces dozens of small
+        and ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm),
+        (T, n)). Compiling this once replaces dozens of small
         eager operations and separate programs after a fit.
         """
         from ..fitting.optimize import diagonal_preconditioner
@@ -493,19 +489,8 @@ class Objective:
             physical=p, dphys=jax.jacfwd(m.parameters.physical)(theta),
             rate_matrix=m.rate_matrix(p), initial=m.initial_populations(p),
             relations=m.relation_matrix(p),
-            populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1],
-                                               self.robust)[0] for d in range(self.n_sets)],
-            near_degenerate=self.near_degenerate(theta))
-
-    def near_degenerate(self, theta):
-        """True (traceable) when two coupled decay rates at ``theta`` lie within
-        :data:`~hotcarrier.kinetics.RTOL_REFIT` of each other: there the Bateman-only kinetics
-        (``robust=False``) are not to be trusted and the fit is redone with the robust ones."""
-        from ..kinetics import RTOL_REFIT, decay_rates, well_separated
-
-        m = self.model
-        d = decay_rates(m.scheme.n, m.scheme.transfers, m.rates(m.parameters.physical(theta)))
-        return ~well_separated(m.scheme, d, rtol=RTOL_REFIT)
+            populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1])[0]
+                         for d in range(self.n_sets)])
 
     def point(self, theta, arrays, lam_ref):
         """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
