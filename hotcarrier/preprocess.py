@@ -34,7 +34,7 @@ from .dataset import MASK, SIGNAL, SPECTRAL_DIM, TIME_DIM, WEIGHT, fit_mask, wit
 from .errors import DataFormatError, DatasetValidationError
 from .svd import svd
 
-__all__ = [
+__all__ = ["READ_OPTIONS", "read_options", 
     "crop", "exclude_band", "mask_bad_values", "merge_duplicate_delays", "average_scans",
     "subtract_background", "subtract_dataset", "read_chirp_file", "chirp_correct",
     "find_onsets", "estimate_chirp", "ChirpEstimate", "svd", "KIMOPACK_SENTINEL",
@@ -558,6 +558,17 @@ def _subtract_solvent(ds: xr.Dataset, o: dict, base_dir) -> xr.Dataset:
         solvent = merge_duplicate_delays(solvent)
     return subtract_dataset(ds, solvent, scale=float(o.get("solvent_scale", 1.0)),
                             outside=str(o.get("solvent_outside", "error")))
+
+
+READ_OPTIONS = ("format", "time_unit", "spectral_unit", "signal_units", "orientation",
+                "delimiter", "decimal", "check_axes")
+"""Reader overrides a preprocessing ``read`` table may hold (:func:`hotcarrier.io.load_ta`)."""
+
+
+def read_options(options: dict | None) -> dict:
+    """The reader overrides of preprocessing ``options`` (their ``read`` table, e.g.
+    ``{"time_unit": "fs"}``), as keyword arguments of :func:`hotcarrier.io.load_ta`."""
+    return dict((options or {}).get("read") or {})
 
 
 def prepare_steps(ds: xr.Dataset, options: dict | None = None, *,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from hotcarrier.dataset import check_ta, history
+from hotcarrier.errors import DataFormatError
 from hotcarrier.io import detect_format, load_ta
 
 # Axis values are compared with the README's printed digits; the README rounds them
@@ -84,7 +85,9 @@ def test_helios_time_units_are_honoured(shared_data, tmp_path):
     p = tmp_path / "fs.csv"
     p.write_bytes(src.replace(b"Time units: ps", b"Time units: fs"))
     ps = load_ta(shared_data / "helios_thf_solvent" / "Prueba_solvente_csv.csv")
-    fs = load_ta(p)
+    with pytest.raises(DataFormatError, match="time unit is probably not fs"):
+        load_ta(p)  # 6 fs of delays: implausible, refused with the override to pass
+    fs = load_ta(p, check_axes=False)
     np.testing.assert_array_equal(fs["delay"].values, ps["delay"].values * 1e-3)
     assert any("from fs to ps" in h for h in history(fs))
 

@@ -366,9 +366,11 @@ def choose_model(ds, max_components: int = 4, *, preprocess: dict | None = None,
     """
     from ..dataset import SPECTRAL_DIM, TIME_DIM, check_ta, fit_mask
     from ..io import load_ta
+    from ..preprocess import read_options
     from ..target.fit import prepare
 
-    ds = prepare(ds if hasattr(ds, "attrs") else load_ta(ds), preprocess or {})
+    ds = prepare(ds if hasattr(ds, "attrs") else load_ta(ds, **read_options(preprocess)),
+                 preprocess or {})
     source = str(ds.attrs.get("source_file", ""))
     check_ta(ds, source or None)
     ds = ds.transpose(TIME_DIM, SPECTRAL_DIM, ...)

@@ -15,6 +15,9 @@ _PREPROCESS = ("time_range", "wavelength_range", "exclude", "background_before",
 
 def add_preprocess_options(p, title: str) -> None:
     """The preprocessing options of ``fit``, ``fit-many`` and ``choose`` (group ``title``)."""
+    from .info import add_load_options
+
+    add_load_options(p)
     pre = p.add_argument_group(title)
     pre.add_argument("--time-range", type=finite, nargs=2, metavar=("LO", "HI"),
                      help="keep delays in [LO, HI] ps")
@@ -41,8 +44,13 @@ def add_preprocess_options(p, title: str) -> None:
 
 
 def preprocess_overrides(args) -> dict:
-    """The preprocessing options given on the command line, as ``prepare`` options."""
-    return {k: v for k in _PREPROCESS if (v := getattr(args, k)) is not None}
+    """The preprocessing options given on the command line, as ``prepare`` options (reader
+    overrides such as ``--time-unit`` in their ``read`` table)."""
+    from .info import reader_overrides
+
+    out = {k: v for k in _PREPROCESS if (v := getattr(args, k)) is not None}
+    read = reader_overrides(args)
+    return {**out, "read": read} if read else out
 
 
 def out_dir(args) -> Path:

@@ -121,7 +121,9 @@ def build_model(args):
     else:
         raise ModelError("give a model file (--model MODEL.toml) or a quick scheme "
                          "(--scheme sequential --lifetimes 4,75,1e5)")
-    model.preprocess = {**model.preprocess, **preprocess_overrides(args)}
+    over = preprocess_overrides(args)
+    read = {**(model.preprocess.get("read") or {}), **over.pop("read", {})}
+    model.preprocess = {**model.preprocess, **over, **({"read": read} if read else {})}
     if getattr(args, "non_negative", False):
         model.non_negative = True
     if getattr(args, "guide", None):
@@ -161,13 +163,14 @@ def write_preprocess_figures(data, model, out) -> list[str]:
 
     from ..io import load_ta
     from ..plotting import preprocess_figure, save_figure
-    from ..preprocess import prepare_steps
+    from ..preprocess import prepare_steps, read_options
 
     base = Path(model.source).parent if Path(model.source).is_file() else None
     names = []
     for i, item in enumerate(data):
         name = "preprocess.png" if i == 0 else f"preprocess_{i + 1}.png"
-        steps = prepare_steps(load_ta(item), model.preprocess, base_dir=base)
+        steps = prepare_steps(load_ta(item, **read_options(model.preprocess)), model.preprocess,
+                              base_dir=base)
         save_figure(preprocess_figure(steps), Path(out) / name)
         names.append(name)
     return names

@@ -164,12 +164,14 @@ def _fit_groups(args, model, files: list[Path]):
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
+    from ..preprocess import read_options
     from ..target.fit import prepare
 
     base_dir = Path(args.model).resolve().parent if args.model else None
 
     def loader(path):
-        ds = prepare(load_ta(path), model.preprocess, base_dir=base_dir)
+        ds = prepare(load_ta(path, **read_options(model.preprocess)), model.preprocess,
+                     base_dir=base_dir)
         check_ta(ds, Path(path).name)
         return ds
 
@@ -248,6 +250,7 @@ def _refit_suspicious(args, model, files, ds) -> list[dict]:
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
+    from ..preprocess import read_options
     from ..target.fit import fit_target, prepare
 
     base_dir = Path(args.model).resolve().parent if args.model else None
@@ -260,7 +263,8 @@ def _refit_suspicious(args, model, files, ds) -> list[dict]:
             print(f"\rrefitting suspicious item {k + 1}/{len(todo)}: {ds['item'].values[i]}",
                   end="", file=sys.stderr, flush=True)
         try:
-            data = prepare(load_ta(files[i]), model.preprocess, base_dir=base_dir)
+            data = prepare(load_ta(files[i], **read_options(model.preprocess)), model.preprocess,
+                           base_dir=base_dir)
             check_ta(data, Path(files[i]).name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

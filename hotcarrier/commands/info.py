@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 
-__all__ = ["add_parser", "add_load_options", "load_from_args", "summarize", "format_text", "run"]
+__all__ = ["add_parser", "add_load_options", "reader_overrides", "load_from_args", "summarize", "format_text", "run"]
 
 
 def add_load_options(p: argparse.ArgumentParser) -> None:
-    """Reader overrides shared by ``info`` and ``convert``."""
+    """Reader overrides of ``info``, ``convert`` and (with the preprocessing options)
+    ``fit``, ``fit-many``, ``choose`` and ``inspect``."""
     g = p.add_argument_group("reader overrides (default: detected from the file)")
     g.add_argument("--format", dest="in_format", metavar="NAME",
                    help="input format: glotaran, helios-csv, ufs, sia, delimited, npz, netcdf")
@@ -25,12 +26,13 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--decimal", choices=(".", ","), help="decimal mark")
 
 
-def load_from_args(path, args):
-    """``load_ta`` with the overrides given on the command line."""
-    from ..io import load_ta
-
+def reader_overrides(args) -> dict:
+    """The reader overrides given on the command line (:func:`add_load_options`), as
+    keyword arguments of :func:`hotcarrier.io.load_ta`."""
     opts = ("time_unit", "spectral_unit", "signal_units", "orientation", "decimal")
     over = {k: getattr(args, k) for k in opts if getattr(args, k, None) is not None}
+    if getattr(args, "in_format", None) is not None:
+        over["format"] = args.in_format
     if getattr(args, "delimiter", None) is not None:
         if not args.delimiter:
             from ..errors import OptionError
@@ -38,7 +40,14 @@ def load_from_args(path, args):
             raise OptionError("--delimiter: empty; give the cell delimiter, e.g. ',' or '\\t' "
                               "or 'whitespace'")
         over["delimiter"] = args.delimiter.replace("\\t", "\t")
-    return load_ta(path, format=getattr(args, "in_format", None), **over)
+    return over
+
+
+def load_from_args(path, args):
+    """``load_ta`` with the overrides given on the command line."""
+    from ..io import load_ta
+
+    return load_ta(path, **reader_overrides(args))
 
 
 def summarize(ds, n_singular: int = 5, *, file: str | None = None,

@@ -65,9 +65,10 @@ def run(args) -> int:
     """Prepare, print, draw."""
     from ..io import load_ta
     from ..plotting import preprocess_figure, save_figure
-    from ..preprocess import prepare_steps
+    from ..preprocess import prepare_steps, read_options
 
-    steps = prepare_steps(load_ta(args.data), preprocess_overrides(args))
+    pre = preprocess_overrides(args)
+    steps = prepare_steps(load_ta(args.data, **read_options(pre)), pre)
     if args.json:
         print(json.dumps(steps.record(), indent=1, ensure_ascii=False))
     else:

@@ -127,6 +127,8 @@ def load_ta(path, format: str | None = None, *, check_axes: bool = True,
         raise DataFormatError(path, f"format={format!r} is not a format name",
                               f"use one of {', '.join(FORMATS)}")
     fmt = canonical_format(format, path) if format else detect_format(path)
+    if fmt == "helios-csv" and not format and overrides.get("orientation"):
+        fmt = "delimited"  # an explicit orientation: the generic delimited reader
     reader = FORMATS[fmt].read
     if fmt == "netcdf" and "time_unit" in overrides:
         overrides["time_unit_override"] = overrides.pop("time_unit")

@@ -25,7 +25,7 @@ from ..units import TIME_TO_PS, ev_to_nm, wavenumber_to_nm
 __all__ = [
     "time_unit", "spectral_unit", "signal_unit", "read_bytes", "read_head_tail",
     "check_regular_file",
-    "read_limit", "MAX_READ_BYTES", "WAVELENGTH_RANGE_NM", "CHECK_AXES",
+    "read_limit", "MAX_READ_BYTES", "WAVELENGTH_RANGE_NM", "MIN_DELAY_SPAN_PS", "CHECK_AXES",
     "warn_signal_size", "OD_PLAUSIBLE", "decode_text", "is_number",
     "parse_numbers", "build_dataset", "ta_arrays", "number_text", "matrix_rows", "signal_label",
 ]
@@ -289,7 +289,8 @@ def build_dataset(
                     + ("1e7/ν̃" if su == "cm-1" else "hc/E") + ")")
     if np.any(wl <= 0):
         raise DataFormatError(path, "wavelength axis has values <= 0 nm",
-                              "check the orientation (orientation=) and spectral_unit=")
+                              "pass orientation='time_rows' or 'wavelength_rows' (CLI "
+                              "--orientation) and check spectral_unit= (--spectral-unit)")
     lo, hi = WAVELENGTH_RANGE_NM
     if check_axes is None:
         check_axes = CHECK_AXES.get()
@@ -301,6 +302,13 @@ def build_dataset(
             "pass orientation='time_rows' or 'wavelength_rows' (CLI --orientation), "
             "spectral_unit='cm-1' or 'eV' (--spectral-unit), or check_axes=False to keep the "
             "axes as read")
+    span = float(delay.max() - delay.min())
+    if check_axes and delay.size >= 5 and span < MIN_DELAY_SPAN_PS:
+        raise DataFormatError(
+            path, f"the {delay.size} delays span only {span:.3g} ps ({delay.min():.6g}–"
+            f"{delay.max():.6g} ps after reading them as {tu}): the time unit is probably not "
+            f"{tu}", "pass time_unit= the file's unit (e.g. 'ps' or 'ns'; CLI --time-unit), or "
+            "check_axes=False to keep the axis as read")
     arrays = {k: np.asarray(v, dtype=bool if k == "mask" else float)
               for k, v in (("signal", sig), ("weight", weight), ("mask", mask)) if v is not None}
     if wl.size > 1 and np.all(np.diff(wl) < 0):
@@ -366,6 +374,10 @@ CHECK_AXES = contextvars.ContextVar("hotcarrier_check_axes", default=True)
 
 WAVELENGTH_RANGE_NM = (100.0, 1.0e5)
 """Probe wavelengths a TA file may hold after unit conversion (VUV to THz), nm."""
+
+MIN_DELAY_SPAN_PS = 0.1
+"""Smallest span of a delay axis of five or more delays a TA file may hold after unit
+conversion, ps: below it the delays were almost surely in another unit (ns read as ps)."""
 
 OD_PLAUSIBLE = 3.0
 """|ΔA| (99th percentile) above which a signal read as OD is most likely mOD."""

@@ -54,7 +54,10 @@ def _load(item, model: TargetModel, base_dir):
     if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
-    ds = load_ta(item) if isinstance(item, (str, Path)) else item
+    from ..preprocess import read_options
+
+    ds = load_ta(item, **read_options(model.preprocess)) if isinstance(item, (str, Path)) \
+        else item
     ds = check_fit_data(ds)  # dimensions, dtype (float64), usable non-zero data: before use
     ds = prepare(ds, model.preprocess, base_dir=base_dir)  # merges duplicate delays first
     check_ta(ds)

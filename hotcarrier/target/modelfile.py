@@ -36,7 +36,7 @@ _OSC = {"label", "frequency", "rate", "unit"}
 _MEASURED = {"file", "times", "values", "spacing"}
 _T0_SHIFT = {"value", "min", "max", "reference"}
 _PRE = {"bad_values", "merge_duplicate_delays", "background_before", "chirp", "time_range",
-        "wavelength_range", "exclude", "solvent", "solvent_scale", "solvent_outside"}
+        "wavelength_range", "exclude", "solvent", "solvent_scale", "solvent_outside", "read"}
 _DS = {"name", "irf", "scale", "weights"}
 
 
@@ -168,6 +168,21 @@ def _check_preprocess(pre: dict, ck: _Checker) -> None:
                 ck.interval(b, f"[preprocess] exclude[{i}]")
     if "merge_duplicate_delays" in pre:
         ck.boolean(pre["merge_duplicate_delays"], "[preprocess] merge_duplicate_delays")
+    if "read" in pre:
+        from ..preprocess import READ_OPTIONS
+
+        rd = pre["read"]
+        if not isinstance(rd, dict):
+            ck.bad("[preprocess] read", rd, "a table of reader overrides, e.g. "
+                   "read = {time_unit = \"fs\", signal_units = \"mOD\"}")
+        else:
+            for k, v in rd.items():
+                if k not in READ_OPTIONS:
+                    ck.bad(f"[preprocess] read.{k}", v, f"one of {', '.join(READ_OPTIONS)}")
+                elif k == "check_axes":
+                    ck.boolean(v, "[preprocess] read.check_axes")
+                elif not isinstance(v, str):
+                    ck.bad(f"[preprocess] read.{k}", v, "a text, e.g. \"fs\"")
     if "chirp" in pre:
         c = pre["chirp"]
         if not (isinstance(c, str) or (isinstance(c, list) and c and all(
