@@ -109,3 +109,16 @@ def test_ratio_from_physical_fit_snapshot_covers_generating_ratio(tmp_path):
     lo, hi = res.ci95
     assert lo < true < hi
     assert lo < res.value < hi
+
+
+def test_a_fit_without_yield_or_interface_parameters_is_refused(tmp_path):
+    """A global/target-analysis summary carries lifetimes only: using it as an H₂ input would
+    silently predict from the preset defaults, so it is refused with the fix."""
+    from hotcarrier.errors import FitResultError
+
+    summary = {"schema": "hotcarrier.fit/1", "model": {"type": "target"}, "converged": True,
+               "parameters": {"tau1": {"value": 2.0, "stderr": 0.1, "unit": "ps"}}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(FitResultError, match=r"(?s)neither an injection quantum yield.*"
+                                             r"target fit.*physical-model fit"):
+        load_fit(tmp_path)

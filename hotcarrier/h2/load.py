@@ -188,6 +188,14 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
         for k in INJECTION_INPUTS:
             stderr.pop(k, None)  # enters QE only through the fitted Φ_inj
 
+    if phi is None and not changes:
+        kind = (data.get("model") or {}).get("type") if isinstance(data.get("model"), dict) \
+            else None
+        raise FitResultError(f"{src}: holds neither an injection quantum yield nor any interface "
+                             f"parameter{f' (a {kind} fit)' if kind else ''}; nothing in it "
+                             "informs the H2 model\n  fix: give a physical-model fit (hotcarrier "
+                             "fit with a physical model file), or 'clean'/'defective' for the "
+                             "presets")
     names = list(stderr)
     cov = np.diag([stderr[k] ** 2 for k in names])
     block = data.get("covariance")
