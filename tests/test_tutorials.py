@@ -44,13 +44,13 @@ def test_fit_your_own_map(tmp_path):
     assert ns["res"].converged and ns["fig"].axes
 
 
-@pytest.mark.slow  # two more compilations (parallel and sequential schemes)
+@pytest.mark.notebook  # two more compilations (parallel and sequential schemes)
 def test_global_to_target(tmp_path):
     ns = run_notebook(TUTORIALS / "02_global_to_target.ipynb", _workdir(tmp_path))
     assert ns["sequential"].converged
 
 
-@pytest.mark.slow  # a physical-model fit with its profile interval
+@pytest.mark.notebook  # a physical-model fit with its profile interval
 def test_physical_yield(tmp_path):
     ns = run_notebook(TUTORIALS / "03_physical_yield.ipynb", _workdir(tmp_path))
     assert ns["res"].converged
