@@ -8,6 +8,8 @@ process that did not enable it would (tests/test_float64_policy.py). Fixtures of
 ``jax.enable_x64`` is thread-local: a test that starts threads enables it in each of them.
 """
 
+import ctypes
+import gc
 import os
 import shutil
 import tempfile
@@ -113,3 +115,14 @@ def _release_compiled_programs():
     from hotcarrier.fitting.compiled import clear_memory
 
     clear_memory()  # the ahead-of-time programs (their disk copies stay for later modules)
+    gc.collect()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give freed heap pages back to the OS (glibc ``malloc_trim``): the executables dropped
+    above leave the process's resident size high otherwise. A no-op where glibc is absent."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
