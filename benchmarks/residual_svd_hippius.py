@@ -16,7 +16,7 @@ import numpy as np
 import hotcarrier
 from hotcarrier.svd import svd
 from hotcarrier.io import load_ta
-from hotcarrier.target.fit import prepare
+from hotcarrier.preprocess import prepare
 from hotcarrier.target.model import TargetModel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1248,7 +1248,7 @@ def degenerate_cases() -> list[Case]:
 
                 return svd(ds, n_components=3)
             if via == "prepare":
-                from hotcarrier.target.fit import prepare
+                from hotcarrier.preprocess import prepare
 
                 return prepare(ds, {"time_range": [0.0, 100.0]})
             raise AssertionError(via)

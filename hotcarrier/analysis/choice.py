@@ -361,13 +361,13 @@ def choose_model(ds, max_components: int = 4, *, preprocess: dict | None = None,
                  ) -> ModelChoice:
     """Choose the number of components (and baseline, artefact) for one TA dataset or file.
 
-    ``preprocess`` takes the options of :func:`hotcarrier.target.fit.prepare`; the other
+    ``preprocess`` takes the options of :func:`hotcarrier.preprocess.prepare`; the other
     options are those of :func:`choose_arrays`.
     """
     from ..dataset import SPECTRAL_DIM, TIME_DIM, check_ta, fit_mask
     from ..io import load_ta
     from ..preprocess import read_options
-    from ..target.fit import prepare
+    from ..preprocess import prepare
 
     ds = prepare(ds if hasattr(ds, "attrs") else load_ta(ds, **read_options(preprocess)),
                  preprocess or {})

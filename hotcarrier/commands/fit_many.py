@@ -164,8 +164,7 @@ def _fit_groups(args, model, files: list[Path]):
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
-    from ..preprocess import read_options
-    from ..target.fit import prepare
+    from ..preprocess import prepare, read_options
 
     base_dir = Path(args.model).resolve().parent if args.model else None
 
@@ -250,8 +249,8 @@ def _refit_suspicious(args, model, files, ds) -> list[dict]:
     from ..dataset import check_ta
     from ..errors import HotcarrierError
     from ..io import load_ta
-    from ..preprocess import read_options
-    from ..target.fit import fit_target, prepare
+    from ..preprocess import prepare, read_options
+    from ..target.fit import fit_target
 
     base_dir = Path(args.model).resolve().parent if args.model else None
     todo = [(i, w) for i in range(ds.sizes["batch"])

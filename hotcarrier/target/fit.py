@@ -34,28 +34,18 @@ from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
 from .model import TargetModel
 from .objective import Objective, build_problem
 
-__all__ = ["fit_target", "prepare", "FitSetup", "setup", "uncertainties", "profile",
+__all__ = ["fit_target", "FitSetup", "setup", "uncertainties", "profile",
            "check_profile_names"]
-
-
-def prepare(ds: xr.Dataset, options: dict | None = None, *, base_dir: Path | None = None
-            ) -> xr.Dataset:
-    """Apply preprocessing options to one TA dataset: :func:`hotcarrier.preprocess.prepare`
-    (background taken per wavelength before its own time zero, after the chirp is known)."""
-    from ..preprocess import prepare as _prepare
-
-    return _prepare(ds, options, base_dir=base_dir)
 
 
 def _load(item, model: TargetModel, base_dir):
     from ..dataset import check_fit_data, check_ta
     from ..io import load_ta
+    from ..preprocess import prepare, read_options
 
     if not isinstance(item, (str, Path, xr.Dataset)):
         raise ModelError(f"cannot fit a {type(item).__name__}; pass a TA xarray.Dataset or a "
                          "file path")
-    from ..preprocess import read_options
-
     ds = load_ta(item, **read_options(model.preprocess)) if isinstance(item, (str, Path)) \
         else item
     ds = check_fit_data(ds)  # dimensions, dtype (float64), usable non-zero data: before use

@@ -259,7 +259,7 @@ class TargetModel:
         Guidance spectra (:class:`Guide`), equal-area penalties (:class:`EqualArea`) and
         parametric spectra (:class:`SpectralShape`).
     preprocess : dict
-        Preprocessing options (applied by :func:`hotcarrier.target.fit.prepare`).
+        Preprocessing options (applied by :func:`hotcarrier.preprocess.prepare`).
     source : str
         Where the model came from (error messages, results).
     """
