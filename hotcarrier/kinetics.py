@@ -342,8 +342,8 @@ def _eigen_form(scheme: Scheme, rates, p0):
     K = rate_matrix(n, scheme.transfers, rates)
     lam = eigenvalues(scheme, K)
     W = _newton_vectors(K, lam, p0, _done_mask(scheme))
-    j, m, l = np.ogrid[:n, :n, :n]
-    inside = (l <= m) & (l != j)  # (j, m, l) static
+    j, m, q = np.ogrid[:n, :n, :n]
+    inside = (q <= m) & (q != j)  # (j, m, l) static: λₗ divides in column m
     valid = np.broadcast_to(m >= j, (n, n, 1))[..., 0]  # (j, m)
     gap = lam[:, None] - lam[None, :]  # (j, l)
     same = jnp.abs(gap) <= EIGEN_GAP * jnp.maximum(jnp.abs(lam)[:, None], jnp.abs(lam)[None, :]) \
@@ -377,9 +377,10 @@ def _solve(scheme: Scheme, rates, p0, t, mu, sigma, kernel, method):
     centres/widths ``mu``/``sigma`` of shape S.
 
     ``kernel(lam, mu, sigma, moments)`` on (T, n) for one eigenvalue set and one IRF: the
-    kernel f (``moments`` False: the eigen form) or (g0, g1, a, σ²) of the divided differences. The eigen-form test is a
-    function of the rates only and is reduced over the batch, so ``lax.cond`` runs ONE branch
-    for the whole call (a per-wavelength IRF does not turn it into a ``select``).
+    kernel f (``moments`` False: the eigen form) or (g0, g1, a, σ²) of the divided
+    differences. The eigen-form test is a function of the rates only and is reduced over the
+    batch, so ``lax.cond`` runs ONE branch for the whole call (a per-wavelength IRF does not
+    turn it into a ``select``).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")

@@ -65,7 +65,9 @@ class FitSetup:
         Prepared data.
     problem : VarproProblem
     objective : Objective
-        ``objective.cost(theta, arrays)`` is the jitted-friendly loss.
+        ``objective.cost(theta, arrays)`` is the jitted-friendly loss; its ``kinetics`` is
+        "eigen" (the default: NaN where the eigen form is not accurate) or "newton"
+        (:func:`hotcarrier.kinetics.convolved_populations`, :meth:`with_kinetics`).
     theta0 : Array
         Unconstrained start vector.
     """
@@ -97,6 +99,18 @@ class FitSetup:
         """What the compiled programs of this setup depend on besides the array shapes."""
         o = self.objective
         return repr((self.model.cache_key(), o.link, o.n_sets, o.shared, o.kinetics))
+
+    def eigen_margin(self, theta) -> bool:
+        """True when the eigen-form kinetics are accurate, with the margin
+        :data:`~hotcarrier.target.objective.EIGEN_MARGIN`, at ``theta``
+        (:func:`hotcarrier.kinetics.eigen_form_accurate`; a few small eager operations)."""
+        from ..kinetics import eigen_form_accurate
+        from .objective import EIGEN_MARGIN
+
+        m = self.model
+        p = m.parameters.physical(jnp.asarray(theta, float))
+        return bool(eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
+                                        EIGEN_MARGIN))
 
     def with_kinetics(self, method: str) -> FitSetup:
         """The same setup (data, bound model) with the kinetics ``method`` of
@@ -213,7 +227,7 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     # faster; they are NaN where (nearly) equal eigenvalues make them inaccurate, so a fit
     # that starts or ends there is done (again, from where it stopped) with divided differences
     out = None
-    if _eigen_margin(s, s.theta0):  # (checked before anything is compiled)
+    if s.eigen_margin(s.theta0):  # (checked before anything is compiled)
         out = _minimise(s, max_iter, gtol, ftol, progress, fallback=True)
     if out is None or not bool(out[1]["eigen_margin"]):
         theta = s.theta0 if out is None else out[0].x
@@ -221,17 +235,6 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
         out = _minimise(s, max_iter, gtol, ftol, progress, start=theta)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
-
-
-def _eigen_margin(s: FitSetup, theta) -> bool:
-    """True when the eigen-form kinetics are accurate, with a margin, at ``theta``
-    (:func:`hotcarrier.kinetics.eigen_form_accurate`; a few small eager operations)."""
-    from ..kinetics import eigen_form_accurate
-    from .objective import EIGEN_MARGIN
-
-    m = s.model
-    p = m.parameters.physical(jnp.asarray(theta, float))
-    return bool(eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p), EIGEN_MARGIN))
 
 
 def check_profile_names(profile, free_names) -> None:
