@@ -39,12 +39,21 @@ def pytest_configure(config):
     batch program of one map shape, ...) is compiled once and read back from disk after
     :func:`_release_compiled_programs` dropped it from memory. Nothing outlives the run, so
     every run compiles each program at least once. ``HOTCARRIER_TEST_NO_COMPILE_CACHE=1``
-    switches it off."""
+    switches it off.
+
+    Subprocesses (``python -m hotcarrier ...``, scripts run by the tests) inherit the same
+    folder through ``JAX_COMPILATION_CACHE_DIR``, which the command line honours before its
+    default ``$XDG_CACHE_HOME/hotcarrier/jax`` (``hotcarrier/cli.py``): the tests never read
+    or fill a developer's ``~/.cache/hotcarrier``. With the cache off they get
+    ``HOTCARRIER_NO_COMPILE_CACHE=1`` instead (no cache at all)."""
     if os.environ.get("HOTCARRIER_TEST_NO_COMPILE_CACHE"):
+        os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
+        os.environ["HOTCARRIER_NO_COMPILE_CACHE"] = "1"
         return
     folder = tempfile.mkdtemp(prefix="hotcarrier-test-xla-")
     config._hotcarrier_xla_cache = folder
     jax.config.update("jax_compilation_cache_dir", folder)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder  # for subprocesses (read at jax import)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     # a failed cache read/write is a JAX warning, not a test failure (filterwarnings=error)
     config.addinivalue_line("filterwarnings",

@@ -93,14 +93,18 @@ def test_normal_equations_equal_jacobian_products(shared):
     m, prob = _quick_problem(weights=w)
     obj = Objective(m, False, 1, shared=(shared,))
     th = jnp.asarray(m.parameters.theta0()) + 0.05
-    r, J, _ = jax.jit(obj._evaluate)(th, prob.arrays)
-    f, g, H, aux = jax.jit(obj._normal_equations)(th, prob.arrays)
+    wd = obj.weighted_data(prob.arrays)  # computed once outside, as a loop would
+
+    @jax.jit  # one program for the three evaluations (compiling dominates this test)
+    def evaluate(th, arrays, wd):
+        return (obj._evaluate(th, arrays), obj._normal_equations(th, arrays),
+                obj._normal_equations(th, arrays, wd))
+
+    (r, J, _), (f, g, H, aux), (f2, g2, H2, _) = evaluate(th, prob.arrays, wd)
     np.testing.assert_allclose(f, 0.5 * r @ r, rtol=1e-12)
     np.testing.assert_allclose(g, J.T @ r, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(g))))
     np.testing.assert_allclose(H, J.T @ J, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(H))))
     # the weighted data may be passed in (computed once outside a loop)
-    f2, g2, H2, _ = jax.jit(obj._normal_equations)(th, prob.arrays,
-                                                   obj.weighted_data(prob.arrays))
     np.testing.assert_allclose(H2, H, rtol=1e-9, atol=1e-12 * float(jnp.max(jnp.abs(H))))
 
 

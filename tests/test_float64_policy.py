@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy.special import erfc
+from test_batch import CHUNK, WL, T
 
 import hotcarrier
 from hotcarrier.bundled import dataset_path, fits_dir
@@ -115,8 +116,8 @@ def _check_float64(fn, *args, **kwargs):
 # data: a tiny sequential A → B map (NumPy only, closed form)
 
 TRUE = {"tau1": 2.0, "tau2": 20.0, "irf_fwhm": 0.3, "t0": 0.1}  # ps
-T = np.concatenate([np.linspace(-1.0, 3.0, 16), np.geomspace(3.4, 120.0, 16)])  # ps
-WL = np.linspace(480.0, 620.0, 5)  # nm
+# the delay and wavelength grids (T: 48, WL: 8), the model structure and the chunk size of
+# tests/test_batch.py: in a full run its compiled fit and batch programs serve this module too
 
 
 def _exp_irf(t, k, t0, sigma):
@@ -192,7 +193,7 @@ def test_physical_fit_is_float64():
 
 def test_fit_batch_is_float64():
     items = [_map(seed=2), _map(seed=3, tau2=25.0)]
-    ds = _check_float64(hotcarrier.fit_batch, _model(), items, chunk_size=2, max_iter=100)
+    ds = _check_float64(hotcarrier.fit_batch, _model(), items, chunk_size=CHUNK, max_iter=100)
     assert ds.sizes["batch"] == 2
 
 
@@ -200,8 +201,9 @@ def test_fit_arrays_and_bootstrap_are_float64():
     from hotcarrier.batch import bootstrap, fit_arrays
 
     stack = np.stack([_map(seed=4)["signal"].values, _map(seed=5)["signal"].values])
-    _check_float64(fit_arrays, _model(), T, WL, stack, chunk_size=2, max_iter=100)
-    _check_float64(bootstrap, _model(), _map(seed=6), n_samples=2, chunk_size=2, max_iter=100)
+    _check_float64(fit_arrays, _model(), T, WL, stack, chunk_size=CHUNK, max_iter=100)
+    _check_float64(bootstrap, _model(), _map(seed=6), n_samples=2, chunk_size=CHUNK,
+                   max_iter=100)
 
 
 # ------------------------------------------------------------------------------------------
