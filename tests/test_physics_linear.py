@@ -103,6 +103,7 @@ ODE = jax.jit(ode_populations)
 CONV_M = jax.jit(linear.convolved_populations_m)
 POP_DEF = jax.jit(lambda t, p: linear.populations(t, p, n_max=traps.m_max(DEFECTIVE.mean_traps)))
 POP_CLEAN = jax.jit(lambda t, p: linear.populations(t, p, n_max=traps.m_max(CLEAN.mean_traps)))
+PLASMON = jax.jit(linear.plasmon_populations)  # T1 traced: one program for both lifetimes
 
 
 def test_v4_flux_integral_from_ode_equals_closed_form():
@@ -208,11 +209,11 @@ def test_rate_matrix_is_spec_matrix_and_solver_matches_ode():
 
 def test_plasmon_compartment_tends_to_adiabatic_limit():
     t = jnp.array([-0.1, 0.0, 0.1, 1.0, 10.0])
-    y = linear.plasmon_populations(t, CLEAN, 0.01)  # T1 = 10 as
+    y = PLASMON(t, CLEAN, 0.01)  # T1 = 10 as
     assert y.shape == (5, 5)
     ref = CONV_M(t, CLEAN, 0.0)
     np.testing.assert_allclose(np.asarray(y[1:]), np.asarray(ref), atol=2e-4)
-    y5 = linear.plasmon_populations(t, CLEAN, 5.0)  # T1 = 5 fs delays the rise slightly
+    y5 = PLASMON(t, CLEAN, 5.0)  # T1 = 5 fs delays the rise slightly
     assert float(y5[2, 1]) < float(ref[1, 1])
 
 
@@ -275,6 +276,7 @@ def test_jit_vmap_grad(jitted_pop):
                               irf_fwhm_fs=x[4])
         return jitted_pop(t, q)[1].sum()
 
-    g = jax.jacfwd(c_sum)(jnp.array([2.0, 300.0, 1e13, 0.02, 150.0]))
+    # jitted around jacfwd: the field updates are traced with it (eager, each op dispatches)
+    g = jax.jit(jax.jacfwd(c_sum))(jnp.array([2.0, 300.0, 1e13, 0.02, 150.0]))
     assert np.all(np.isfinite(np.asarray(g)))
     assert float(g[0]) > 0 and float(g[1]) < 0 and float(g[2]) < 0 and float(g[3]) > 0
