@@ -103,14 +103,13 @@ class FitSetup:
     def eigen_margin(self, theta) -> bool:
         """True when the eigen-form kinetics are accurate, with the margin
         :data:`~hotcarrier.target.objective.EIGEN_MARGIN`, at ``theta``
-        (:func:`hotcarrier.kinetics.eigen_form_accurate`; a few small eager operations)."""
-        from ..kinetics import eigen_form_accurate
-        from .objective import EIGEN_MARGIN
+        (:func:`hotcarrier.kinetics.eigen_form_accurate`; one small program, kept on disk
+        like the fit's)."""
+        from ..fitting.compiled import compiled
 
-        m = self.model
-        p = m.parameters.physical(jnp.asarray(theta, float))
-        return bool(eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
-                                        EIGEN_MARGIN))
+        program = compiled(self.objective.eigen_margin, "target.eigen_margin|" + self.key,
+                           self.theta0)
+        return bool(program(np.asarray(theta, float)))
 
     def with_kinetics(self, method: str) -> FitSetup:
         """The same setup (data, bound model) with the kinetics ``method`` of
