@@ -83,10 +83,10 @@ def crept(runaway_map):
 def test_runaway_stops_early_with_the_reason(stopped, crept):
     res, warned = stopped
     s, s0 = res.summary(), crept.summary()
-    # without the stop: over a thousand iterations of creeping (measured 1104, status 4)
+    # without the stop: over a thousand iterations of creeping (measured 1262, status 4)
     assert s0["n_iterations"] > 1000 and not s0["converged"]
     assert s["status"] == RUNAWAY and not s["converged"] and not res.converged
-    assert s["n_iterations"] <= 150  # measured 101
+    assert s["n_iterations"] <= 150  # measured 95
     assert s["n_iterations"] < s0["n_iterations"] / 5
     # the walk bought nothing: χ² changes by far less than 1 (Δχ² = 2Δcost/σ²)
     assert 0 <= 2 * (s["cost"] - s0["cost"]) / NOISE**2 < 0.1
