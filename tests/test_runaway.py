@@ -178,3 +178,20 @@ def test_runaway_message_in_natural_units():
     # anything else: its value and the bound it ran to
     m = runaway_message("irf_fwhm", 3e-6, "ps", 0.0, n_iterations=80, component=False)
     assert "irf_fwhm = 0.003 fs ran towards its bound 0 ps" in m
+
+
+def test_fit_many_lists_a_stopped_item_for_its_refit():
+    import xarray as xr
+
+    from hotcarrier.commands.fit_many import suspicious
+
+    pn = ["tau1", "tau2", "tau3", "irf_fwhm", "t0"]
+    ds = xr.Dataset(
+        {"value": (("batch", "param"), [[3.1, 190.0, 3.4e17, 1e-4, 0.0]]),
+         "stderr": (("batch", "param"), [[0.01, 1.0, np.nan, np.nan, 1e-3]]),
+         "converged": (("batch",), [False]), "status": (("batch",), [RUNAWAY]),
+         "error": (("batch",), np.array([""]))},
+        coords={"param": pn, "free_param": pn})
+    why = suspicious(ds, 0, "parallel")
+    assert why[0] == f"not converged: {STATUS_MESSAGES[RUNAWAY]}"
+    assert "tau3 has no standard error" in why
