@@ -61,11 +61,15 @@ def test_delta_method_and_profile():
 
     se = np.sqrt(cov_ols[1, 1])
 
+    def pinned(a, b, x, y):  # the loss of the intercept ``a`` at the pinned slope ``b``
+        return loss(jnp.stack([a[0], b]), x, y)
+
     def refit(slope, intercept):  # the intercept re-optimised at a pinned slope
         from hotcarrier.fitting.optimize import minimize
 
-        r = minimize(lambda a, b, x, y: loss(jnp.stack([a[0], b]), x, y),
-                     jnp.atleast_1d(intercept), jnp.asarray(slope), xj, yj)
+        # one loss object for every step: minimize's program is keyed by it (a new lambda
+        # per step compiled a new program per step)
+        r = minimize(pinned, jnp.atleast_1d(intercept), jnp.asarray(slope), xj, yj)
         return float(r.fun), r.x[0]
 
     cost0 = float(loss(jnp.asarray(beta), xj, yj))
