@@ -12,7 +12,8 @@ and the signal is the Beer–Lambert change of real units,
 
 with σ_CB = 1.0×10⁻¹⁶ cm² (CdS conduction-band electrons at a 4.8 µm probe, spec §14b: the
 Drude estimate spans 2×10⁻¹⁷–7×10⁻¹⁶ cm²), a 50 µm D₂O cell (transparent at 4.8 µm), pump
-fluences of 2, 5 and 10 µJ cm⁻² and white noise of 10 µOD (a good mid-IR noise floor). The
+fluences of 2, 5 and 10 µJ cm⁻² and white noise of 10 µOD (clean; a good mid-IR noise floor) or
+5 µOD (the weaker defective sample, averaged 4× longer). The
 recombination D(t) is *not* a form of the fit models (see :data:`SETS`), and the band-gap
 reference's cross-section is q_ref = σ_CB,ref/σ_CB,s = 1.12 times the sample's (the fit is told
 1.00 ± 0.15, so the truth sits 0.8σ off the prior's centre). Every dataset's attributes record
@@ -52,13 +53,16 @@ NOISE_DEFECTIVE = 5e-6  # the weaker sample averaged 4× longer (noise ∝ 1/√
 PHOTONS_PER_PARTICLE_PER_UJ = 18.4  # ⟨N_abs⟩ per µJ cm⁻² at 590 nm, 15 nm core (spec §2 A.4)
 
 SETS = {
-    # name: seed, true Φ_inj, injection rise τ (ps), decay of the injected electrons
+    # name: seed, true Φ_inj, injection rise τ (ps), noise σ (OD), decay of the injected
+    # electrons (the formula is :func:`decay`)
     "au_cds_clean": dict(
-        seed=20240601, phi=0.4812, rise_ps=0.030, noise_od=10e-6, decay="0.5 e^{-t/1.2 ps} + 0.3 e^{-t/30 ps} + "
-        "0.2 e^{-t/400 ps} (non-exponential recombination as Du et al. 2009 report)"),
+        seed=20240601, phi=0.4812, rise_ps=0.030, noise_od=10e-6,
+        decay="0.5 e^{-t/1.2 ps} + 0.3 e^{-t/30 ps} + 0.2 e^{-t/400 ps} (non-exponential "
+              "recombination as Du et al. 2009 report)"),
     "au_cds_defective": dict(
-        seed=20240602, phi=0.0910, rise_ps=0.300, noise_od=NOISE_DEFECTIVE, decay="(1 + t/5 ps)^-0.8 (dispersive trapping "
-        "at a disordered interface) after a resolvable 300 fs injection rise"),
+        seed=20240602, phi=0.0910, rise_ps=0.300, noise_od=NOISE_DEFECTIVE,
+        decay="(1 + t/5 ps)^-0.8 (dispersive trapping at a disordered interface) after a "
+              "resolvable 300 fs injection rise"),
 }
 REFERENCE_DECAY = "0.4 e^{-t/10 ps} + 0.35 e^{-t/250 ps} + 0.25 e^{-t/3000 ps}"
 

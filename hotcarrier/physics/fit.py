@@ -43,8 +43,8 @@ from .parameters import field_units
 from .simulate import read_bundle
 
 __all__ = ["fit_physical", "fit_physical_model_file", "load_data_files", "as_datasets",
-           "demo_fits", "demo_results", "fluence_linearity", "control", "objective_for", "WithJacobian",
-           "derived_jacobian"]
+           "demo_fits", "demo_results", "fluence_linearity", "control", "objective_for",
+           "WithJacobian", "derived_jacobian"]
 
 PROFILE_THRESHOLD = 1.92
 """Δcost / RMSE² of the 95 % profile interval (Δχ² = 3.84)."""
