@@ -185,7 +185,7 @@ def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
     model = SPEC["clean"]
     bad = dataclasses.replace(model, params=model.params.replace(N_it_cm2=-1e10))
     with pytest.raises(FitError, match="not finite"):
-        fit_physical(simulate.read_bundle("datasets/au_cds_clean.nc"), bad)
+        fit_physical(simulate.simulate_bundle("clean", seed=1, include_visible=False), bad)
 
 
 @pytest.mark.slow  # ~55 s CPU in pytest (compilation of the visible-map Jacobian, profile)
