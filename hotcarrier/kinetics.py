@@ -47,15 +47,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ModelError
-from .irf import exp_conv_gauss_moments
+from .irf import exp_conv_gauss, exp_conv_gauss_moments
 
 __all__ = ["Scheme", "rate_matrix", "decay_rates", "eigenvalues", "convolved_populations",
-           "populations"]
+           "populations", "eigen_form_accurate", "METHODS"]
 
 #: Sets of eigenvalues whose spread is at most this (relative) use the Taylor form: its error
 #: is O(spread³), that of the difference quotient O(ε/spread) per nearly equal pair.
 RTOL_DEGENERATE = 1e-4
 ATOL_DEGENERATE = 1e-12  # ps⁻¹
+#: The eigen form (:func:`_eigen_form`) is used when its cancellation bound cond is at most
+#: this (times max|p₀|): absolute error ≲ n·ε·cond ≈ 1e-11 for n ≤ 50.
+FAST_COND = 1e3
+#: ... and no two eigenvalues it divides by are within this (relative) of each other.
+EIGEN_GAP = 1e-10
+#: ``method`` values of :func:`convolved_populations`.
+METHODS = ("auto", "eigen", "newton")
 
 
 def rate_matrix(n: int, transfers: Sequence[tuple[int, int | None]], rates):
@@ -318,30 +325,100 @@ def _prefix_divided_differences(lam, g0, g1, a, s2):
     return jnp.concatenate([first, lead.T], axis=1)
 
 
-def _solve(scheme: Scheme, rates, p0, kernel):
-    """Populations (T, n) = Σₘ f[λ₀…λₘ] wₘ; ``kernel(lam)`` → (g0, g1, a, σ²)."""
-    K = rate_matrix(scheme.n, scheme.transfers, rates)
+def _eigen_form(scheme: Scheme, rates, p0):
+    """Rate-only part of the populations: eigenvalues ``lam`` (n,) in the Newton order, Newton
+    vectors ``W`` (n, n), the eigen-form matrix ``M`` (n, n) and its cancellation bound
+    ``cond`` (relative to max|p₀|; inf at (nearly) equal eigenvalues).
+
+    With distinct eigenvalues the Newton form collapses to x(t) = Σⱼ f_t(λⱼ)·M[j] (the Bateman
+    solution generalised), M[j] = Σ_{m≥j} wₘ / ∏_{l≤m, l≠j}(λⱼ − λₗ): one kernel evaluation per
+    compartment and a small matrix product instead of the O(n³·T) divided-difference table.
+    Its rounding error is ≤ n·ε·cond·max|f| with cond = max_c Σ_{j,m} |wₘ[c]/∏(λⱼ − λₗ)| (|f| ≤ 1
+    for a decaying kernel), so it is used only where cond ≤ FAST_COND·max|p₀| (absolute error
+    ≲ 1e-11·max|p₀| for n ≤ 50); equal or nearly equal eigenvalues (Jordan blocks, equal rates
+    of uncoupled compartments alike) fail that test and take the divided differences.
+    """
+    n = scheme.n
+    K = rate_matrix(n, scheme.transfers, rates)
     lam = eigenvalues(scheme, K)
-    L = _prefix_divided_differences(lam, *kernel(lam))
-    return L @ _newton_vectors(K, lam, p0, _done_mask(scheme))
+    W = _newton_vectors(K, lam, p0, _done_mask(scheme))
+    j, m, q = np.ogrid[:n, :n, :n]
+    inside = (q <= m) & (q != j)  # (j, m, l) static: λₗ divides in column m
+    valid = np.broadcast_to(m >= j, (n, n, 1))[..., 0]  # (j, m)
+    gap = lam[:, None] - lam[None, :]  # (j, l)
+    same = jnp.abs(gap) <= EIGEN_GAP * jnp.maximum(jnp.abs(lam)[:, None], jnp.abs(lam)[None, :]) \
+        + ATOL_DEGENERATE  # (numerically) equal: the division would be 0/0
+    used = inside & valid[:, :, None]
+    bad = jnp.any(used & same[:, None, :])
+    den = jnp.prod(jnp.where(inside, jnp.where(same, 1.0, gap)[:, None, :], 1.0), axis=-1)
+    inv = jnp.where(valid, 1.0 / den, 0.0)  # (j, m)
+    terms = inv[:, :, None] * W[None, :, :]  # (j, m, c)
+    M = jnp.sum(terms, axis=1)
+    cond = jnp.max(jnp.sum(jnp.abs(terms), axis=(0, 1))) / (jnp.max(jnp.abs(p0)) + 1e-300)
+    cond = jnp.where(bad | ~jnp.isfinite(cond), jnp.inf, cond)
+    return lam, W, M, cond
 
 
-def _batched(scheme: Scheme, rates, p0, one):
-    """Apply ``one(rates, p0)`` → (T, n) over the broadcast leading axes of rates and p0."""
+def eigen_form_accurate(scheme: Scheme, rates, p0, margin: float = 1.0):
+    """True (traceable) when the eigen form is accurate at these rates and initial populations
+    with a safety ``margin`` (its cancellation bound ≤ FAST_COND / margin; see
+    :func:`convolved_populations`). Leading batch axes of ``rates``/``p0`` are reduced (all)."""
     rates = jnp.asarray(rates)
     p0 = jnp.asarray(p0, dtype=rates.dtype)
     batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
-    if not batch:
-        return one(rates, p0)
+    rates = jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(-1, rates.shape[-1])
+    p0 = jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(-1, p0.shape[-1])
+    cond = jax.vmap(lambda r, q: _eigen_form(scheme, r, q)[3])(rates, p0)
+    return jnp.all(cond * margin <= FAST_COND)
+
+
+def _solve(scheme: Scheme, rates, p0, t, mu, sigma, kernel, method):
+    """Populations (..., *S, T, n) of the batch ``rates``/``p0`` (leading axes) for the IRF
+    centres/widths ``mu``/``sigma`` of shape S.
+
+    ``kernel(lam, mu, sigma, moments)`` on (T, n) for one eigenvalue set and one IRF: the
+    kernel f (``moments`` False: the eigen form) or (g0, g1, a, σ²) of the divided
+    differences. The eigen-form test is a function of the rates only and is reduced over the
+    batch, so ``lax.cond`` runs ONE branch for the whole call (a per-wavelength IRF does not
+    turn it into a ``select``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, not {method!r}")
+    rates = jnp.asarray(rates)
+    p0 = jnp.asarray(p0, dtype=rates.dtype)
+    batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
     size = int(np.prod(batch))
     rates = jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(size, -1)
     p0 = jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(size, -1)
-    out = jax.vmap(one)(rates, p0)
-    return out.reshape(*batch, *out.shape[-2:])
+    irf_shape = jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(sigma))
+    mus = jnp.broadcast_to(mu, irf_shape).reshape(-1)
+    sigmas = jnp.broadcast_to(sigma, irf_shape).reshape(-1)
+    lam, W, M, cond = jax.vmap(lambda r, q: _eigen_form(scheme, r, q))(rates, p0)
+    ok = jnp.all(cond <= FAST_COND)
+
+    def over_irf(fn):  # fn(lam, W or M, mu, sigma) → (T, n); over batch × IRF
+        one = jax.vmap(fn, in_axes=(None, None, 0, 0))
+        return jax.vmap(one, in_axes=(0, 0, None, None))
+
+    def eigen(lam, W, M):
+        return over_irf(lambda lm, Mb, mm, ss: kernel(lm, mm, ss, False) @ Mb)(lam, M, mus, sigmas)
+
+    def newton(lam, W, M):
+        def one(lm, Wb, mm, ss):
+            return _prefix_divided_differences(lm, *kernel(lm, mm, ss, True)) @ Wb
+        return over_irf(one)(lam, W, mus, sigmas)
+
+    if method == "eigen":  # NaN where the eigen form is not accurate
+        out = jnp.where(ok, eigen(lam, W, M), jnp.nan)
+    elif method == "newton":
+        out = newton(lam, W, M)
+    else:
+        out = jax.lax.cond(ok, eigen, newton, lam, W, M)  # (size, S, T, n)
+    return out.reshape(*batch, *irf_shape, *out.shape[-2:])
 
 
-def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
-    """Compartment populations (..., T, n) convolved with a unit-area Gaussian IRF.
+def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, method: str = "auto"):
+    """Compartment populations (..., *S, T, n) convolved with a unit-area Gaussian IRF.
 
     Parameters
     ----------
@@ -354,14 +431,21 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
         of rate sets (e.g. one per trap count) that share ``t``, ``mu`` and ``sigma``.
     p0 : Array (..., n)
         Initial populations (at the IRF centre); leading axes broadcast with ``rates``.
-    mu, sigma : float, ps
-        IRF centre and standard deviation (σ > 0).
+    mu, sigma : float or Array (S), ps
+        IRF centre(s) and standard deviation(s) (σ > 0); arrays (e.g. one IRF per
+        wavelength, shape S) give one population set each, after the batch axes.
+    method : {"auto", "eigen", "newton"}
+        "auto": the eigen form where it is accurate, else the Newton form (a ``lax.cond``:
+        both are compiled). "eigen": the eigen form only, NaN where it is not accurate — a
+        program about half the size, for callers that fall back themselves (the target fit
+        does). "newton": the divided differences only (any eigenvalues).
 
     Notes
     -----
-    For σ → 0 this is the solution of dx/dt = K x for t > μ, x(μ) = p₀. Accurate (~1e-12
-    absolute on O(1) populations) for distinct, nearly equal and equal rates; finite
-    derivatives everywhere.
+    For σ → 0 this is the solution of dx/dt = K x for t > μ, x(μ) = p₀. Well-separated
+    eigenvalues use the eigen form (:func:`_eigen_form`: one kernel per compartment), others
+    the Newton form with divided differences; both accurate to ~1e-11 absolute on O(1)
+    populations, for distinct, nearly equal and equal rates, with finite derivatives.
     """
     t = jnp.asarray(t)
     dtype = jnp.result_type(t, jnp.asarray(rates), float)
@@ -369,20 +453,21 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma):
     mu = jnp.asarray(mu, dtype=dtype)
     sigma = jnp.asarray(sigma, dtype=dtype)
 
-    def kernel(lam):
+    def kernel(lam, mu, sigma, moments):
+        if not moments:
+            return exp_conv_gauss(t[:, None], -lam[None, :], mu, sigma)
         h = exp_conv_gauss_moments(t[:, None], -lam[None, :], mu, sigma, 1)
         s2 = sigma * sigma
         a = (t - mu)[:, None] + lam[None, :] * s2
         return h[0], h[1], a, s2
 
-    return _batched(scheme, jnp.asarray(rates, dtype), p0,
-                    lambda r, q: _solve(scheme, r, q, kernel))
+    return _solve(scheme, jnp.asarray(rates, dtype), p0, t, mu, sigma, kernel, method)
 
 
-def populations(scheme: Scheme, t, rates, p0):
+def populations(scheme: Scheme, t, rates, p0, method: str = "auto"):
     """Populations (..., T, n) without IRF (a δ excitation at t = 0; zero before).
 
-    ``scheme``, ``t``, ``rates`` and ``p0`` as in :func:`convolved_populations`.
+    ``scheme``, ``t``, ``rates``, ``p0`` and ``method`` as in :func:`convolved_populations`.
     """
     t = jnp.asarray(t)
     dtype = jnp.result_type(t, jnp.asarray(rates), float)
@@ -390,10 +475,11 @@ def populations(scheme: Scheme, t, rates, p0):
     pos = t >= 0
     tt = jnp.where(pos, t, 0.0)[:, None]
 
-    def kernel(lam):
+    def kernel(lam, mu, sigma, moments):
         e = jnp.where(pos[:, None], jnp.exp(jnp.minimum(lam[None, :] * tt, 700.0)), 0.0)
-        a = tt + 0.0 * lam[None, :]
-        return e, tt * e, a, jnp.zeros((), dtype)
+        if not moments:
+            return e
+        return e, tt * e, tt + 0.0 * lam[None, :], jnp.zeros((), dtype)
 
-    return _batched(scheme, jnp.asarray(rates, dtype), p0,
-                    lambda r, q: _solve(scheme, r, q, kernel))
+    zero = jnp.zeros((), dtype)
+    return _solve(scheme, jnp.asarray(rates, dtype), p0, t, zero, zero, kernel, method)

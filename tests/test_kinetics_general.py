@@ -24,7 +24,7 @@ from hotcarrier.kinetics import Scheme
 from hotcarrier import kinetics
 
 # one compiled program per scheme and shape (eager dispatch would compile every operation)
-convolved_populations = jax.jit(kinetics.convolved_populations, static_argnums=0)
+convolved_populations = jax.jit(kinetics.convolved_populations, static_argnums=(0, 6))
 populations = jax.jit(kinetics.populations, static_argnums=0)
 
 MU, SIGMA = 0.1, 0.08  # ps
@@ -221,3 +221,64 @@ def test_model_errors_name_the_cycle():
         TargetModel(compartments=["A", "B", "C"], initial={"A": "1"}, parameters=P,
                     transfers=[Transfer("A", "B", "k"), Transfer("B", "C", "k"),
                                Transfer("C", "A", "k")])
+
+
+# ---------------------------------------------------------------- the two forms of the solver
+CHAIN12 = Scheme(12, [(i, i + 1 if i + 1 < 12 else None) for i in range(12)])
+RATES12 = 1 / np.array([0.3, 0.9, 2.5, 7.0, 15.0, 40.0, 1.4, 110.0, 4.2, 300.0, 0.6, 900.0])
+
+
+@pytest.mark.parametrize("scheme,rates,p0", [
+    pytest.param(REVERSIBLE, [2.0, 0.7, 0.3, 1.1, 0.4, 0.05, 0.2], [1.0, 0, 0, 0],
+                 marks=pytest.mark.slow),  # suite budget; the reversible fit below runs both
+    (BRANCHED, [1.4, 8.1, 0.35, 0.04, 0.02, 0.9, 0.3], [0.6, 0, 0, 0, 0.4]),
+    (CHAIN12, RATES12, np.eye(12)[0]),
+])
+def test_eigen_and_newton_forms_agree(scheme, rates, p0):
+    """The eigen form (one kernel per compartment) against the divided differences where both
+    apply (distinct eigenvalues): values, and derivatives in the rates and the IRF."""
+    rates, p0 = jnp.asarray(rates, float), jnp.asarray(p0, float)
+    assert bool(kinetics.eigen_form_accurate(scheme, rates, p0))
+    w = jnp.asarray(np.random.default_rng(5).normal(size=(T.size, scheme.n)))
+
+    @jax.jit
+    def both(x):
+        def f(x, method):
+            return kinetics.convolved_populations(scheme, T, x[:-2], p0, x[-2], x[-1], method)
+        out = [f(x, m) for m in ("eigen", "newton")]
+        grads = [jax.grad(lambda y, m=m: jnp.sum(w * f(y, m)))(x) for m in ("eigen", "newton")]
+        return out, grads
+
+    (pe, pn), (ge, gn) = both(jnp.concatenate([rates, jnp.array([MU, SIGMA])]))
+    np.testing.assert_allclose(np.asarray(pe), np.asarray(pn), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(ge), np.asarray(gn), rtol=1e-9,
+                               atol=1e-9 * float(np.max(np.abs(np.asarray(gn)))))
+
+
+def test_eigen_form_refuses_equal_rates_and_auto_falls_back():
+    rates, p0 = jnp.array([0.5, 0.5, 0.5]), jnp.eye(3)[0]
+    assert not bool(kinetics.eigen_form_accurate(CHAIN3, rates, p0))
+    assert np.all(np.isnan(np.asarray(
+        convolved_populations(CHAIN3, T, rates, p0, MU, SIGMA, "eigen"))))
+    auto = np.asarray(convolved_populations(CHAIN3, T, rates, p0, MU, SIGMA))
+    np.testing.assert_allclose(auto, reference(CHAIN3, np.asarray(rates), np.asarray(p0)),
+                               atol=1e-11)
+    # equal rates of compartments on no common path (a parallel scheme) are refused too: the
+    # bound then divides 0 by 0
+    par = Scheme(2, [(0, None), (1, None)])
+    assert not bool(kinetics.eigen_form_accurate(par, jnp.array([0.3, 0.3]), jnp.ones(2)))
+
+
+def test_irf_arrays_and_rate_batches_give_one_set_each():
+    mus, sigs = np.array([0.0, 0.1, 0.25]), np.array([0.05, 0.08, 0.12])
+    rates = jnp.array([[1.4, 8.1, 0.35, 0.04, 0.02, 0.9, 0.3],
+                       [1.0, 2.0, 0.5, 0.1, 0.05, 0.3, 0.3]])  # the second: a degenerate merge
+    p0 = jnp.array([0.6, 0, 0, 0, 0.4])
+    out = np.asarray(convolved_populations(BRANCHED, T, rates, p0, jnp.asarray(mus),
+                                           jnp.asarray(sigs)))
+    assert out.shape == (2, 3, T.size, 5)
+    for b in range(2):
+        for i in range(3):
+            np.testing.assert_allclose(out[b, i], reference(BRANCHED, np.asarray(rates[b]),
+                                                            np.asarray(p0), mu=mus[i],
+                                                            sigma=sigs[i]), atol=1e-11)

@@ -144,7 +144,7 @@ class BatchFitter:
         problem = VarproProblem(link=model.link_spectra and len(model.datasets) > 1,
                                 wavelengths=self.wavelengths, arrays=template.arrays,
                                 index=[], n_data=template.n_data, shared=self.shared)
-        self.objective = Objective.for_problem(model, problem)
+        self.objective = Objective.for_problem(model, problem, "newton")
         self.shapes = jax.tree.leaves(jax.tree.map(np.shape, template.arrays))
         self.treedef = jax.tree.structure(template.arrays)
         self.stderr = bool(stderr)

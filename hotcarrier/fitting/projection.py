@@ -38,7 +38,15 @@ def mgs_qr(C):
         Orthonormal columns; 0 for a vanished (zero, masked or dependent) column.
     R : Array (k, k)
         Upper triangular, C = Q R on the kept columns; R[j, j] = 0 marks a vanished column.
+        Q and R are NaN when C has a non-finite entry (a NaN model column is never taken for
+        a vanished one: the residual and the cost are NaN, and an optimiser step rejected).
     """
+    Q, R = _mgs_qr(C)
+    bad = ~jnp.all(jnp.isfinite(C))
+    return jnp.where(bad, jnp.nan, Q), jnp.where(bad, jnp.nan, R)
+
+
+def _mgs_qr(C):
     T, k = C.shape
     # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
     # spectral constraint), so take it only of values guarded away from 0.

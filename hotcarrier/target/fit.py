@@ -12,6 +12,7 @@ Gauss–Newton uncertainties and builds a :class:`~hotcarrier.fitting.result.Fit
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -64,12 +65,15 @@ class FitSetup:
         Prepared data.
     problem : VarproProblem
     objective : Objective
-        ``objective.cost(theta, arrays)`` is the jitted-friendly loss.
+        ``objective.cost(theta, arrays)`` is the jitted-friendly loss; its ``kinetics`` is
+        "eigen" (the default: NaN where the eigen form is not accurate) or "newton"
+        (:func:`hotcarrier.kinetics.convolved_populations`, :meth:`with_kinetics`).
     theta0 : Array
         Unconstrained start vector.
     """
 
-    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01):
+    def __init__(self, model: TargetModel, datasets: list[xr.Dataset], link_tolerance=0.01,
+                 kinetics: str = "eigen"):
         from ..dataset import SPECTRAL_DIM
 
         # per-wavelength parameters (time-zero shifts) are made for the data's grids
@@ -77,7 +81,7 @@ class FitSetup:
         self.model = model
         self.datasets = datasets
         self.problem = build_problem(model, datasets, link_tolerance)
-        self.objective = Objective.for_problem(model, self.problem)
+        self.objective = Objective.for_problem(model, self.problem, kinetics)
         self.theta0 = np.asarray(model.parameters.theta0(), dtype=float)
         self.arrays = self.problem.arrays
         # per dataset: the wavelength (nm) at which populations are reported
@@ -94,7 +98,26 @@ class FitSetup:
     def key(self) -> str:
         """What the compiled programs of this setup depend on besides the array shapes."""
         o = self.objective
-        return repr((self.model.cache_key(), o.link, o.n_sets, o.shared))
+        return repr((self.model.cache_key(), o.link, o.n_sets, o.shared, o.kinetics))
+
+    def eigen_margin(self, theta) -> bool:
+        """True when the eigen-form kinetics are accurate, with the margin
+        :data:`~hotcarrier.target.objective.EIGEN_MARGIN`, at ``theta``
+        (:func:`hotcarrier.kinetics.eigen_form_accurate`; a few small eager operations)."""
+        from ..kinetics import eigen_form_accurate
+        from .objective import EIGEN_MARGIN
+
+        m = self.model
+        p = m.parameters.physical(jnp.asarray(theta, float))
+        return bool(eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
+                                        EIGEN_MARGIN))
+
+    def with_kinetics(self, method: str) -> FitSetup:
+        """The same setup (data, bound model) with the kinetics ``method`` of
+        :func:`hotcarrier.kinetics.convolved_populations`."""
+        other = copy.copy(self)
+        other.objective = Objective.for_problem(self.model, self.problem, method)
+        return other
 
     def programs(self, minimiser: bool = False) -> list:
         """[point program] or, with ``minimiser``, [point program, minimiser] — compiled
@@ -200,7 +223,16 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     check_profile_names(profile, s.model.parameters.free_names)
     if not s.model.parameters.free_names:
         raise FitError(f"{s.model.source}: no free parameter to fit (all fixed or expressions)")
-    out = _minimise(s, max_iter, gtol, ftol, progress)
+    # the eigen-form kinetics (one kernel per compartment) compile and run several times
+    # faster; they are NaN where (nearly) equal eigenvalues make them inaccurate, so a fit
+    # that starts or ends there is done (again, from where it stopped) with divided differences
+    out = None
+    if s.eigen_margin(s.theta0):  # (checked before anything is compiled)
+        out = _minimise(s, max_iter, gtol, ftol, progress, fallback=True)
+    if out is None or not bool(out[1]["eigen_margin"]):
+        theta = s.theta0 if out is None else out[0].x
+        s = s.with_kinetics("newton")
+        out = _minimise(s, max_iter, gtol, ftol, progress, start=theta)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
 
@@ -217,16 +249,22 @@ def check_profile_names(profile, free_names) -> None:
                           f"{did_you_mean(bad[0], free_names)} (free: {', '.join(free_names)})")
 
 
-def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
-    """Preconditioned L-BFGS from the start values; (result, evaluation at the optimum).
+def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=False):
+    """Preconditioned Levenberg–Marquardt from ``start`` (default: the start values);
+    (result, evaluation at the optimum).
 
     One compiled program (:meth:`FitSetup.point`) serves the preconditioner, the start loss
-    and gradient, and at the optimum the standard errors and the fit details.
+    and gradient, and at the optimum the standard errors and the fit details. ``fallback``:
+    None instead of an error when the model is not finite at the start or the fit ends
+    non-finite (the caller retries with the "newton" kinetics).
     """
+    theta0 = s.theta0 if start is None else np.asarray(start, float)
     s.programs(minimiser=progress is None)  # both compiled at once when cold
-    start = s.point(s.theta0)
+    start = s.point(theta0)
     cost0 = float(start["cost"])
     if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(start["J"]))):
+        if fallback:
+            return None
         raise FitError(f"{s.model.source}: the model is not finite at the start values (cost "
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF "
                        "width zero/negative or an expression dividing by zero — check the "
@@ -235,10 +273,12 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress):
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
     opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(start["grad"]) / D)
     if progress is None:
-        r = s.programs(minimiser=True)[1](s.theta0 * D, s.arrays, D, **opts)
+        r = s.programs(minimiser=True)[1](theta0 * D, s.arrays, D, **opts)
     else:  # a host callback cannot be kept on disk: the jitted minimiser
-        r = minimize(s.objective.scaled_cost, s.theta0 * D, s.arrays, D,
+        r = minimize(s.objective.scaled_cost, theta0 * D, s.arrays, D,
                      callback=_Progress(progress), **opts)
+    if fallback and int(r.status) == 3:
+        return None
     theta = np.asarray(r.x) / D
     return r._replace(x=theta), s.point(theta)
 
@@ -385,6 +425,8 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                   "variables)",
         cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
         parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets])
+    # which form of the kinetics gave the result (hotcarrier.kinetics.convolved_populations)
+    summary["kinetics"] = s.objective.kinetics
     if model.non_negative:  # amplitudes held at 0 by an active constraint (docs/constraints.md)
         cons = model.non_negative_mask()
         ws = [np.asarray(w) for w in s.arrays["w"]]

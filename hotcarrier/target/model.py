@@ -19,7 +19,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -652,19 +651,18 @@ class TargetModel:
             scs.append(self._ev(sc, env) + 0.0 * wl)
         return jnp.stack(mus, -1), jnp.stack(sigs, -1), jnp.stack(scs, -1)
 
-    def species_populations(self, pvec, d: int, t, wavelength):
-        """IRF-convolved compartment populations, Array (W, T, n_compartments)."""
+    def species_populations(self, pvec, d: int, t, wavelength, kinetics: str = "auto"):
+        """IRF-convolved compartment populations, Array (W, T, n_compartments).
+
+        ``kinetics``: the ``method`` of :func:`hotcarrier.kinetics.convolved_populations`.
+        """
         rates = self.rates(pvec)
         p0 = self.initial_populations(pvec)
         mu, sig, sc = self.irf_at(pvec, d, wavelength)
         t = jnp.asarray(t)
 
-        def one(m, s, w):
-            pops = jax.vmap(lambda mm, ss: convolved_populations(self.scheme, t, rates, p0, mm, ss),
-                            out_axes=0)(m, s)  # (G, T, n)
-            return jnp.einsum("g,gtn->tn", w, pops) / jnp.sum(w)
-
-        return jax.vmap(one)(mu, sig, sc)
+        pops = convolved_populations(self.scheme, t, rates, p0, mu, sig, kinetics)  # (W, G, T, n)
+        return jnp.einsum("wg,wgtn->wtn", sc, pops) / jnp.sum(sc, axis=1)[:, None, None]
 
     def is_dispersive(self, d: int) -> bool:
         """True when dataset ``d``'s IRF centre or width varies with wavelength."""
@@ -702,17 +700,18 @@ class TargetModel:
                                                           sig[:, :, None], order=k)) * s_eff
                 ** (k + 1) for k in range(self.coherent_artifact)]
 
-    def matrix(self, pvec, d: int, t, wavelength):
-        """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`).
+    def matrix(self, pvec, d: int, t, wavelength, kinetics: str = "auto"):
+        """Design matrix of dataset ``d``: Array (W, T, n_columns) (see :attr:`column_names`);
+        ``kinetics`` as in :meth:`species_populations`.
 
         Without IRF dispersion the matrix is the same at every wavelength: it is built once and
         broadcast, which makes a non-dispersive objective ~W times cheaper.
         """
         wl = jnp.asarray(wavelength)
         if wl.shape[0] > 1 and not self.is_dispersive(d):
-            C1 = self.matrix(pvec, d, t, wl[:1])
+            C1 = self.matrix(pvec, d, t, wl[:1], kinetics)
             return jnp.broadcast_to(C1, (wl.shape[0], *C1.shape[1:]))
-        pops = self.species_populations(pvec, d, t, wavelength)
+        pops = self.species_populations(pvec, d, t, wavelength, kinetics)
         C = jnp.einsum("wtn,nk->wtk", pops, self.relation_matrix(pvec))
         if self.oscillations:
             C = jnp.concatenate([C, self.oscillation_matrix(pvec, d, t, wavelength)], axis=-1)

@@ -35,8 +35,13 @@ import numpy as np
 from ..fitting.projection import (amplitude_derivative, back_substitute, forward_substitute_t,
                                   golub_pereyra_block, mgs_qr, nnls_passive_set,
                                   separable_weights)
+from ..kinetics import eigen_form_accurate
 
-__all__ = ["VarproProblem", "build_problem", "spectral_arrays", "Objective"]
+__all__ = ["VarproProblem", "build_problem", "spectral_arrays", "Objective", "EIGEN_MARGIN"]
+
+#: A fit with the eigen-form kinetics is trusted only where their cancellation bound is this
+#: many times below :data:`hotcarrier.kinetics.FAST_COND` (else it is redone with "newton").
+EIGEN_MARGIN = 10.0
 
 
 @dataclass
@@ -227,8 +232,10 @@ class Objective:
     its compiled program for new data of the same shapes.
     """
 
-    def __init__(self, model, link: bool, n_sets: int, shared: tuple = ()):
+    def __init__(self, model, link: bool, n_sets: int, shared: tuple = (),
+                 kinetics: str = "auto"):
         self.model = model
+        self.kinetics = kinetics
         self.link = link
         self.n_sets = n_sets
         n_blocks = 1 if link else n_sets
@@ -241,18 +248,21 @@ class Objective:
         self._jit_point = jax.jit(self._point)
 
     @classmethod
-    def for_problem(cls, model, problem: VarproProblem) -> Objective:
+    def for_problem(cls, model, problem: VarproProblem, kinetics: str = "auto") -> Objective:
         """The (cached) objective of ``model`` on a problem of this structure.
 
         Objectives are cached by the model's structural key, so fitting the same model again
-        (new data of any size, new start values) reuses the compiled programs.
+        (new data of any size, new start values) reuses the compiled programs. ``kinetics``:
+        the ``method`` of :func:`hotcarrier.kinetics.convolved_populations` ("eigen" is NaN
+        where the eigen form is not accurate; :func:`hotcarrier.target.fit.fit_target` then
+        refits with "newton").
         """
         n_sets = len(problem.arrays["t"])
         shared = tuple(problem.shared) if problem.shared else ()
-        key = (model.cache_key(), problem.link, n_sets, shared)
+        key = (model.cache_key(), problem.link, n_sets, shared, kinetics)
         obj = _CACHE.get(key)
         if obj is None:
-            obj = _CACHE[key] = cls(model, problem.link, n_sets, shared)
+            obj = _CACHE[key] = cls(model, problem.link, n_sets, shared, kinetics)
         return obj
 
     # ------------------------------------------------------------------ design matrices
@@ -305,7 +315,7 @@ class Objective:
             wl = arrays["wl"][0] if self.link else arrays["wl"][dsets[0]]
             if shared:
                 wl = wl[:1]
-            C = jnp.concatenate([m.matrix(p, d, arrays["t"][d], wl)
+            C = jnp.concatenate([m.matrix(p, d, arrays["t"][d], wl, self.kinetics)
                                  for d in dsets], axis=1)
             if shared:
                 _, u = self._row_weights(w)
@@ -474,8 +484,10 @@ class Objective:
         ``precond`` (:func:`hotcarrier.fitting.optimize.diagonal_preconditioner` of J's columns),
         ``physical`` (parameter values) and ``dphys`` (∂physical/∂θ, for the delta method),
         ``rate_matrix``, ``initial`` and ``relations`` (the model's matrices at the values),
-        and ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm),
-        (T, n)). Compiling this once replaces dozens of small
+        ``populations`` (per dataset, at its reference wavelength ``lam_ref[d]`` (nm),
+        (T, n)) and ``eigen_margin`` (True where the eigen-form kinetics are accurate with a
+        margin of :data:`EIGEN_MARGIN`: a fit with ``kinetics="eigen"`` that ends without it
+        is redone with "newton"). Compiling this once replaces dozens of small
         eager operations and separate programs after a fit.
         """
         from ..fitting.optimize import diagonal_preconditioner
@@ -489,8 +501,10 @@ class Objective:
             physical=p, dphys=jax.jacfwd(m.parameters.physical)(theta),
             rate_matrix=m.rate_matrix(p), initial=m.initial_populations(p),
             relations=m.relation_matrix(p),
-            populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1])[0]
-                         for d in range(self.n_sets)])
+            populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1],
+                                               self.kinetics)[0] for d in range(self.n_sets)],
+            eigen_margin=eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
+                                             EIGEN_MARGIN))
 
     def point(self, theta, arrays, lam_ref):
         """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
