@@ -61,6 +61,9 @@ ATOL_DEGENERATE = 1e-12  # ps⁻¹
 FAST_COND = 1e3
 #: ... and no two eigenvalues it divides by are within this (relative) of each other.
 EIGEN_GAP = 1e-10
+#: Up to this many compartments the Newton vectors are unrolled (smaller programs for the
+#: usual few compartments); beyond, one ``lax.scan`` step each.
+UNROLL_MAX = 8
 #: ``method`` values of :func:`convolved_populations`.
 METHODS = ("auto", "eigen", "newton")
 
@@ -262,12 +265,19 @@ def _done_mask(scheme: Scheme) -> np.ndarray:
 
 def _newton_vectors(K, lam, p0, done):
     """wₘ = (K − λₘ₋₁) ⋯ (K − λ₀) p₀ for m = 0 … n − 1, shape (n, n) (rows)."""
-    eye = jnp.eye(K.shape[0], dtype=K.dtype)
+    n = K.shape[0]
+    eye = jnp.eye(n, dtype=K.dtype)
 
     def step(w, lam_m):  # (K − λI) formed first: its diagonal is exactly 0 where λ = −dᵢ
         return (K - lam_m * eye) @ w, w
 
-    return jax.lax.scan(step, p0, lam)[1] * done
+    if n > UNROLL_MAX:  # one scan step per eigenvalue: the program does not grow with n
+        return jax.lax.scan(step, p0, lam)[1] * done
+    rows, w = [], p0
+    for m in range(n):
+        rows.append(w)
+        w = step(w, lam[m])[0]
+    return jnp.stack(rows) * done
 
 
 def _prefix_divided_differences(lam, g0, g1, a, s2):
@@ -350,7 +360,12 @@ def _eigen_form(scheme: Scheme, rates, p0):
         + ATOL_DEGENERATE  # (numerically) equal: the division would be 0/0
     used = inside & valid[:, :, None]
     bad = jnp.any(used & same[:, None, :])
-    den = jnp.prod(jnp.where(inside, jnp.where(same, 1.0, gap)[:, None, :], 1.0), axis=-1)
+    factor = jnp.where(same | np.eye(n, dtype=bool), 1.0, gap)  # (j, l)
+    cols, den = [], jnp.ones(n, lam.dtype)
+    for col in range(n):  # den[j, m] = ∏_{l≤m, l≠j} (λⱼ − λₗ): a running product over m
+        den = den * factor[:, col]
+        cols.append(den)
+    den = jnp.stack(cols, axis=1)
     inv = jnp.where(valid, 1.0 / den, 0.0)  # (j, m)
     terms = inv[:, :, None] * W[None, :, :]  # (j, m, c)
     M = jnp.sum(terms, axis=1)

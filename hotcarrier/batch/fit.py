@@ -27,6 +27,7 @@ import numpy as np
 from .._x64 import with_x64
 from ..errors import FitError, HotcarrierError
 from ..fitting.optimize import NO_DATA, NOT_PREPARED, STATUS_MESSAGES, levenberg_marquardt
+from ..target.fit import bounded_mask
 from .results import failed_results, item_statistics, merge_items, results_to_dataset
 from .sharding import BatchMap, resolve_devices
 from .streaming import DEFAULT_CHUNK_SIZE, chunks, pad_to
@@ -97,8 +98,7 @@ def make_starts(parameters, n_starts: int = 1, *, starts: Sequence[Mapping[str, 
         if unknown:
             raise HotcarrierError(f"start {dict(s)}: unknown parameter(s) {unknown}")
         th.append(parameters.theta0(dict(s)))
-    bounded = np.array([np.isfinite(parameters[n].min) or np.isfinite(parameters[n].max)
-                        for n in parameters.free_names], bool)
+    bounded = bounded_mask(parameters)
     lf = math.log(max(float(factor), 1.0))
     extra = np.tile(th[0], (max(int(n_starts) - len(th), 0), 1))
     extra[:, bounded] += np.random.default_rng(seed).uniform(-lf, lf, (len(extra), bounded.sum()))
@@ -134,6 +134,7 @@ class BatchFitter:
             raise FitError(f"template item {template.name!r} has no arrays")
         self.parameters = model.parameters
         self.free_names = list(model.parameters.free_names)
+        self.bounded = bounded_mask(model.parameters)
         if not self.free_names:
             raise FitError(f"{model.source}: no free parameters to fit (all fixed or "
                            "expressions)")
@@ -157,9 +158,11 @@ class BatchFitter:
         ``opts`` (max_iter, gtol, ftol) are traced: a new cap or tolerance does not
         recompile."""
         yws = self.objective.weighted_data(arrays)  # loop-invariant: once per item
+        # the run-away stop (status 6) judges bounded parameters only, as the single fit
+        step = np.where(self.bounded, 1.0, np.inf)
         res = jax.vmap(lambda th: levenberg_marquardt(self.objective.normal_equations, th,
                                                       arrays, yws, normal=True,
-                                                      **opts))(theta0s)
+                                                      runaway_step=step, **opts))(theta0s)
         fun = jnp.where(jnp.isfinite(res.fun), res.fun, jnp.inf)
         conv = jnp.where(res.converged, fun, jnp.inf)
         best = jnp.where(jnp.any(res.converged), jnp.argmin(conv), jnp.argmin(fun))

@@ -213,7 +213,8 @@ def _fit_groups(args, model, files: list[Path]):
 
 
 def suspicious(ds, i: int, scheme: str | None) -> list[str]:
-    """Why batch item ``i`` needs a second look (empty when it does not): not converged; for
+    """Why batch item ``i`` needs a second look (empty when it does not): not converged (a
+    run-away stopped early says so); for
     a quick parallel/sequential model also a lifetime far below the IRF, two collapsed
     lifetimes (:func:`hotcarrier.fitting.result.lifetime_warnings`), or a free lifetime
     without a standard error."""
@@ -223,7 +224,11 @@ def suspicious(ds, i: int, scheme: str | None) -> list[str]:
 
     if str(ds["error"].values[i]) or int(ds["status"].values[i]) >= 10:
         return []  # unreadable or too few usable points (batch codes 10, 11): no refit helps
+    from ..fitting.optimize import RUNAWAY, STATUS_MESSAGES
+
     why = [] if bool(ds["converged"].values[i]) else ["not converged"]
+    if int(ds["status"].values[i]) == RUNAWAY:  # the optimiser's early stop
+        why = [f"not converged: {STATUS_MESSAGES[RUNAWAY]}"]
     if scheme not in ("parallel", "sequential"):
         return why
     pn = [str(p) for p in ds["param"].values]

@@ -13,6 +13,12 @@ Convergence criterion (per item), checked after every L-BFGS step:
   longer improve the loss and the gradient is small: converged to machine precision);
 * ``status 4`` stall elsewhere: the same, but with a large gradient (line search failure,
   e.g. at a kink or after a parameter ran away; ``converged`` False);
+* ``status 6`` run-away (checked after the tests above, before the cap): over the last
+  :data:`RUNAWAY_WINDOW` iterations the relative loss decrease is ≤ ``runaway_ftol`` while
+  some coordinate moved away from 0 on every one of those steps, by ≥ ``runaway_step`` in
+  all (in the unconstrained space of a bounded parameter that is a walk towards a bound or
+  infinity: the data no longer determine it). ``converged`` False; ``runaway`` of the result
+  flags the coordinates. ``runaway_ftol = 0`` switches the test off;
 * ``status 2`` iteration cap reached (``converged`` False);
 * ``status 3`` the loss or gradient became non-finite (``converged`` False; the caller should
   raise a clear error).
@@ -33,7 +39,7 @@ from .projection import cholesky_solve
 
 __all__ = ["OptimizeResult", "LMResult", "minimize", "least_squares", "levenberg_marquardt",
            "STATUS_MESSAGES", "CONVERGED_STATUSES", "NO_DATA", "NOT_PREPARED",
-           "diagonal_preconditioner"]
+           "diagonal_preconditioner", "RUNAWAY", "RUNAWAY_WINDOW", "RUNAWAY_FTOL"]
 
 STATUS_MESSAGES = {
     0: "gradient criterion met",
@@ -42,14 +48,26 @@ STATUS_MESSAGES = {
     3: "loss or gradient became non-finite",
     4: "stalled: no further decrease although the gradient is not small",
     5: "relative step below xtol",
+    6: "stopped early: a parameter ran away towards a bound or infinity while the cost no "
+       "longer decreased",
     10: "too few usable data points (all NaN or masked)",
     11: "item could not be prepared (load or validation error)",
 }
 """The one status table of every fit (single and batch). Converged: 0, 1 and 5; a stall
-(4), the iteration cap (2) or a non-finite cost (3) is never converged; 10 and 11 are a
-batch item's own (no fit was run)."""
+(4), a run-away (6), the iteration cap (2) or a non-finite cost (3) is never converged; 10
+and 11 are a batch item's own (no fit was run)."""
 
 CONVERGED_STATUSES = (0, 1, 5)
+
+RUNAWAY = 6
+"""Status of a fit stopped early because a parameter ran away (see the module docstring)."""
+
+RUNAWAY_WINDOW = 20
+"""Iterations (Levenberg–Marquardt: accepted steps) over which a run-away is judged."""
+
+RUNAWAY_FTOL = 1e-6
+"""Default ``runaway_ftol``: relative loss decrease over :data:`RUNAWAY_WINDOW` iterations
+below which a steady walk of a coordinate away from 0 stops the fit (status 6)."""
 
 NO_DATA = 10
 NOT_PREPARED = 11
@@ -79,6 +97,9 @@ class OptimizeResult(NamedTuple):
         Levenberg–Marquardt only (else None): the Gauss–Newton matrix JᵀJ and Jᵀr at ``x``
         (for the covariance; no further evaluation needed) and the residual function's
         auxiliary output at ``x`` (e.g. the fit details).
+    runaway : Array (n,) of bool
+        With status 6: the coordinates (of the flattened ``x``) that ran away, else all
+        False.
     """
 
     x: Any
@@ -91,6 +112,7 @@ class OptimizeResult(NamedTuple):
     jtj: jax.Array | None = None
     grad: jax.Array | None = None
     aux: Any = None
+    runaway: Any = None
 
 
 LMResult = OptimizeResult
@@ -120,12 +142,44 @@ def diagonal_preconditioner(col_sq):
     return jnp.where(ok, D, typical)
 
 
+def _runaway_start(f0, x0):
+    """Run-away tracker state at the start point (ring buffers of the last
+    :data:`RUNAWAY_WINDOW` losses and points, per-coordinate run of outward steps)."""
+    n = x0.shape[0]
+    return dict(fh=jnp.full(RUNAWAY_WINDOW, f0, x0.dtype),
+                xh=jnp.broadcast_to(x0, (RUNAWAY_WINDOW, n)).astype(x0.dtype),
+                run=jnp.zeros(n, jnp.int32), drift=jnp.zeros(n, bool),
+                k=jnp.asarray(0, jnp.int32))
+
+
+def _runaway_step(rs, moved, x_old, x_new, f_new, ftol, step):
+    """Advance the tracker by one step ``x_old → x_new`` (only where ``moved``).
+
+    Returns (state, stop): ``stop`` when over the last :data:`RUNAWAY_WINDOW` steps the
+    relative loss decrease is ≤ ``ftol`` and some coordinate moved away from 0 on every one
+    of them, by ≥ ``step`` (per coordinate; inf exempts it) in all; ``state["drift"]`` flags
+    those coordinates. Traceable and vmap-safe.
+    """
+    k = rs["k"] + moved.astype(jnp.int32)
+    slot = k % RUNAWAY_WINDOW
+    f_ref, x_ref = rs["fh"][slot], rs["xh"][slot]  # RUNAWAY_WINDOW steps ago
+    dx = x_new - x_old
+    run = jnp.where(dx * x_new > 0, rs["run"] + 1, 0)
+    drift = (run >= RUNAWAY_WINDOW) & (jnp.abs(x_new - x_ref) >= step)
+    stop = (moved & (ftol > 0) & (k >= RUNAWAY_WINDOW) & jnp.any(drift)
+            & ((f_ref - f_new) <= ftol * jnp.abs(f_new)))
+    new = dict(fh=rs["fh"].at[slot].set(f_new), xh=rs["xh"].at[slot].set(x_new), run=run,
+               drift=drift, k=k)
+    return jax.tree.map(lambda a, b: jnp.where(moved, a, b), new, rs), stop
+
+
 @partial(jax.jit, static_argnames=("loss_fn", "memory_size", "patience",
                                    "max_linesearch_steps", "callback"))
 def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: float = 1e-13,
              f_floor: float = 1e-300, patience: int = 3, memory_size: int = 10,
              max_linesearch_steps: int = 30, callback=None, value0=None,
-             grad0=None) -> OptimizeResult:
+             grad0=None, runaway_ftol: float = RUNAWAY_FTOL,
+             runaway_step=None) -> OptimizeResult:
     """Minimise ``loss_fn(x, *args)`` with optax L-BFGS (zoom line search).
 
     ``loss_fn`` is differentiable and static (pass the same object to reuse the compiled
@@ -136,7 +190,9 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     history and zoom line-search budget. ``callback(n_iter, loss, grad_norm)`` runs on the
     host after every iteration (static: a stable function). ``value0``, ``grad0``: loss and
     gradient at ``x0`` when the caller has them (one traced copy of the gradient fewer:
-    about a third less compile time for a large objective).
+    about a third less compile time for a large objective). ``runaway_ftol``,
+    ``runaway_step`` (scalar or per flat coordinate, default 1; inf exempts a coordinate):
+    the early stop of a run-away (status 6, module docstring); traced.
     """
     import optax  # here, not at import: a program loaded from disk never needs it
 
@@ -160,8 +216,10 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     def grad_ok(v, g, tol=gtol):
         return jnp.max(jnp.abs(g)) <= tol * (jnp.abs(v) + f_floor)
 
+    rstep = jnp.broadcast_to(jnp.asarray(1.0 if runaway_step is None else runaway_step,
+                                         dtype), flat0.shape)
     carry0 = dict(x=flat0, state=state0, f=v0, g=g0, it=jnp.asarray(0, jnp.int32),
-                  nev=jnp.asarray(1, jnp.int32),
+                  nev=jnp.asarray(1, jnp.int32), ra=_runaway_start(v0, flat0),
                   stall=jnp.asarray(0, jnp.int32), status=jnp.asarray(jnp.where(
                       jnp.isfinite(v0) & jnp.all(jnp.isfinite(g0)),
                       jnp.where(grad_ok(v0, g0), 0, -1), 3), jnp.int32))
@@ -183,14 +241,17 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
         finite = jnp.isfinite(fv) & jnp.all(jnp.isfinite(gv))
         small = (c["f"] - fv) <= ftol * jnp.abs(fv)
         stall = jnp.where(small, c["stall"] + 1, 0)
+        ra, runaway = _runaway_step(c["ra"], jnp.asarray(True), c["x"], x, fv, runaway_ftol,
+                                    rstep)
         status = jnp.where(~finite, 3,
                            jnp.where(grad_ok(fv, gv), 0,
                                      jnp.where(stall >= patience,
                                                jnp.where(grad_ok(fv, gv, jnp.sqrt(gtol)), 1, 4),
-                                               jnp.where(it >= max_iter, 2, -1))))
+                                               jnp.where(runaway, RUNAWAY,
+                                                         jnp.where(it >= max_iter, 2, -1)))))
         nls = optax.tree_utils.tree_get(state, "num_linesearch_steps")
         nev = c["nev"] + jnp.asarray(nls, jnp.int32)
-        new = dict(x=x, state=state, f=fv, g=gv, it=it, nev=nev, stall=stall,
+        new = dict(x=x, state=state, f=fv, g=gv, it=it, nev=nev, stall=stall, ra=ra,
                    status=jnp.asarray(status, jnp.int32))
         if callback is not None:
             jax.debug.callback(callback, it, fv, jnp.max(jnp.abs(gv)))
@@ -201,7 +262,8 @@ def minimize(loss_fn, x0, *args, max_iter: int = 500, gtol: float = 1e-9, ftol: 
     c = jax.lax.while_loop(cond, body, carry0)
     return OptimizeResult(x=unravel(c["x"]), fun=c["f"], n_iter=c["it"],
                           converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
-                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"], n_eval=c["nev"])
+                          grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"], n_eval=c["nev"],
+                          runaway=c["ra"]["drift"] & (c["status"] == RUNAWAY))
 
 
 def least_squares(residual_fn, x0, *args, **kwargs) -> OptimizeResult:
@@ -230,7 +292,9 @@ class _HalfSquaredNorm:
 @partial(jax.jit, static_argnames=("fn", "callback", "normal"))
 def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                         xtol: float = 1e-10, gtol: float = 1e-10, lambda0: float = 1e-3,
-                        callback=None, normal: bool = False, free=None) -> OptimizeResult:
+                        callback=None, normal: bool = False, free=None,
+                        runaway_ftol: float = RUNAWAY_FTOL,
+                        runaway_step=None) -> OptimizeResult:
     """Minimise ½‖r(x)‖² by Levenberg–Marquardt with Marquardt's diagonal scaling.
 
     Pure JAX (``lax.while_loop``), vmap-friendly: under ``vmap`` every item has its own
@@ -271,6 +335,10 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         Gauss–Newton rows are masked out). Traced, so fits with different pinned sets — a
         profile likelihood, another model file's free parameters — share one compiled
         program. ``jtj`` and ``grad`` of the result are masked the same way.
+    runaway_ftol, runaway_step : float, float or Array (n,)
+        Early stop of a run-away (status 6, module docstring), judged on the last
+        :data:`RUNAWAY_WINDOW` accepted steps; ``runaway_step`` defaults to 1 (inf exempts a
+        coordinate), ``runaway_ftol = 0`` switches it off. Traced.
 
     Returns
     -------
@@ -303,7 +371,10 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
                   lam=jnp.asarray(lambda0, dtype), nu=jnp.asarray(2.0, dtype), xt=x0,
                   pred=jnp.asarray(jnp.inf, dtype), gn=jnp.asarray(jnp.inf, dtype),
                   nev=jnp.asarray(0, jnp.int32),
+                  ra=_runaway_start(jnp.asarray(jnp.inf, dtype), x0),
                   status=jnp.asarray(-1, jnp.int32))
+    rstep = jnp.broadcast_to(jnp.asarray(1.0 if runaway_step is None else runaway_step, dtype),
+                             (n,))
 
     def cond(c):
         return c["status"] < 0
@@ -340,13 +411,17 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         gn_rel = c["gn"] / jnp.where(c["f"] > 0, c["f"], 1.0)
         fconv = fconv | (~accept & ~first & finite & (predicted <= ftol) & (gn_rel <= ftol))
         xconv = accept & ~first & (dnorm <= xtol * (xnorm + xtol))
+        ra, runaway = _runaway_step(c["ra"], accept & ~first, c["x"], x, f, runaway_ftol, rstep)
+        ra = jax.tree.map(lambda a, b: jnp.where(first, a, b), _runaway_start(f, x), ra)
         status = jnp.where(first & ~finite, 3,
                            jnp.where(gconv, 0,
                                      jnp.where(fconv, 1,
                                                jnp.where(xconv, 5,
                                                          jnp.where(lam > 1e16, 4,
-                                                                   jnp.where(nev > max_iter, 2,
-                                                                             -1))))))
+                                                                   jnp.where(runaway, RUNAWAY,
+                                                                             jnp.where(
+                                                                                 nev > max_iter,
+                                                                                 2, -1)))))))
         # --- next trial step from the accepted state
         s = 1.0 / jnp.sqrt(jnp.where(D > 0, D, jnp.where(jnp.max(D) > 0, jnp.max(D), 1.0)))
         A = jtj * s[:, None] * s[None, :] + lam * jnp.eye(n, dtype=dtype)
@@ -361,7 +436,7 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
         if callback is not None:
             jax.debug.callback(callback, nev, f, jnp.max(jnp.abs(g)))
         new = dict(x=x, f=f, g=g, jtj=jtj, aux=aux_new, D=D, lam=lam, nu=nu, xt=x + delta,
-                   pred=pred, gn=gn, nev=nev, status=jnp.asarray(status, jnp.int32))
+                   pred=pred, gn=gn, nev=nev, ra=ra, status=jnp.asarray(status, jnp.int32))
         done = c["status"] >= 0  # frozen (matters under vmap)
         return jax.tree.map(lambda old, nw: jnp.where(done, old, nw), c, new)
 
@@ -369,4 +444,5 @@ def levenberg_marquardt(fn, x0, *args, max_iter: int = 200, ftol: float = 1e-10,
     return OptimizeResult(x=c["x"], fun=c["f"], n_iter=jnp.maximum(c["nev"] - 1, 0),
                           converged=jnp.isin(c["status"], jnp.array(CONVERGED_STATUSES)),
                           grad_norm=jnp.max(jnp.abs(c["g"])), status=c["status"],
-                          n_eval=c["nev"], jtj=c["jtj"], grad=c["g"], aux=c["aux"])
+                          n_eval=c["nev"], jtj=c["jtj"], grad=c["g"], aux=c["aux"],
+                          runaway=c["ra"]["drift"] & (c["status"] == RUNAWAY))

@@ -18,7 +18,7 @@ from ..units import format_time, natural_time, pdg_round
 
 __all__ = ["FitResult", "pdg_round", "build_summary", "parameter_entry", "finite_or_none",
            "SUMMARY_SCHEMA", "SUMMARY_KEYS", "PARAMETER_KEYS", "all_finite", "RESULT_FILES",
-           "natural_time", "format_time", "lifetime_warnings"]
+           "natural_time", "format_time", "lifetime_warnings", "runaway_message"]
 
 SUMMARY_SCHEMA = "hotcarrier.fit/1"
 """Version tag of the one ``summary.json`` schema (``"schema"`` key)."""
@@ -62,7 +62,7 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
                   fit_time_s, optimizer: str, criterion: str, cost: float, n_data: int,
                   n_amplitudes: int, covariance, parameters: dict, datasets: list,
                   derived: dict | None = None, amplitudes: dict | None = None,
-                  **extra) -> dict:
+                  message: str | None = None, **extra) -> dict:
     """The ``summary.json`` dict of a fit of any model (the one schema, :data:`SUMMARY_KEYS`).
 
     ``model``: ``{"type": "target" | "hotcarrier", "name": ..., "file": ...}`` (+ model
@@ -71,7 +71,8 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
     is); ``cost``: ½Σ(w·r)² at the optimum; ``covariance``: the free parameters'
     :class:`~hotcarrier.fitting.uncertainty.CovarianceResult`; ``parameters``: name → entry
     (:func:`parameter_entry`); ``derived``, ``amplitudes``: derived quantities and projected
-    amplitudes; ``extra``: model-specific keys appended after the common ones.
+    amplitudes; ``message``: a plain-language reason replacing the status table's line (e.g.
+    :func:`runaway_message`); ``extra``: model-specific keys appended after the common ones.
 
     Notes
     -----
@@ -99,7 +100,7 @@ def build_summary(*, model: dict, status: int, n_iterations: int, n_evaluations,
         "model": dict(model),
         "converged": int(status) in CONVERGED_STATUSES,
         "status": int(status),
-        "message": STATUS_MESSAGES[int(status)],
+        "message": message if message and int(status) != 3 else STATUS_MESSAGES[int(status)],
         "n_iterations": int(n_iterations),
         "n_evaluations": None if n_evaluations is None else int(n_evaluations),
         "wall_time_s": round(float(wall_time_s), 3),
@@ -174,6 +175,48 @@ def lifetime_warnings(lifetimes_ps, fixed=None, *, irf_fwhm_ps: float | None = N
                            f"{format_time(taus[j])} have collapsed onto each other: the data "
                            "show one process there; fit one lifetime fewer")
     return out
+
+
+RATE_UNITS = ("1/ps", "ps^-1", "ps-1", "ps⁻¹")
+
+
+def runaway_message(name: str, value: float, unit: str, end: float, *, n_iterations: int,
+                    window_ps: float | None = None, irf_fwhm_ps: float | None = None,
+                    component: bool = True) -> str:
+    """The plain-language reason of a fit stopped early because parameter ``name`` ran away
+    (status 6 of :data:`~hotcarrier.fitting.optimize.STATUS_MESSAGES`).
+
+    ``value``: where it stopped (``unit``); ``end``: the bound or ±inf it was heading for;
+    ``window_ps``: the measured delay window after time zero; ``irf_fwhm_ps``: the IRF
+    width. A lifetime (ps) or rate (1/ps) of a ``component`` is shown as a time in natural
+    units (1/k for a rate) against the window or the IRF, e.g. "k3 → 1/k3 = 2.1 ns ran past
+    the 1.8 ns delay window"; any other parameter by its value and the end it ran towards.
+    """
+    rate = unit in RATE_UNITS
+    longer = (end > value) != rate  # the time scale grows: a lifetime up, a rate down
+    if component and (unit == "ps" or rate):
+        tau = 1.0 / value if rate and value != 0 else (math.inf if rate else value)
+        what = (f"{name} → 1/{name} = {format_time(tau)}" if rate
+                else f"{name} = {format_time(tau)}")
+        if longer:
+            where = (f"ran past the {format_time(window_ps)} delay window" if window_ps
+                     else "ran away towards infinity")
+            fix = ("fix it, bound it (a largest lifetime), or drop the component (a "
+                   "constant offset is a baseline)")
+        else:
+            where = (f"collapsed towards zero, far below the instrument response (FWHM "
+                     f"{format_time(irf_fwhm_ps)})" if irf_fwhm_ps
+                     else "collapsed towards zero")
+            fix = ("fix it, bound it (a shortest lifetime), or drop the component (a spike "
+                   "at time zero is a coherent-artefact component)")
+    else:
+        what = (f"{name} = {format_time(value)}" if unit == "ps"
+                else f"{name} = {value:.4g}{' ' + unit if unit else ''}")
+        where = "ran towards " + (f"its bound {end:g}{' ' + unit if unit else ''}"
+                                  if math.isfinite(end) else ("+∞" if end > 0 else "−∞"))
+        fix = "fix it, narrow its range, or simplify the model"
+    return (f"stopped early after {n_iterations} iterations: {what} {where} while the cost "
+            f"no longer decreased — the data do not determine it; {fix}")
 
 
 class FitResult:

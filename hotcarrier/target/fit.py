@@ -27,7 +27,7 @@ import xarray as xr
 from .._x64 import with_x64, x64
 from ..errors import (ConvergenceWarning, FitError, LifetimeWarning, ModelError,
                       ParameterAtBoundWarning, warn_caller)
-from ..fitting.optimize import STATUS_MESSAGES, minimize
+from ..fitting.optimize import RUNAWAY, RUNAWAY_FTOL, minimize
 from ..fitting.params import near_bound
 from ..fitting.result import FitResult, build_summary, parameter_entry
 from ..fitting.uncertainty import (correlation_matrix, gauss_newton_covariance,
@@ -103,14 +103,13 @@ class FitSetup:
     def eigen_margin(self, theta) -> bool:
         """True when the eigen-form kinetics are accurate, with the margin
         :data:`~hotcarrier.target.objective.EIGEN_MARGIN`, at ``theta``
-        (:func:`hotcarrier.kinetics.eigen_form_accurate`; a few small eager operations)."""
-        from ..kinetics import eigen_form_accurate
-        from .objective import EIGEN_MARGIN
+        (:func:`hotcarrier.kinetics.eigen_form_accurate`; one small program, kept on disk
+        like the fit's)."""
+        from ..fitting.compiled import compiled
 
-        m = self.model
-        p = m.parameters.physical(jnp.asarray(theta, float))
-        return bool(eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
-                                        EIGEN_MARGIN))
+        program = compiled(self.objective.eigen_margin, "target.eigen_margin|" + self.key,
+                           self.theta0)
+        return bool(program(np.asarray(theta, float)))
 
     def with_kinetics(self, method: str) -> FitSetup:
         """The same setup (data, bound model) with the kinetics ``method`` of
@@ -135,7 +134,8 @@ class FitSetup:
         if minimiser:
             reqs.append((minimize, "target.minimize|" + self.key,
                          (self.objective.scaled_cost, self.theta0, self.arrays, np.ones(n)),
-                         _minimize_options(1, 1e-9, 1e-13, 0.0, np.zeros(n)), True))
+                         _minimize_options(1, 1e-9, 1e-13, 0.0, np.zeros(n), 0.0,
+                                           np.ones(n)), True))
         return compile_all(reqs)
 
 
@@ -188,7 +188,8 @@ def _check_enough_data(s: FitSetup) -> None:
 @with_x64
 def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: float = 1e-13,
         progress: Callable[[int, float, float], None] | None = None,
-        profile: Sequence[str] | str | None = None, link_tolerance: float = 0.01):
+        profile: Sequence[str] | str | None = None, link_tolerance: float = 0.01,
+        runaway_ftol: float = RUNAWAY_FTOL):
     """Fit a target/global model to one or several TA datasets by variable projection.
 
     Parameters
@@ -207,6 +208,11 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
         Parameters for which a profile-likelihood 68 % interval is computed.
     link_tolerance : float, nm
         Wavelengths of different datasets closer than this share a spectrum (when linked).
+    runaway_ftol : float
+        Stop early (status 6, ``converged`` False) when over the last 20 iterations the
+        relative cost decrease is ≤ this while a bounded parameter walked steadily towards a
+        bound or infinity (by ≥ 1 in its unconstrained coordinate, a factor e for a
+        lifetime); 0 switches the early stop off. See :mod:`hotcarrier.fitting.optimize`.
 
     Returns
     -------
@@ -228,11 +234,13 @@ def fit_target(data, model, *, max_iter: int = 2000, gtol: float = 1e-9, ftol: f
     # that starts or ends there is done (again, from where it stopped) with divided differences
     out = None
     if s.eigen_margin(s.theta0):  # (checked before anything is compiled)
-        out = _minimise(s, max_iter, gtol, ftol, progress, fallback=True)
+        out = _minimise(s, max_iter, gtol, ftol, progress, fallback=True,
+                        runaway_ftol=runaway_ftol)
     if out is None or not bool(out[1]["eigen_margin"]):
         theta = s.theta0 if out is None else out[0].x
         s = s.with_kinetics("newton")
-        out = _minimise(s, max_iter, gtol, ftol, progress, start=theta)
+        out = _minimise(s, max_iter, gtol, ftol, progress, start=theta,
+                        runaway_ftol=runaway_ftol)
     return _result(s, *out, max_iter=max_iter, gtol=gtol, ftol=ftol, t_start=t_start,
                    profiled=profile)
 
@@ -249,7 +257,8 @@ def check_profile_names(profile, free_names) -> None:
                           f"{did_you_mean(bad[0], free_names)} (free: {', '.join(free_names)})")
 
 
-def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=False):
+def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=False,
+              runaway_ftol=RUNAWAY_FTOL):
     """Preconditioned Levenberg–Marquardt from ``start`` (default: the start values);
     (result, evaluation at the optimum).
 
@@ -271,7 +280,10 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=
                        "parameters")
     D = np.asarray(start["precond"])
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
-    opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(start["grad"]) / D)
+    # run-away test in u = D·θ: a step of 1 in θ of a bounded parameter (unbounded: exempt)
+    step = np.where(bounded_mask(s.model.parameters), D, np.inf)
+    opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(start["grad"]) / D,
+                             runaway_ftol, step)
     if progress is None:
         r = s.programs(minimiser=True)[1](theta0 * D, s.arrays, D, **opts)
     else:  # a host callback cannot be kept on disk: the jitted minimiser
@@ -283,11 +295,20 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=
     return r._replace(x=theta), s.point(theta)
 
 
-def _minimize_options(max_iter, gtol, ftol, value0, grad0) -> dict:
+def _minimize_options(max_iter, gtol, ftol, value0, grad0, runaway_ftol, runaway_step) -> dict:
     """Keyword arguments of :func:`minimize` with fixed types (one compiled signature)."""
     return dict(max_iter=np.asarray(max_iter, np.int32), gtol=np.asarray(gtol, float),
                 ftol=np.asarray(ftol, float),
-                value0=np.asarray(value0, float), grad0=np.asarray(grad0, float))
+                value0=np.asarray(value0, float), grad0=np.asarray(grad0, float),
+                runaway_ftol=np.asarray(runaway_ftol, float),
+                runaway_step=np.asarray(runaway_step, float))
+
+
+def bounded_mask(pset) -> np.ndarray:
+    """Per free parameter: True when it has a bound (its unconstrained coordinate runs to ±∞
+    at a bound or at infinity; an unbounded one, e.g. a band position, is its own value)."""
+    return np.array([np.isfinite(pset[n].min) or np.isfinite(pset[n].max)
+                     for n in pset.free_names], bool)
 
 
 @dataclass(frozen=True)
@@ -377,16 +398,17 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
     theta = np.asarray(r.x)
     # only through a bound's transform is a large unconstrained value a run-away (an unbounded
     # parameter, e.g. a band position in nm, is its own unconstrained value)
-    bounded = np.array([np.isfinite(pset[n].min) or np.isfinite(pset[n].max)
-                        for n in pset.free_names], bool)
+    bounded = bounded_mask(pset)
     if np.any((np.abs(theta) > 50) & bounded):
         bad = [n for n, v, b in zip(pset.free_names, theta, bounded) if abs(v) > 50 and b]
         warn_caller(f"parameters {bad} ran to the edge of their range (unconstrained value "
                     "> 50); they are probably not determined by the data",
                     ParameterAtBoundWarning)
+    runaway = _runaway_message(s, r, theta, np.asarray(pt["physical"])) \
+        if status == RUNAWAY else None
     if not bool(r.converged):
         why = (f"stopped at the iteration cap ({max_iter}); raise max_iter or check the start "
-               "values" if status == 2 else
+               "values" if status == 2 else runaway if status == RUNAWAY else
                "stalled: the line search found no decrease although the gradient is not small "
                "(a parameter may have run away; check bounds and start values)")
         warn_caller(f"{model.source}: the fit did not converge — {why}", ConvergenceWarning)
@@ -424,7 +446,10 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
                   f"with max|grad| <= sqrt({gtol:g})*cost (gradient in the preconditioned "
                   "variables)",
         cost=cost, n_data=int(s.problem.n_data), n_amplitudes=n_amp, covariance=cr,
-        parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets])
+        parameters=params, datasets=[ds.attrs.get("source_file", "") for ds in s.datasets],
+        message=runaway)
+    if status == RUNAWAY:  # which parameters ran away (the message names the first)
+        summary["runaway"] = [n for n, f in zip(pset.free_names, np.asarray(r.runaway)) if f]
     # which form of the kinetics gave the result (hotcarrier.kinetics.convolved_populations)
     summary["kinetics"] = s.objective.kinetics
     if model.non_negative:  # amplitudes held at 0 by an active constraint (docs/constraints.md)
@@ -469,18 +494,54 @@ def _result(s: FitSetup, r, pt: dict, *, max_iter, gtol, ftol, t_start, profiled
 def _lifetime_warnings(s: FitSetup, params: dict, taus: list) -> list[str]:
     """Plain-language warnings on the fitted lifetimes of a quick model
     (:func:`hotcarrier.fitting.result.lifetime_warnings`)."""
-    from ..dataset import TIME_DIM, fit_mask
     from ..fitting.result import lifetime_warnings
 
     t0 = float(params["t0"]["value"]) if "t0" in params else 0.0
+    first, last = _delay_window(s, t0)
+    irf = params.get("irf_fwhm", {}).get("value")
+    return lifetime_warnings([p["value"] for p in taus], [p["fixed"] for p in taus],
+                             irf_fwhm_ps=irf, first_delay_ps=first, window_ps=last)
+
+
+def _delay_window(s: FitSetup, t0: float = 0.0) -> tuple[float, float]:
+    """(first, last) fitted delay after time zero ``t0`` over the datasets (ps)."""
+    from ..dataset import TIME_DIM, fit_mask
+
     first, last = [], []
     for ds in s.datasets:
         t = ds[TIME_DIM].values[fit_mask(ds.transpose(TIME_DIM, ...)).any(axis=1)]
         first.append(float(t.min()) - t0)
         last.append(float(t.max()) - t0)
-    irf = params.get("irf_fwhm", {}).get("value")
-    return lifetime_warnings([p["value"] for p in taus], [p["fixed"] for p in taus],
-                             irf_fwhm_ps=irf, first_delay_ps=min(first), window_ps=max(last))
+    return min(first), max(last)
+
+
+def _runaway_message(s: FitSetup, r, theta, pvec) -> str:
+    """The reason of a fit stopped early (status 6) for the first parameter that ran away:
+    its value in natural units against the delay window or the IRF, and what to do
+    (``pvec``: every parameter's physical value at ``theta``)."""
+    from ..fitting.result import runaway_message
+
+    pset = s.model.parameters
+    flags = np.asarray(r.runaway, bool)
+    i = int(np.argmax(flags)) if flags.any() else int(np.argmax(np.abs(theta)))
+    name = pset.free_names[i]
+    p = pset[name]
+    value = float(pvec[pset.index[name]])
+    # the end it was heading for: a bound, or ±inf (the transforms of fitting.params)
+    up = theta[i] > 0
+    if np.isfinite(p.min) and np.isfinite(p.max):
+        end = p.max if up else p.min
+    elif np.isfinite(p.min):
+        end = math.inf if up else p.min
+    elif np.isfinite(p.max):
+        end = -math.inf if up else p.max
+    else:
+        end = math.inf if up else -math.inf
+    t0 = float(pvec[pset.index["t0"]]) if "t0" in pset.index else 0.0
+    irf = float(pvec[pset.index["irf_fwhm"]]) if "irf_fwhm" in pset.index else None
+    return runaway_message(name, value, p.unit, end, n_iterations=int(r.n_iter),
+                           window_ps=_delay_window(s, t0)[1], irf_fwhm_ps=irf,
+                           component=not name.startswith(("irf", "t0")))
 
 
 def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset:

@@ -246,6 +246,7 @@ class Objective:
         self._jit_details = jax.jit(self._details)
         self._jit_evaluate = jax.jit(self._evaluate)
         self._jit_point = jax.jit(self._point)
+        self.eigen_margin = jax.jit(self._eigen_margin)
 
     @classmethod
     def for_problem(cls, model, problem: VarproProblem, kinetics: str = "auto") -> Objective:
@@ -503,8 +504,14 @@ class Objective:
             relations=m.relation_matrix(p),
             populations=[m.species_populations(p, d, arrays["t"][d], lam_ref[d:d + 1],
                                                self.kinetics)[0] for d in range(self.n_sets)],
-            eigen_margin=eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p),
-                                             EIGEN_MARGIN))
+            eigen_margin=self._eigen_margin(theta))
+
+    def _eigen_margin(self, theta):
+        """True where the eigen-form kinetics are accurate at θ with the margin
+        :data:`EIGEN_MARGIN` (:func:`hotcarrier.kinetics.eigen_form_accurate`)."""
+        m = self.model
+        p = m.parameters.physical(theta)
+        return eigen_form_accurate(m.scheme, m.rates(p), m.initial_populations(p), EIGEN_MARGIN)
 
     def point(self, theta, arrays, lam_ref):
         """Jitted :meth:`_point` (compiled once per objective and array shapes)."""
