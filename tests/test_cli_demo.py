@@ -14,6 +14,8 @@ import pytest
 from hotcarrier.cli import main
 
 
+@pytest.mark.slow  # ~2 min CPU: four decay models × two interfaces compiled; the default run
+# fits the same bundled data with the same model family through the CLI below
 def test_demo_prints_yields_and_ratio(tmp_path, capsys):
     from hotcarrier.h2 import H2Inputs, h2_ratio
     from hotcarrier.physics.parameters import preset
@@ -56,9 +58,9 @@ def test_demo_prints_yields_and_ratio(tmp_path, capsys):
 
 
 def test_fit_cli_dispatches_physical_model_files(tmp_path, capsys):
-    """``hotcarrier fit DATA --model fits/.../model.toml`` (the flexible-decay route; the
-    compiled programs of the demo above are reused) reports the total interval, which covers
-    the generator's truth (the rigid chain's dispatch: tests/test_physics_fit.py)."""
+    """``hotcarrier fit DATA --model fits/.../model.toml`` (the flexible-decay route with its
+    model family, as the demo runs it) reports the total interval, which covers the
+    generator's truth (the rigid chain's dispatch: tests/test_physics_fit.py)."""
     from hotcarrier.bundled import dataset_path, fits_dir
     from hotcarrier.errors import NonlinearRegimeWarning
 
