@@ -185,7 +185,7 @@ MODEL = {
 
 
 def run_rigid(model, shape, snr, seed):
-    """The rigid chain (``fits/au_cds_clean/model.toml``) on the same data, exact calibration
+    """The rigid chain (``fits/au_cds_clean/model_rigid.toml``) on the same data, exact calibration
     (q_ref and ρ_abs as nominal): how wrong the old route is on a decay it does not model."""
     from hotcarrier.physics.fit import fit_physical
 
@@ -234,7 +234,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"
                                          / "yield_misspecification.json"))
     ap.add_argument("--rigid", action="store_true",
-                    help="fit the rigid chain (fits/au_cds_clean/model.toml) instead, exact "
+                    help="fit the rigid chain (fits/au_cds_clean/model_rigid.toml) instead, exact "
                     "calibration; results to yield_misspecification_rigid.json")
     a = ap.parse_args(argv)
     import jax
@@ -244,7 +244,7 @@ def main(argv=None):
 
     if a.rigid:
         rigid = PhysicalModel.from_toml(Path(__file__).parents[1] / "fits" / "au_cds_clean"
-                                        / "model.toml")
+                                        / "model_rigid.toml")
         rows = []
         for shape in a.shapes.split(","):
             for snr_name in a.snr.split(","):

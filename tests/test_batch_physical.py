@@ -18,7 +18,7 @@ from hotcarrier.physics.modelfile import PhysicalModel
 from hotcarrier.physics.parameters import CLEAN
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "fits" / "au_cds_clean" / "model.toml"
+MODEL = ROOT / "fits" / "au_cds_clean" / "model_rigid.toml"  # batches fit the rigid chain
 
 
 def _bundles(folder: Path, n: int) -> list[Path]:

@@ -132,9 +132,12 @@ def _target_result():
 
 def _physical_result():
     from hotcarrier import fit
-    from hotcarrier.bundled import dataset_path, fits_dir
+    from hotcarrier.bundled import fits_dir
+    from hotcarrier.physics.simulate import simulate_bundle
 
-    return fit(dataset_path("au_cds_clean.nc"), fits_dir() / "au_cds_clean" / "model.toml")
+    # the rigid chain on data of its own form (the flexible route: tests/test_cli_demo.py)
+    return fit(simulate_bundle("clean", seed=20240601, include_visible=False),
+               fits_dir() / "au_cds_clean" / "model_rigid.toml")
 
 
 @pytest.mark.parametrize("make,kind", [(_target_result, "target"),

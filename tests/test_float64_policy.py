@@ -32,7 +32,7 @@ from scipy.special import erfc
 from test_batch import CHUNK, WL, T
 
 import hotcarrier
-from hotcarrier.bundled import dataset_path, fits_dir
+from hotcarrier.bundled import fits_dir
 from hotcarrier.dataset import make_ta_dataset
 from hotcarrier.physics.parameters import CLEAN, DEFECTIVE
 from hotcarrier.target.model import TargetModel
@@ -186,8 +186,10 @@ def test_profile_of_a_live_result_is_float64(target_fit):
 @pytest.mark.slow
 def test_physical_fit_is_float64():
     # ~10 s of compilation and fitting (plus a quick second fit, already compiled)
-    data = str(dataset_path("au_cds_clean.nc"))
-    model = str(fits_dir() / "au_cds_clean" / "model.toml")
+    from hotcarrier.physics.simulate import simulate_bundle
+
+    data = simulate_bundle("clean", seed=20240601, include_visible=False)  # the chain's form
+    model = str(fits_dir() / "au_cds_clean" / "model_rigid.toml")
     _check_float64(hotcarrier.fit, data, model)
 
 

@@ -28,16 +28,19 @@ def _find(role: str):
     return None
 
 
-def _truth(summary: Path, role: str):
+def _truth(summary: Path, role: str) -> H2Inputs:
+    """The generating parameters (preset + the file's ``interface`` block) and true Φ_inj."""
     p = preset(role)
     for nc in sorted((ROOT / "datasets").glob(f"{summary.parent.name}*.nc")):
         xr = pytest.importorskip("xarray")
         with xr.open_dataset(nc) as ds:
             gp = ds.attrs.get("generating_parameters")
+            phi = ds.attrs.get("true_injection_quantum_yield")
         if isinstance(gp, str):
             block = json.loads(gp).get("interface", {})
-            return p.replace(**{k: float(v) for k, v in block.items() if hasattr(p, k)})
-    return p
+            p = p.replace(**{k: float(v) for k, v in block.items() if hasattr(p, k)})
+            return H2Inputs(p, phi_inj=None if phi is None else float(phi))
+    return H2Inputs(p)
 
 
 def test_ratio_from_bundled_fits_covers_generating_ratio():
@@ -47,7 +50,7 @@ def test_ratio_from_bundled_fits_covers_generating_ratio():
     res = h2_ratio(str(c), str(d), n_samples=1000)
     if res.ci95 is None:
         pytest.skip(f"{c} / {d} carry no stderr: no interval to test")
-    true = h2_ratio(H2Inputs(_truth(c, "clean")), H2Inputs(_truth(d, "defective"))).value
+    true = h2_ratio(_truth(c, "clean"), _truth(d, "defective")).value  # 517 (V11)
     lo, hi = res.ci95
     assert lo < true < hi, (res.value, res.ci95, true)
 

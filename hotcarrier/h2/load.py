@@ -12,8 +12,12 @@ Accepted paths: a fit folder (``summary.json``, optionally ``result.nc``), a ``s
 * fields not in the file (the slow parameters TA cannot see) keep the ``base`` preset's values
   unless ``overrides`` sets them;
 * the fitted Φ_inj (at the pump energy) has the larger of ``stderr`` and the ``ci95``
-  half-width / 1.96 as standard error; the fields that enter only Φ_inj are then left out of
-  the covariance (not counted twice); Φ_inj is uncorrelated with the other parameters;
+  half-width / 1.96 as standard error — or, for a fit of the flexible-decay route, Φ_inj ×
+  ``sigma_ln_between_samples`` (statistical ⊕ model choice ⊕ each dataset's ρ_abs prior; the
+  q_ref and reference-yield priors, common to two samples on the same kind of reference,
+  cancel in the clean/defective ratio and are left out); the fields that enter only Φ_inj are
+  then left out of the covariance (not counted twice); Φ_inj is uncorrelated with the other
+  parameters;
 * the covariance is the file's block restricted to the free parameters used, else diag(stderr²).
 """
 
@@ -179,6 +183,9 @@ def load_fit(path, base: str | InterfaceParams = "clean", overrides: dict | None
                 if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci else None)
         cands = [x for x in (_positive(inj.get("stderr")), _positive(half)) if x is not None]
         phi_se = max(cands, default=None)  # the wider of Wald and (profile) interval
+        between = _positive(inj.get("sigma_ln_between_samples"))
+        if between is not None:  # flexible-decay route: statistical ⊕ model choice ⊕ ρ_abs
+            phi_se = phi * between
     elif isinstance(inj, (int, float)):
         phi = float(inj)
     if phi is not None:

@@ -5,7 +5,8 @@ Lazy exports (importing this package does not import JAX):
 * :func:`injection_quantum_yield` — Φ_inj of an :class:`InterfaceParams` (spec §5.4);
 * :func:`populations` — IRF-convolved, Poisson-averaged (H, C, T, L) (spec §5.3, §8.4);
 * :func:`simulate_bundle` — synthetic TA data; :func:`fit_physical_model_file` — fits;
-* :func:`demo_fits` — fit the bundled clean/defective datasets → [(name, Φ_inj, ci95)].
+* :func:`demo_fits` — fit the bundled clean/defective datasets → [(name, Φ_inj, ci95)]
+  (:func:`demo_results`: the FitResults).
 """
 
 _EXPORTS = {
@@ -15,6 +16,7 @@ _EXPORTS = {
     "fit_physical": "fit",
     "fit_physical_model_file": "fit",
     "demo_fits": "fit",
+    "demo_results": "fit",
     "PhysicalModel": "modelfile",
     "is_physical_model_file": "modelfile",
     "InterfaceParams": "parameters",

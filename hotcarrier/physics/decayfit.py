@@ -35,7 +35,7 @@ from .objective import collect_data
 from .systematics import Systematics, combine_intervals
 
 __all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights", "PHI",
-           "bleach_traces"]
+           "bleach_traces", "lm_programs"]
 
 PHI = "injection_quantum_yield"
 PROFILE_THRESHOLD = 1.92  # Δcost/RMSE² of the 95 % profile interval (Δχ² = 3.84)
@@ -92,10 +92,37 @@ def akaike_weights(ic) -> np.ndarray:
     return w / w.sum()
 
 
+def lm_programs(data: dict, specs, free: dict, fixed=None, base_p=None, artefact=False,
+                max_iter=200, *, wrapper) -> list:
+    """The jitted LM of each decay model in ``specs`` on these data shapes, compiled ahead of
+    time and concurrently (:func:`hotcarrier.fitting.compiled.compile_all`: kept on disk
+    where a compilation cache folder is set, so a warm process skips tracing too; XLA's
+    cheap pipeline is not used: it made the ratedist model's fit ~20× slower). Each is called as
+    ``program(x0, ctrl, base_p, None, data, max_iter=, free=)`` (pins and the cap are
+    traced: the profile's refits run the same program)."""
+    from ..fitting.compiled import compile_all
+
+    reqs = []
+    for spec in specs:
+        fn = _wrapped(DecayObjective(spec, artefact=artefact), wrapper)
+        ctrl, x0, free_mask = decay_control(spec, free, fixed)
+        reqs.append((levenberg_marquardt, "physics.decay.lm|" + repr(fn),
+                     (fn, jnp.asarray(x0, float), ctrl, base_p, None, data),
+                     _lm_options(max_iter, free_mask), True))
+    return compile_all(reqs)
+
+
+def _lm_options(max_iter, free_mask) -> dict:
+    """The LM's traced options with fixed types (one compiled signature)."""
+    return dict(max_iter=int(max_iter), free=jnp.asarray(np.asarray(free_mask, bool)))
+
+
 def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p=None,
-                     artefact=False, max_iter=200, profile=True, *, wrapper) -> dict:
+                     artefact=False, max_iter=200, profile=True, *, wrapper,
+                     program=None) -> dict:
     """One decay-model fit on collected arrays (``data`` with ``q_ref``, ``phi_ref``).
 
+    ``program``: the model's compiled LM from :func:`lm_programs` (else jitted on call).
     Returns a plain dict: names, values, stderr, Φ_inj with its stderr and statistical 95 %
     interval, cost, n_data, n_amplitudes, k (free + amplitudes), AIC, BIC, status,
     at_bound names, amplitudes and the model at the optimum.
@@ -104,8 +131,10 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     fn = _wrapped(objective, wrapper)
     ctrl, x0, free_mask = decay_control(spec, free, fixed)
     args = (ctrl, base_p, None, data)
-    r = levenberg_marquardt(fn, jnp.asarray(x0), *args, max_iter=max_iter,
-                            free=jnp.asarray(free_mask))
+    if program is None:
+        def program(x, *a, max_iter, free):
+            return levenberg_marquardt(fn, x, *a, max_iter=max_iter, free=free)
+    r = program(jnp.asarray(x0, float), *args, **_lm_options(max_iter, free_mask))
     x, cost, status = np.asarray(r.x), float(r.fun), int(r.status)
     names = objective.names
     n_data = int(jnp.sum(data["w"] > 0))
@@ -131,8 +160,8 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
 
         def refit(val, xw):
             c = dict(ctrl, pin=ctrl["pin"].at[0].set(True), pinval=ctrl["pinval"].at[0].set(val))
-            rr = levenberg_marquardt(fn, jnp.asarray(xw), c, *args[1:], max_iter=max_iter,
-                                     free=jnp.asarray(others))
+            rr = program(jnp.asarray(xw, float), c, *args[1:],
+                         **_lm_options(max_iter, others))
             return float(rr.fun), np.asarray(rr.x)
 
         (a, b), grid, delta = profile_interval(
@@ -229,12 +258,16 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     fixed = {"irf_fwhm_fs": float(model.params.irf_fwhm_fs), "t0_ps": float(model.obs.t0_ps),
              "t0_ref_ps": float(model.obs.t0_ref_ps)}
     shapes = list(dict.fromkeys(spec.family or (spec.sample,)))
+    specs = [spec.with_sample(shape) for shape in shapes]
+    progress(f"compiling {len(specs)} decay model(s)")
+    programs = lm_programs(data, specs, model.free, fixed, model.params, model.midir_artefact,
+                           model.max_iter, wrapper=wrapper)
     fits = []
-    for shape in shapes:
+    for shape, member, program in zip(shapes, specs, programs):
         progress(f"decay model {shape} (sample) / {spec.reference} (reference)")
-        fits.append(fit_decay_arrays(data, spec.with_sample(shape), model.free, fixed,
+        fits.append(fit_decay_arrays(data, member, model.free, fixed,
                                      model.params, model.midir_artefact, model.max_iter,
-                                     model.profile, wrapper=wrapper))
+                                     model.profile, wrapper=wrapper, program=program))
     aic_w = akaike_weights([f["aic"] for f in fits])
     bic_w = akaike_weights([f["bic"] for f in fits])
     best = fits[int(np.argmax(aic_w))]
@@ -399,6 +432,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
               "ci95_systematic": budget["ci95_systematic"],
               "ci95_total": budget["ci95_total"],
               "ci95_total_lognormal": budget["ci95_total_lognormal"],
+              "ci95_between_samples": budget["ci95_between_samples"],
+              "sigma_ln_between_samples": budget["sigma_ln_between_samples"],
               "interval_method": budget["method"],
               "uncertainty_budget_sigma_ln": budget["sigma_ln"],
               "variance_share": budget["variance_share"],

@@ -1,6 +1,8 @@
 """The physical model's TOML file: start values, free parameters with bounds, options.
 
-A physical-model file, e.g. ``fits/au_cds_clean/model.toml``::
+A physical-model file of the rigid chain, e.g. ``fits/au_cds_clean/model_rigid.toml`` (a
+``[decay]`` table makes it the flexible-decay route, e.g. ``fits/au_cds_clean/model.toml``;
+:mod:`hotcarrier.physics.decay`)::
 
     [model]
     type = "hotcarrier"        # marks a physical-model file

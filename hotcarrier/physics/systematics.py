@@ -25,13 +25,21 @@ import numpy as np
 from ..errors import ModelError
 
 __all__ = ["Prior", "Systematics", "systematics_from_dict", "combine_intervals",
-           "rho_abs_relative_uncertainty", "Z95", "parse_prior_option", "with_prior_options"]
+           "rho_abs_relative_uncertainty", "Z95", "parse_prior_option", "with_prior_options",
+           "COMMON_TO_SAMPLES"]
 
 Z95 = 1.959963984540054
 RHO_PARTS = ("rho_abs", "fluence", "absorbance", "path", "overlap")
 """Keys of ``[systematics.sample]``/``[systematics.reference]``: relative 1σ of ρ_abs as a
 whole, or of its parts (fluence, path length, spot overlap: relative; absorbance: absolute 1σ
 of the pump absorbance A, converted with ∂ln(1 − 10^−A)/∂A)."""
+
+
+COMMON_TO_SAMPLES = ("q_ref", "reference_yield")
+"""Calibration factors shared by every sample measured against the same kind of reference
+(same shell material and probe: σ_CB,ref/σ_CB,s and the reference's yield): they cancel in a
+ratio of two samples' Φ_inj (e.g. the clean/defective H₂ ratio); ρ_abs of each dataset does
+not."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,9 @@ def combine_intervals(phi: float, stat_ci, factors: dict, model_sigma_ln: float 
     interval's two half-widths, the model choice log-normal — ``n_mc`` draws with a fixed
     ``seed`` (deterministic). They differ by a few % of Φ for 15 % priors (a normal prior's
     low tail is heavier than the log-normal's: tests/test_physics_decay.py).
+    ``ci95_between_samples`` (σ ``sigma_ln_between_samples``, log-normal, the statistical term
+    at the wider side of its interval): every term except those of :data:`COMMON_TO_SAMPLES` —
+    the uncertainty of Φ_inj in a ratio of two samples.
     """
     def side(end):
         if end is not None and math.isfinite(end) and end > 0:
@@ -214,6 +225,10 @@ def combine_intervals(phi: float, stat_ci, factors: dict, model_sigma_ln: float 
     ci_sys = phi * np.quantile(sys_f, q)
     ci_tot = phi * np.quantile(sys_f * np.exp(ln_stat + ln_model), q)
     budget = {"statistical": 0.5 * (s_lo + s_hi), "model_choice": model_sigma_ln, **systematic}
+    # what a ratio of two samples' Φ_inj sees: the factors common to both cancel (the wider
+    # side of the statistical interval: one symmetric log-normal σ for the propagation)
+    own = math.sqrt(max(s_lo, s_hi) ** 2 + model_sigma_ln**2
+                    + sum(v * v for k, v in systematic.items() if k not in COMMON_TO_SAMPLES))
     var = {k: v * v for k, v in budget.items()}
     total_var = sum(var.values())
     dominant = max(var, key=var.get) if total_var > 0 else "statistical"
@@ -224,6 +239,8 @@ def combine_intervals(phi: float, stat_ci, factors: dict, model_sigma_ln: float 
         "ci95_systematic": [float(c) for c in ci_sys],
         "ci95_total": [float(c) for c in ci_tot],
         "ci95_total_lognormal": [phi * math.exp(-Z95 * tot_lo), phi * math.exp(Z95 * tot_hi)],
+        "ci95_between_samples": [phi * math.exp(-Z95 * own), phi * math.exp(Z95 * own)],
+        "sigma_ln_between_samples": own,
         "sigma_ln": budget,
         "variance_share": {k: (v / total_var if total_var > 0 else 0.0) for k, v in var.items()},
         "dominant": dominant,
