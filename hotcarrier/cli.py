@@ -34,16 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _use_compilation_cache(env) -> None:
-    """Keep XLA's compiled programs between runs in ``$XDG_CACHE_HOME/hotcarrier/jax``.
+    """Keep XLA's compiled programs between runs in ``$XDG_CACHE_HOME/hotcarrier/jax/<S>``,
+    ``<S>`` the first 16 hex digits of the package sources' digest.
 
-    ``JAX_COMPILATION_CACHE_DIR`` moves it, ``HOTCARRIER_NO_COMPILE_CACHE=1`` turns it off.
+    One folder per package source: JAX's persistent cache is keyed by the program, not by
+    the package, so after an upgrade that leaves a program unchanged it would serve it, and a
+    program JAX served cannot be stored ready-to-load (:mod:`hotcarrier.fitting.compiled`):
+    every later run would trace and lower it again. ``JAX_COMPILATION_CACHE_DIR`` moves the
+    cache (used as given), ``HOTCARRIER_NO_COMPILE_CACHE=1`` turns it off.
     """
     from pathlib import Path
+
+    from ._source import source_digest
 
     if env.get("HOTCARRIER_NO_COMPILE_CACHE") or env.get("JAX_COMPILATION_CACHE_DIR"):
         return
     base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    env["JAX_COMPILATION_CACHE_DIR"] = str(base / "hotcarrier" / "jax")
+    env["JAX_COMPILATION_CACHE_DIR"] = str(base / "hotcarrier" / "jax" / source_digest()[:16])
 
 
 @contextlib.contextmanager

@@ -47,7 +47,12 @@ def test_cli_compilation_cache_location_and_opt_out(tmp_path):
 
     env = {"XDG_CACHE_HOME": str(tmp_path)}
     _use_compilation_cache(env)
-    assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "hotcarrier" / "jax")
+    from hotcarrier._source import source_digest
+
+    # one folder per package source (the digest of every module: 64 hex digits)
+    digest = source_digest()
+    assert len(digest) == 64 and int(digest, 16) >= 0
+    assert env["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "hotcarrier" / "jax" / digest[:16])
     env = {"HOTCARRIER_NO_COMPILE_CACHE": "1"}
     _use_compilation_cache(env)
     assert "JAX_COMPILATION_CACHE_DIR" not in env

@@ -28,6 +28,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from .._source import source_digest
+
 __all__ = ["compiled", "compile_all", "cache_folder", "clear_memory", "CHEAP_COMPILE"]
 
 CHEAP_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
@@ -35,7 +37,6 @@ CHEAP_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensiv
 for programs whose compilation is most of their cost."""
 
 _MEMORY: dict = {}
-_SOURCE_DIGEST: list = []
 _LISTENING: list = []
 _THREAD = threading.local()
 
@@ -67,18 +68,6 @@ def _listen_for_cache_hits() -> None:
     _LISTENING.append(True)
 
 
-def _source_digest() -> str:
-    """Hash of the package's Python sources (a changed module never loads an old program)."""
-    if not _SOURCE_DIGEST:
-        h = hashlib.sha256()
-        root = Path(__file__).resolve().parents[1]
-        for p in sorted(root.rglob("*.py")):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-        _SOURCE_DIGEST.append(h.hexdigest())
-    return _SOURCE_DIGEST[0]
-
-
 def _signature(args, kwargs) -> str:
     """Tree structure, shapes, dtypes and weak types of the arguments (static callables by
     their type only: the caller's key names them)."""
@@ -96,7 +85,7 @@ def _signature(args, kwargs) -> str:
 def _disk_key(key: str, sig: str) -> str:
     import jaxlib
 
-    parts = (key, sig, jax.__version__, jaxlib.__version__, _source_digest(),
+    parts = (key, sig, jax.__version__, jaxlib.__version__, source_digest(),
              bool(jax.config.jax_enable_x64), os.environ.get("XLA_FLAGS", ""),
              jax.default_backend(), jax.devices()[0].device_kind, len(jax.devices()))
     return hashlib.sha256(repr(parts).encode()).hexdigest()
