@@ -33,6 +33,12 @@ whose real eigenvalues come from ``eigh`` with the exact first-order derivative
 dλᵢ = vᵢᵀ dS vᵢ (:func:`_eigvalsh`). Other cycles (A → B → C → A) can have complex eigenvalues
 (damped oscillating populations) and are refused with a :class:`ModelError`.
 
+Eigen form: where the eigenvalues are well separated the sum collapses to x(t) =
+Σⱼ f_t(λⱼ)·M[j] (the Bateman solution generalised, :func:`_eigen_form`) — one kernel per
+compartment instead of the O(n³·T) table. Its cancellation bound is computed from the rates,
+and ``method`` of :func:`convolved_populations` picks the form ("auto": the eigen form where
+it is accurate, a ``lax.cond`` on the rates alone).
+
 Derivatives are exact autodiff of these closed forms (forward and reverse mode).
 """
 
@@ -354,7 +360,7 @@ def _eigen_form(scheme: Scheme, rates, p0):
     W = _newton_vectors(K, lam, p0, _done_mask(scheme))
     j, m, q = np.ogrid[:n, :n, :n]
     inside = (q <= m) & (q != j)  # (j, m, l) static: λₗ divides in column m
-    valid = np.broadcast_to(m >= j, (n, n, 1))[..., 0]  # (j, m)
+    valid = np.triu(np.ones((n, n), bool))  # (j, m): m ≥ j
     gap = lam[:, None] - lam[None, :]  # (j, l)
     same = jnp.abs(gap) <= EIGEN_GAP * jnp.maximum(jnp.abs(lam)[:, None], jnp.abs(lam)[None, :]) \
         + ATOL_DEGENERATE  # (numerically) equal: the division would be 0/0
@@ -378,16 +384,22 @@ def eigen_form_accurate(scheme: Scheme, rates, p0, margin: float = 1.0):
     """True (traceable) when the eigen form is accurate at these rates and initial populations
     with a safety ``margin`` (its cancellation bound ≤ FAST_COND / margin; see
     :func:`convolved_populations`). Leading batch axes of ``rates``/``p0`` are reduced (all)."""
-    rates = jnp.asarray(rates)
-    p0 = jnp.asarray(p0, dtype=rates.dtype)
-    batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
-    rates = jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(-1, rates.shape[-1])
-    p0 = jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(-1, p0.shape[-1])
+    rates, p0, _ = _flat_batch(rates, p0)
     cond = jax.vmap(lambda r, q: _eigen_form(scheme, r, q)[3])(rates, p0)
     return jnp.all(cond * margin <= FAST_COND)
 
 
-def _solve(scheme: Scheme, rates, p0, t, mu, sigma, kernel, method):
+def _flat_batch(rates, p0):
+    """``rates`` (..., n_transfers) and ``p0`` (..., n) broadcast over their leading axes and
+    flattened to (B, ·); with the leading (batch) shape."""
+    rates = jnp.asarray(rates)
+    p0 = jnp.asarray(p0, dtype=rates.dtype)
+    batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
+    return (jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(-1, rates.shape[-1]),
+            jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(-1, p0.shape[-1]), batch)
+
+
+def _solve(scheme: Scheme, rates, p0, mu, sigma, kernel, method):
     """Populations (..., *S, T, n) of the batch ``rates``/``p0`` (leading axes) for the IRF
     centres/widths ``mu``/``sigma`` of shape S.
 
@@ -399,12 +411,7 @@ def _solve(scheme: Scheme, rates, p0, t, mu, sigma, kernel, method):
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-    rates = jnp.asarray(rates)
-    p0 = jnp.asarray(p0, dtype=rates.dtype)
-    batch = jnp.broadcast_shapes(rates.shape[:-1], p0.shape[:-1])
-    size = int(np.prod(batch))
-    rates = jnp.broadcast_to(rates, (*batch, rates.shape[-1])).reshape(size, -1)
-    p0 = jnp.broadcast_to(p0, (*batch, p0.shape[-1])).reshape(size, -1)
+    rates, p0, batch = _flat_batch(rates, p0)
     irf_shape = jnp.broadcast_shapes(jnp.shape(mu), jnp.shape(sigma))
     mus = jnp.broadcast_to(mu, irf_shape).reshape(-1)
     sigmas = jnp.broadcast_to(sigma, irf_shape).reshape(-1)
@@ -428,7 +435,7 @@ def _solve(scheme: Scheme, rates, p0, t, mu, sigma, kernel, method):
     elif method == "newton":
         out = newton(lam, W, M)
     else:
-        out = jax.lax.cond(ok, eigen, newton, lam, W, M)  # (size, S, T, n)
+        out = jax.lax.cond(ok, eigen, newton, lam, W, M)  # (B, S, T, n)
     return out.reshape(*batch, *irf_shape, *out.shape[-2:])
 
 
@@ -476,7 +483,7 @@ def convolved_populations(scheme: Scheme, t, rates, p0, mu, sigma, method: str =
         a = (t - mu)[:, None] + lam[None, :] * s2
         return h[0], h[1], a, s2
 
-    return _solve(scheme, jnp.asarray(rates, dtype), p0, t, mu, sigma, kernel, method)
+    return _solve(scheme, jnp.asarray(rates, dtype), p0, mu, sigma, kernel, method)
 
 
 def populations(scheme: Scheme, t, rates, p0, method: str = "auto"):
@@ -497,4 +504,4 @@ def populations(scheme: Scheme, t, rates, p0, method: str = "auto"):
         return e, tt * e, tt + 0.0 * lam[None, :], jnp.zeros((), dtype)
 
     zero = jnp.zeros((), dtype)
-    return _solve(scheme, jnp.asarray(rates, dtype), p0, t, zero, zero, kernel, method)
+    return _solve(scheme, jnp.asarray(rates, dtype), p0, zero, zero, kernel, method)

@@ -269,20 +269,20 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=
     """
     theta0 = s.theta0 if start is None else np.asarray(start, float)
     s.programs(minimiser=progress is None)  # both compiled at once when cold
-    start = s.point(theta0)
-    cost0 = float(start["cost"])
-    if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(start["J"]))):
+    pt0 = s.point(theta0)
+    cost0 = float(pt0["cost"])
+    if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(pt0["J"]))):
         if fallback:
             return None
         raise FitError(f"{s.model.source}: the model is not finite at the start values (cost "
                        f"{cost0}); likely cause: a start value that makes a rate or the IRF "
                        "width zero/negative or an expression dividing by zero — check the "
                        "parameters")
-    D = np.asarray(start["precond"])
+    D = np.asarray(pt0["precond"])
     # loss and gradient at the start from the evaluation above (u = D·θ, so ∇_u = ∇_θ / D)
     # run-away test in u = D·θ: a step of 1 in θ of a bounded parameter (unbounded: exempt)
     step = np.where(bounded_mask(s.model.parameters), D, np.inf)
-    opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(start["grad"]) / D,
+    opts = _minimize_options(max_iter, gtol, ftol, cost0, np.asarray(pt0["grad"]) / D,
                              runaway_ftol, step)
     if progress is None:
         r = s.programs(minimiser=True)[1](theta0 * D, s.arrays, D, **opts)
