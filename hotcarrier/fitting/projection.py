@@ -18,19 +18,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["mgs_qr", "back_substitute", "forward_substitute_t", "golub_pereyra_block",
+__all__ = ["mgs_qr", "back_substitute", "forward_substitute_t", "project", "golub_pereyra_block",
            "amplitude_derivative", "separable_weights", "cholesky_solve",
            "linear_least_squares", "nnls_passive_set"]
 
 _RANK_RTOL = 1e-10
 
 
-def mgs_qr(C):
+def mgs_qr(C, compact: bool = False):
     """Thin QR of a small design matrix by modified Gram–Schmidt, twice (LAPACK-free).
 
     Parameters
     ----------
     C : Array (T, k)
+    compact : bool
+        One ``lax.scan`` step per column (classical Gram–Schmidt, twice) even for few
+        columns: a program several times smaller, for programs whose compilation is most
+        of their cost; the same factorisation to rounding.
 
     Returns
     -------
@@ -41,19 +45,19 @@ def mgs_qr(C):
         Q and R are NaN when C has a non-finite entry (a NaN model column is never taken for
         a vanished one: the residual and the cost are NaN, and an optimiser step rejected).
     """
-    Q, R = _mgs_qr(C)
+    Q, R = _mgs_qr(C, compact)
     bad = ~jnp.all(jnp.isfinite(C))
     return jnp.where(bad, jnp.nan, Q), jnp.where(bad, jnp.nan, R)
 
 
-def _mgs_qr(C):
+def _mgs_qr(C, compact=False):
     T, k = C.shape
     # sqrt is not differentiable at 0 (an all-zero column: a fully masked wavelength, a
     # spectral constraint), so take it only of values guarded away from 0.
     scale2 = jnp.max(jnp.sum(C * C, axis=0))
     scale = jnp.sqrt(jnp.where(scale2 > 0, scale2, 1.0)) * (scale2 > 0)
     tiny = _RANK_RTOL * scale + 1e-300
-    if k > UNROLL_MAX:
+    if compact or k > UNROLL_MAX:
         return _gram_schmidt_scan(C, tiny)
     qs, R = [], jnp.zeros((k, k), C.dtype)
     for j in range(k):
@@ -101,20 +105,22 @@ def _gram_schmidt_scan(C, tiny):
     return jax.lax.scan(column, zero, jnp.arange(k))[0]
 
 
-def back_substitute(R, b):
-    """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0."""
-    return _substitute(R, b, transpose=False)
+def back_substitute(R, b, compact: bool = False):
+    """Solve R a = b (R upper triangular (k, k), b (k, ...)); a_j = 0 where R[j, j] = 0.
+    ``compact``: a scan over the columns however few (as :func:`mgs_qr`)."""
+    return _substitute(R, b, transpose=False, compact=compact)
 
 
-def forward_substitute_t(R, b):
-    """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0."""
-    return _substitute(R, b, transpose=True)
+def forward_substitute_t(R, b, compact: bool = False):
+    """Solve Rᵀ z = b (R upper triangular (k, k), b (k, ...)); z_j = 0 where R[j, j] = 0.
+    ``compact``: a scan over the columns however few (as :func:`mgs_qr`)."""
+    return _substitute(R, b, transpose=True, compact=compact)
 
 
-def _substitute(R, b, transpose: bool):
+def _substitute(R, b, transpose: bool, compact: bool = False):
     """Unrolled back (R) or forward (Rᵀ) substitution over the few columns."""
     k = R.shape[0]
-    if k > UNROLL_MAX:
+    if compact or k > UNROLL_MAX:
         return _substitute_scan(R, b, transpose)
     x = [None] * k
     for j in (range(k) if transpose else reversed(range(k))):
@@ -126,7 +132,21 @@ def _substitute(R, b, transpose: bool):
     return jnp.stack(x)
 
 
-def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool, dm=None):
+def project(Cw, yw, compact: bool = False):
+    """Least-squares projection of one data block per row of a batch (LAPACK-free QR).
+
+    ``Cw`` (W, R, k) weighted designs, ``yw`` (W, R) weighted data (a known model part
+    already subtracted); ``compact`` as in :func:`mgs_qr`. Returns (Q (W, R, k), R (W, k, k),
+    projected residual r (W, R), amplitudes â (W, k)) — the inputs of
+    :func:`golub_pereyra_block`.
+    """
+    Q, R = jax.vmap(lambda C: mgs_qr(C, compact))(Cw)
+    A = jnp.einsum("wrk,wr->wk", Q, yw)
+    r = yw - jnp.einsum("wrk,wk->wr", Q, A)
+    return Q, R, r, jax.vmap(lambda R_, a: back_substitute(R_, a, compact))(R, A)
+
+
+def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool, dm=None, compact: bool = False):
     """Exact (Golub–Pereyra) Jacobian of one group's projected residual, (W, R, p).
 
     J_p = −[P⊥·∂_pCw·â + Q·R⁻ᵀ·∂_pCwᵀ·r] per wavelength, from the QR (Q, R), the residual r
@@ -134,18 +154,20 @@ def golub_pereyra_block(Q, R, r, ahat, dCw, shared: bool, dm=None):
     else (W, R, k, p)). ``dm`` (W, R, p; per-wavelength path only): derivative of a known
     model part m(θ) subtracted from the data (r = P⊥(y − m)); it adds −P⊥·∂_pm.
     Vanished columns (R[j, j] = 0: masked, or held at zero by an active NNLS constraint)
-    contribute nothing, so an NNLS active set is treated as fixed.
+    contribute nothing, so an NNLS active set is treated as fixed. ``compact``: the
+    substitutions as scans (as :func:`mgs_qr`).
     """
     if shared:
         U = jnp.einsum("rkp,wk->wrp", dCw, ahat)
         PU = U - jnp.einsum("rk,wkp->wrp", Q, jnp.einsum("rk,wrp->wkp", Q, U))
-        Z = forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r))  # (k, W, p)
+        Z = forward_substitute_t(R, jnp.einsum("rkp,wr->kwp", dCw, r), compact)  # (k, W, p)
         return -(PU + jnp.einsum("rk,kwp->wrp", Q, Z))
     U = jnp.einsum("wrkp,wk->wrp", dCw, ahat)
     if dm is not None:
         U = U + dm
     PU = U - jnp.einsum("wrk,wkp->wrp", Q, jnp.einsum("wrk,wrp->wkp", Q, U))
-    Z = jax.vmap(forward_substitute_t)(R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
+    Z = jax.vmap(lambda R_, b: forward_substitute_t(R_, b, compact))(
+        R, jnp.einsum("wrkp,wr->wkp", dCw, r))  # (W, k, p)
     return -(PU + jnp.einsum("wrk,wkp->wrp", Q, Z))
 
 

@@ -42,8 +42,8 @@ from ..units import Q_E
 from . import linear
 
 __all__ = ["ObservableParams", "METAL_CHAIN", "REFERENCE_CHAIN", "metal_response", "artefact",
-           "artefact_basis", "midir_kinetics", "reference_kinetics", "midir_signal",
-           "reference_signal", "chirp_t0", "VISIBLE_SPECIES", "visible_species",
+           "artefact_basis", "midir_kinetics", "reference_kinetics", "reference_populations",
+           "midir_signal", "reference_signal", "chirp_t0", "VISIBLE_SPECIES", "visible_species",
            "default_visible_spectra", "visible_signal"]
 
 
@@ -130,12 +130,19 @@ def reference_kinetics(t, p, o: ObservableParams, sigma=None):
     """CB + r_T·trapped electrons X_C + r_T X_T per absorbed photon of the band-gap reference
     (one CB electron at 0⁺), (N,), –: τ_ref, τ_ref,trap, r_T and time zero from ``o``, the IRF
     width from ``p`` (or ``sigma``, ps)."""
+    y = reference_populations(t, p, o, o.t0_ref_ps, sigma)
+    return y[0] + o.r_T * y[1]
+
+
+def reference_populations(t, p, o: ObservableParams, t0, sigma=None):
+    """CB electrons X_C and trapped electrons X_T (2, N) per absorbed photon of the band-gap
+    reference at time zero ``t0`` (ps): τ_ref and τ_ref,trap from ``o``, the IRF width from
+    ``p`` (or ``sigma``, ps)."""
     s = linear.irf_sigma_ps(p, sigma)
     rates = jnp.stack([jnp.asarray(1.0 / o.tau_ref_ps, float),
                        jnp.asarray(1e-3 / o.tau_ref_trap_ns, float)])
-    y = kinetics.convolved_populations(REFERENCE_CHAIN, jnp.asarray(t, float), rates,
-                                       jnp.array([1.0, 0.0]), o.t0_ref_ps, s)
-    return y[:, 0] + o.r_T * y[:, 1]
+    return kinetics.convolved_populations(REFERENCE_CHAIN, jnp.asarray(t, float), rates,
+                                          jnp.array([1.0, 0.0]), t0, s).T
 
 
 def midir_signal(t, p, o: ObservableParams, rho_1e12, *, model="all_above", n_max=None):

@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..fitting.projection import (amplitude_derivative, back_substitute, forward_substitute_t,
-                                  golub_pereyra_block, mgs_qr, nnls_passive_set,
+                                  golub_pereyra_block, mgs_qr, nnls_passive_set, project,
                                   separable_weights)
 from ..kinetics import eigen_form_accurate
 
@@ -357,10 +357,7 @@ class Objective:
             r = yw - A @ Q.T
             ahat = back_substitute(R, A.T).T  # amplitudes of the u-weighted design
         else:
-            Q, R = jax.vmap(mgs_qr)(Cw)
-            A = jnp.einsum("wrk,wr->wk", Q, yw)
-            r = yw - jnp.einsum("wrk,wk->wr", Q, A)
-            ahat = jax.vmap(back_substitute)(R, A)
+            Q, R, r, ahat = project(Cw, yw)
         return Q, R, r, ahat
 
     def _amplitudes(self, ahat, w, shared):
