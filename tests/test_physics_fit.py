@@ -188,7 +188,8 @@ def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
         fit_physical(simulate.simulate_bundle("clean", seed=1, include_visible=False), bad)
 
 
-@pytest.mark.slow  # ~55 s CPU in pytest (compilation of the visible-map Jacobian, profile)
+@pytest.mark.slow  # ~30 s in pytest (the whole map, its profile; tests/test_physics_visible.py has a
+#                    smaller one in the default run)
 def test_visible_map_joins_the_global_fit():
     # the clean preset's data with the white-light map (90 delays × 51 wavelengths) in the
     # global fit, the chirp free and started at zero: Φ_inj as from the mid-IR alone, and the

@@ -75,7 +75,7 @@ class WithJacobian:
         return r, aux
 
     def __call__(self, x, *a):
-        if getattr(self.objective, "visible", False):  # by structure (residual_jacobian)
+        if self.objective.visible and hasattr(self.objective, "residual_jacobian"):
             r, J, aux = _residual_jacobian(self.objective, x, *a)
             if not self.keep_jacobian:
                 return r, J, {"c": aux["c"]}

@@ -48,8 +48,9 @@ __all__ = ["PhysicalModel", "is_physical_model_file", "PHI", "CANDIDATES", "DEFA
 
 PHI = "injection_quantum_yield"
 OBS_FIELDS = ("t0_ps", "t0_ref_ps", "tau_ref_ps", "tau_ref_trap_ns", "r_T", "r_LL", "q_ref",
-              "kappa_mOD")
-"""Observable parameters that a model file may set (``kappa_mOD`` only without a reference)."""
+              "kappa_mOD", "chirp_c1_ps_nm", "chirp_c2_ps_nm2", "lambda_ref_nm")
+"""Observable parameters that a model file may set (``kappa_mOD`` only without a reference;
+the chirp and its reference wavelength for a visible map)."""
 
 DEFAULT_BOUNDS = {
     PHI: (1e-3, 0.99), "tau_bet_ps": (0.5, 20.0), "tau_sep_ps": (5.0, 100.0),

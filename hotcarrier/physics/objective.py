@@ -89,7 +89,11 @@ class PhysicalObjective:
 
     def params(self, x, ctrl, base_p, base_o):
         """(InterfaceParams, ObservableParams) at ``x``; η_CID and τ_inj follow Φ_inj."""
-        vals = dict(zip(CANDIDATES, self.values(x, ctrl)))
+        return self.params_at(self.values(x, ctrl), base_p, base_o)
+
+    def params_at(self, values, base_p, base_o):
+        """(InterfaceParams, ObservableParams) at the physical ``values`` of the candidates."""
+        vals = dict(zip(CANDIDATES, values))
         phi = vals.pop(PHI)
         p = dataclasses.replace(base_p, **{k: v for k, v in vals.items() if k in P_FIELDS})
         p = params_with_yield(p, phi, self.model)
@@ -165,49 +169,55 @@ class PhysicalObjective:
         (:func:`hotcarrier.fitting.projection.golub_pereyra_block`). ``aux`` holds c, fit
         (and c_vis, fit_vis with the visible map) and r, as the LM wrapper's.
         """
-        args = (ctrl, base_p, base_o)
         ts, tr = data["t_s"], data["t_r"]
         n_s = ts.shape[0]
         vis = self.visible
+        # differentiated in the physical values v (each vᵢ a function of xᵢ alone), so the
+        # bounded transforms are traced once; J_x = J_v·diag(dv/dx) at the end
+        v, dvdx = jax.jvp(lambda xx: jnp.stack(self.values(xx, ctrl)), (x,),
+                          (jnp.ones_like(x),))
 
-        def time_zeros(xx):
+        def params(vv):
+            return self.params_at(list(vv), base_p, base_o)
+
+        def time_zeros(vv):
             """t0 of every sample and visible row, and of the reference (ps)."""
-            o = self.params(xx, *args)[1]
+            o = params(vv)[1]
             t0 = jnp.broadcast_to(o.t0_ps, ts.shape)
             if vis:
                 t0v = ob.chirp_t0(data["wl_v"], o)
                 t0 = jnp.concatenate([t0, jnp.repeat(t0v, data["t_v"].shape[0])])
             return t0, o.t0_ref_ps
 
-        def sample_block(xx, shift):
+        def sample_block(vv, shift):
             """(H, C, T, L, N, ΔT_e, ΔT_l, G, G′, G″) at every sample and visible row."""
-            p, _ = self.params(xx, *args)
+            p, _ = params(vv)
             s = irf_sigma_ps(p)
             t = ts if not vis else jnp.concatenate(
                 [ts, jnp.tile(data["t_v"], data["wl_v"].shape[0])])
-            tau = t - time_zeros(xx)[0] - shift
+            tau = t - time_zeros(vv)[0] - shift
             y = linear.populations(tau, p, model=self.model, t0=0.0, sigma=s,
                                    quadrature=self.n_nodes)
             return jnp.concatenate([y, ob.metal_response(tau, p, 0.0, s),
                                     ob.artefact_basis(tau, 0.0, s)])
 
-        def reference_block(xx, shift):
+        def reference_block(vv, shift):
             """(X_C, X_T, G, G′, G″) of the reference."""
-            p, o = self.params(xx, *args)
+            p, o = params(vv)
             s = irf_sigma_ps(p)
             tau = tr - o.t0_ref_ps - shift
             return jnp.concatenate([ob.reference_populations(tau, p, o, 0.0, s),
                                     ob.artefact_basis(tau, 0.0, s)])
 
-        bs, dbs, shs = _with_directions(sample_block, x, KINETIC)
-        br, dbr, shr = _with_directions(reference_block, x, REFERENCE_KINETIC)
-        dt0, dt0r = jax.jacfwd(time_zeros)(x)  # (N, n), (n,)
+        bs, dbs, shs = _with_directions(sample_block, v, KINETIC)
+        br, dbr, shr = _with_directions(reference_block, v, REFERENCE_KINETIC)
+        dt0, dt0r = jax.jacfwd(time_zeros)(v)  # (N, n), (n,)
         dbs = dbs + shs[..., None] * dt0
         dbr = dbr + shr[..., None] * dt0r
 
-        def assemble(xx, bs, br):
+        def assemble(vv, bs, br):
             """Mid-IR design (N_mid, 8) and the visible designs (W, N_t, 8), unweighted."""
-            p, o = self.params(xx, *args)
+            _, o = params(vv)
             y, te, art = bs[:4, :n_s], bs[5, :n_s], bs[7:, :n_s]
             kin_s = y[1] + o.r_LL * y[3] + o.r_T * y[2]
             kin_r = (br[0] + o.r_T * br[1]) * o.q_ref
@@ -225,10 +235,10 @@ class PhysicalObjective:
             return A, Av
 
         (A, Av), (dA, dAv) = jax.vmap(
-            lambda dx, d1, d2: jax.jvp(assemble, (x, bs, br), (dx, d1, d2)),
+            lambda dv, d1, d2: jax.jvp(assemble, (v, bs, br), (dv, d1, d2)),
             in_axes=(0, -1, -1), out_axes=((None, None), (-1, -1)))(
                 jnp.eye(x.shape[0], dtype=x.dtype), dbs, dbr)
-        o = self.params(x, *args)[1]
+        o = params(v)[1]
         y, w = data["y"], data["w"]
         if self.fixed_kappa:  # no reference: κ held at the model file's value
             held, dheld = o.kappa_mOD * A[:, 0], o.kappa_mOD * dA[:, 0]
@@ -256,7 +266,7 @@ class PhysicalObjective:
             J = jnp.concatenate([J, jnp.moveaxis(Jv, 0, 1).reshape(-1, x.shape[0])])
             aux.update(c_vis=cv, fit_vis=fitv)
         aux["r"] = r
-        return r, J, aux
+        return r, J * dvdx[None, :], aux
 
     def __call__(self, x, ctrl, base_p, base_o, data):
         """Weighted residual of every trace (and of the visible map), flat."""
