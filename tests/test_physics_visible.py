@@ -53,7 +53,7 @@ def test_structured_jacobian_matches_forward_mode(clean_bundle):
                    midir_artefact=artefact)
         data_b = b if has_ref else {k: v for k, v in b.items()
                                     if v.attrs.get("hotcarrier_role") != "reference"}
-        data, rows, _ = collect_data(data_b, m.probes)
+        data, _, _ = collect_data(data_b, m.probes)
         objective, col_on, _ = objective_for(m, has_ref, True)
         data["col_on"] = jnp.asarray(col_on)
         ctrl, x0, _ = control(m)

@@ -54,18 +54,20 @@ REFERENCE_KINETIC = tuple(CANDIDATES.index(k) for k in ("irf_fwhm_fs", "tau_ref_
 """Candidates (indices) that shape the calibration reference's kinetics."""
 
 
-def _with_directions(block, x, idx):
-    """``block(x, shift) -> (..., N)`` and its derivative (..., N, n): the directions ``idx``
-    of ``x`` by forward mode, plus ∂/∂shift (one direction for every time zero: the block is
-    evaluated at τ = t − t0 − shift); the other columns are 0. (value, ∂/∂x[idx], ∂/∂shift)."""
+def _with_directions(block, v, idx):
+    """``block(v, shift) -> (..., N)`` with its derivatives by forward mode in the directions
+    ``idx`` of ``v`` only and in ``shift`` (the block is evaluated at τ = t − t0 − shift, so
+    ∂/∂shift serves every time zero): (value, ∂/∂v (..., N, n) with 0 outside ``idx``,
+    ∂/∂shift (..., N))."""
     idx = np.asarray(idx)
 
     def f(z):
-        v = block(x.at[idx].add(z[:-1]), z[-1])
-        return v, v
+        b = block(v.at[idx].add(z[:-1]), z[-1])
+        return b, b
 
-    d, v = jax.jacfwd(f, has_aux=True)(jnp.zeros(idx.size + 1, x.dtype))
-    return v, jnp.zeros((*v.shape, x.shape[0]), x.dtype).at[..., idx].set(d[..., :-1]), d[..., -1]
+    d, b = jax.jacfwd(f, has_aux=True)(jnp.zeros(idx.size + 1, v.dtype))
+    dv = jnp.zeros((*b.shape, v.shape[0]), v.dtype).at[..., idx].set(d[..., :-1])
+    return b, dv, d[..., -1]
 
 
 @dataclass(frozen=True)
@@ -228,9 +230,9 @@ class PhysicalObjective:
             A = jnp.concatenate([sample, reference]) * data["col_on"][None, :]
             if not vis:
                 return A, jnp.zeros((0, 0, 8), A.dtype)
-            v = bs[:, n_s:]
-            Av = jnp.concatenate([v[4:7] * data["rho_v"], (v[1:2] + v[3:4]) * data["rho_v"],
-                                  v[2:3] * data["rho_v"], v[7:]])  # (8, W·N_t)
+            b = bs[:, n_s:]  # the map's rows
+            Av = jnp.concatenate([b[4:7] * data["rho_v"], (b[1:2] + b[3:4]) * data["rho_v"],
+                                  b[2:3] * data["rho_v"], b[7:]])  # (8, W·N_t)
             Av = Av.reshape(8, data["wl_v"].shape[0], -1).transpose(1, 2, 0)
             return A, Av
 
