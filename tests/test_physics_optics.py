@@ -32,7 +32,7 @@ from hotcarrier.physics.parameters import CLEAN
 DATA = Path(optics.__file__).parent / "data"
 N_M = 1.333
 H_J_S, C_M_S, E_C = 6.62607015e-34, 299_792_458.0, 1.602176634e-19  # SI exact
-BULK = dict(surface_damping_A=0.0)  # table A.4 and V14: bulk Johnson–Christy damping
+BULK = {"surface_damping_A": 0.0}  # table A.4 and V14: bulk Johnson–Christy damping
 
 
 def _table(name):
@@ -174,11 +174,10 @@ def test_cds_share_of_absorption():
         share = 100 * np.asarray(optics.absorption_partition(lam, *geom, **BULK).cds_share)
         # numpy reference: the same definition
         e1, e2 = _eps(AU, lam), _eps(CDS, lam)
-        em = N_M**2
         k = 2 * np.pi * N_M / lam
 
-        def sabs(eps2):
-            a = 4 * np.pi * _fields(lam, *geom, e1, eps2, em)[3]
+        def sabs(eps2, geom=geom, e1=e1, k=k):
+            a = 4 * np.pi * _fields(lam, *geom, e1, eps2, N_M**2)[3]
             return k * a.imag - k**4 * np.abs(a) ** 2 / (6 * np.pi)
 
         np.testing.assert_allclose(share, 100 * (1 - sabs(e2.real + 0j) / sabs(e2)), rtol=1e-9)
@@ -228,7 +227,7 @@ def test_drude_fit_and_interband_fraction():
         return float(np.sum(r.real**2 + r.imag**2))
 
     ref = minimize(cost, [1.0, 9.0, 0.07], method="Nelder-Mead",
-                   options=dict(xatol=1e-10, fatol=1e-14, maxiter=20000)).x
+                   options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 20000}).x
     np.testing.assert_allclose(d, ref, rtol=1e-4)
     assert 8.5 < d.omega_p_eV < 9.5 and 0.05 < d.gamma_eV < 0.1  # Au: ≈ 9 eV, ≈ 0.07 eV
     # ξ_ib = Im(ε_JC − ε_D)/Im ε_JC from the numpy tables

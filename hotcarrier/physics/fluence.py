@@ -31,8 +31,12 @@ from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
 from ..units import nm_to_ev
-from .excitation import (SIGMA_ABS_590_CM2, absorption_cross_section_cm2, mean_absorbed_photons,
-                         photons_per_fluence)
+from .excitation import (
+    SIGMA_ABS_590_CM2,
+    absorption_cross_section_cm2,
+    mean_absorbed_photons,
+    photons_per_fluence,
+)
 from .excitation import photons_per_fluence as _photons_per_fluence
 from .injection import injection_quantum_yield
 from .optics import CDS_TABLE

@@ -300,7 +300,7 @@ def lspr_peak_nm(core_radius_nm, shell_radius_nm, *, n_medium=N_WATER, surface_d
                  lo_nm=450.0, hi_nm=800.0, step_nm=0.05):
     """Wavelength of the σ_ext maximum (the plasmon resonance), nm, on a ``step_nm`` grid
     between ``lo_nm`` and ``hi_nm`` (pure JAX; jit with the grid arguments static)."""
-    n = int(math.floor((hi_nm - lo_nm) / step_nm)) + 1
+    n = math.floor((hi_nm - lo_nm) / step_nm) + 1
     lam = lo_nm + step_nm * jnp.arange(n)
     ext = cross_sections(lam, core_radius_nm, shell_radius_nm, n_medium=n_medium,
                          surface_damping_A=surface_damping_A).ext
