@@ -325,3 +325,27 @@ def test_data_pump_wavelength_sets_the_linear_regime_warning():
         collect_data({"s": trace(pump_wavelength_nm=590.0), "r": ref})
     _, rows, _ = collect_data({"s": trace(pump_wavelength_nm=520.0), "r": ref})  # no warning
     assert len(rows["sample"]) == 1 and len(rows["reference"]) == 1
+
+
+def test_cli_spectrum(tmp_path, capsys):
+    """``hotcarrier optics``: the resonance and photons printed, the CSV equal to the API."""
+    from hotcarrier.cli import main
+
+    out = tmp_path / "spectrum.csv"
+    assert main(["optics", "--from", "500", "--to", "700", "--step", "50", "--pump", "590",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "plasmon resonance 594.5 nm" in text and "17.6 photons per particle" in text
+    lines = out.read_text(encoding="utf-8").splitlines()
+    rows = np.array([[float(v) for v in ln.split(",")] for ln in lines
+                     if ln[0].isdigit()])
+    lam = np.array([500.0, 550.0, 600.0, 650.0, 700.0])
+    np.testing.assert_allclose(rows[:, 0], lam)
+    for col, ref in zip(rows[:, 1:4].T, _reference_sections(lam, 7.5, 12.5)):
+        np.testing.assert_allclose(col, ref, rtol=1e-6)
+    np.testing.assert_allclose(rows[:, 7], 1e-6 * rows[:, 3] / (H_J_S * C_M_S / (lam * 1e-9)),
+                               rtol=1e-6)
+    assert main(["optics", "--pump", "250"]) == 2
+    assert "outside the optical tables" in capsys.readouterr().err
+    # a bare sphere needs no shell table: up to the Au table's 1937 nm
+    assert np.isfinite(float(optics.cross_sections(1800.0, 5.0, 5.0).ext))

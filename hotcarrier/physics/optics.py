@@ -220,9 +220,11 @@ class CrossSections(NamedTuple):
     abs: object
 
 
-def _eps_pair(wavelength_nm, core_radius_nm, surface_damping_A):
+def _eps_pair(wavelength_nm, core_radius_nm, shell_radius_nm, surface_damping_A, eps_medium):
+    """ε1 of the core and ε2 of the shell (the medium's for a bare sphere, R2 = R1)."""
+    bare = jnp.asarray(shell_radius_nm) <= jnp.asarray(core_radius_nm)
     return (epsilon_au(wavelength_nm, core_radius_nm, surface_damping_A),
-            epsilon_cds(wavelength_nm))
+            jnp.where(bare, eps_medium + 0j, epsilon_cds(wavelength_nm)))
 
 
 def _sections(lam, e1, e2, em, r1, r2, n_medium):
@@ -237,13 +239,13 @@ def cross_sections(wavelength_nm, core_radius_nm, shell_radius_nm, *, n_medium=N
                    surface_damping_A=None) -> CrossSections:
     """σ_ext, σ_sca, σ_abs (cm²) of Au(R1)@CdS(R2) in a medium of index n_m (spec A.1).
 
-    Vacuum wavelength λ in nm (arrays broadcast with the radii), radii in nm; R2 = R1 is a
-    bare Au sphere. ``surface_damping_A``: None = spec default (A = 0.3 for R1 < 10 nm),
-    0 = bulk JC damping (table A.4, check V14). Default particle (7.5/12.5 nm, bulk): σ_ext
-    peak 6.26e-12 cm² at 594.5 nm, σ_sca/σ_ext 0.75 %; bare Au R = 5 nm: 5.10e-13 cm² at
-    520.9 nm."""
+    Vacuum wavelength λ in nm (arrays broadcast with the radii; 301–1498 nm, a bare sphere
+    188–1937 nm), radii in nm; R2 = R1 is a bare Au sphere. ``surface_damping_A``: None =
+    spec default (A = 0.3 for R1 < 10 nm), 0 = bulk JC damping (table A.4, check V14).
+    Default particle (7.5/12.5 nm, bulk): σ_ext peak 6.26e-12 cm² at 594.5 nm, σ_sca/σ_ext
+    0.75 %; bare Au R = 5 nm: 5.10e-13 cm² at 520.9 nm."""
     lam = jnp.asarray(wavelength_nm, float)
-    e1, e2 = _eps_pair(lam, core_radius_nm, surface_damping_A)
+    e1, e2 = _eps_pair(lam, core_radius_nm, shell_radius_nm, surface_damping_A, n_medium**2)
     return _sections(lam, e1, e2, n_medium**2, core_radius_nm, shell_radius_nm, n_medium)
 
 
@@ -275,8 +277,8 @@ def absorption_partition(wavelength_nm, core_radius_nm, shell_radius_nm, *, n_me
     lam = jnp.asarray(wavelength_nm, float)
     r1 = jnp.asarray(core_radius_nm, float)
     r2 = jnp.asarray(shell_radius_nm, float)
-    e1, e2 = _eps_pair(lam, r1, surface_damping_A)
     em = n_medium**2
+    e1, e2 = _eps_pair(lam, r1, r2, surface_damping_A, em)
     total = _sections(lam, e1, e2, em, r1, r2, n_medium).abs
     if method == "first_order":
         au = _sections(lam, e1, e2.real + 0j, em, r1, r2, n_medium).abs
