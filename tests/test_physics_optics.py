@@ -380,3 +380,26 @@ def test_quasi_static_limit_of_mie():
     ratio = _mie_bare(np.array([520.9]), 20.0)[0] / float(
         optics.cross_sections(520.9, 20.0, 20.0, **BULK).ext)
     assert 1.1 < ratio < 1.2
+
+
+@pytest.mark.slow
+def test_fluence_series_fit_reads_the_pump():
+    """A fluence series pumped at 560 nm (σ_abs = 1.9e-12 cm², 5.4 photons per µJ cm⁻²):
+    ``fit_fluence_series(..., pump_nm=560)`` recovers Φ_inj (0.490 at ħω = hc/560 nm); the model
+    default (18.43 per µJ cm⁻² at 2.1 eV) misreads the same amplitudes."""
+    from hotcarrier.physics.fluence import fit_fluence_series, injected_amplitude
+    from hotcarrier.physics.injection import injection_quantum_yield
+
+    lam = 560.0
+    p_true, sigma_abs = at_pump(CLEAN, lam)
+    f = np.array([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0])
+    amp = np.asarray(injected_amplitude(p_true, f, sigma_abs_cm2=sigma_abs))
+    err = 0.01 * amp
+    data = amp + np.random.default_rng(3).normal(0, 1, f.size) * err
+    start = CLEAN.replace(eta_cid=0.1, tau_inj_fs=60.0)
+    fit = fit_fluence_series(f, data, start, sigma=err, pump_nm=lam)
+    phi_true = float(injection_quantum_yield(p_true))
+    assert fit.converged and fit.params.hbar_omega_eV == pytest.approx(p_true.hbar_omega_eV)
+    assert abs(fit.phi_inj - phi_true) < 3 * fit.phi_inj_stderr
+    naive = fit_fluence_series(f, data, start, sigma=err)
+    assert abs(naive.phi_inj - phi_true) > 10 * fit.phi_inj_stderr
