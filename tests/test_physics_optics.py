@@ -299,8 +299,10 @@ def test_photons_per_particle_at_the_pump():
     assert p.hbar_omega_eV == pytest.approx(1e9 * H_J_S * C_M_S / E_C / 590.0, rel=1e-9)
     assert sigma == pytest.approx(float(absorption_cross_section_cm2(590.0)), rel=1e-12)
     assert at_pump(CLEAN) == (CLEAN, 6.2e-12)
-    with pytest.raises(ModelError, match="pump_nm = 2000 nm"):
+    with pytest.raises(ModelError, match="pump_nm = 2000 nm is outside the optical tables"):
         at_pump(CLEAN, 2000.0)
+    with pytest.raises(ModelError, match="pump wavelength 250 nm is outside"):
+        photons_per_fluence(pump_nm=250.0)
     f = np.array([0.5, 1.0, 2.0, 4.0])
     est = low_fluence_slope(f, 0.45 * per_uJ[590.0] * f, pump_nm=590.0, quadratic=False)
     assert est.phi_inj == pytest.approx(0.45, rel=1e-8)

@@ -82,14 +82,12 @@ def run(args) -> int:
     from ..units import HC_EV_NM, Q_E
     from ._options import write_text
 
-    lo_ok, hi_ok = optics.CDS_TABLE[0, 0], optics.CDS_TABLE[-1, 0]
     if not args.lo < args.hi:
         raise OptionError(f"--from {args.lo:g} --to {args.hi:g}: the first wavelength must be "
                           "the smaller")
     for opt, v in (("--from", args.lo), ("--to", args.hi), ("--pump", args.pump)):
-        if v is not None and not lo_ok <= v <= hi_ok:
-            raise OptionError(f"{opt} {v:g}: outside the optical tables ({lo_ok:.1f}–"
-                              f"{hi_ok:.1f} nm); choose a wavelength inside")
+        if v is not None:
+            optics.check_wavelength_nm(v, opt, bare=args.shell == 0)
     if args.out:
         check_out_file(args.out, (".csv",))
     a = _damping(args.surface_damping)
@@ -104,7 +102,7 @@ def run(args) -> int:
     s = optics.cross_sections(lam, r1, r2, **kw)
     parts = optics.absorption_partition(lam, r1, r2, **kw)
     photons = 1e-6 / (HC_EV_NM / lam * Q_E) * np.asarray(s.abs)  # per µJ cm⁻²
-    peak = float(optics.lspr_peak_nm(r1, r2, lo_nm=max(lo_ok, 400.0), hi_nm=900.0, **kw))
+    peak = float(optics.lspr_peak_nm(r1, r2, lo_nm=400.0, hi_nm=900.0, **kw))
     sp = optics.cross_sections(peak, r1, r2, **kw)
     damping = ("bulk Johnson–Christy" if a == 0.0 else
                f"surface damping A = {optics.SURFACE_DAMPING_A if a is None else a:g}"

@@ -114,7 +114,12 @@ def photons_per_fluence(p: InterfaceParams | None = None,
                         sigma_abs_cm2: float | None = None, *, pump_nm=None,
                         surface_damping_A=0.0) -> float:
     """dN_abs/dF, photons absorbed per particle per µJ cm⁻² (18.43 for the defaults, §2 A.4;
-    with ``pump_nm`` from the optics module: 17.6 at 590 nm for the default particle)."""
+    with ``pump_nm`` from the optics module: 17.6 at 590 nm for the default particle; a pump
+    outside the optical tables, 301–1498 nm, raises ModelError)."""
+    if pump_nm is not None and sigma_abs_cm2 is None:
+        from .optics import check_wavelength_nm
+
+        check_wavelength_nm(pump_nm, "pump wavelength")
     with x64():  # a float: the optics tables are evaluated in float64
         return float(mean_absorbed_photons(1.0, p, sigma_abs_cm2, pump_nm=pump_nm,
                                            surface_damping_A=surface_damping_A))

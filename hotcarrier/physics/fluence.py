@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 from scipy.special import roots_jacobi
 
 from .._x64 import with_x64
-from ..errors import ConvergenceWarning, ModelError, NonlinearRegimeWarning
+from ..errors import ConvergenceWarning, NonlinearRegimeWarning
 from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
@@ -39,7 +39,7 @@ from .excitation import (
 )
 from .excitation import photons_per_fluence as _photons_per_fluence
 from .injection import injection_quantum_yield
-from .optics import CDS_TABLE
+from .optics import check_wavelength_nm
 from .parameters import InterfaceParams
 from .ttm import TTMConfig, charging_shift_per_electron_eV, solve_ttm_batch
 
@@ -54,11 +54,8 @@ def at_pump(p: InterfaceParams, pump_nm=None, sigma_abs_cm2=None, surface_dampin
     if pump_nm is None:
         return p, SIGMA_ABS_590_CM2 if sigma_abs_cm2 is None else sigma_abs_cm2
     pump_nm = float(pump_nm)
-    lo, hi = CDS_TABLE[0, 0], CDS_TABLE[-1, 0]
-    if not lo <= pump_nm <= hi:
-        raise ModelError(f"pump_nm = {pump_nm:g} nm is outside the optical tables of the "
-                         f"optics module ({lo:.0f}–{hi:.0f} nm); give sigma_abs_cm2 for this "
-                         "pump")
+    if sigma_abs_cm2 is None:
+        check_wavelength_nm(pump_nm, "pump_nm =")
     p = p.replace(hbar_omega_eV=nm_to_ev(pump_nm))
     if sigma_abs_cm2 is None:
         with jax.enable_x64(True):

@@ -142,7 +142,8 @@ def sample_photons_per_particle(ds, params=None) -> float | None:
 
     The attribute ``mean_absorbed_photons_per_particle`` if given; else F σ_abs(λ_pump)/ħω at
     the dataset's ``pump_fluence_uJ_cm2`` and ``pump_wavelength_nm`` (optics module, spec §2;
-    particle of ``params``, default CLEAN: 17.6 per µJ cm⁻² at 590 nm); else F × 18.43."""
+    particle of ``params``, default CLEAN: 17.6 per µJ cm⁻² at 590 nm); else (no pump
+    wavelength, or one outside the optical tables, 301–1498 nm) F × 18.43."""
     a = ds.attrs
     if "mean_absorbed_photons_per_particle" in a:
         return float(a["mean_absorbed_photons_per_particle"])

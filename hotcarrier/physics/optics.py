@@ -45,6 +45,7 @@ __all__ = [
     "DrudeTerm",
     "absorption_partition",
     "au_drude_fit",
+    "check_wavelength_nm",
     "coated_sphere_polarizability",
     "cross_sections",
     "epsilon_au",
@@ -85,6 +86,23 @@ AU_TABLE = load_nk_table("au_johnson_christy_1972.csv")
 """Au n, k (Johnson & Christy 1972): columns λ (nm), n, k; 49 rows, 188–1937 nm."""
 CDS_TABLE = load_nk_table("cds_treharne_2011.csv")
 """CdS n, k (Treharne et al. 2011): columns λ (nm), n, k; 583 rows, 301–1498 nm."""
+
+
+def check_wavelength_nm(wavelength_nm, what: str = "wavelength", *, bare: bool = False) -> None:
+    """Raise :class:`~hotcarrier.errors.ModelError` unless every wavelength (nm) lies inside
+    the tables (301–1498 nm with a CdS shell; 188–1937 nm for a ``bare`` Au sphere). For the
+    edges (CLI, data); the pure functions return NaN outside instead."""
+    from ..errors import ModelError
+
+    table = AU_TABLE if bare else CDS_TABLE
+    lo, hi = float(table[0, 0]), float(table[-1, 0])
+    lam = np.atleast_1d(np.asarray(wavelength_nm, float))
+    bad = lam[~((lam >= lo) & (lam <= hi))]
+    if bad.size:
+        raise ModelError(f"{what} {bad[0]:g} nm is outside the optical tables of "
+                         f"hotcarrier.physics.optics ({lo:.1f}–{hi:.1f} nm"
+                         f"{'' if bare else ' with a CdS shell'}); give a wavelength inside, "
+                         "or the absorption cross-section itself")
 
 
 def _interp_nk(table, wavelength_nm, clip_k=False):
