@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import roots_jacobi
 
-from .._x64 import with_x64
+from .._x64 import with_x64, x64
 from ..errors import ConvergenceWarning, NonlinearRegimeWarning
 from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
@@ -58,7 +58,7 @@ def at_pump(p: InterfaceParams, pump_nm=None, sigma_abs_cm2=None, surface_dampin
         check_wavelength_nm(pump_nm, "pump_nm =")
     p = p.replace(hbar_omega_eV=nm_to_ev(pump_nm))
     if sigma_abs_cm2 is None:
-        with jax.enable_x64(True):
+        with x64():
             sigma_abs_cm2 = float(absorption_cross_section_cm2(
                 pump_nm, p, surface_damping_A=surface_damping_A))
     return p, sigma_abs_cm2
