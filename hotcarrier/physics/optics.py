@@ -14,7 +14,8 @@ Module A of the physics specification, quasi-static (R2 ≪ λ):
 * the split of σ_abs between core and shell (A.3, :func:`absorption_partition`).
 
 Units: wavelengths λ in nm (vacuum), radii in nm, α in nm³, cross-sections in cm². Pure JAX
-functions of arrays (jit, vmap and grad pass through; float64 when the caller enables it).
+functions of arrays, compiled with ``jax.jit`` (vmap and grad pass through; float64 when the
+caller enables it).
 
 Surface damping: on by default for R1 < 10 nm with A = :data:`SURFACE_DAMPING_A` (spec A.2,
 A ∈ [0.1, 1] [A]); ``surface_damping_A=0`` gives bulk JC damping, the setting of the spec's
@@ -28,6 +29,7 @@ import math
 from importlib import resources
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -117,6 +119,7 @@ def _interp_nk(table, wavelength_nm, clip_k=False):
     return jnp.where(inside, eps, jnp.nan)
 
 
+@jax.jit
 def epsilon_au_jc(wavelength_nm):
     """Complex dielectric function ε = (n + ik)² of Au from Johnson & Christy 1972, –.
 
@@ -124,6 +127,7 @@ def epsilon_au_jc(wavelength_nm):
     return _interp_nk(AU_TABLE, wavelength_nm)
 
 
+@jax.jit
 def epsilon_cds(wavelength_nm):
     """Complex dielectric function ε = (n + ik)² of CdS from Treharne et al. 2011, –.
 
@@ -186,6 +190,7 @@ def _default_A(core_radius_nm, surface_damping_A):
     return surface_damping_A
 
 
+@jax.jit
 def epsilon_au(wavelength_nm, core_radius_nm=None, surface_damping_A=None,
                v_F_m_s=V_F_AU_M_S):
     """ε of an Au core of radius R1 (nm): JC data with the Drude damping raised by
@@ -203,6 +208,7 @@ def epsilon_au(wavelength_nm, core_radius_nm=None, surface_damping_A=None,
     return eps - d.epsilon(w) + d.epsilon(w, d.gamma_eV + dg)
 
 
+@jax.jit
 def interband_fraction(wavelength_nm, core_radius_nm=None, surface_damping_A=0.0):
     """Interband share of the Au core's absorption ξ_ib = Im ε_ib / Im ε1 (spec A.3, §4.3), –.
 
@@ -216,6 +222,7 @@ def interband_fraction(wavelength_nm, core_radius_nm=None, surface_damping_A=0.0
 
 
 # --------------------------------------------------------------------------- coated sphere
+@jax.jit
 def coated_sphere_polarizability(eps_core, eps_shell, eps_medium, core_radius_nm,
                                  shell_radius_nm):
     """Quasi-static polarisability of a coated sphere, nm³ (spec A.1; Bohren & Huffman §5.4).
@@ -253,6 +260,7 @@ def _sections(lam, e1, e2, em, r1, r2, n_medium):
     return CrossSections(ext, sca, ext - sca)
 
 
+@jax.jit
 def cross_sections(wavelength_nm, core_radius_nm, shell_radius_nm, *, n_medium=N_WATER,
                    surface_damping_A=None) -> CrossSections:
     """σ_ext, σ_sca, σ_abs (cm²) of Au(R1)@CdS(R2) in a medium of index n_m (spec A.1).
@@ -282,6 +290,7 @@ class AbsorptionPartition(NamedTuple):
         return self.abs_cds / self.abs
 
 
+@functools.partial(jax.jit, static_argnames=("method",))
 def absorption_partition(wavelength_nm, core_radius_nm, shell_radius_nm, *, n_medium=N_WATER,
                          surface_damping_A=None, method="first_order") -> AbsorptionPartition:
     """Where the absorbed photons go (spec A.3): σ_abs, σ_abs,Au, σ_abs,CdS (cm²), ξ_ib (–).
