@@ -15,7 +15,7 @@ import sys
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = ("info", "inspect", "convert", "fit", "fit_many", "choose", "lda", "simulate", "h2",
-            "demo")
+            "optics", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
