@@ -2,7 +2,8 @@
 
 Float64: the package does not change JAX's global settings at import; see
 :mod:`hotcarrier._x64` (``hotcarrier.x64()`` is a context manager enabling float64).
-Importing the package does not import JAX; the names below load their modules on first use.
+Importing the package imports neither JAX nor NumPy/xarray; the names below load their modules
+on first use.
 The entry point is ``hotcarrier.fit(data, model)`` for a target or a physical model.
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 import importlib
 
 from ._x64 import x64
-from .dataset import check_ta, make_ta_dataset
 from .errors import DataFormatError, HotcarrierError
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "check_ta": "hotcarrier.dataset",
+    "make_ta_dataset": "hotcarrier.dataset",
     "load_ta": "hotcarrier.io",
     "save_ta": "hotcarrier.io",
     "preprocess": "hotcarrier.preprocess",
@@ -36,8 +38,7 @@ _LAZY = {
     "residual_svd": "hotcarrier.analysis",
 }
 
-__all__ = ["x64", "check_ta", "make_ta_dataset", "DataFormatError", "HotcarrierError",
-           "__version__", *_LAZY]
+__all__ = ["x64", "DataFormatError", "HotcarrierError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@ Both are fitted by the one engine of :mod:`hotcarrier.fitting` and return a
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .errors import ModelError
@@ -17,13 +18,15 @@ __all__ = ["fit", "load_model", "model_kind"]
 
 
 def model_kind(model) -> str:
-    """``"physical"`` or ``"target"`` for a model object or model-file path."""
-    from .physics.modelfile import PhysicalModel, is_physical_model_file
-
-    if isinstance(model, PhysicalModel):
-        return "physical"
+    """``"physical"`` or ``"target"`` for a model object or model-file path (a path is read
+    as TOML: ``[model] type = "hotcarrier"`` is physical; nothing is imported for it)."""
     if isinstance(model, (str, Path)):
+        from .target.modelfile import is_physical_model_file
+
         return "physical" if is_physical_model_file(model) else "target"
+    physics = sys.modules.get("hotcarrier.physics.modelfile")  # its objects exist only then
+    if physics is not None and isinstance(model, physics.PhysicalModel):
+        return "physical"
     return "target"
 
 

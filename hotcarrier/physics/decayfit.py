@@ -240,7 +240,7 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
                        "Au in Al₂O₃) needs [decay] metal_reference = \"exp2\" (its decay model)")
     datasets = {k: v for k, v in datasets.items() if k not in metal}
     data, rows, units = collect_data(datasets, tuple(p for p in model.probes if p == "midir")
-                                     or ("midir",))
+                                     or ("midir",), params=model.params)
     if spec.metal_reference:
         _add_metal_rows(data, rows, metal, units, model)
     if not rows["reference"]:

@@ -174,7 +174,7 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
                          result_dataset=_result_dataset)
     progress = progress or (lambda msg: None)
     t_start = time.perf_counter()
-    data, rows, units = collect_data(datasets, model.probes)
+    data, rows, units = collect_data(datasets, model.probes, params=model.params)
     has_ref = bool(rows["reference"])
     if not model.free:
         raise FitError(f"{model.source or model.name}: the model file has no [free] parameters; "

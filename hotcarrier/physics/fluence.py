@@ -9,6 +9,9 @@ A(F) = Φ(F) ⟨N_abs⟩(F), the t = 0⁺ amplitude in electrons per particle (i
 the pump); F is the on-axis fluence, averaged over a Gaussian pump/probe profile as
 S = κ ∫₀¹ u^{κ−1} S₁(F u) du, κ = (w_pu/w_pr)² (spec §2 A.5; ``beam_ratio=None``: S = S₁(F)).
 The Poisson spread of N_abs between particles is not averaged (≈ −1e-3 relative on A).
+The edge functions take the data's pump wavelength ``pump_nm``: then ħω = hc/λ_pump and
+⟨N_abs⟩ = F σ_abs(λ_pump)/ħω with σ_abs from the optics module (spec §2; 17.6 photons per
+µJ cm⁻² at 590 nm for the default particle) instead of the model's 18.43.
 """
 
 from __future__ import annotations
@@ -22,15 +25,43 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import roots_jacobi
 
-from .._x64 import with_x64
+from .._x64 import with_x64, x64
 from ..errors import ConvergenceWarning, NonlinearRegimeWarning
 from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
-from .excitation import SIGMA_ABS_590_CM2, mean_absorbed_photons, photons_per_fluence
+from ..units import nm_to_ev
+from .excitation import (
+    SIGMA_ABS_590_CM2,
+    absorption_cross_section_cm2,
+    mean_absorbed_photons,
+    photons_per_fluence,
+)
+from .excitation import photons_per_fluence as _photons_per_fluence
 from .injection import injection_quantum_yield
+from .optics import check_wavelength_nm
 from .parameters import InterfaceParams
 from .ttm import TTMConfig, charging_shift_per_electron_eV, solve_ttm_batch
+
+
+def at_pump(p: InterfaceParams, pump_nm=None, sigma_abs_cm2=None, surface_damping_A=0.0):
+    """(parameters, σ_abs in cm²) for a pump of vacuum wavelength ``pump_nm`` (nm).
+
+    None: ``p`` and ``sigma_abs_cm2`` (default 6.2e-12 cm², the spec's 18.43 photons per
+    µJ cm⁻²). Else ``p`` with ħω = hc/λ_pump and σ_abs(λ_pump) of its geometry from the
+    optics module (bulk JC damping unless ``surface_damping_A``), unless ``sigma_abs_cm2``
+    is given."""
+    if pump_nm is None:
+        return p, SIGMA_ABS_590_CM2 if sigma_abs_cm2 is None else sigma_abs_cm2
+    pump_nm = float(pump_nm)
+    if sigma_abs_cm2 is None:
+        check_wavelength_nm(pump_nm, "pump_nm =")
+    p = p.replace(hbar_omega_eV=nm_to_ev(pump_nm))
+    if sigma_abs_cm2 is None:
+        with x64():
+            sigma_abs_cm2 = float(absorption_cross_section_cm2(
+                pump_nm, p, surface_damping_A=surface_damping_A))
+    return p, sigma_abs_cm2
 
 
 def _profile_nodes(beam_ratio, n_nodes):
@@ -126,15 +157,17 @@ def estimated_yield_deviation(p: InterfaceParams, n_abs, model: str = "all_above
 @with_x64
 def check_linear_regime(p: InterfaceParams, fluence_uJ_cm2, *, tol: float = 0.01,
                         pump_fwhm_fs=100.0, cfg: TTMConfig = TTMConfig(),
-                        sigma_abs_cm2: float = SIGMA_ABS_590_CM2,
+                        sigma_abs_cm2: float | None = None, pump_nm=None,
                         warn: bool = True) -> LinearityReport:
     """Is the linear model (spec §5) valid at these fluences (µJ cm⁻²)? Warn if not (§6.5).
 
     Compares Φ_inj(F) of the nonlinear model (charging on by default) with the linear closed
     form; where |Φ/Φ_lin − 1| > ``tol`` (1 %, the V16 criterion) and ``warn``, emits one
     :class:`~hotcarrier.errors.NonlinearRegimeWarning` naming the fluences, ⟨N_abs⟩, the
-    deviation and the charging shift, and what to do.
+    deviation and the charging shift, and what to do. ``pump_nm``: the data's pump wavelength
+    (nm; sets ħω and σ_abs, :func:`at_pump`); else σ_abs = 6.2e-12 cm² at ħω of ``p``.
     """
+    p, sigma_abs_cm2 = at_pump(p, pump_nm, sigma_abs_cm2)
     f = np.atleast_1d(np.asarray(fluence_uJ_cm2, float))
     n_abs = np.asarray(mean_absorbed_photons(f, p, sigma_abs_cm2))
     phi = np.asarray(injection_yield_vs_fluence(p, f, pump_fwhm_fs=pump_fwhm_fs, cfg=cfg,
@@ -196,6 +229,7 @@ class SlopeEstimate:
 
 
 def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_fluence=None,
+                      pump_nm=None, params: InterfaceParams | None = None,
                       quadratic: bool = True) -> SlopeEstimate:
     """Low-fluence slope of the t = 0⁺ amplitude (spec §6.5), numpy only.
 
@@ -203,8 +237,12 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
     A_i = s F_i: with the quadratic term the slope is unbiased to first order by the charging
     curvature. ``amplitude``: deconvolved t = 0⁺ amplitudes (electrons per particle for
     Φ_inj); ``sigma``: their absolute 1σ errors (None: χ²_red-scaled stderr);
-    ``photons_per_fluence``: dN_abs/dF per µJ cm⁻² (18.43 for the defaults).
+    ``photons_per_fluence``: dN_abs/dF per µJ cm⁻² (18.43 for the defaults); or ``pump_nm``
+    (the data's pump wavelength, nm): dN_abs/dF = σ_abs(λ_pump)/ħω of the particle of
+    ``params`` (default CLEAN) from the optics module (17.6 at 590 nm).
     """
+    if photons_per_fluence is None and pump_nm is not None:
+        photons_per_fluence = _photons_per_fluence(params, pump_nm=float(pump_nm))
     f = np.asarray(fluence_uJ_cm2, float)
     a = np.asarray(amplitude, float)
     if f.shape != a.shape or f.ndim != 1:
@@ -285,8 +323,8 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
                        free=("eta_cid", "tau_inj_fs"), sigma=None, *, beam_ratio=None,
                        n_nodes: int = 12, amplitude_scale=None, pump_fwhm_fs=100.0,
                        cfg: TTMConfig = TTMConfig(),
-                       sigma_abs_cm2: float = SIGMA_ABS_590_CM2, max_iter: int = 50,
-                       rtol: float = 1e-8) -> FluenceSeriesFit:
+                       sigma_abs_cm2: float | None = None, pump_nm=None,
+                       max_iter: int = 50, rtol: float = 1e-8) -> FluenceSeriesFit:
     """Global fit of the nonlinear model (charging, TTM) to t = 0⁺ amplitudes vs fluence.
 
     Levenberg–Marquardt on the log of the ``free`` (positive) fields of ``p0`` with forward-mode
@@ -296,7 +334,10 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     ``amplitude_scale`` = unit per electron); ``sigma``: 1σ errors (None: unit weights,
     covariance scaled by χ²_red); ``beam_ratio`` = w_pump/w_probe with ``n_nodes`` profile
     nodes (§2 A.5); LM stops after ``max_iter`` or when cost decrease and step are below ``rtol``.
+    ``pump_nm``: the data's pump wavelength (nm; ħω and σ_abs from it, :func:`at_pump`; the
+    fitted ``params`` carry that ħω); else σ_abs = 6.2e-12 cm² at ħω of ``p0``.
     """
+    p0, sigma_abs_cm2 = at_pump(p0, pump_nm, sigma_abs_cm2)
     f = jnp.asarray(fluence_uJ_cm2, float)
     a = jnp.asarray(amplitude, float)
     w = jnp.ones_like(a) if sigma is None else 1.0 / jnp.asarray(sigma, float)
@@ -339,6 +380,7 @@ __all__ = [
     "FluenceSeriesFit",
     "LinearityReport",
     "SlopeEstimate",
+    "at_pump",
     "check_linear_regime",
     "estimated_yield_deviation",
     "fit_fluence_series",

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from ..target.modelfile import is_physical_model_file  # noqa: F401  (re-exported)
 from . import observables as ob
 from .barrier import MODELS
 from .injection import injection_quantum_yield, phi_max
@@ -332,15 +333,3 @@ def _raise_problems(problems: list, where: str) -> None:
     if problems:
         raise ModelError(f"model file {where} has {len(problems)} problem(s):\n  - "
                          + "\n  - ".join(problems))
-
-
-def is_physical_model_file(path) -> bool:
-    """True when ``path`` is a TOML model file with ``[model] type = "hotcarrier"``."""
-    from ..target.modelfile import read_model_text
-
-    try:
-        cfg = tomllib.loads(read_model_text(path))
-    except (ModelError, tomllib.TOMLDecodeError, RecursionError):
-        return False
-    m = cfg.get("model")
-    return isinstance(m, dict) and m.get("type") in ("hotcarrier", "physical")

@@ -36,7 +36,8 @@ from .injection import params_with_yield
 from . import linear
 from .linear import irf_sigma_ps
 from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
-from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2
+from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2, photons_per_fluence
+from .optics import CDS_TABLE
 from .simulate import LINEAR_REGIME_MAX_NABS
 
 __all__ = ["PhysicalObjective", "collect_data", "N_NODES", "AMPLITUDE_NAMES", "KINETIC",
@@ -278,22 +279,32 @@ class PhysicalObjective:
         return r
 
 
-def sample_photons_per_particle(ds) -> float | None:
-    """⟨N_abs⟩ per particle of a sample dataset from its attributes, or None."""
+def sample_photons_per_particle(ds, params=None) -> float | None:
+    """⟨N_abs⟩ per particle of a sample dataset from its attributes, or None.
+
+    The attribute ``mean_absorbed_photons_per_particle`` if given; else F σ_abs(λ_pump)/ħω at
+    the dataset's ``pump_fluence_uJ_cm2`` and ``pump_wavelength_nm`` (optics module, spec §2;
+    particle of ``params``, default CLEAN: 17.6 per µJ cm⁻² at 590 nm); else (no pump
+    wavelength, or one outside the optical tables, 301–1498 nm) F × 18.43."""
     a = ds.attrs
     if "mean_absorbed_photons_per_particle" in a:
         return float(a["mean_absorbed_photons_per_particle"])
     if "pump_fluence_uJ_cm2" in a:
-        return PHOTONS_PER_PARTICLE_PER_UJ_CM2 * float(a["pump_fluence_uJ_cm2"])
+        fluence = float(a["pump_fluence_uJ_cm2"])
+        lam = a.get("pump_wavelength_nm")
+        if lam is not None and CDS_TABLE[0, 0] <= float(lam) <= CDS_TABLE[-1, 0]:
+            return photons_per_fluence(params, pump_nm=float(lam)) * fluence
+        return PHOTONS_PER_PARTICLE_PER_UJ_CM2 * fluence
     return None
 
 
-def collect_data(datasets: dict, probes=("midir",)):
+def collect_data(datasets: dict, probes=("midir",), params=None):
     """Stack the sample and reference mid-IR traces into the fit arrays (edge function).
 
     Each dataset needs attributes ``hotcarrier_role`` (``sample``/``reference``), ``probe``
     (``midir``) and ``absorbed_photon_density_cm3``. Warns with
-    :class:`NonlinearRegimeWarning` when a sample has ⟨N_abs⟩ > 2 photons per particle.
+    :class:`NonlinearRegimeWarning` when a sample has ⟨N_abs⟩ > 2 photons per particle
+    (:func:`sample_photons_per_particle`, particle of ``params``).
     """
     rows = {"sample": [], "reference": []}
     visible = []
@@ -327,7 +338,7 @@ def collect_data(datasets: dict, probes=("midir",)):
             problems.append(f"{name}: a mid-IR dataset must hold one probe wavelength")
             continue
         if role == "sample":
-            nabs = sample_photons_per_particle(ds)
+            nabs = sample_photons_per_particle(ds, params)
             if nabs is not None and nabs > LINEAR_REGIME_MAX_NABS:
                 warnings.warn(
                     f"{name}: ⟨N_abs⟩ = {nabs:.3g} photons per particle exceeds "

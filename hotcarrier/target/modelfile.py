@@ -19,8 +19,8 @@ from .model import (IRF, OSCILLATION_UNITS, Constraint, DatasetModel, EqualArea,
                     MeasuredIRF, Oscillation, Parameter, ParameterSet, Relation, SpectralShape,
                     TargetModel, TimeZeroShift, Transfer, Weight)
 
-__all__ = ["load_target_model", "parse_model", "read_model_text", "did_you_mean",
-           "MAX_MODEL_FILE_BYTES"]
+__all__ = ["load_target_model", "parse_model", "read_model_text", "is_physical_model_file",
+           "did_you_mean", "MAX_MODEL_FILE_BYTES"]
 
 _TOP = {"model", "parameters", "transfers", "irf", "relations", "constraints", "weights",
         "preprocess", "datasets", "oscillations", "guides", "equal_area", "shapes"}
@@ -62,6 +62,17 @@ def load_target_model(path) -> TargetModel:
 
 MAX_MODEL_FILE_BYTES = 1 << 20
 """A model file is text of a few kB; larger files (1 MiB) are refused before parsing."""
+
+
+def is_physical_model_file(path) -> bool:
+    """True when ``path`` is a TOML model file with ``[model] type = "hotcarrier"`` (the
+    physical model; read as TOML only, nothing of the physics package is imported)."""
+    try:
+        cfg = tomllib.loads(read_model_text(path))
+    except (ModelError, tomllib.TOMLDecodeError, RecursionError):
+        return False
+    m = cfg.get("model")
+    return isinstance(m, dict) and m.get("type") in ("hotcarrier", "physical")
 
 
 def read_model_text(path) -> str:
