@@ -68,6 +68,21 @@ def _listen_for_cache_hits() -> None:
     _LISTENING.append(True)
 
 
+def _initialize_lapack() -> None:
+    """Point jaxlib's LAPACK kernels at their implementations before a program is loaded.
+
+    jaxlib fills them in when a linear-algebra operation is first *lowered*; a program read
+    from disk may hold LAPACK calls (``eigh`` of the Gauss–Poisson nodes in every physical
+    fit) in a process that lowered none, and running it then dereferences null pointers
+    (a segmentation fault). ``jax.export`` does the same before deserializing.
+    """
+    try:
+        from jax._src.lax.linalg import initialize_lapack
+    except ImportError:  # pragma: no cover — a jax without it initialises on load
+        return
+    initialize_lapack()
+
+
 def _signature(args, kwargs) -> str:
     """Tree structure, shapes, dtypes and weak types of the arguments (static callables by
     their type only: the caller's key names them)."""
@@ -111,6 +126,7 @@ class _Request:
             return hit
         from jax.experimental.serialize_executable import deserialize_and_load
 
+        _initialize_lapack()
         try:
             payload, in_tree, out_tree = pickle.loads(self.path.read_bytes())
             exe = deserialize_and_load(payload, in_tree, out_tree)

@@ -1,0 +1,38 @@
+"""Programs kept on disk (hotcarrier.fitting.compiled): one with a LAPACK call runs when a
+fresh process loads it.
+
+Every physical fit's program holds one (``eigh`` of the Gauss–Poisson trap-count nodes); a
+process that loads it without having lowered any linear algebra found jaxlib's LAPACK
+kernels unset and crashed with a segmentation fault on the second ``hotcarrier fit`` run.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+CHILD = r"""
+import json, sys
+import jax, jax.numpy as jnp
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+from hotcarrier.fitting.compiled import cache_folder, compiled
+a = jnp.arange(9.0, dtype=jnp.float32).reshape(3, 3) / 10
+on_disk = cache_folder().is_dir() and any(cache_folder().iterdir())
+exe = compiled(jax.jit(lambda m: jnp.linalg.eigh(m @ m.T + jnp.eye(3))[0]), "test.eigh", a)
+print(json.dumps({"loaded": on_disk, "eig": [float(v) for v in exe(a)]}))
+"""
+
+
+def test_program_with_a_lapack_call_runs_after_loading_from_disk(tmp_path):
+    out = []
+    for _ in range(2):  # the first process compiles and writes, the second loads
+        r = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True,
+                           text=True, check=False, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert [o["loaded"] for o in out] == [False, True]
+    a = np.arange(9.0).reshape(3, 3) / 10
+    want = np.linalg.eigvalsh(a @ a.T + np.eye(3))
+    for o in out:
+        np.testing.assert_allclose(o["eig"], want, rtol=1e-5)
