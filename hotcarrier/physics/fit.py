@@ -193,7 +193,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
     free_names = [k for k in CANDIDATES if k in model.free]
     free_idx = np.flatnonzero(free)
     args = (ctrl, model.params, model.obs, data)
-    n_data = int(jnp.sum(data["w"] > 0)) + (int(jnp.sum(data["w_v"] > 0)) if has_vis else 0)
+    n_data = int(np.sum(np.asarray(data["w"]) > 0)) + (
+        int(np.sum(np.asarray(data["w_v"]) > 0)) if has_vis else 0)  # NumPy: nothing compiled
     progress(f"fitting {len(free_names)} parameters to {n_data} points")
     x, cost, status, n_iter, n_eval, aux = _optimise(fn, objective, x0, args, free, model)
     if not math.isfinite(cost) or status == 3:
@@ -223,7 +224,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         ci_method = "profile likelihood (Δχ² = 3.84 in RMSE-scaled units)"
     elif math.isfinite(phi_se):
         ci = [phi - 1.96 * phi_se, phi + 1.96 * phi_se]
-    p_fit, o_fit = objective.params(jnp.asarray(x), *args[:3])
+    # from the derived program's values (an eager objective.params compiles ~30 tiny programs)
+    mean_traps = model.params.replace(N_it_cm2=values["N_it_cm2"]).mean_traps
     derived = {
         PHI: {"value": phi, "stderr": finite_or_none(phi_se),
               "ci95": [finite_or_none(c) for c in ci],
@@ -236,7 +238,7 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
                                      "(bridge to the H2 model, spec §9.4b)"),
         "trapped_fraction": _derived(derived_vals, derived_se, "trapped_fraction"),
         "back_transfer_fraction": _derived(derived_vals, derived_se, "back_transfer_fraction"),
-        "mean_traps_per_particle": {"value": float(p_fit.mean_traps), "unit": "–"},
+        "mean_traps_per_particle": {"value": float(mean_traps), "unit": "–"},
         "not_identifiable": [k for k in free_names if not ident[k]] + list(SUB_IRF),
     }
     fit = np.asarray(aux["fit"])
@@ -271,9 +273,8 @@ def fit_physical(datasets: dict, model: PhysicalModel, progress=None) -> FitResu
         cost=cost, n_data=n_data, n_amplitudes=n_amp, covariance=cov, parameters=parameters,
         datasets=[r["name"] for rr in rows.values() for r in rr], derived=derived,
         amplitudes=amplitudes,
-        chirp=({"c1_ps_nm": float(o_fit.chirp_c1_ps_nm),
-                "c2_ps_nm2": float(o_fit.chirp_c2_ps_nm2),
-                "lambda_ref_nm": float(o_fit.lambda_ref_nm)} if has_vis else None))
+        chirp=({"c1_ps_nm": values["chirp_c1_ps_nm"], "c2_ps_nm2": values["chirp_c2_ps_nm2"],
+                "lambda_ref_nm": float(model.obs.lambda_ref_nm)} if has_vis else None))
     resid = np.asarray(aux["r"])[: int(data["y"].size)]
     ds = _result_dataset(rows, fit, resid, units, summary, aux if has_vis else None)
     if not summary["converged"]:
@@ -325,8 +326,13 @@ def _profile_phi(fn, x, args, free, phi, phi_se, rmse2, cost, model: PhysicalMod
     others = np.asarray(free).copy()
     others[i] = False
 
+    pin = np.asarray(ctrl["pin"]).copy()
+    pin[i] = True
+
     def refit(v, xw):
-        c = dict(ctrl, pin=ctrl["pin"].at[i].set(True), pinval=ctrl["pinval"].at[i].set(v))
+        pinval = np.asarray(ctrl["pinval"]).copy()
+        pinval[i] = v  # NumPy, then one transfer: no eager scatter programs
+        c = dict(ctrl, pin=jnp.asarray(pin), pinval=jnp.asarray(pinval))
         lm = _programs(fn, xw, (c, *args[1:]), others, model.max_iter)[0]
         r = lm(jnp.asarray(xw, float), c, *args[1:], **_lm_options(model.max_iter, others))
         return float(r.fun), np.asarray(r.x)
