@@ -188,8 +188,10 @@ def test_bad_fixed_parameter_is_an_error_not_a_result(tmp_path):
         fit_physical(simulate.simulate_bundle("clean", seed=1, include_visible=False), bad)
 
 
-@pytest.mark.slow  # ~30 s in pytest (the whole map, its profile; tests/test_physics_visible.py has a
-#                    smaller one in the default run)
+# ~40 s in pytest (the tests' cheap XLA pipeline runs the program 2–3× slower; the whole
+# process with XLA's defaults: ~22 s, benchmarks/visible_map.py); a fit of a fifth of the
+# map's wavelengths is in the default run (tests/test_physics_visible.py)
+@pytest.mark.slow
 def test_visible_map_joins_the_global_fit():
     # the clean preset's data with the white-light map (90 delays × 51 wavelengths) in the
     # global fit, the chirp free and started at zero: Φ_inj as from the mid-IR alone, and the
