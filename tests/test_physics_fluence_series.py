@@ -151,3 +151,17 @@ def test_nonlinear_extrapolation_high_snr_family():
     assert abs(d["value"] / PHI0 - 1) < 0.03
     assert ex["linear"]["value"] < 0.9 * PHI0 and ex["linear"]["ci95"][1] < PHI0
     assert res.summary()["model_choice"]["members"][0]["sample_decay"] == "exp1"
+
+
+def test_bad_extrapolation_options():
+    """Bad [decay] values and a sample without its fluence fail before any fit, in one error."""
+    from hotcarrier.errors import FitError, ModelError
+
+    with pytest.raises(ModelError, match="fluence_extrapolation.*nonlinear.*charging"):
+        PhysicalModel.from_dict({"model": {"type": "hotcarrier"},
+                                 "decay": {"fluence_extrapolation": "cubic", "charging": "x"}})
+    t = np.linspace(-0.5, 10.0, 12)
+    ds = _series([2.0, 10.0], t, noise=0.01, seed=1)
+    del ds["s2"].attrs["pump_fluence_uJ_cm2"]
+    with pytest.raises(FitError, match=r"\['s2'\].*pump_fluence_uJ_cm2"):
+        fit_physical(ds, _model())

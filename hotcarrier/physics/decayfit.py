@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import ConvergenceWarning, FitError, ModelChoiceWarning, ParameterAtBoundWarning
+from ..errors import (ConvergenceWarning, FitError, ModelChoiceWarning, NonlinearRegimeWarning,
+                      ParameterAtBoundWarning)
 from ..fitting.optimize import levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
 from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
@@ -241,8 +242,12 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
         raise FitError(f"{sorted(metal)}: a metal_reference dataset (non-injecting Au@SiO₂ or "
                        "Au in Al₂O₃) needs [decay] metal_reference = \"exp2\" (its decay model)")
     datasets = {k: v for k, v in datasets.items() if k not in metal}
-    data, rows, units = collect_data(datasets, tuple(p for p in model.probes if p == "midir")
-                                     or ("midir",), params=model.params)
+    with warnings.catch_warnings():
+        if spec.extrapolation == "nonlinear":  # the route itself models the nonlinear regime
+            warnings.simplefilter("ignore", NonlinearRegimeWarning)
+        data, rows, units = collect_data(datasets, tuple(p for p in model.probes
+                                                         if p == "midir") or ("midir",),
+                                         params=model.params)
     if spec.metal_reference:
         _add_metal_rows(data, rows, metal, units, model)
     if not rows["reference"]:
