@@ -439,7 +439,8 @@ def _summary(model, best, fits, aic_w, bic_w, phi_avg, stat_ci, budget, notes, r
                 "ci95": [finite_or_none(c) for c in f["ci"]], "aic": f["aic"], "bic": f["bic"],
                 "aic_weight": float(wa), "bic_weight": float(wb), "n_parameters": f["k"],
                 "chi2_reduced": 2 * f["cost"] / max(f["covariance"].dof, 1),
-                "converged": f["status"] in (0, 1, 5), "at_bound": f["at_bound"]}
+                "converged": f["status"] in (0, 1, 5), "at_bound": f["at_bound"],
+                **_member_series(f)}
                for f, wa, wb in zip(fits, aic_w, bic_w)]
     derived = {
         PHI: {"value": phi_avg, "stderr": finite_or_none(float(np.sum(
@@ -643,6 +644,17 @@ def _extrapolate_member(fit: dict, series: FluenceSeries, model):
     fit["phi"], fit["phi_se"], fit["ci"] = out["value"], out["stderr"], out["ci95"]
     fit["ci_method"] = ("nonlinear fluence-series fit (extended TTM with charging) of the "
                         "per-fluence t = 0⁺ amplitudes and their covariance; Wald in ln Φ_inj")
+
+
+def _member_series(fit: dict) -> dict:
+    """A decay model's fluence-series numbers for ``model_choice.members`` (nonlinear
+    extrapolation only): its apparent yields, the linear extrapolation, the charging."""
+    fs = fit.get("fluence_series")
+    if fs is None:
+        return {}
+    return {"apparent_yields": [p["apparent_yield"] for p in fs["per_fluence"]],
+            "linear_extrapolation": None if fs["linear"] is None else fs["linear"]["value"],
+            "charging_mV_per_electron": fs["charging_mV_per_electron"]}
 
 
 def _extrapolation_summary(spec, fits, w, phi_avg, stat_ci) -> dict:

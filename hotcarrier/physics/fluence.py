@@ -404,8 +404,15 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     cov = gauss_newton_covariance(np.asarray(J), cost, int(a.size))
     chi2 = cov.rmse**2
     # with given σ the weights are 1/σ: the covariance is (JᵀJ)⁻¹, not rescaled by χ²_red
+    # (computed directly: an exactly determined series has χ²_red = 0/0)
     given = sigma is not None or covariance is not None
-    cov_x = cov.covariance / chi2 if given else cov.covariance
+    cov_x = cov.covariance
+    if given:
+        Jn = np.asarray(J)
+        cov_x = np.linalg.pinv(Jn.T @ Jn)
+        bad = ~np.asarray(cov.identifiable, bool)
+        cov_x[bad, :] = np.nan
+        cov_x[:, bad] = np.nan
     p_best = fn.params(p0, x)
     vals = {n: float(jnp.exp(x[i])) for i, n in enumerate(free)}
     cov_v, _ = propagate_covariance(lambda xx: jnp.exp(xx), x, cov_x, cov.identifiable)
