@@ -165,3 +165,21 @@ def test_bad_extrapolation_options():
     del ds["s2"].attrs["pump_fluence_uJ_cm2"]
     with pytest.raises(FitError, match=r"\['s2'\].*pump_fluence_uJ_cm2"):
         fit_physical(ds, _model())
+
+
+def test_series_without_charging_takes_charging_to_zero():
+    """A series whose apparent yield does not fall (no charging, e.g. a sample that discharges
+    within the pump) at 2–50 µJ cm⁻²: with the charging strength free (auto, ≥ 3 fluences) the
+    data take it to ~0 and Φ_inj is their common value; the preset's fixed 8.6 mV would put it
+    13 % high. Same compiled program as the route test above (4 fluences)."""
+    from hotcarrier.physics.decayfit import fluence_series_yield
+    from hotcarrier.physics.parameters import CLEAN
+
+    f = np.array([2.0, 10.0, 25.0, 50.0])
+    phi_app = PHI0 + np.array([0.004, -0.003, 0.002, -0.001])
+    cov = np.diag(np.full(4, 0.005**2)) + 0.3 * 0.005**2  # a shared-reference part
+    out = fluence_series_yield(phi_app, cov, f, PHOTONS_PER_UJ * f, CLEAN, pump_nm=590.0)
+    assert out["charging_free"] and out["charging_mV_per_electron"] < 0.5
+    lo, hi = out["ci95"]
+    assert lo < PHI0 < hi and hi / lo < 1.1
+    assert abs(out["linear"]["curvature_z"]) < 2

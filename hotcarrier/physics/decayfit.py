@@ -557,8 +557,8 @@ def fluence_series_yield(phi_app, covariance, fluence_uJ_cm2, n_abs, params, *, 
     The amplitudes A_i = Φ_app,i ⟨N_abs⟩_i (electrons per particle, covariance
     diag(N) C diag(N)) are fitted by A(F) = Φ(F)⟨N_abs⟩(F) of the extended TTM with charging
     (:func:`~hotcarrier.physics.fluence.fit_fluence_series`, free Φ_inj at F → 0 at the direct
-    share of ``params`` and, when ``charging`` is ``"free"`` — or ``"auto"`` with ≥ 3 fluences
-    whose curvature is significant, |z| ≥ 2 — the charging strength q/C_eff through εr).
+    share of ``params`` and, when ``charging`` is ``"free"`` — or ``"auto"`` with ≥ 3
+    fluences — the charging strength q/C_eff through εr).
     σ_abs is the one that gives the data's ⟨N_abs⟩ at ``pump_nm`` (ħω = hc/λ; None: ħω of
     ``params``). Where the model misses the series beyond the amplitudes' errors (χ²_red > 1,
     dof > 0) the errors are scaled by √χ²_red (``birge_ratio``). With ≥ 3 fluences the linear
@@ -578,15 +578,16 @@ def fluence_series_yield(phi_app, covariance, fluence_uJ_cm2, n_abs, params, *, 
     cov_a = np.asarray(covariance, float) * np.outer(N, N)
     amp = phi_app * N
     linear = None
-    z = 0.0
     if F.size >= 3:
         est = low_fluence_slope(F, amp, covariance=cov_a, photons_per_fluence=float(N[0] / F[0]))
-        z = est.curvature_z
         linear = {"value": est.phi_inj, "stderr": est.phi_inj_stderr,
                   "ci95": [est.phi_inj - 1.959964 * est.phi_inj_stderr,
                            est.phi_inj + 1.959964 * est.phi_inj_stderr],
                   "curvature_z": est.curvature_z, "chi2_reduced": est.chi2_reduced}
-    free_charging = charging == "free" or (charging == "auto" and F.size >= 3 and abs(z) >= 2)
+    # "auto": with ≥ 3 fluences the data decide the charging strength — they resolve it or
+    # bound it (a series without curvature takes it to ~0; the preset's 8.6 mV, an upper
+    # bound, would then push Φ_inj 13 % high at 2–20 µJ cm⁻²); with 1–2 it stays fixed
+    free_charging = charging == "free" or (charging == "auto" and F.size >= 3)
     hw = params.hbar_omega_eV if pump_nm is None else nm_to_ev(pump_nm)
     sigma_abs = float(N[0] / photon_fluence_cm2(F[0], hw))
     start = linear["value"] if linear and linear["value"] > 0 else float(phi_app[0])
