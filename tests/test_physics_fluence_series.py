@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.special import log_ndtr
+from test_physics_decay import _multi  # the same independent scipy kernel
 
 from hotcarrier.dataset import make_ta_dataset
 from hotcarrier.physics.fit import fit_physical
@@ -27,7 +27,6 @@ from hotcarrier.physics.modelfile import PhysicalModel
 PHI0, ETA_CID = 0.48, 0.20  # true Φ_inj at ρ → 0 and its direct (charging-immune) part
 SHIFT_EV, GAP_EV = 0.0086, 2.1 - 0.8  # barrier rise per electron; ħω − φ_B
 PHOTONS_PER_UJ = 17.6  # ⟨N_abs⟩ per µJ cm⁻² at 590 nm (V14)
-SIGMA = 0.150 / (2 * math.sqrt(2 * math.log(2)))  # IRF 150 fs FWHM, ps
 SAMPLE = [(0.5, 1.5), (0.3, 40.0), (0.2, 800.0)]
 REF = [(0.6, 20.0), (0.4, 500.0)]
 
@@ -44,16 +43,6 @@ def injected_electrons(n_abs):
     N_c = -math.log1p(-b * n_c / PHI0) / b if n_at is None else math.inf
     early = PHI0 * -np.expm1(-b * np.minimum(n_abs, N_c)) / b
     return np.where(n_abs <= N_c, early, n_c + ETA_CID * (n_abs - N_c))
-
-
-def _kernel(t, tau, t0):
-    x = t - t0
-    k = 0.0 if math.isinf(tau) else 1.0 / tau
-    return np.exp(0.5 * (k * SIGMA) ** 2 - k * x + log_ndtr((x - k * SIGMA**2) / SIGMA))
-
-
-def _multi(t, comps, t0):
-    return sum(a * _kernel(t, tau, t0) for a, tau in comps)
 
 
 def _series(fluences, t, noise, seed):
