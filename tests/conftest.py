@@ -23,14 +23,30 @@ if not os.environ.get("HOTCARRIER_TEST_FULL_XLA"):
         os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
         "--xla_llvm_disable_expensive_passes=true"]).strip()
 
-import jax  # noqa: E402  (after XLA_FLAGS: XLA reads them when its backend starts)
-import pytest
+import pytest  # noqa: E402
 from hypothesis import settings
 
 settings.register_profile("jax", deadline=None, max_examples=50)
 settings.load_profile("jax")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _limit_heap_arenas() -> None:
+    """At most two glibc malloc arenas (XLA's compile threads otherwise each keep one; the
+    heavy test modules peak ~10 % lower). A no-op where glibc is absent."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+_limit_heap_arenas()
+
+
+def _is_xdist_controller(config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses",
+                                                               0))
 
 
 def pytest_configure(config):
@@ -46,18 +62,67 @@ def pytest_configure(config):
     default ``$XDG_CACHE_HOME/hotcarrier/jax`` (``hotcarrier/cli.py``): the tests never read
     or fill a developer's ``~/.cache/hotcarrier``. With the cache off they get
     ``HOTCARRIER_NO_COMPILE_CACHE=1`` instead (no cache at all)."""
+    controller = _is_xdist_controller(config)
+    if controller:
+        # the workers compute; each compiles one program at a time (the workers are the
+        # parallelism: two concurrent compiles per worker would double the compiler's peak)
+        os.environ.setdefault("HOTCARRIER_COMPILE_THREADS", "1")
     if os.environ.get("HOTCARRIER_TEST_NO_COMPILE_CACHE"):
         os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)
         os.environ["HOTCARRIER_NO_COMPILE_CACHE"] = "1"
         return
-    folder = tempfile.mkdtemp(prefix="hotcarrier-test-xla-")
-    config._hotcarrier_xla_cache = folder
-    jax.config.update("jax_compilation_cache_dir", folder)
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller's folder
+        folder = os.environ["HOTCARRIER_TEST_XLA_CACHE"]
+    else:
+        folder = tempfile.mkdtemp(prefix="hotcarrier-test-xla-")
+        config._hotcarrier_xla_cache = folder
+        os.environ["HOTCARRIER_TEST_XLA_CACHE"] = folder  # inherited by the workers
     os.environ["JAX_COMPILATION_CACHE_DIR"] = folder  # for subprocesses (read at jax import)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
     # a failed cache read/write is a JAX warning, not a test failure (filterwarnings=error)
     config.addinivalue_line("filterwarnings",
                             "ignore:Error (reading|writing) persistent compilation cache")
+    if controller:  # runs no test: never imports JAX (~0.2 GB less)
+        return
+    import jax  # (after XLA_FLAGS: XLA reads them when its backend starts)
+
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """Workers of ``-n auto`` (pyproject's addopts): one per core, as many as memory allows
+    (~1.5 GB each at their peak), none for the tutorial notebooks (each fits in-process and
+    peaks near 3.3 GB on its own). The suite is mostly XLA compilation, one core per
+    program: two workers on two cores take ~0.6× the serial time.
+    ``HOTCARRIER_TEST_WORKERS=N`` chooses (0: serial, in this process)."""
+    if os.environ.get("HOTCARRIER_TEST_WORKERS"):
+        return int(os.environ["HOTCARRIER_TEST_WORKERS"])
+    if "notebook" in config.option.markexpr.replace("not notebook", ""):
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        by_memory = int(pages // 1.5e9)
+    except (ValueError, OSError, AttributeError):
+        by_memory = 1
+    n = max(1, min(cores or 1, by_memory))
+    return 0 if n == 1 else n
+
+
+# The modules that take longest (CPU seconds, measured on 2 cores): the workers start with
+# them, so the run does not end waiting for one long module started last.
+LONGEST_FIRST = ["test_fit_synthetic.py", "test_kinetics_general.py", "test_physics_linear.py",
+                 "test_physics_fluence_series.py", "test_batch_physical.py",
+                 "test_physics_observables.py", "test_physics_fluence.py", "test_batch.py",
+                 "test_kinetics.py", "test_choice.py", "test_physics_ttm.py",
+                 "test_float64_policy.py", "test_fastpath.py", "test_h2_ratio.py",
+                 "test_fit_features.py", "test_fit_hippius.py", "test_guidance.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest modules first (stable otherwise: the order within a module is kept)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def pytest_unconfigure(config):
@@ -70,6 +135,8 @@ def pytest_unconfigure(config):
 def _float64_per_test(request):
     """float64 on for the test's duration (off for ``float32_process`` tests); checks it is
     restored afterwards, so that a test (or the code under test) cannot leak the switch."""
+    import jax
+
     before = jax.config.jax_enable_x64
     on = request.node.get_closest_marker("float32_process") is None
     with jax.enable_x64(on):
@@ -83,6 +150,8 @@ def pytest_fixture_setup(fixturedef, request):
     function-scoped switch above and outlive it)."""
     if fixturedef.scope == "function":
         return (yield)
+    import jax
+
     with jax.enable_x64(True):
         return (yield)
 
@@ -120,6 +189,8 @@ def _release_compiled_programs():
     """Drop JAX's compiled programs after each test module: each module compiles its own
     shapes, and keeping every module's executables makes the pytest process grow past 5 GB."""
     yield
+    import jax
+
     jax.clear_caches()
     from hotcarrier.fitting.compiled import clear_memory
 

@@ -1,5 +1,7 @@
 """Fluence dependence, linear-regime warning and fluence-series fits (spec §6.4–6.5, V16)."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,5 +121,37 @@ def test_global_fluence_series_fit_round_trip(series_amplitude):
     assert abs(fit.phi_inj - PHI_LIN) < 3 * fit.phi_inj_stderr
     assert fit.phi_inj_stderr < 0.01  # Φ_inj is well determined even if η_CID/τ_inj correlate
     assert 0.1 < fit.chi2_reduced < 4.0
+    # the same fit with the covariance diag(σ²) (same compiled program): identical
+    fit_c = fit_fluence_series(SERIES_F, data, CLEAN.replace(eta_cid=0.1, tau_inj_fs=60.0),
+                               free=("eta_cid", "tau_inj_fs"), covariance=np.diag(sigma**2))
+    assert fit_c.values["eta_cid"] == pytest.approx(fit.values["eta_cid"], rel=1e-10)
+    assert fit_c.phi_inj_stderr == pytest.approx(fit.phi_inj_stderr, rel=1e-8)
+    lo, hi = fit.phi_inj_ci95  # Wald in ln Φ
+    assert math.isclose(math.log(hi / fit.phi_inj), fit.phi_inj_stderr / fit.phi_inj * 1.959964,
+                        rel_tol=1e-5) and lo < fit.phi_inj < hi
     with pytest.raises(KeyError, match="unknown parameter"):
         fit_fluence_series(SERIES_F, data, CLEAN, free=("nope",))
+    with pytest.raises(ValueError, match="do not free eta_cid"):
+        fit_fluence_series(SERIES_F, data, CLEAN, free=("injection_quantum_yield", "eta_cid"))
+
+
+def test_low_fluence_slope_generalised_least_squares():
+    """With a full covariance the slope is the GLS estimate (XᵀΣ⁻¹X)⁻¹XᵀΣ⁻¹a, written here
+    with numpy's solve; a diagonal covariance equals the σ weights."""
+    rng = np.random.default_rng(3)
+    f = np.array([1.0, 2.0, 5.0, 10.0, 20.0])
+    a = 8.8 * f - 0.05 * f**2 + rng.normal(0, 0.2, f.size)
+    sd = 0.02 * a
+    cov = 0.5 * np.outer(sd, sd) + np.diag(0.5 * sd**2)  # a common-scale part (shared reference)
+    est = low_fluence_slope(f, a, covariance=cov, photons_per_fluence=18.43)
+    X = np.stack([f, f**2], axis=1)
+    ci = np.linalg.inv(cov)
+    coef = np.linalg.solve(X.T @ ci @ X, X.T @ ci @ a)
+    err = np.sqrt(np.diag(np.linalg.inv(X.T @ ci @ X)))
+    assert est.slope == pytest.approx(coef[0], rel=1e-10)
+    assert est.curvature == pytest.approx(coef[1], rel=1e-8)
+    assert est.slope_stderr == pytest.approx(err[0], rel=1e-8)
+    diag = low_fluence_slope(f, a, covariance=np.diag(sd**2))
+    assert diag.slope == pytest.approx(low_fluence_slope(f, a, sd).slope, rel=1e-12)
+    with pytest.raises(ValueError, match="not both"):
+        low_fluence_slope(f, a, sd, covariance=cov)

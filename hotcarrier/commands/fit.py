@@ -269,5 +269,7 @@ def run(args) -> int:
         st, tot = d["ci95_statistical"], d["ci95_total"]
         print(f"  Φ_inj = {d['value']:.4g}   95 % statistical [{st[0]:.4g}, {st[1]:.4g}]   "
               f"total [{tot[0]:.4g}, {tot[1]:.4g}]   dominated by {d['dominant']}")
+        if d.get("fluence_extrapolation", {}).get("note"):
+            print(f"  {d['fluence_extrapolation']['note']}")
     print(f"wrote {out}/ ({', '.join(written)})")
     return 0

@@ -12,8 +12,9 @@ A hit is one file read and an executable load (milliseconds). Without a cache fo
 kept in memory for the process. A program with a host callback is never written (a callback
 cannot be serialized).
 
-:func:`compile_all` lowers several programs and compiles the missing ones concurrently (XLA
-compiles without the GIL): on two cores a cold fit pays the largest compile, not the sum.
+:func:`compile_all` compiles the missing programs concurrently, each as soon as it is lowered
+(XLA compiles without the GIL, so the next program is traced meanwhile): on two cores a cold
+fit pays about the largest lowering + compile, not the sum.
 """
 
 from __future__ import annotations
@@ -177,21 +178,37 @@ def compile_all(requests) -> list:
     shapes share one program, in memory and on disk (``persist``; off for programs with
     host callbacks). ``options``: XLA compiler options of this program only (e.g.
     :data:`CHEAP_COMPILE` for a program that compiles for long and runs a few iterations).
-    Missing programs are lowered one after the other and compiled concurrently.
+    Missing programs are lowered one after the other, in the order given, and each is
+    compiled as soon as it is lowered, in a worker thread, while the next one is traced (list
+    the program that compiles longest first: its compilation then starts first).
+    ``HOTCARRIER_COMPILE_THREADS=1`` compiles them one after the other instead.
     """
     reqs = [_Request(*r) for r in requests]
     out = [r.load() for r in reqs]
     todo = [i for i, e in enumerate(out) if e is None]
-    for i in todo:
-        reqs[i].lower()
-    if len(todo) > 1:
-        x64 = bool(jax.config.jax_enable_x64)
+    x64 = bool(jax.config.jax_enable_x64)
+    if len(todo) > 1 and _compile_threads() > 1:
         with ThreadPoolExecutor(len(todo)) as pool:
-            for i, exe in zip(todo, pool.map(lambda j: reqs[j].compile(x64), todo)):
-                out[i] = exe
-    elif todo:
-        out[todo[0]] = reqs[todo[0]].compile(bool(jax.config.jax_enable_x64))
+            running = []
+            for i in todo:  # XLA compiles without the GIL: tracing the next one overlaps
+                reqs[i].lower()
+                running.append((i, pool.submit(reqs[i].compile, x64)))
+            for i, job in running:
+                out[i] = job.result()
+    else:
+        for i in todo:
+            reqs[i].lower()
+            out[i] = reqs[i].compile(x64)
     return out
+
+
+def _compile_threads() -> int:
+    """Programs compiled at once: ``HOTCARRIER_COMPILE_THREADS`` (default 2; 1 compiles one
+    after the other, which halves the compiler's peak memory)."""
+    try:
+        return max(1, int(os.environ.get("HOTCARRIER_COMPILE_THREADS", "2")))
+    except ValueError:
+        return 2
 
 
 def compiled(fn, key: str, *args, persist: bool = True, **kwargs):

@@ -38,8 +38,11 @@ decay model (measured in ``benchmarks/yield_misspecification.py``).
 Options of ``[decay]`` beyond the shapes: ``metal_response`` (the preset's Au Drude column),
 ``metal_reference`` (the metal response measured on a non-injecting reference, shared with the
 sample × ``beta_metal``), ``bleach_band_nm`` (the visible exciton-bleach route,
-:func:`hotcarrier.physics.decayfit.bleach_traces`) and ``fluence_extrapolation`` (Φ_app linear
-in ρ_abs, Φ_inj at ρ → 0). See docs/injection-yield.md.
+:func:`hotcarrier.physics.decayfit.bleach_traces`) and ``fluence_extrapolation``: ``"linear"``
+(Φ_app linear in ρ_abs, Φ_inj at ρ → 0) or ``"nonlinear"`` (one apparent Φ per sample dataset —
+``injection_quantum_yield`` is that of the lowest ρ, ``apparent_yield_k`` the others', sorted
+by ρ — then Φ_inj at ρ → 0 from the nonlinear amplitude model with charging and T_e,
+:func:`hotcarrier.physics.decayfit.fluence_series_yield`). See docs/injection-yield.md.
 """
 
 from __future__ import annotations
@@ -96,7 +99,20 @@ class DecaySpec:
     reference_scheme: Scheme | None = None
     bleach_band_nm: tuple | None = None  # visible exciton-bleach route: band averaged (nm)
     metal_reference: str | None = None  # exp1..exp3 (+ plateau): non-injecting metal reference
-    fluence_extrapolation: bool = False  # Φ(ρ) = Φ_inj·(1 − L·ρ/ρ_max): report Φ at ρ → 0
+    # False; "linear" (or true): Φ(ρ) = Φ_inj·(1 − L·ρ/ρ_max); "nonlinear": one apparent Φ per
+    # sample dataset, Φ_inj at ρ → 0 from the nonlinear amplitude model (fluence.py)
+    fluence_extrapolation: bool | str = False
+    n_fluences: int = 0  # "nonlinear": sample datasets (set by the fit from the data)
+    charging: str = "auto"  # "nonlinear": charging strength "free", "fixed" or "auto"
+    beam_ratio: float | None = None  # w_pump/w_probe of the profile average (None: on axis)
+    pump_fwhm_fs: float = 100.0  # pump pulse of the nonlinear model, fs
+
+    @property
+    def extrapolation(self) -> str | None:
+        """``"linear"``, ``"nonlinear"`` or None (no ρ → 0 extrapolation)."""
+        if self.fluence_extrapolation in (True, "linear"):
+            return "linear"
+        return "nonlinear" if self.fluence_extrapolation == "nonlinear" else None
 
     def with_sample(self, shape: str) -> DecaySpec:
         """The same spec with another sample decay shape (a member of the model family)."""
@@ -118,7 +134,8 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
     problems = []
     known = {"sample", "reference", "sample_plateau", "reference_plateau", "rise", "tau_ps",
              "tau_rise_fs", "width", "phi_start", "family", "metal_response", "sample_scheme",
-             "reference_scheme", "bleach_band_nm", "metal_reference", "fluence_extrapolation"}
+             "reference_scheme", "bleach_band_nm", "metal_reference", "fluence_extrapolation",
+             "charging", "beam_ratio", "pump_fwhm_fs"}
     for k in d:
         if k not in known:
             problems.append(f"[decay] unknown key {k!r}; known: {sorted(known)}")
@@ -130,8 +147,27 @@ def decay_spec_from_dict(d: dict, where: str = "model file") -> DecaySpec:
         kw[role] = v
         if v == "scheme" or f"{role}_scheme" in d:
             kw[f"{role}_scheme"] = _scheme(d.get(f"{role}_scheme"), role, problems)
-    for k in ("sample_plateau", "reference_plateau", "rise", "metal_response",
-              "fluence_extrapolation"):
+    if "fluence_extrapolation" in d:
+        v = d["fluence_extrapolation"]
+        if not (isinstance(v, bool) or v in ("linear", "nonlinear")):
+            problems.append(f"[decay] fluence_extrapolation = {v!r}: expected false, \"linear\" "
+                            "(or true) or \"nonlinear\" (charging and T_e, "
+                            "docs/injection-yield.md)")
+        kw["fluence_extrapolation"] = v
+    if "charging" in d:
+        if d["charging"] not in ("auto", "free", "fixed"):
+            problems.append(f"[decay] charging = {d['charging']!r}: expected \"auto\" (free when "
+                            "the fluence series shows curvature), \"free\" or \"fixed\"")
+        kw["charging"] = d["charging"]
+    for k in ("beam_ratio", "pump_fwhm_fs"):
+        if k in d:
+            v = d[k]
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1e4:
+                problems.append(f"[decay] {k} = {v!r}: expected a positive number"
+                                + (" (w_pump/w_probe)" if k == "beam_ratio" else " (fs)"))
+            else:
+                kw[k] = float(v)
+    for k in ("sample_plateau", "reference_plateau", "rise", "metal_response"):
         if k in d:
             if not isinstance(d[k], bool):
                 problems.append(f"[decay] {k} = {d[k]!r}: expected true or false")
@@ -220,11 +256,16 @@ def parameter_layout(spec: DecaySpec):
             bounds += [spec.tau_ps] * len(n)
             starts += [float(np.clip(t, *spec.tau_ps) * (1 + 1e-9)) for t in
                        _START_TAUS[len(n)]]
-    if spec.fluence_extrapolation:  # fractional loss of apparent Φ at the highest sample ρ
+    if spec.extrapolation == "linear":  # fractional loss of apparent Φ at the highest sample ρ
         names.append("charging_loss_at_max")
         logs.append(False)
         bounds.append((-0.5, 0.9))
         starts.append(0.0)
+    elif spec.extrapolation == "nonlinear":  # apparent Φ of sample datasets 2…n (by ρ)
+        names += [f"apparent_yield_{k}" for k in range(2, spec.n_fluences + 1)]
+        logs += [False] * (spec.n_fluences - 1)
+        bounds += [(1e-3, 2.0)] * (spec.n_fluences - 1)
+        starts += [spec.phi_start] * (spec.n_fluences - 1)
     if spec.metal_reference:  # β_metal: sample's metal response per photon / the reference's
         n = int(spec.metal_reference[-1])
         names += ["beta_metal"] + [f"tau_m{j + 1}_ps" for j in range(n)]
@@ -391,8 +432,14 @@ class DecayObjective:
         for j in range(1, Hr.shape[0]):
             cols_s.append(zs)
             cols_r.append(cal * (Hr[j] - a_r[j] * Hr[0]) * rr)
-        if self.spec.fluence_extrapolation:  # Φ_app(ρ) = Φ_inj·(1 − L ρ/ρ_max), same shape
+        if self.spec.extrapolation == "linear":  # Φ_app(ρ) = Φ_inj·(1 − L ρ/ρ_max), same shape
             g = 1.0 - vals["charging_loss_at_max"] * rs / jnp.max(rs)
+            cols_s = [c * g for c in cols_s]
+        elif self.spec.extrapolation == "nonlinear":  # Φ_app,i of dataset i (data["i_s"])
+            phi = vals["injection_quantum_yield"]
+            phis = jnp.stack([phi] + [vals[f"apparent_yield_{k}"]
+                                      for k in range(2, self.spec.n_fluences + 1)])
+            g = phis[data["i_s"]] / phi
             cols_s = [c * g for c in cols_s]
         if self.spec.metal_response:
             te = ob.metal_response(ts, base_p, vals["t0_ps"], sigma)[1]

@@ -16,6 +16,7 @@ The edge functions take the data's pump wavelength ``pump_nm``: then ħω = hc/�
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -38,9 +39,10 @@ from .excitation import (
     photons_per_fluence,
 )
 from .excitation import photons_per_fluence as _photons_per_fluence
-from .injection import injection_quantum_yield
+from .injection import injection_quantum_yield, params_with_yield
 from .optics import check_wavelength_nm
 from .parameters import InterfaceParams
+from .systematics import Z95
 from .ttm import TTMConfig, charging_shift_per_electron_eV, solve_ttm_batch
 
 
@@ -230,7 +232,7 @@ class SlopeEstimate:
 
 def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_fluence=None,
                       pump_nm=None, params: InterfaceParams | None = None,
-                      quadratic: bool = True) -> SlopeEstimate:
+                      quadratic: bool = True, covariance=None) -> SlopeEstimate:
     """Low-fluence slope of the t = 0⁺ amplitude (spec §6.5), numpy only.
 
     Weighted least squares through the origin of A_i = s F_i + c F_i² (``quadratic``) or
@@ -239,7 +241,9 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
     Φ_inj); ``sigma``: their absolute 1σ errors (None: χ²_red-scaled stderr);
     ``photons_per_fluence``: dN_abs/dF per µJ cm⁻² (18.43 for the defaults); or ``pump_nm``
     (the data's pump wavelength, nm): dN_abs/dF = σ_abs(λ_pump)/ħω of the particle of
-    ``params`` (default CLEAN) from the optics module (17.6 at 590 nm).
+    ``params`` (default CLEAN) from the optics module (17.6 at 590 nm). ``covariance``: the
+    amplitudes' full covariance instead of ``sigma`` (generalised least squares, e.g. the
+    correlated per-fluence amplitudes of one decay fit that share a reference).
     """
     if photons_per_fluence is None and pump_nm is not None:
         photons_per_fluence = _photons_per_fluence(params, pump_nm=float(pump_nm))
@@ -251,15 +255,15 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
     npar = 2 if quadratic else 1
     if f.size <= npar:
         raise ValueError(f"need more than {npar} fluences for this fit; got {f.size}")
-    w = np.ones_like(a) if sigma is None else 1.0 / np.asarray(sigma, float)
+    W = _whitening(a.size, sigma, covariance)
     X = np.stack([f, f**2], axis=1)[:, :npar]
-    Xw, aw = X * w[:, None], a * w
+    Xw, aw = W @ X, W @ a
     coef, *_ = np.linalg.lstsq(Xw, aw, rcond=None)
     resid = aw - Xw @ coef
     dof = f.size - npar
     chi2 = float(resid @ resid) / dof
     cov = np.linalg.inv(Xw.T @ Xw)
-    if sigma is None:
+    if sigma is None and covariance is None:
         cov = cov * chi2
     err = np.sqrt(np.diag(cov))
     s, se = float(coef[0]), float(err[0])
@@ -271,12 +275,29 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
     return SlopeEstimate(s, se, c, ce, phi, phi_e, float(z), chi2)
 
 
+def _whitening(n, sigma=None, covariance=None) -> np.ndarray:
+    """W with WᵀW = Σ⁻¹ (n × n): L⁻¹ of the Cholesky factor of ``covariance``, diag(1/σ), or
+    the identity (unit weights)."""
+    if sigma is not None and covariance is not None:
+        raise ValueError("give sigma or covariance, not both")
+    if covariance is not None:
+        c = np.asarray(covariance, float)
+        if c.shape != (n, n):
+            raise ValueError(f"covariance must be ({n}, {n}); got {c.shape}")
+        return np.linalg.inv(np.linalg.cholesky(c))
+    if sigma is not None:
+        return np.diag(1.0 / np.broadcast_to(np.asarray(sigma, float), (n,)))
+    return np.eye(n)
+
+
 # ------------------------------------------------------------------ global fluence-series fit
 @dataclass(frozen=True)
 class FluenceSeriesFit:
     """Result of :func:`fit_fluence_series`: best-fit parameters, the free names with their
     values and standard errors (delta method from log space), the linear-regime Φ_inj of the
-    best fit (§5.4) with its stderr, and the best-fit amplitudes A(F_i)."""
+    best fit (§5.4) — Φ_inj at F → 0 — with its stderr and 95 % interval (delta method in
+    ln Φ_inj), the charging shift q/C_eff per shell electron of the best fit (eV) and the
+    best-fit amplitudes A(F_i)."""
 
     params: InterfaceParams
     free: tuple
@@ -288,39 +309,51 @@ class FluenceSeriesFit:
     n_iter: int
     converged: bool
     model_amplitude: np.ndarray
+    phi_inj_ci95: tuple = (float("nan"), float("nan"))
+    charging_shift_eV: float = float("nan")
+
+
+YIELD = "injection_quantum_yield"
+"""Pseudo-field of ``free``: Φ_inj at F → 0 itself, set by
+:func:`~hotcarrier.physics.injection.params_with_yield` (η_CID and τ_inj at fixed direct share
+η_CID/Φ_inj; Φ_inj below :func:`~hotcarrier.physics.injection.phi_max`)."""
 
 
 @dataclass(frozen=True)
 class _SeriesResidual:
-    """``(x, *data) -> (r, J, ())``: weighted residuals of a fluence series and their
+    """``(x, *data) -> (r, J, (r, J))``: whitened residuals of a fluence series and their
     forward-mode Jacobian in the log of the free fields (hashable: the static configuration
-    keys the compiled Levenberg–Marquardt program)."""
+    keys the compiled Levenberg–Marquardt program, whose aux returns r and J at the optimum)."""
 
     free: tuple
     beam_ratio: float | None
     n_nodes: int
     cfg: TTMConfig
-    sigma_abs_cm2: float
 
     def params(self, p0: InterfaceParams, x) -> InterfaceParams:
-        """``p0`` with the free fields at exp(x)."""
-        return p0.replace(**{n: jnp.exp(x[i]) for i, n in enumerate(self.free)})
+        """``p0`` with the free fields at exp(x) (:data:`YIELD` last, through
+        ``params_with_yield``)."""
+        p = p0.replace(**{n: jnp.exp(x[i]) for i, n in enumerate(self.free) if n != YIELD})
+        if YIELD in self.free:
+            p = params_with_yield(p, jnp.exp(x[self.free.index(YIELD)]), self.cfg.barrier_model)
+        return p
 
-    def __call__(self, x, p0, f, a, w, scale, fwhm_fs):
+    def __call__(self, x, p0, f, a, w, scale, fwhm_fs, sigma_abs_cm2):
         def residuals(xx):
             model = scale * injected_amplitude(self.params(p0, xx), f, beam_ratio=self.beam_ratio,
                                                n_nodes=self.n_nodes, pump_fwhm_fs=fwhm_fs,
-                                               cfg=self.cfg, sigma_abs_cm2=self.sigma_abs_cm2)
-            r = (model - a) * w
+                                               cfg=self.cfg, sigma_abs_cm2=sigma_abs_cm2)
+            r = w @ (model - a)
             return r, r
 
         J, r = jax.jacfwd(residuals, has_aux=True)(x)
-        return r, J, ()
+        return r, J, (r, J)
 
 
 @with_x64
 def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
-                       free=("eta_cid", "tau_inj_fs"), sigma=None, *, beam_ratio=None,
+                       free=("eta_cid", "tau_inj_fs"), sigma=None, *, covariance=None,
+                       beam_ratio=None,
                        n_nodes: int = 12, amplitude_scale=None, pump_fwhm_fs=100.0,
                        cfg: TTMConfig = TTMConfig(),
                        sigma_abs_cm2: float | None = None, pump_nm=None,
@@ -330,9 +363,11 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     Levenberg–Marquardt on the log of the ``free`` (positive) fields of ``p0`` with forward-mode
     Jacobians through the stiff solver (spec §6.5). The charging curvature separates η_CID from
     the barrier-limited hot-electron branch, so (η_CID, τ_inj) are identifiable from amplitudes
-    once εr is fixed. ``amplitude`` in electrons per particle (or any unit with
-    ``amplitude_scale`` = unit per electron); ``sigma``: 1σ errors (None: unit weights,
-    covariance scaled by χ²_red); ``beam_ratio`` = w_pump/w_probe with ``n_nodes`` profile
+    once εr is fixed. ``free`` may hold ``"injection_quantum_yield"`` (:data:`YIELD`: Φ_inj
+    at F → 0 itself, at the direct share of ``p0``) beside fields such as ``eps_r`` (the
+    charging strength q/C_eff ∝ 1/εr). ``amplitude`` in electrons per particle (or any unit with
+    ``amplitude_scale`` = unit per electron); ``sigma``: 1σ errors, or ``covariance``: their
+    full covariance (None: unit weights, covariance scaled by χ²_red); ``beam_ratio`` = w_pump/w_probe with ``n_nodes`` profile
     nodes (§2 A.5); LM stops after ``max_iter`` or when cost decrease and step are below ``rtol``.
     ``pump_nm``: the data's pump wavelength (nm; ħω and σ_abs from it, :func:`at_pump`; the
     fitted ``params`` carry that ħω); else σ_abs = 6.2e-12 cm² at ħω of ``p0``.
@@ -340,27 +375,46 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     p0, sigma_abs_cm2 = at_pump(p0, pump_nm, sigma_abs_cm2)
     f = jnp.asarray(fluence_uJ_cm2, float)
     a = jnp.asarray(amplitude, float)
-    w = jnp.ones_like(a) if sigma is None else 1.0 / jnp.asarray(sigma, float)
+    w = jnp.asarray(_whitening(int(a.size), sigma, covariance))
     scale = jnp.asarray(1.0 if amplitude_scale is None else float(amplitude_scale))
     free = tuple(free)
     for name in free:
+        if name == YIELD:
+            continue
         if not hasattr(p0, name):
             raise KeyError(f"unknown parameter {name!r} in free")
         if not float(getattr(p0, name)) > 0:
             raise ValueError(f"free parameter {name!r} must start > 0 (fitted in log space)")
-    fn = _SeriesResidual(free, beam_ratio, n_nodes, cfg, sigma_abs_cm2)
-    args = (p0, f, a, w, scale, jnp.asarray(pump_fwhm_fs, float))
-    x0 = jnp.log(jnp.asarray([float(getattr(p0, n)) for n in free]))
+    for pair in ((YIELD, "eta_cid"), (YIELD, "tau_inj_fs")):
+        if set(pair) <= set(free):
+            raise ValueError(f"free: {pair[0]} sets eta_cid and tau_inj_fs itself (at the direct "
+                             f"share of p0); do not free {pair[1]} with it")
+    fn = _SeriesResidual(free, beam_ratio, n_nodes, cfg)
+    args = (p0, f, a, w, scale, jnp.asarray(pump_fwhm_fs, float),
+            jnp.asarray(sigma_abs_cm2, float))
+    if YIELD in free:  # Φ_inj last: params_with_yield acts on the other free fields' values
+        free = tuple(n for n in free if n != YIELD) + (YIELD,)
+        fn = _SeriesResidual(free, beam_ratio, n_nodes, cfg)
+    x0 = jnp.log(jnp.asarray([float(injection_quantum_yield(p0, cfg.barrier_model)) if n == YIELD
+                              else float(getattr(p0, n)) for n in free]))
     res = levenberg_marquardt(fn, x0, *args, max_iter=max_iter, ftol=rtol, xtol=rtol)
     x = res.x
-    r, J, _ = fn(x, *args)
+    r, J = res.aux  # r and J at the optimum from the compiled program (no op-by-op re-trace)
     cost = float(res.fun)
     cov = gauss_newton_covariance(np.asarray(J), cost, int(a.size))
     chi2 = cov.rmse**2
     # with given σ the weights are 1/σ: the covariance is (JᵀJ)⁻¹, not rescaled by χ²_red
-    cov_x = cov.covariance / chi2 if sigma is not None else cov.covariance
+    # (computed directly: an exactly determined series has χ²_red = 0/0)
+    given = sigma is not None or covariance is not None
+    cov_x = cov.covariance
+    if given:
+        Jn = np.asarray(J)
+        cov_x = np.linalg.pinv(Jn.T @ Jn)
+        bad = ~np.asarray(cov.identifiable, bool)
+        cov_x[bad, :] = np.nan
+        cov_x[:, bad] = np.nan
     p_best = fn.params(p0, x)
-    vals = {n: float(getattr(p_best, n)) for n in free}
+    vals = {n: float(jnp.exp(x[i])) for i, n in enumerate(free)}
     cov_v, _ = propagate_covariance(lambda xx: jnp.exp(xx), x, cov_x, cov.identifiable)
     errs = {n: float(se) for n, se in zip(free, standard_errors(cov_v))}
     phi_of_x = lambda xx: jnp.atleast_1d(  # noqa: E731
@@ -368,16 +422,21 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     cov_phi, _ = propagate_covariance(phi_of_x, x, cov_x, cov.identifiable)
     phi_best = float(phi_of_x(x)[0])
     phi_err = float(standard_errors(cov_phi)[0])
-    model_amp = np.asarray(r) / np.asarray(w) + np.asarray(a)
+    model_amp = np.linalg.solve(np.asarray(w), np.asarray(r)) + np.asarray(a)
     if not bool(res.converged):
         warnings.warn(f"fluence-series fit did not converge: {STATUS_MESSAGES[int(res.status)]}",
                       ConvergenceWarning, stacklevel=2)
+    s_ln = phi_err / phi_best if phi_best > 0 else float("nan")
+    ci = (phi_best * math.exp(-Z95 * s_ln), phi_best * math.exp(Z95 * s_ln)) \
+        if math.isfinite(s_ln) else (float("nan"), float("nan"))
     return FluenceSeriesFit(p_best, free, vals, errs, phi_best, phi_err, float(chi2),
-                            int(res.n_iter), bool(res.converged), model_amp)
+                            int(res.n_iter), bool(res.converged), model_amp, ci,
+                            float(charging_shift_per_electron_eV(p_best)))
 
 
 __all__ = [
     "FluenceSeriesFit",
+    "YIELD",
     "LinearityReport",
     "SlopeEstimate",
     "at_pump",
