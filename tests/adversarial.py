@@ -31,7 +31,6 @@ import io
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import tempfile

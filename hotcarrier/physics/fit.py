@@ -28,7 +28,7 @@ import xarray as xr
 from .._x64 import with_x64
 from ..errors import (ConvergenceWarning, DataFormatError, FitError, NonlinearRegimeWarning,
                       ParameterAtBoundWarning)
-from ..fitting.optimize import CONVERGED_STATUSES, least_squares, levenberg_marquardt
+from ..fitting.optimize import least_squares, levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
 from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
 from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
@@ -36,7 +36,7 @@ from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
 from ..io import load_ta
 from . import traps
 from .injection import injection_quantum_yield
-from .modelfile import (BATCH_DERIVED, CANDIDATES, EXTRA_UNITS, LOG_SCALED, P_FIELDS, PHI,
+from .modelfile import (BATCH_DERIVED, CANDIDATES, EXTRA_UNITS, LOG_SCALED, PHI,
                         SUB_IRF, PhysicalModel)
 from .objective import AMPLITUDE_NAMES, N_NODES, PhysicalObjective, collect_data
 from .parameters import field_units
