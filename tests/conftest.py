@@ -25,6 +25,7 @@ if not os.environ.get("HOTCARRIER_TEST_FULL_XLA"):
         os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
         "--xla_llvm_disable_expensive_passes=true",
         "--xla_cpu_use_fusion_emitters=false"]).strip()
+    os.environ["HOTCARRIER_PROGRAM_XLA_OPTIONS"] = "0"  # no program's own (costlier) options
 
 import pytest  # noqa: E402
 from hypothesis import settings
