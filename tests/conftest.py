@@ -113,22 +113,6 @@ def pytest_xdist_auto_num_workers(config):
     return 0 if n == 1 else n
 
 
-# The modules that take longest (CPU seconds, measured on 2 cores): the workers start with
-# them, so the run does not end waiting for one long module started last.
-LONGEST_FIRST = ["test_fit_synthetic.py", "test_kinetics_general.py", "test_physics_linear.py",
-                 "test_physics_fluence_series.py", "test_batch_physical.py",
-                 "test_physics_observables.py", "test_physics_fluence.py", "test_batch.py",
-                 "test_kinetics.py", "test_choice.py", "test_physics_ttm.py",
-                 "test_float64_policy.py", "test_fastpath.py", "test_h2_ratio.py",
-                 "test_fit_features.py", "test_fit_hippius.py", "test_guidance.py"]
-
-
-def pytest_collection_modifyitems(config, items):
-    """Longest modules first (stable otherwise: the order within a module is kept)."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 def pytest_unconfigure(config):
     folder = getattr(config, "_hotcarrier_xla_cache", None)
     if folder:
