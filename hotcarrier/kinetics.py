@@ -318,10 +318,10 @@ def _prefix_divided_differences(lam, g0, g1, a, s2):
     a = at(a)
     g0, g1 = at(g0), at(g1)
 
-    def level(carry, l):
+    def level(carry, lvl):
         D, gl, gl1, s1, p2 = carry  # g_l, g_{l+1} at the sorted points (m, T, position)
-        gl2 = (a * gl1 + s2 * gl) / (l + 2.0)
-        hi = jnp.minimum(idx + l, n - 1)
+        gl2 = (a * gl1 + s2 * gl) / (lvl + 2.0)
+        hi = jnp.minimum(idx + lvl, n - 1)
         spread = pts[:, hi] - pts  # (m, position) ≥ 0
         s1 = s1 + spread
         p2 = p2 + spread * spread

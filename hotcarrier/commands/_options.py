@@ -29,7 +29,8 @@ def add_preprocess_options(p, title: str) -> None:
                      help="subtract, per wavelength, the mean signal of the delays before "
                      "T ps relative to that wavelength's own time zero (after the chirp is "
                      "known)")
-    pre.add_argument("--bad-values", type=positive, metavar="X", help="mask cells with |signal| > X")
+    pre.add_argument("--bad-values", type=positive, metavar="X",
+                     help="mask cells with |signal| > X")
     pre.add_argument("--chirp", metavar="FILE|auto",
                      help="chirp polynomial file (one line, comma-separated, highest power first; "
                      "t0 in ps at λ in nm) or 'auto' to estimate it")

@@ -7,7 +7,8 @@ import json
 
 import numpy as np
 
-__all__ = ["add_parser", "add_load_options", "reader_overrides", "load_from_args", "summarize", "format_text", "run"]
+__all__ = ["add_parser", "add_load_options", "reader_overrides", "load_from_args", "summarize",
+           "format_text", "run"]
 
 
 def add_load_options(p: argparse.ArgumentParser) -> None:

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..errors import ModelError
 
-__all__ = ["Parameter", "ParameterSet", "Expression", "to_physical", "to_unconstrained", "near_bound",
-           "BOUND_RTOL", "MAX_EXPRESSION_LENGTH", "describe_parameter"]
+__all__ = ["Parameter", "ParameterSet", "Expression", "to_physical", "to_unconstrained",
+           "near_bound", "BOUND_RTOL", "MAX_EXPRESSION_LENGTH", "describe_parameter"]
 
 BOUND_RTOL = 0.01
 """A free parameter within this fraction of its bounded range (or of its value, for a

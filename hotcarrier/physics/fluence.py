@@ -367,8 +367,9 @@ def fit_fluence_series(fluence_uJ_cm2, amplitude, p0: InterfaceParams,
     at F → 0 itself, at the direct share of ``p0``) beside fields such as ``eps_r`` (the
     charging strength q/C_eff ∝ 1/εr). ``amplitude`` in electrons per particle (or any unit with
     ``amplitude_scale`` = unit per electron); ``sigma``: 1σ errors, or ``covariance``: their
-    full covariance (None: unit weights, covariance scaled by χ²_red); ``beam_ratio`` = w_pump/w_probe with ``n_nodes`` profile
-    nodes (§2 A.5); LM stops after ``max_iter`` or when cost decrease and step are below ``rtol``.
+    full covariance (None: unit weights, covariance scaled by χ²_red); ``beam_ratio`` =
+    w_pump/w_probe with ``n_nodes`` profile nodes (§2 A.5); LM stops after ``max_iter`` or
+    when cost decrease and step are below ``rtol``.
     ``pump_nm``: the data's pump wavelength (nm; ħω and σ_abs from it, :func:`at_pump`; the
     fitted ``params`` carry that ħω); else σ_abs = 6.2e-12 cm² at ħω of ``p0``.
     """
