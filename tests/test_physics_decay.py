@@ -279,6 +279,22 @@ def test_measurement_sidecar_reads_traces(tmp_path):
     with pytest.raises(ModelError, match="role = 'sampel'") as exc:
         load_data_files([tmp_path / "bad.toml"])
     assert "absorbed_photon_density_cm3, or" in str(exc.value)
+    # a trace file that is missing, or has a non-numeric line inside its data: one clear error
+    from hotcarrier.errors import DataFormatError
+
+    from hotcarrier.physics.measurement import read_trace
+
+    text = path.read_text().replace('file = "s0.csv"', 'file = "s0_misspelt.csv"')
+    (tmp_path / "missing.toml").write_text(text)
+    with pytest.raises(ModelError, match=r"s0_misspelt\.csv: data file not found"):
+        load_data_files([tmp_path / "missing.toml"])
+    with pytest.raises(DataFormatError, match=r"s0_misspelt\.csv: cannot read the trace file"):
+        read_trace(tmp_path / "s0_misspelt.csv")
+    lines = (tmp_path / "s0.csv").read_text().splitlines()
+    lines[len(lines) // 2] = "1.0,abc,0.002"
+    (tmp_path / "bad.csv").write_text("\n".join(lines))
+    with pytest.raises(DataFormatError, match=r"bad\.csv: line \d+ is not numeric \('1.0,abc"):
+        read_trace(tmp_path / "bad.csv")
 
 
 @pytest.mark.slow

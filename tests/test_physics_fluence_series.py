@@ -152,8 +152,28 @@ def test_bad_extrapolation_options():
     t = np.linspace(-0.5, 10.0, 12)
     ds = _series([2.0, 10.0], t, noise=0.01, seed=1)
     del ds["s2"].attrs["pump_fluence_uJ_cm2"]
-    with pytest.raises(FitError, match=r"\['s2'\].*pump_fluence_uJ_cm2"):
+    with pytest.raises(FitError, match=r"sample dataset\(s\) s2: .*pump_fluence_uJ_cm2"):
         fit_physical(ds, _model())
+    # the pump wavelength: missing on one sample, or two wavelengths in one series
+    ds = _series([2.0, 10.0], t, noise=0.01, seed=1)
+    del ds["s2"].attrs["pump_wavelength_nm"]
+    with pytest.raises(FitError, match=r"sample dataset\(s\) s2: no pump wavelength.*give "
+                                       r"pump_wavelength_nm"):
+        fit_physical(ds, _model())
+    ds = _series([2.0, 10.0], t, noise=0.01, seed=1)
+    ds["s2"].attrs["pump_wavelength_nm"] = 520.0
+    with pytest.raises(FitError, match=r"differ \(.*520 nm.*590 nm|differ \(.*590 nm.*520 nm"):
+        fit_physical(ds, _model())
+    # none at all: said before anything is compiled (18.43 photons per µJ cm⁻² then)
+    from hotcarrier.errors import HotcarrierWarning
+
+    ds = _series([2.0, 10.0], t, noise=0.01, seed=1)
+    for d in ds.values():
+        d.attrs.pop("pump_wavelength_nm", None)  # (the reference has none)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HotcarrierWarning)
+        with pytest.raises(HotcarrierWarning, match="no pump wavelength.*18.43"):
+            fit_physical(ds, _model())
 
 
 def test_series_without_charging_takes_charging_to_zero():

@@ -521,15 +521,31 @@ def _fluence_series(datasets, rows, model) -> FluenceSeries:
     items = rows["sample"]
     missing = [r["name"] for r in items if "pump_fluence_uJ_cm2" not in datasets[r["name"]].attrs]
     if missing:
-        raise FitError(f"{missing}: [decay] fluence_extrapolation = \"nonlinear\" needs the pump "
-                       "fluence of every sample dataset (attribute pump_fluence_uJ_cm2, µJ cm⁻², "
-                       "or fluence_uJ_cm2 in a measurement file)")
-    lams = {datasets[r["name"]].attrs.get("pump_wavelength_nm") for r in items}
-    lams = {None if v is None else float(v) for v in lams}
+        raise FitError(f"sample dataset(s) {', '.join(missing)}: [decay] fluence_extrapolation = "
+                       "\"nonlinear\" needs the pump fluence of every sample dataset (attribute "
+                       "pump_fluence_uJ_cm2, µJ cm⁻², or fluence_uJ_cm2 in a measurement file)")
+    lam_of = {r["name"]: datasets[r["name"]].attrs.get("pump_wavelength_nm") for r in items}
+    lam_of = {k: None if v is None else float(v) for k, v in lam_of.items()}
+    lams = set(lam_of.values())
+    if None in lams and len(lams) > 1:
+        bare = [k for k, v in lam_of.items() if v is None]
+        raise FitError(f"sample dataset(s) {', '.join(bare)}: no pump wavelength while the other "
+                       "samples have one; give pump_wavelength_nm (nm) for every sample of the "
+                       "fluence series (the photons absorbed per particle depend on it)")
     if len(lams) > 1:
-        raise FitError(f"sample pump wavelengths {sorted(map(str, lams))}: a fluence series "
-                       "for the nonlinear extrapolation needs one pump wavelength; fit each "
-                       "wavelength separately")
+        by = ", ".join(f"{k} {v:g} nm" for k, v in lam_of.items())
+        raise FitError(f"sample pump wavelengths differ ({by}): one fluence series needs one "
+                       "pump wavelength; fit the samples of each wavelength as their own series")
+    if lams == {None} and any("mean_absorbed_photons_per_particle" not in datasets[r["name"]].attrs
+                              for r in items):
+        import warnings
+
+        from ..errors import HotcarrierWarning
+
+        warnings.warn("no pump wavelength on the sample datasets: the fluence series uses the "
+                      "spec's 18.43 absorbed photons per particle per µJ cm⁻² (2.1 eV, default "
+                      "particle); give pump_wavelength_nm (nm) to use the optics module",
+                      HotcarrierWarning, stacklevel=2)
     fl = np.array([float(datasets[r["name"]].attrs["pump_fluence_uJ_cm2"]) for r in items])
     nabs = np.array([sample_photons_per_particle(datasets[r["name"]], model.params)
                      for r in items])

@@ -72,18 +72,27 @@ def read_trace(path, *, probe_wavelength_nm: float = 0.0, signal_units: str = "m
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise DataFormatError(f"{path}: cannot read the trace file ({exc})") from None
-    for line in text.splitlines():
+        raise DataFormatError(path, f"cannot read the trace file ({exc.strerror or exc})",
+                              "check the file name (in a measurement file: relative to "
+                              "that file's folder)") from None
+    except UnicodeDecodeError:
+        raise DataFormatError(path, "not a text file",
+                              "give a text file with delay (ps), ΔA[, σ] per line") from None
+    for number, line in enumerate(text.splitlines(), 1):
         parts = [p for p in _SPLIT.split(line.strip()) if p]
         try:
             vals = [float(p) for p in parts]
         except ValueError:
-            continue  # header or comment
+            if rows and not line.lstrip().startswith(("#", "%", "//")):
+                raise DataFormatError(path, f"line {number} is not numeric ({line.strip()[:40]!r})"
+                                      " after the data started",
+                                      "fix or remove the line (comments start with #)") from None
+            continue  # a header or comment before the data
         if vals:
             rows.append(vals)
     widths = {len(r) for r in rows}
     if not rows or widths - {2, 3} or len(widths) != 1:
-        raise DataFormatError(f"{path}: a trace file needs 2 or 3 numeric columns (delay in ps, "
+        raise DataFormatError(path, "a trace file needs 2 or 3 numeric columns (delay in ps, "
                               f"ΔA[, σ]) on every data line; found column counts "
                               f"{sorted(widths) or 'none'}")
     a = np.asarray(rows, float)
@@ -91,7 +100,8 @@ def read_trace(path, *, probe_wavelength_nm: float = 0.0, signal_units: str = "m
     weight = None
     if a.shape[1] == 3:
         if not np.all(a[:, 2] > 0):
-            raise DataFormatError(f"{path}: the third column (σ of ΔA) must be > 0 everywhere")
+            raise DataFormatError(path, "the third column (σ of ΔA) must be > 0 everywhere",
+                                  "give 1σ errors of ΔA, or two columns")
         weight = (1.0 / a[:, 2])[:, None]
     return make_ta_dataset(a[:, 0], [probe_wavelength_nm], a[:, 1:2], signal_units=signal_units,
                            weight=weight, attrs=dict(attrs or {}, source_file=str(path)))
