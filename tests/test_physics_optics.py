@@ -349,6 +349,13 @@ def test_cli_spectrum(tmp_path, capsys):
                                rtol=1e-6)
     assert main(["optics", "--pump", "250"]) == 2
     assert "outside the optical tables" in capsys.readouterr().err
+    # a particle too large for the quasi-static formula (σ_abs < 0, σ_sca > σ_ext there) is
+    # refused, not printed: x = 2π·1.333·65/400 = 1.36
+    assert main(["optics", "--core-radius", "60", "--pump", "590"]) == 2
+    err = capsys.readouterr().err
+    assert "size parameter 2π n R2/λ = 1.36 > 0.5" in err and "R2 ≤ 24 nm" in err
+    with pytest.raises(ModelError, match="0 < core radius R1 ≤ outer radius R2"):
+        optics.check_particle(7.5, 5.0)
     # a bare sphere needs no shell table: up to the Au table's 1937 nm
     assert np.isfinite(float(optics.cross_sections(1800.0, 5.0, 5.0).ext))
 

@@ -93,6 +93,8 @@ def run(args) -> int:
     a = _damping(args.surface_damping)
     r1 = args.core_radius
     r2 = r1 + args.shell
+    optics.check_particle(r1, r2, [args.lo] + ([] if args.pump is None else [args.pump]),
+                          n_medium=args.medium_index)
     n = round((args.hi - args.lo) / args.step) + 1
     if n > 200_001:
         raise OptionError(f"--step {args.step:g}: {n} wavelengths; use a larger step")
