@@ -265,11 +265,16 @@ def run(args) -> int:
                     traces=args.traces, extra=extra)
     print(res)
     d = res.derived.get("injection_quantum_yield", {})
-    if "ci95_total" in d:  # flexible-decay route: what limits Φ_inj
+    if "ci95_total" in d and res.converged:  # flexible-decay route: what limits Φ_inj
         st, tot = d["ci95_statistical"], d["ci95_total"]
         print(f"  Φ_inj = {d['value']:.4g}   95 % statistical [{st[0]:.4g}, {st[1]:.4g}]   "
               f"total [{tot[0]:.4g}, {tot[1]:.4g}]   dominated by {d['dominant']}")
         if d.get("fluence_extrapolation", {}).get("note"):
             print(f"  {d['fluence_extrapolation']['note']}")
     print(f"wrote {out}/ ({', '.join(written)})")
+    if not res.converged:  # written for inspection; a script must not take it for a result
+        print(f"hotcarrier fit: the fit did not converge ({res.summary_dict.get('message')}): the "
+              f"files in {out}/ are for inspection, not a result (exit code 3)",
+              file=sys.stderr)
+        return 3
     return 0
