@@ -689,7 +689,7 @@ def _extrapolation_summary(spec, fits, w, phi_avg, stat_ci) -> dict:
         rel = phi_avg / lin_avg - 1.0 if lin_avg > 0 else float("nan")
         out["linear"] = {"value": lin_avg, "ci95": best["linear"]["ci95"],
                          "curvature_z": best["linear"]["curvature_z"]}
-        out["nonlinear_over_linear"] = rel
+        out["nonlinear_vs_linear_relative"] = rel  # Φ_nl / Φ_lin − 1
         out["note"] = (f"Φ_inj at ρ → 0 from the nonlinear fluence-series model (charging "
                        f"{'fitted' if best['charging_free'] else 'fixed'} at "
                        f"{best['charging_mV_per_electron']:.2g} mV per electron): "
