@@ -240,7 +240,8 @@ def run(args) -> int:
         options = dict(max_iter=args.max_iter,
                        progress=progress if args.progress and not args.quiet else None,
                        profile=args.profile or None)
-        what = f"{model.source} (a new model structure is compiled first: a few seconds)"
+        what = (f"{model.source} (compiled on the first fit of a model structure and data "
+                "shape: a few seconds; later fits load it from the cache)")
     check_inputs(args.data)
     if not args.quiet:
         print(f"fitting {', '.join(args.data)} with {what}", file=sys.stderr, flush=True)
