@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import (ConvergenceWarning, FitError, ModelChoiceWarning, NonlinearRegimeWarning,
-                      ParameterAtBoundWarning)
+from ..errors import (ConvergenceWarning, FitError, HotcarrierWarning, ModelChoiceWarning,
+                      NonlinearRegimeWarning, ParameterAtBoundWarning)
 from ..fitting.optimize import levenberg_marquardt
 from ..fitting.params import near_bound, to_unconstrained
 from ..fitting.result import FitResult, build_summary, finite_or_none, parameter_entry
@@ -34,7 +34,7 @@ from ..fitting.uncertainty import (gauss_newton_covariance, profile_interval,
                                    propagate_covariance, standard_errors)
 from .decay import DecayObjective, DecaySpec, parameter_layout
 from .objective import collect_data
-from .systematics import Systematics, combine_intervals
+from .systematics import Z95, Systematics, combine_intervals
 
 __all__ = ["fit_decay", "fit_decay_arrays", "decay_control", "akaike_weights", "PHI",
            "bleach_traces", "lm_programs", "fluence_series_yield", "FluenceSeries"]
@@ -538,10 +538,6 @@ def _fluence_series(datasets, rows, model) -> FluenceSeries:
                        "pump wavelength; fit the samples of each wavelength as their own series")
     if lams == {None} and any("mean_absorbed_photons_per_particle" not in datasets[r["name"]].attrs
                               for r in items):
-        import warnings
-
-        from ..errors import HotcarrierWarning
-
         warnings.warn("no pump wavelength on the sample datasets: the fluence series uses the "
                       "spec's 18.43 absorbed photons per particle per µJ cm⁻² (2.1 eV, default "
                       "particle); give pump_wavelength_nm (nm) to use the optics module",
@@ -597,8 +593,8 @@ def fluence_series_yield(phi_app, covariance, fluence_uJ_cm2, n_abs, params, *, 
     if F.size >= 3:
         est = low_fluence_slope(F, amp, covariance=cov_a, photons_per_fluence=float(N[0] / F[0]))
         linear = {"value": est.phi_inj, "stderr": est.phi_inj_stderr,
-                  "ci95": [est.phi_inj - 1.959964 * est.phi_inj_stderr,
-                           est.phi_inj + 1.959964 * est.phi_inj_stderr],
+                  "ci95": [est.phi_inj - Z95 * est.phi_inj_stderr,
+                           est.phi_inj + Z95 * est.phi_inj_stderr],
                   "curvature_z": est.curvature_z, "chi2_reduced": est.chi2_reduced}
     # "auto": with ≥ 3 fluences the data decide the charging strength — they resolve it or
     # bound it (a series without curvature takes it to ~0; the preset's 8.6 mV, an upper
@@ -623,8 +619,7 @@ def fluence_series_yield(phi_app, covariance, fluence_uJ_cm2, n_abs, params, *, 
     if free_charging:  # q/C_eff ∝ 1/εr: same relative error
         shift_se = birge * 1e3 * fit.charging_shift_eV * fit.stderr["eps_r"] / fit.values["eps_r"]
     return {"value": fit.phi_inj, "stderr": se,
-            "ci95": [fit.phi_inj * math.exp(-1.959964 * s_ln),
-                     fit.phi_inj * math.exp(1.959964 * s_ln)],
+            "ci95": [fit.phi_inj * math.exp(-Z95 * s_ln), fit.phi_inj * math.exp(Z95 * s_ln)],
             "birge_ratio": birge, "converged": fit.converged,
             "chi2_reduced": fit.chi2_reduced, "n_fluences": int(F.size),
             "charging_free": bool(free_charging),

@@ -32,13 +32,9 @@ from ..fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from ..fitting.uncertainty import (gauss_newton_covariance, propagate_covariance,
                                    standard_errors)
 from ..units import nm_to_ev
-from .excitation import (
-    SIGMA_ABS_590_CM2,
-    absorption_cross_section_cm2,
-    mean_absorbed_photons,
-    photons_per_fluence,
-)
-from .excitation import photons_per_fluence as _photons_per_fluence
+from . import excitation
+from .excitation import (SIGMA_ABS_590_CM2, absorption_cross_section_cm2, mean_absorbed_photons,
+                         photons_per_fluence)
 from .injection import injection_quantum_yield, params_with_yield
 from .optics import check_wavelength_nm
 from .parameters import InterfaceParams
@@ -246,7 +242,7 @@ def low_fluence_slope(fluence_uJ_cm2, amplitude, sigma=None, *, photons_per_flue
     correlated per-fluence amplitudes of one decay fit that share a reference).
     """
     if photons_per_fluence is None and pump_nm is not None:
-        photons_per_fluence = _photons_per_fluence(params, pump_nm=float(pump_nm))
+        photons_per_fluence = excitation.photons_per_fluence(params, pump_nm=float(pump_nm))
     f = np.asarray(fluence_uJ_cm2, float)
     a = np.asarray(amplitude, float)
     if f.shape != a.shape or f.ndim != 1:
