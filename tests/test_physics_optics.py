@@ -303,6 +303,16 @@ def test_photons_per_particle_at_the_pump():
         at_pump(CLEAN, 2000.0)
     with pytest.raises(ModelError, match="pump wavelength 250 nm is outside"):
         photons_per_fluence(pump_nm=250.0)
+    # a dataset pumped outside the tables is one error, not the 18.43 default in silence
+    from hotcarrier.dataset import make_ta_dataset
+    from hotcarrier.physics.objective import sample_photons_per_particle
+
+    ds = make_ta_dataset([0.0, 1.0], [4800.0], [[0.0], [1.0]],
+                         attrs={"pump_fluence_uJ_cm2": 2.0, "pump_wavelength_nm": 2000.0})
+    with pytest.raises(ModelError, match="pump wavelength 2000 nm is outside"):
+        sample_photons_per_particle(ds)
+    ds.attrs["pump_wavelength_nm"] = 590.0
+    assert sample_photons_per_particle(ds) == pytest.approx(2.0 * per_uJ[590.0], rel=1e-9)
     f = np.array([0.5, 1.0, 2.0, 4.0])
     est = low_fluence_slope(f, 0.45 * per_uJ[590.0] * f, pump_nm=590.0, quadratic=False)
     assert est.phi_inj == pytest.approx(0.45, rel=1e-8)

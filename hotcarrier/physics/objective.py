@@ -37,7 +37,6 @@ from . import linear
 from .linear import irf_sigma_ps
 from .modelfile import CANDIDATES, LOG_SCALED, O_FIELDS, P_FIELDS, PHI
 from .excitation import PHOTONS_PER_PARTICLE_PER_UJ_CM2, photons_per_fluence
-from .optics import CDS_TABLE
 from .simulate import LINEAR_REGIME_MAX_NABS
 
 __all__ = ["PhysicalObjective", "collect_data", "N_NODES", "AMPLITUDE_NAMES", "KINETIC",
@@ -284,15 +283,15 @@ def sample_photons_per_particle(ds, params=None) -> float | None:
 
     The attribute ``mean_absorbed_photons_per_particle`` if given; else F σ_abs(λ_pump)/ħω at
     the dataset's ``pump_fluence_uJ_cm2`` and ``pump_wavelength_nm`` (optics module, spec §2;
-    particle of ``params``, default CLEAN: 17.6 per µJ cm⁻² at 590 nm); else (no pump
-    wavelength, or one outside the optical tables, 301–1498 nm) F × 18.43."""
+    particle of ``params``, default CLEAN: 17.6 per µJ cm⁻² at 590 nm; a pump wavelength outside
+    the optical tables, 301–1498 nm, raises ModelError); else (no pump wavelength) F × 18.43."""
     a = ds.attrs
     if "mean_absorbed_photons_per_particle" in a:
         return float(a["mean_absorbed_photons_per_particle"])
     if "pump_fluence_uJ_cm2" in a:
         fluence = float(a["pump_fluence_uJ_cm2"])
         lam = a.get("pump_wavelength_nm")
-        if lam is not None and CDS_TABLE[0, 0] <= float(lam) <= CDS_TABLE[-1, 0]:
+        if lam is not None:  # (outside the optical tables: one ModelError naming it)
             return photons_per_fluence(params, pump_nm=float(lam)) * fluence
         return PHOTONS_PER_PARTICLE_PER_UJ_CM2 * fluence
     return None
