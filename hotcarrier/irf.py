@@ -16,18 +16,58 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import erfcx
 
 SQRT2 = math.sqrt(2.0)
 SQRT_PI = math.sqrt(math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 __all__ = ["exp_conv_gauss", "exp_conv_gauss_moments", "exp_conv_gauss_confluent",
-           "gaussian_irf", "faddeeva", "oscillation_conv_gauss", "angular_frequency",
+           "gaussian_irf", "erfcx", "faddeeva", "oscillation_conv_gauss", "angular_frequency",
            "gaussian_sum_irf"]
 
 #: speed of light in cm/ps: ω (rad/ps) = 2π·C_CM_PS·ν̃ (cm⁻¹)
 C_CM_PS = 0.0299792458
+
+
+def _weideman_coefficients(n: int = 32):
+    """Polynomial coefficients (highest power first) and L of Weideman's rational
+    approximation of the Faddeeva function (SIAM J. Numer. Anal. 31, 1497 (1994))."""
+    m = 2 * n
+    L = math.sqrt(n / math.sqrt(2.0))
+    k = np.arange(-m + 1, m)
+    t = L * np.tan(k * math.pi / (2 * m))
+    f = np.concatenate([[0.0], np.exp(-t * t) * (L * L + t * t)])
+    a = np.real(np.fft.fft(np.fft.fftshift(f))) / (2 * m)
+    return np.flipud(a[1:n + 1]).copy(), L
+
+
+_W_COEF, _W_L = _weideman_coefficients(32)
+_X_COEF, _X_L = _weideman_coefficients(40)
+
+
+@jax.custom_jvp
+def erfcx(x):
+    """Scaled complementary error function erfcx(x) = exp(x²)·erfc(x) for real x ≥ 0.
+
+    Weideman's rational approximation (SIAM J. Numer. Anal. 31, 1497 (1994)) on the
+    imaginary axis, erfcx(x) = w(ix): with d = L + x and Z = (L − x)/d (real),
+    erfcx(x) = 2·p(Z)/d² + 1/(√π·d), a 40-term polynomial p. Relative error < 1e-15 on
+    [0, ∞) against ``scipy.special.erfcx`` (tests/test_irf.py), one division and no
+    branch: about 3× faster than ``jax.scipy.special.erfcx``, which is exp(x²)·erfc(x)
+    below x ≈ 26.6 and returns 0 on 26.54 ≤ x ≤ 26.64 (erfc underflows there; jax 0.10.2).
+    Derivative: erfcx′ = 2x·erfcx − 2/√π. Negative x is outside its domain.
+    """
+    d = _X_L + x
+    Z = (_X_L - x) / d
+    p = jnp.polyval(jnp.asarray(_X_COEF, dtype=Z.dtype), Z)
+    return 2.0 * p / (d * d) + (1.0 / SQRT_PI) / d
+
+
+@erfcx.defjvp
+def _erfcx_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    w = erfcx(x)
+    return w, (2.0 * x * w - 2.0 / SQRT_PI) * dx
 
 
 def gaussian_irf(t, t0, sigma, order: int = 0):
@@ -128,19 +168,6 @@ def exp_conv_gauss_moments(t, rate, t0, sigma, order: int):
 
 
 # ---------------------------------------------------------------------- damped oscillations
-def _weideman_coefficients(n: int = 32):
-    """Polynomial coefficients (highest power first) and L of Weideman's rational
-    approximation of the Faddeeva function (SIAM J. Numer. Anal. 31, 1497 (1994))."""
-    m = 2 * n
-    L = math.sqrt(n / math.sqrt(2.0))
-    k = np.arange(-m + 1, m)
-    t = L * np.tan(k * math.pi / (2 * m))
-    f = np.concatenate([[0.0], np.exp(-t * t) * (L * L + t * t)])
-    a = np.real(np.fft.fft(np.fft.fftshift(f))) / (2 * m)
-    return np.flipud(a[1:n + 1]).copy(), L
-
-
-_W_COEF, _W_L = _weideman_coefficients(32)
 
 
 @jax.custom_jvp

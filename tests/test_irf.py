@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from jax.test_util import check_grads
 from scipy.integrate import quad
 from scipy.special import erfc
+from scipy.special import erfcx as scipy_erfcx
 
-from hotcarrier.irf import exp_conv_gauss, exp_conv_gauss_confluent, gaussian_irf
+from hotcarrier.irf import erfcx, exp_conv_gauss, exp_conv_gauss_confluent, gaussian_irf
 
 
 def exp_conv_gauss_deriv2(t, rate, t0, sigma):
@@ -101,3 +102,30 @@ def _nth(f, n):
     for _ in range(n):
         f = jax.grad(f)
     return f
+
+
+def test_erfcx_against_scipy_on_its_whole_domain():
+    # dense where the rational approximation changes character, logarithmic out to 1e8,
+    # and the band 26.54–26.64 where jax.scipy.special.erfcx (jax 0.10.2) returns 0
+    x = np.concatenate([np.linspace(0.0, 30.0, 30001), np.linspace(26.5, 26.7, 2001),
+                        np.geomspace(30.0, 1e8, 2000)])
+    ours = np.asarray(jax.jit(erfcx)(jnp.asarray(x)))
+    np.testing.assert_allclose(ours, scipy_erfcx(x), rtol=2e-15, atol=0)
+    # derivative (closed form) against a central difference of scipy's erfcx
+    xs = np.array([0.3, 1.0, 4.0, 26.6, 300.0])
+    h = 1e-6 * np.maximum(xs, 1.0)
+    fd = (scipy_erfcx(xs + h) - scipy_erfcx(xs - h)) / (2 * h)
+    d = jax.jit(jax.vmap(jax.grad(erfcx)))(jnp.asarray(np.append(xs, 0.0)))
+    np.testing.assert_allclose(d[:-1], fd, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(d[-1], -2.0 / np.sqrt(np.pi), rtol=1e-15)  # erfcx′(0)
+
+
+def test_kernel_near_the_irf_for_a_very_fast_rate():
+    # k = 600 ps⁻¹, σ = 60 fs: delays where erfcx's argument z = (kσ² − τ)/(σ√2) lies in
+    # 26.54–26.64, where an erfcx built from exp(z²)·erfc(z) underflows (the kernel of
+    # jax.scipy.special.erfcx returned 0 there instead of ~3e-3)
+    k, s = 600.0, 0.06
+    for z in (26.56, 26.60, 26.63):
+        t = k * s * s - z * s * np.sqrt(2.0)
+        np.testing.assert_allclose(float(exp_conv_gauss(t, k, 0.0, s)), _quad(t, k, 0.0, s),
+                                   rtol=1e-10, atol=1e-15)
