@@ -1,7 +1,5 @@
-import sys
-
-from .cli import main
+from .cli import run
 
 __all__: list[str] = []
 
-sys.exit(main())
+run()

@@ -98,3 +98,20 @@ def test_console_script_subprocess(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "empty.txt: file is empty" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_program_output_is_whole_although_the_process_skips_teardown(small_file, tmp_path,
+                                                                     capsys):
+    # `python -m hotcarrier` ends with os._exit after flushing (cli.run): what it prints
+    # into a pipe and the files it writes are those of main() called in-process
+    assert main(["info", str(small_file), "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+    r = subprocess.run([sys.executable, "-m", "hotcarrier", "info", str(small_file), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == expected
+    out = tmp_path / "copy.csv"
+    r = subprocess.run([sys.executable, "-m", "hotcarrier", "convert", str(small_file),
+                        str(out)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(load_ta(out).signal.values, load_ta(small_file).signal.values)
