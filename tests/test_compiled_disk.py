@@ -36,3 +36,31 @@ def test_program_with_a_lapack_call_runs_after_loading_from_disk(tmp_path):
     want = np.linalg.eigvalsh(a @ a.T + np.eye(3))
     for o in out:
         np.testing.assert_allclose(o["eig"], want, rtol=1e-5)
+
+
+CHILD_PLAIN = r"""
+import json, sys
+import jax, jax.numpy as jnp
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+from hotcarrier.fitting import compiled as c
+calls = []
+c._initialize_lapack = lambda: calls.append(1)  # a program without kernels must not need it
+a = jnp.arange(9.0, dtype=jnp.float32).reshape(3, 3) / 10
+on_disk = c.cache_folder().is_dir() and any(c.cache_folder().iterdir())
+exe = c.compiled(jax.jit(lambda m: jnp.exp(m) @ m), "test.plain", a)
+print(json.dumps({"loaded": on_disk, "init": len(calls), "v": exe(a).ravel().tolist()}))
+"""
+
+
+def test_program_without_kernels_loads_without_lapack_initialisation(tmp_path):
+    out = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", CHILD_PLAIN, str(tmp_path)],
+                           capture_output=True, text=True, check=False, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert [o["loaded"] for o in out] == [False, True]
+    assert out[1]["init"] == 0
+    a = np.arange(9.0).reshape(3, 3) / 10
+    for o in out:
+        np.testing.assert_allclose(o["v"], (np.exp(a) @ a).ravel(), rtol=1e-6)

@@ -138,9 +138,10 @@ class _Request:
             return hit
         from jax.experimental.serialize_executable import deserialize_and_load
 
-        _initialize_lapack()
         try:
-            payload, in_tree, out_tree = pickle.loads(self.path.read_bytes())
+            payload, in_tree, out_tree, custom_calls = pickle.loads(self.path.read_bytes())
+            if custom_calls:  # 65 ms, only for programs that call LAPACK (or other kernels)
+                _initialize_lapack()
             exe = deserialize_and_load(payload, in_tree, out_tree)
         except Exception:  # noqa: BLE001 — a stale or damaged entry is recompiled
             return None
@@ -170,7 +171,10 @@ class _Request:
         from ..io.atomic import atomic_open
 
         try:
-            blob = pickle.dumps(serialize(exe))
+            # whether the program calls external kernels (LAPACK): only then does loading it
+            # need jaxlib's LAPACK initialisation
+            custom_calls = "custom_call_target=" in exe.as_text()
+            blob = pickle.dumps((*serialize(exe), custom_calls))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_open(self.path) as fh:
                 fh.write(blob)
