@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from .._x64 import with_x64, x64
+from .._x64 import device_array, with_x64, x64
 from ..errors import (ConvergenceWarning, FitError, LifetimeWarning, ModelError,
                       ParameterAtBoundWarning, warn_caller)
 from ..fitting.optimize import RUNAWAY, RUNAWAY_FTOL, minimize
@@ -337,7 +337,7 @@ def uncertainties(s: FitSetup, theta, n_amplitudes: int, cost: float, jac=None, 
     cov_phys : ndarray (n_params, n_params)
         Delta-method covariance of all parameters (fixed ones 0, NaN where undetermined).
     """
-    th = jnp.asarray(theta)
+    th = device_array(theta, float)
     if jac is None:  # the fit's own compiled program (nothing new to compile)
         pt = s.point(theta)
         jac, dphys = pt["J"], pt["dphys"] if dphys is None else dphys

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._x64 import device_array
 from ..fitting.projection import (amplitude_derivative, back_substitute, forward_substitute_t,
                                   golub_pereyra_block, mgs_qr, nnls_passive_set, project,
                                   separable_weights)
@@ -129,13 +130,13 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
             Wt.append(np.where(idx[:, None] >= 0, w[np.maximum(idx, 0)], 0.0))
         ys, ws = Y, Wt
         eval_wl = [union]
-        colmask = [jnp.asarray(model.column_mask(union))]
+        colmask = [device_array(model.column_mask(union))]
     else:
         eval_wl = wls
-        colmask = [jnp.asarray(model.column_mask(wl)) for wl in wls]
-    arrays = dict(t=[jnp.asarray(t) for t in ts], y=[jnp.asarray(y) for y in ys],
-                  w=[jnp.asarray(w) for w in ws], colmask=colmask,
-                  wl=[jnp.asarray(w) for w in eval_wl])
+        colmask = [device_array(model.column_mask(wl)) for wl in wls]
+    arrays = dict(t=[device_array(t) for t in ts], y=[device_array(y) for y in ys],
+                  w=[device_array(w) for w in ws], colmask=colmask,
+                  wl=[device_array(w) for w in eval_wl])
     extra, n_guide = spectral_arrays(model, eval_wl)
     arrays.update(extra)
     return VarproProblem(link=link, wavelengths=eval_wl, arrays=arrays, index=index,
@@ -164,12 +165,12 @@ def spectral_arrays(model, eval_wl) -> tuple[dict, int]:
                 inside = (wl >= gx[0] - 1e-9) & (wl <= gx[-1] + 1e-9)
                 vals.append(np.where(inside, np.interp(wl, gx, gv), 0.0))
                 wts.append(np.where(inside, float(g.weight), 0.0))
-            gy.append(jnp.asarray(np.stack(vals, -1)))
-            gw.append(jnp.asarray(np.stack(wts, -1)))
+            gy.append(device_array(np.stack(vals, -1)))
+            gw.append(device_array(np.stack(wts, -1)))
             n += int(np.sum(np.stack(wts, -1) > 0))
         out.update(gy=gy, gw=gw)
     if model.equal_area:
-        out["area"] = [jnp.asarray(np.array(
+        out["area"] = [device_array(np.array(
             [[_interval_selection(wl, e.source_intervals),
               _interval_selection(wl, e.target_intervals)] for e in model.equal_area]))
             for wl in eval_wl]
