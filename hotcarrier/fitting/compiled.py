@@ -31,7 +31,7 @@ import numpy as np
 
 from .._source import source_digest
 
-__all__ = ["compiled", "compile_all", "cache_folder", "clear_memory", "CHEAP_COMPILE",
+__all__ = ["compiled", "compile_all", "bucket", "cache_folder", "clear_memory", "CHEAP_COMPILE",
            "LIGHT_COMPILE"]
 
 CHEAP_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True,
@@ -180,6 +180,18 @@ class _Request:
                 fh.write(blob)
         except Exception:  # noqa: BLE001 — a cache that cannot be written is no error
             pass
+
+
+def bucket(n: int) -> int:
+    """The array length a program is compiled for: ``n`` rounded up to four significant
+    bits (…, 31, 32, 34, …, 62, 64, 68, …; at most 6.25 % padding, 335 → 336, 346 → 352), so
+    that datasets of similar size share one compiled program (in memory and on disk).
+    Three bits (≤ 12.5 %) made the warm Hippius fit 3 % slower; four cost ~1 %."""
+    n = int(n)
+    if n <= 16:
+        return n
+    e = n.bit_length() - 5
+    return -(-n >> e) << e
 
 
 def compile_all(requests) -> list:

@@ -80,7 +80,8 @@ class FitSetup:
         model = model.bind([ds[SPECTRAL_DIM].values for ds in datasets])
         self.model = model
         self.datasets = datasets
-        self.problem = build_problem(model, datasets, link_tolerance)
+        # axes padded to bucket sizes: maps of similar size share the compiled programs
+        self.problem = build_problem(model, datasets, link_tolerance, pad=True)
         self.objective = Objective.for_problem(model, self.problem, kinetics)
         self.theta0 = np.asarray(model.parameters.theta0(), dtype=float)
         self.arrays = self.problem.arrays
@@ -557,7 +558,9 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
     n_sp, cols = len(model.free_species), model.column_names
     K, p0, Rm = (np.asarray(pt[k]) for k in ("rate_matrix", "initial", "relations"))
     data_vars, coords = {}, {}
+    # the arrays may be padded (FitSetup): results are their leading n_delays/n_wavelengths
     offs = np.cumsum([0] + [len(np.asarray(t)) for t in s.arrays["t"]])
+    n_t, n_w = s.problem.n_delays, s.problem.n_wavelengths
     for d, ds in enumerate(s.datasets):
         sfx = f"_{model.datasets[d].name}" if len(s.datasets) > 1 else ""
         dds = ds.transpose(TIME_DIM, SPECTRAL_DIM)
@@ -571,12 +574,13 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
             ok = idx >= 0
             fitm = np.full((t.size, wl.size), np.nan)
             coef = np.full((wl.size, len(cols)), np.nan)
-            fitm[:, idx[ok]] = np.asarray(det[0][1])[ok, offs[d]:offs[d + 1]].T
-            coef[idx[ok]] = np.asarray(det[0][0])[ok]
+            fitm[:, idx[ok]] = np.asarray(det[0][1])[:n_w[0]][ok, offs[d]:offs[d] + n_t[d]].T
+            coef[idx[ok]] = np.asarray(det[0][0])[:n_w[0]][ok]
             weight = model.weight_map(d, t, wl) * used
         else:
-            fitm, coef = np.asarray(det[d][1]).T, np.asarray(det[d][0])
-            weight = np.asarray(s.arrays["w"][d]).T
+            fitm = np.asarray(det[d][1])[:n_w[d], :n_t[d]].T
+            coef = np.asarray(det[d][0])[:n_w[d]]
+            weight = np.asarray(s.arrays["w"][d])[:n_w[d], :n_t[d]].T
         unit = dds[SIGNAL].attrs.get("units", "")
         cells = (tdim, wdim)
         data_vars["data" + sfx] = (cells, sig, {"units": unit, "long_name": "ΔA"})
@@ -593,7 +597,7 @@ def _result_dataset(s: FitSetup, pt: dict, pvec, stderr, cov_phys) -> xr.Dataset
         data_vars.update(_time_domain_vars(model, d, coef, n_sp, pvec, stderr, wl, wdim, sfx,
                                            unit))
         data_vars["population" + sfx] = (
-            ("species", tdim), np.asarray(pt["populations"][d]).T,
+            ("species", tdim), np.asarray(pt["populations"][d])[:n_t[d]].T,
             {"long_name": f"population (IRF at {float(s.lam_ref[d]):.5g} nm)"})
         das, lam = _das(K, p0, sas)
         if das is not None:

@@ -65,6 +65,10 @@ class VarproProblem:
         (−1 = absent).
     n_data : int
         Cells taking part in the fit.
+    n_delays, n_wavelengths : tuple of int
+        Measured delays per dataset and wavelengths per block group; with ``pad`` the arrays
+        are longer (:func:`hotcarrier.fitting.compiled.bucket`, zero weights) and every
+        result is these leading entries.
     shared : tuple of bool
         Per block group: the design matrix is the same at every wavelength (no IRF
         dispersion, equal column masks) and the weights are separable (v(λ)·u(t)), so one QR
@@ -77,9 +81,12 @@ class VarproProblem:
     index: list
     n_data: int
     shared: tuple = ()
+    n_delays: tuple = ()
+    n_wavelengths: tuple = ()
 
 
-def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProblem:
+def build_problem(model, datasets, link_tolerance: float = 0.01,
+                  pad: bool = False) -> VarproProblem:
     """Assemble the fit arrays from prepared TA datasets (NumPy; the edge).
 
     Parameters
@@ -89,6 +96,10 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
         Prepared TA datasets (one per ``model.datasets`` entry).
     link_tolerance : float, nm
         Wavelengths of different datasets closer than this are the same (linked) point.
+    pad : bool
+        Lengthen the delay and wavelength axes to :func:`~hotcarrier.fitting.compiled.bucket`
+        sizes (the last delay and wavelength repeated, weight 0: cost, gradient and
+        Jacobian unchanged), so that maps of similar size share compiled programs.
 
     Returns
     -------
@@ -112,6 +123,9 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
         ys.append(y.T)  # (W, T)
         ws.append(w.T)
         wls.append(wl)
+    n_delays = tuple(t.size for t in ts)
+    if pad:
+        ts, ys, ws = _pad_delays(ts, ys, ws)
     link = model.link_spectra and len(datasets) > 1
     index = []
     if link:
@@ -121,6 +135,7 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
             if x - union[-1] > link_tolerance:
                 union.append(x)
         union = np.array(union)
+        n_wavelengths = (union.size,)
         Y, Wt = [], []
         for y, w, wl in zip(ys, ws, wls):
             j = np.argmin(np.abs(wl[None, :] - union[:, None]), axis=1)  # nearest own λ
@@ -130,17 +145,55 @@ def build_problem(model, datasets, link_tolerance: float = 0.01) -> VarproProble
             Wt.append(np.where(idx[:, None] >= 0, w[np.maximum(idx, 0)], 0.0))
         ys, ws = Y, Wt
         eval_wl = [union]
-        colmask = [device_array(model.column_mask(union))]
     else:
         eval_wl = wls
-        colmask = [device_array(model.column_mask(wl)) for wl in wls]
+        n_wavelengths = tuple(wl.size for wl in wls)
+    extra, n_guide = spectral_arrays(model, eval_wl)
+    if pad:
+        eval_wl, ys, ws, extra = _pad_wavelengths(eval_wl, ys, ws, extra, link)
+    colmask = [device_array(model.column_mask(wl)) for wl in eval_wl]
     arrays = dict(t=[device_array(t) for t in ts], y=[device_array(y) for y in ys],
                   w=[device_array(w) for w in ws], colmask=colmask,
                   wl=[device_array(w) for w in eval_wl])
-    extra, n_guide = spectral_arrays(model, eval_wl)
     arrays.update(extra)
     return VarproProblem(link=link, wavelengths=eval_wl, arrays=arrays, index=index,
-                         n_data=n_data + n_guide, shared=shared_blocks(model, link, ws, colmask))
+                         n_data=n_data + n_guide, shared=shared_blocks(model, link, ws, colmask),
+                         n_delays=n_delays, n_wavelengths=n_wavelengths)
+
+
+def _pad_delays(ts, ys, ws):
+    """Delays per dataset to :func:`bucket` length: the last delay repeated, data and weight
+    0 ((W, T) arrays)."""
+    from ..fitting.compiled import bucket
+
+    out_t, out_y, out_w = [], [], []
+    for t, y, w in zip(ts, ys, ws):
+        extra = bucket(t.size) - t.size
+        out_t.append(np.concatenate([t, np.full(extra, t[-1])]))
+        out_y.append(np.pad(y, ((0, 0), (0, extra))))
+        out_w.append(np.pad(w, ((0, 0), (0, extra))))
+    return out_t, out_y, out_w
+
+
+def _pad_wavelengths(eval_wl, ys, ws, extra, link: bool):
+    """Wavelengths per block group to :func:`bucket` length: the last wavelength repeated,
+    data, weights, guide weights and equal-area selections 0."""
+    from ..fitting.compiled import bucket
+
+    sizes = [bucket(wl.size) - wl.size for wl in eval_wl]
+    wl_out = [np.concatenate([wl, np.full(n, wl[-1])]) for wl, n in zip(eval_wl, sizes)]
+    group = [0] * len(ys) if link else list(range(len(ys)))  # block group of each dataset
+    ys = [np.pad(y, ((0, sizes[g]), (0, 0))) for y, g in zip(ys, group)]
+    ws = [np.pad(w, ((0, sizes[g]), (0, 0))) for w, g in zip(ws, group)]
+    extra = dict(extra)
+    for key in ("gy", "gw"):
+        if key in extra:
+            extra[key] = [device_array(np.pad(np.asarray(a), ((0, n), (0, 0))))
+                          for a, n in zip(extra[key], sizes)]
+    if "area" in extra:
+        extra["area"] = [device_array(np.pad(np.asarray(a), ((0, 0), (0, 0), (0, n))))
+                         for a, n in zip(extra["area"], sizes)]
+    return wl_out, ys, ws, extra
 
 
 def spectral_arrays(model, eval_wl) -> tuple[dict, int]:
