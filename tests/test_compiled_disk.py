@@ -64,3 +64,42 @@ def test_program_without_kernels_loads_without_lapack_initialisation(tmp_path):
     a = np.arange(9.0).reshape(3, 3) / 10
     for o in out:
         np.testing.assert_allclose(o["v"], (np.exp(a) @ a).ravel(), rtol=1e-6)
+
+
+CHILD_BATCH = r"""
+import json, sys
+import numpy as np
+import jax
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+from scipy.special import erfc
+from hotcarrier.batch import fit_arrays
+from hotcarrier.fitting.compiled import cache_folder
+from hotcarrier.target.model import TargetModel
+t = np.concatenate([np.linspace(-1.0, 3.0, 24), np.geomspace(3.2, 150.0, 24)])
+wl = np.linspace(450.0, 650.0, 8)
+k, s = np.array([0.5, 0.05]), 0.3 / 2.3548
+c = 0.5 * np.exp(-k * t[:, None] + 0.5 * (k * s) ** 2) * erfc((k * s * s - t[:, None]) / (s * 2 ** 0.5))
+S = np.stack([np.exp(-0.5 * ((wl - 500) / 40) ** 2), -np.exp(-0.5 * ((wl - 600) / 40) ** 2)])
+rng = np.random.default_rng(0)
+maps = 1e-2 * (c @ S)[None] + rng.normal(0, 1e-4, (3, t.size, wl.size))
+before = sorted(p.name for p in cache_folder().glob("*.bin")) if cache_folder().is_dir() else []
+ds = fit_arrays(TargetModel.from_scheme("parallel", [3.0, 15.0], irf_fwhm=0.3), t, wl, maps)
+after = sorted(p.name for p in cache_folder().glob("*.bin"))
+print(json.dumps({"before": before, "after": after,
+                  "tau": ds["value"].sel(param=["tau1", "tau2"]).values.tolist()}))
+"""
+
+
+def test_batch_program_is_kept_on_disk(tmp_path):
+    # a batch's vmapped program is stored like a single fit's; the second process loads it
+    # (writes nothing new) and gives the same fits
+    out = []
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", CHILD_BATCH, str(tmp_path)],
+                           capture_output=True, text=True, check=False, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert out[0]["before"] == [] and out[0]["after"]
+    assert out[1]["before"] == out[1]["after"] == out[0]["after"]
+    np.testing.assert_allclose(out[1]["tau"], out[0]["tau"], rtol=1e-12)
+    np.testing.assert_allclose(np.array(out[0]["tau"]), [[2.0, 20.0]] * 3, rtol=0.05)

@@ -151,7 +151,10 @@ class BatchFitter:
         self.stderr = bool(stderr)
         self.spectra = bool(spectra) and len(self.wavelengths) == 1
         self.opts = dict(max_iter=int(max_iter), gtol=float(gtol), ftol=float(ftol))
-        self.mapper = BatchMap(self._item, resolve_devices(devices))
+        # kept on disk by its structure (the objective's and the outputs asked for)
+        key = repr(("target", model.cache_key(), problem.link, self.shared, self.stderr,
+                    self.spectra))
+        self.mapper = BatchMap(self._item, resolve_devices(devices), key)
 
     def _item(self, theta0s, arrays, opts):
         """One item (traced): LM from every start; the best converged one is kept.

@@ -63,6 +63,12 @@ class BatchMap:
         ``fn(*item_args) -> pytree`` for one item (no batch axis).
     devices : list of jax.Device
         From :func:`resolve_devices`.
+    key : str, optional
+        What ``fn`` depends on besides its arguments' shapes (a model's structure, static
+        options). With one device the compiled program is then kept on disk like a single
+        fit's (:func:`hotcarrier.fitting.compiled.compile_all`): a later process loads it
+        instead of tracing and compiling. Without a key (or with several devices) it is an
+        ordinary ``jax.jit``.
 
     Notes
     -----
@@ -71,9 +77,10 @@ class BatchMap:
     (asynchronous dispatch), so the caller can prepare the next chunk meanwhile.
     """
 
-    def __init__(self, fn: Callable, devices: Sequence):
+    def __init__(self, fn: Callable, devices: Sequence, key: str | None = None):
         self.devices = list(devices)
         self.n_devices = len(self.devices)
+        self.key = key if len(self.devices) == 1 else None
         vfn = jax.vmap(fn)
         if self.n_devices == 1:
             self.mesh = None
@@ -94,4 +101,8 @@ class BatchMap:
 
     def __call__(self, *args):
         """Run the mapped function on placed (or host) arrays; returns device arrays."""
-        return self._fn(*args)
+        if self.key is None:
+            return self._fn(*args)
+        from ..fitting.compiled import compiled
+
+        return compiled(self._fn, "batch|" + self.key, *args)(*args)
