@@ -139,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _instrumented() -> bool:
+    """A tracer, profiler or ``sys.monitoring`` tool (coverage, cProfile) is active."""
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return True
+    mon = getattr(sys, "monitoring", None)  # Python ≥ 3.12
+    return mon is not None and any(mon.get_tool(i) is not None for i in range(6))
+
+
 def run() -> None:
     """The ``hotcarrier`` program: :func:`main`, then the process ends without Python's
     teardown.
@@ -147,12 +155,14 @@ def run() -> None:
     and the compiled-program caches are written synchronously; what the teardown would still
     do is free JAX's compiled programs, buffers and thread pools one by one — 0.35 s of a
     2 s warm Hippius fit (benchmarks/README.md). Standard streams are flushed first; an
-    exception still ends the process the usual way. ``main`` itself, called from Python
-    (tests, notebooks), returns.
+    exception, or a profiler or coverage tool in the process, ends it the usual way.
+    ``main`` itself, called from Python (tests, notebooks), returns.
     """
     import os
 
     code = main()
+    if _instrumented():
+        sys.exit(code)  # a profiler or coverage tool writes its data at exit
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
