@@ -31,8 +31,8 @@ import numpy as np
 
 from .._source import source_digest
 
-__all__ = ["compiled", "compile_all", "bucket", "cache_folder", "clear_memory", "CHEAP_COMPILE",
-           "LIGHT_COMPILE"]
+__all__ = ["compiled", "compile_all", "stored", "bucket", "cache_folder", "clear_memory",
+           "CHEAP_COMPILE", "LIGHT_COMPILE"]
 
 CHEAP_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True,
                  "xla_cpu_use_fusion_emitters": False}
@@ -180,6 +180,13 @@ class _Request:
                 fh.write(blob)
         except Exception:  # noqa: BLE001 — a cache that cannot be written is no error
             pass
+
+
+def stored(requests) -> bool:
+    """True when every program of ``requests`` (as :func:`compile_all`) is in memory or on
+    disk: :func:`compile_all` would load them, not compile (nothing is loaded here)."""
+    return all(r.memory_key in _MEMORY or (r.path is not None and r.path.is_file())
+               for r in (_Request(*q) for q in requests))
 
 
 def bucket(n: int) -> int:

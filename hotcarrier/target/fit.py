@@ -127,7 +127,21 @@ class FitSetup:
         The minimiser is :func:`~hotcarrier.fitting.optimize.minimize` of the preconditioned
         cost, called as ``program(u0, arrays, D, **_minimize_options(...))``.
         """
-        from ..fitting.compiled import LIGHT_COMPILE, compile_all
+        from ..fitting.compiled import compile_all
+
+        return compile_all(self._program_requests(minimiser))[::-1]
+
+    def programs_stored(self) -> bool:
+        """True when the point program and the minimiser are in memory or on disk (they
+        would be loaded, not compiled)."""
+        from ..fitting.compiled import stored
+
+        return stored(self._program_requests(True))
+
+    def _program_requests(self, minimiser: bool) -> list:
+        """The :func:`~hotcarrier.fitting.compiled.compile_all` requests of :meth:`programs`
+        (the minimiser first)."""
+        from ..fitting.compiled import LIGHT_COMPILE
 
         n = self.theta0.size
         lam = np.asarray(self.lam_ref, float)
@@ -140,7 +154,7 @@ class FitSetup:
                             (self.objective.scaled_cost, self.theta0, self.arrays, np.ones(n)),
                             _minimize_options(1, 1e-9, 1e-13, 0.0, np.zeros(n), 0.0,
                                               np.ones(n)), True))
-        return compile_all(reqs)[::-1]
+        return reqs
 
 
 def _reference_wavelength(model, d: int, ds) -> float:
@@ -263,8 +277,8 @@ def check_profile_names(profile, free_names) -> None:
 
 def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=False,
               runaway_ftol=RUNAWAY_FTOL):
-    """Preconditioned Levenberg–Marquardt from ``start`` (default: the start values);
-    (result, evaluation at the optimum).
+    """Preconditioned L-BFGS from ``start`` (default: the start values); (result,
+    evaluation at the optimum).
 
     One compiled program (:meth:`FitSetup.point`) serves the preconditioner, the start loss
     and gradient, and at the optimum the standard errors and the fit details. ``fallback``:
@@ -272,8 +286,14 @@ def _minimise(s: FitSetup, max_iter, gtol, ftol, progress, start=None, fallback=
     non-finite (the caller retries with the "newton" kinetics).
     """
     theta0 = s.theta0 if start is None else np.asarray(start, float)
+    pt0 = None
+    if progress is None and s.programs_stored():
+        # XLA runs the start evaluation in its own threads while the minimiser is read
+        # from disk (warm Hippius process −5 %)
+        pt0 = s.point(theta0)
     s.programs(minimiser=progress is None)  # both compiled at once when cold
-    pt0 = s.point(theta0)
+    if pt0 is None:
+        pt0 = s.point(theta0)
     cost0 = float(pt0["cost"])
     if not math.isfinite(cost0) or not np.all(np.isfinite(np.asarray(pt0["J"]))):
         if fallback:
