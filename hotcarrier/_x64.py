@@ -48,4 +48,6 @@ def device_array(x, dtype=None):
     import jax
     import numpy as np
 
+    if isinstance(x, jax.Array):  # already on a device (or a tracer): no copy
+        return x if dtype is None else x.astype(dtype)
     return jax.device_put(np.asarray(x, dtype=dtype))

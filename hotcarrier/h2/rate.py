@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._x64 import with_x64
+from .._x64 import device_array, with_x64
 from ..errors import ModelError, NonlinearRegimeWarning, OptionError, SpectrumError
 from ..physics.excitation import photon_flux_cm2_s
 from ..physics.injection import injection_quantum_yield
@@ -293,8 +293,9 @@ def kernel_inputs(p: InterfaceParams, exc: Excitation, phi_inj):
     single = exc.energy_eV.size == 1 and math.isclose(float(exc.energy_eV[0]),
                                                       float(p.hbar_omega_eV), rel_tol=1e-12)
     mode = "model" if phi_inj is None else ("single" if single else "scaled")
-    return (jnp.float64(1.0 if phi_inj is None else phi_inj), jnp.asarray(exc.energy_eV),
-            jnp.asarray(exc.w_abs * exc.xi_au), jnp.float64(np.sum(exc.w_abs * exc.xi_cds))), mode
+    return (device_array(1.0 if phi_inj is None else phi_inj, float),
+            device_array(exc.energy_eV), device_array(exc.w_abs * exc.xi_au),
+            device_array(np.sum(exc.w_abs * exc.xi_cds), float)), mode
 
 
 @with_x64

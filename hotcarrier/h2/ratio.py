@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.linalg import block_diag
 
-from .._x64 import with_x64
+from .._x64 import device_array, with_x64
 from ..errors import ModelError, OptionError
 from ..fitting.uncertainty import propagate_covariance
 from ..physics.injection import injection_quantum_yield
@@ -266,7 +266,7 @@ def h2_ratio(clean="clean", defective="defective", *, spectrum: Spectrum | None 
 def _run_log_qe(kernel, thetas, *lams, params, args, names, cds, mode, model) -> np.ndarray:
     """``kernel`` (:func:`_log_qe_grad` or :func:`_log_qe_batch`) of one catalyst at ``thetas``,
     the Poisson sum sized for the mean trap numbers ``lams``."""
-    return np.asarray(kernel(jnp.asarray(thetas), params, *args, names=names, cds=cds, mode=mode,
+    return np.asarray(kernel(device_array(thetas), params, *args, names=names, cds=cds, mode=mode,
                              model=model, n_max=padded_m_max(*lams)))
 
 
@@ -343,9 +343,10 @@ def _qe_sweep(inp: H2Inputs, field_name: str, values, n_max, model, cds):
     values = np.asarray(values, dtype=float)
     size = max(8, 1 << (values.size - 1).bit_length())  # powers of two: reuse compiled shapes
     padded = np.concatenate([values, np.full(size - values.size, values[-1])])
-    batch = jax.tree.map(lambda leaf: jnp.full(size, leaf, dtype=jnp.float64), inp.params)
-    batch = dataclasses.replace(batch, **{field_name: jnp.asarray(padded)})
-    phi = jnp.float64(1.0 if inp.phi_inj is None else inp.phi_inj)
+    batch = jax.tree.map(lambda leaf: device_array(np.full(size, leaf, dtype=float)),
+                         inp.params)
+    batch = dataclasses.replace(batch, **{field_name: device_array(padded)})
+    phi = device_array(1.0 if inp.phi_inj is None else inp.phi_inj, float)
     out = _sweep_kernel(batch, inp.params, phi, n_max=n_max, model=model, cds=cds,
                         mode=_phi_mode(inp, field_name))
     return np.asarray(out)[: values.size]

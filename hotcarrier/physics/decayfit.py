@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._x64 import device_array
 from ..errors import (ConvergenceWarning, FitError, HotcarrierWarning, ModelChoiceWarning,
                       NonlinearRegimeWarning, ParameterAtBoundWarning)
 from ..fitting.optimize import levenberg_marquardt
@@ -64,8 +65,8 @@ def decay_control(spec: DecaySpec, free: dict, fixed: dict | None = None):
         pin.append(p)
         pinval.append(v)
         x0.append(0.0 if p else to_unconstrained(v, a, c, lg))
-    ctrl = {"lo": jnp.asarray(lo, float), "hi": jnp.asarray(hi, float),
-            "pin": jnp.asarray(pin), "pinval": jnp.asarray(pinval, float)}
+    ctrl = {"lo": device_array(lo, float), "hi": device_array(hi, float),
+            "pin": device_array(pin), "pinval": device_array(pinval, float)}
     return ctrl, np.asarray(x0, float), ~np.asarray(pin)
 
 
@@ -109,14 +110,14 @@ def lm_programs(data: dict, specs, free: dict, fixed=None, base_p=None, artefact
         fn = _wrapped(DecayObjective(spec, artefact=artefact), wrapper)
         ctrl, x0, free_mask = decay_control(spec, free, fixed)
         reqs.append((levenberg_marquardt, "physics.decay.lm|" + repr(fn),
-                     (fn, jnp.asarray(x0, float), ctrl, base_p, None, data),
+                     (fn, device_array(x0, float), ctrl, base_p, None, data),
                      _lm_options(max_iter, free_mask), True))
     return compile_all(reqs)
 
 
 def _lm_options(max_iter, free_mask) -> dict:
     """The LM's traced options with fixed types (one compiled signature)."""
-    return dict(max_iter=int(max_iter), free=jnp.asarray(np.asarray(free_mask, bool)))
+    return dict(max_iter=int(max_iter), free=device_array(free_mask, bool))
 
 
 def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p=None,
@@ -136,7 +137,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     if program is None:
         def program(x, *a, max_iter, free):
             return levenberg_marquardt(fn, x, *a, max_iter=max_iter, free=free)
-    r = program(jnp.asarray(x0, float), *args, **_lm_options(max_iter, free_mask))
+    r = program(device_array(x0, float), *args, **_lm_options(max_iter, free_mask))
     x, cost, status = np.asarray(r.x), float(r.fun), int(r.status)
     names = objective.names
     n_data = int(jnp.sum(data["w"] > 0))
@@ -147,7 +148,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     fidx = np.flatnonzero(free_mask)
     J = np.asarray(r.aux["J"])[:, fidx]
     cov = gauss_newton_covariance(J, cost, n_data, n_amplitudes=n_amp)
-    Jv, v = (np.asarray(a) for a in _values_program(objective)(jnp.asarray(x), ctrl))
+    Jv, v = (np.asarray(a) for a in _values_program(objective)(device_array(x), ctrl))
     cov_v, _ = propagate_covariance(None, None, cov.covariance, cov.identifiable,
                                     jac=Jv[:, fidx])
     se = standard_errors(cov_v)
@@ -162,7 +163,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
 
         def refit(val, xw):
             c = dict(ctrl, pin=ctrl["pin"].at[0].set(True), pinval=ctrl["pinval"].at[0].set(val))
-            rr = program(jnp.asarray(xw, float), c, *args[1:],
+            rr = program(device_array(xw, float), c, *args[1:],
                          **_lm_options(max_iter, others))
             return float(rr.fun), np.asarray(rr.x)
 

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._x64 import device_array
 from ..errors import FitError, NonlinearRegimeWarning
 from ..fitting.params import to_physical
 from ..dataset import fit_mask
@@ -369,4 +370,4 @@ def collect_data(datasets: dict, probes=("midir",), params=None):
         v = visible[0]
         arrays.update(t_v=v["t"], wl_v=v["wl"], y_v=v["y"], w_v=v["w"], rho_v=v["rho"])
         rows["visible"] = visible
-    return {k: jnp.asarray(v, float) for k, v in arrays.items()}, rows, units.pop()
+    return {k: device_array(v, float) for k, v in arrays.items()}, rows, units.pop()
