@@ -45,6 +45,16 @@ _W_COEF, _W_L = _weideman_coefficients(32)
 _X_COEF, _X_L = _weideman_coefficients(40)
 
 
+def _weideman(s, coef, L):
+    """Weideman's rational form of w(z) at s = −iz (Re s ≥ 0): with d = L + s and
+    Z = (L − s)/d, w = 2·p(Z)/d² + 1/(√π·d), ``coef`` the polynomial p (highest power
+    first). Real s gives erfcx(s) = w(is)."""
+    d = L + s
+    Z = (L - s) / d
+    p = jnp.polyval(jnp.asarray(coef, dtype=Z.dtype), Z)
+    return 2.0 * p / (d * d) + (1.0 / SQRT_PI) / d
+
+
 @jax.custom_jvp
 def erfcx(x):
     """Scaled complementary error function erfcx(x) = exp(x²)·erfc(x) for real x ≥ 0.
@@ -57,10 +67,7 @@ def erfcx(x):
     below x ≈ 26.6 and returns 0 on 26.54 ≤ x ≤ 26.64 (erfc underflows there; jax 0.10.2).
     Derivative: erfcx′ = 2x·erfcx − 2/√π. Negative x is outside its domain.
     """
-    d = _X_L + x
-    Z = (_X_L - x) / d
-    p = jnp.polyval(jnp.asarray(_X_COEF, dtype=Z.dtype), Z)
-    return 2.0 * p / (d * d) + (1.0 / SQRT_PI) / d
+    return _weideman(x, _X_COEF, _X_L)
 
 
 @erfcx.defjvp
@@ -178,11 +185,7 @@ def faddeeva(z):
     half-plane); the derivative is the closed form w′ = −2z·w + 2i/√π. Arguments with
     Im z < 0 are outside its domain (use w(z) = 2·exp(−z²) − w(−z)).
     """
-    iz = 1j * z
-    denom = _W_L - iz
-    Z = (_W_L + iz) / denom
-    p = jnp.polyval(jnp.asarray(_W_COEF, dtype=Z.dtype), Z)
-    return 2.0 * p / (denom * denom) + (1.0 / SQRT_PI) / denom
+    return _weideman(-1j * z, _W_COEF, _W_L)
 
 
 @faddeeva.defjvp

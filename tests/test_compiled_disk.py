@@ -24,13 +24,20 @@ print(json.dumps({"loaded": on_disk, "eig": [float(v) for v in exe(a)]}))
 """
 
 
-def test_program_with_a_lapack_call_runs_after_loading_from_disk(tmp_path):
+def _two_processes(child: str, folder, timeout: float = 120) -> list:
+    """The JSON line each of two fresh processes running ``child`` prints (the first
+    compiles and writes the cache folder, the second loads from it)."""
     out = []
-    for _ in range(2):  # the first process compiles and writes, the second loads
-        r = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True,
-                           text=True, check=False, timeout=120)
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", child, str(folder)], capture_output=True,
+                           text=True, check=False, timeout=timeout)
         assert r.returncode == 0, r.stderr[-2000:]
         out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return out
+
+
+def test_program_with_a_lapack_call_runs_after_loading_from_disk(tmp_path):
+    out = _two_processes(CHILD, tmp_path)
     assert [o["loaded"] for o in out] == [False, True]
     a = np.arange(9.0).reshape(3, 3) / 10
     want = np.linalg.eigvalsh(a @ a.T + np.eye(3))
@@ -53,12 +60,7 @@ print(json.dumps({"loaded": on_disk, "init": len(calls), "v": exe(a).ravel().tol
 
 
 def test_program_without_kernels_loads_without_lapack_initialisation(tmp_path):
-    out = []
-    for _ in range(2):
-        r = subprocess.run([sys.executable, "-c", CHILD_PLAIN, str(tmp_path)],
-                           capture_output=True, text=True, check=False, timeout=120)
-        assert r.returncode == 0, r.stderr[-2000:]
-        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    out = _two_processes(CHILD_PLAIN, tmp_path)
     assert [o["loaded"] for o in out] == [False, True]
     assert out[1]["init"] == 0
     a = np.arange(9.0).reshape(3, 3) / 10
@@ -78,7 +80,8 @@ from hotcarrier.target.model import TargetModel
 t = np.concatenate([np.linspace(-1.0, 3.0, 24), np.geomspace(3.2, 150.0, 24)])
 wl = np.linspace(450.0, 650.0, 8)
 k, s = np.array([0.5, 0.05]), 0.3 / 2.3548
-c = 0.5 * np.exp(-k * t[:, None] + 0.5 * (k * s) ** 2) * erfc((k * s * s - t[:, None]) / (s * 2 ** 0.5))
+c = (0.5 * np.exp(-k * t[:, None] + 0.5 * (k * s) ** 2)
+     * erfc((k * s * s - t[:, None]) / (s * 2 ** 0.5)))
 S = np.stack([np.exp(-0.5 * ((wl - 500) / 40) ** 2), -np.exp(-0.5 * ((wl - 600) / 40) ** 2)])
 rng = np.random.default_rng(0)
 maps = 1e-2 * (c @ S)[None] + rng.normal(0, 1e-4, (3, t.size, wl.size))
@@ -93,12 +96,7 @@ print(json.dumps({"before": before, "after": after,
 def test_batch_program_is_kept_on_disk(tmp_path):
     # a batch's vmapped program is stored like a single fit's; the second process loads it
     # (writes nothing new) and gives the same fits
-    out = []
-    for _ in range(2):
-        r = subprocess.run([sys.executable, "-c", CHILD_BATCH, str(tmp_path)],
-                           capture_output=True, text=True, check=False, timeout=300)
-        assert r.returncode == 0, r.stderr[-2000:]
-        out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    out = _two_processes(CHILD_BATCH, tmp_path, timeout=300)
     assert out[0]["before"] == [] and out[0]["after"]
     assert out[1]["before"] == out[1]["after"] == out[0]["after"]
     np.testing.assert_allclose(out[1]["tau"], out[0]["tau"], rtol=1e-12)
