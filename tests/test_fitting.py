@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
 from hotcarrier.fitting.optimize import STATUS_MESSAGES, levenberg_marquardt
 from hotcarrier.fitting.params import near_bound, to_physical, to_unconstrained
@@ -170,3 +171,17 @@ def test_pdg_rounding_of_reported_values():
     assert pdg_round(7.04e12, 0.61e12) == ("7.0e+12", "0.6e+12")  # densities: scientific
     assert pdg_round(3.2e-7, 1.3e-8) == ("3.20e-07", "0.13e-07")
     assert pdg_round(1.0, None) == ("1", "n/a")
+
+
+def test_printed_table_gives_bounds_in_the_unit_of_the_value():
+    # a time in ps shown in fs (t0 = 25 fs) has its bounds in fs too, not "(-0.5, 0.5)"
+    from hotcarrier.fitting.result import FitResult, parameter_entry
+
+    params = {"t0_ps": parameter_entry(0.025, 0.020, "ps", free=True, bounds=(-0.5, 0.5)),
+              "tau_ps": parameter_entry(29.0, 4.0, "ps", free=True, bounds=(0.2, 1e4))}
+    summary = {"converged": True, "n_iterations": 9, "message": "", "rmse": 1.0,
+               "chi2_reduced": 1.0, "model": {"name": "m"}, "cost": 1.0, "n_data": 640,
+               "n_free": 2, "wall_time_s": 1.0, "parameters": params}
+    rows = {ln.split()[0]: ln.split() for ln in repr(FitResult(xr.Dataset(), summary)).splitlines()[3:]}
+    assert rows["t0_ps"][1:] == ["25", "20", "fs", "(-500,", "500)"]
+    assert rows["tau_ps"][1:] == ["29", "4", "ps", "(0.2,", "10000)"]

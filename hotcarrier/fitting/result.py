@@ -322,7 +322,8 @@ class FitResult:
                 if name in s.get("at_bound", []):
                     flags.append("within 1 % of bound")
                 note = ("← " + "; ".join(flags)) if flags else ""
-                lo, hi = p.get("min"), p.get("max")
+                # the bounds in the unit the value is shown in (t0 25 fs: (-500, 500), not ps)
+                lo, hi = (None if b is None else b / scale for b in (p.get("min"), p.get("max")))
                 if lo is not None or hi is not None:
                     note = (f"({_b(lo, '-∞')}, {_b(hi, '∞')}) " + note).strip()
             rows.append((name, v, e, unit, note))
