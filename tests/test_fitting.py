@@ -182,6 +182,7 @@ def test_printed_table_gives_bounds_in_the_unit_of_the_value():
     summary = {"converged": True, "n_iterations": 9, "message": "", "rmse": 1.0,
                "chi2_reduced": 1.0, "model": {"name": "m"}, "cost": 1.0, "n_data": 640,
                "n_free": 2, "wall_time_s": 1.0, "parameters": params}
-    rows = {ln.split()[0]: ln.split() for ln in repr(FitResult(xr.Dataset(), summary)).splitlines()[3:]}
+    text = repr(FitResult(xr.Dataset(), summary))
+    rows = {ln.split()[0]: ln.split() for ln in text.splitlines()[3:]}
     assert rows["t0_ps"][1:] == ["25", "20", "fs", "(-500,", "500)"]
     assert rows["tau_ps"][1:] == ["29", "4", "ps", "(0.2,", "10000)"]
