@@ -87,6 +87,17 @@ def _values_program(objective: DecayObjective):
     return jax.jit(jax.jacfwd(vals, has_aux=True))
 
 
+def _route_values(objective: DecayObjective, x, ctrl):
+    """:func:`_values_program` at ``x``, compiled ahead of time and kept on disk like the
+    LM (:mod:`hotcarrier.fitting.compiled`): four decay models' programs took 1.4 s of a
+    warm 3.9 s physical fit to trace and compile again in every process."""
+    from ..fitting.compiled import compiled
+
+    program = compiled(_values_program(objective), "physics.decay.values|" + repr(objective),
+                       x, ctrl)
+    return program(x, ctrl)
+
+
 def akaike_weights(ic) -> np.ndarray:
     """exp(−ΔIC/2) normalised (AIC or BIC values → weights summing to 1)."""
     ic = np.asarray(ic, float)
@@ -140,7 +151,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     r = program(device_array(x0, float), *args, **_lm_options(max_iter, free_mask))
     x, cost, status = np.asarray(r.x), float(r.fun), int(r.status)
     names = objective.names
-    n_data = int(jnp.sum(data["w"] > 0))
+    n_data = int(np.sum(np.asarray(data["w"]) > 0))
     n_amp = len(objective.amplitude_names())
     if not math.isfinite(cost) or status == 3:
         raise FitError(f"the decay model ({spec.sample} sample, {spec.reference} reference) is "
@@ -148,7 +159,7 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     fidx = np.flatnonzero(free_mask)
     J = np.asarray(r.aux["J"])[:, fidx]
     cov = gauss_newton_covariance(J, cost, n_data, n_amplitudes=n_amp)
-    Jv, v = (np.asarray(a) for a in _values_program(objective)(device_array(x), ctrl))
+    Jv, v = (np.asarray(a) for a in _route_values(objective, device_array(x), ctrl))
     cov_v, _ = propagate_covariance(None, None, cov.covariance, cov.identifiable,
                                     jac=Jv[:, fidx])
     se = standard_errors(cov_v)
@@ -156,13 +167,16 @@ def fit_decay_arrays(data: dict, spec: DecaySpec, free: dict, fixed=None, base_p
     stderr = {k: float(s) for k, s, f in zip(names, se, free_mask) if f}
     phi, phi_se = values[PHI], stderr.get(PHI, float("nan"))
     ci, prof, method = [None, None], {}, "Wald (delta method)"
-    lo_b, hi_b = float(ctrl["lo"][0]), float(ctrl["hi"][0])
+    lo_b, hi_b = float(np.asarray(ctrl["lo"])[0]), float(np.asarray(ctrl["hi"])[0])
     if free_mask[0] and profile and math.isfinite(phi_se) and phi_se > 0:
         others = free_mask.copy()
         others[0] = False
 
         def refit(val, xw):
-            c = dict(ctrl, pin=ctrl["pin"].at[0].set(True), pinval=ctrl["pinval"].at[0].set(val))
+            # host arrays in, no eager JAX operation (each compiles a small program)
+            pin, pinval = np.array(ctrl["pin"]), np.array(ctrl["pinval"])
+            pin[0], pinval[0] = True, val
+            c = dict(ctrl, pin=device_array(pin), pinval=device_array(pinval))
             rr = program(device_array(xw, float), c, *args[1:],
                          **_lm_options(max_iter, others))
             return float(rr.fun), np.asarray(rr.x)
@@ -259,8 +273,8 @@ def fit_decay(datasets: dict, model, progress=None, *, wrapper, result_dataset) 
     syst: Systematics = model.systematics or Systematics()
     q_ref = syst.q_ref.value if syst.q_ref is not None else float(model.obs.q_ref)
     phi_ref = syst.reference_yield.value if syst.reference_yield is not None else 1.0
-    data["q_ref"] = jnp.asarray(q_ref, float)
-    data["phi_ref"] = jnp.asarray(phi_ref, float)
+    data["q_ref"] = device_array(q_ref, float)
+    data["phi_ref"] = device_array(phi_ref, float)
     factors = syst.factors(_attr(datasets, "sample", "pump_absorbance"),  # fail before fitting
                            _attr(datasets, "reference", "pump_absorbance"))
     fixed = {"irf_fwhm_fs": float(model.params.irf_fwhm_fs), "t0_ps": float(model.obs.t0_ps),
