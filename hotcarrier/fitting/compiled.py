@@ -45,9 +45,6 @@ LIGHT_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitte
 classic fusion emitters, LLVM's O1; the Hippius point program: 3.0 → 1.5 s compile CPU): for
 programs evaluated a few times per fit."""
 
-_FRESH = {"xla_cpu_enable_fast_math": False}
-"""An XLA option at its default value: a compilation with it misses JAX's persistent cache."""
-
 _MEMORY: dict = {}
 _LISTENING: list = []
 _THREAD = threading.local()
@@ -160,16 +157,10 @@ class _Request:
         with jax.enable_x64(x64):  # the caller's setting (thread-local) in a worker thread
             exe = (self.lowered.compile(compiler_options=self.options) if self.options
                    else self.lowered.compile())
-            # an executable that JAX itself read from its persistent cache serializes without
-            # its code (loading it fails at run time), so it cannot be written; left so, every
-            # later process would trace and lower it again (a cache folder shared across
-            # package versions, a deleted entry). Compiled once more past JAX's cache (an
-            # option at its default value changes JAX's key), it is written and later loaded.
-            if self.path is not None and _THREAD.hit:
-                _THREAD.hit = False
-                exe = self.lowered.compile(compiler_options={**self.options, **_FRESH})
         self.lowered = None
         _MEMORY[self.memory_key] = exe
+        # an executable that JAX itself read from its persistent cache serializes without its
+        # code (loading it fails at run time): only freshly compiled programs are written
         if self.path is not None and not _THREAD.hit:
             self._store(exe)
         return exe
