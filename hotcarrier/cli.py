@@ -39,9 +39,9 @@ def _use_compilation_cache(env) -> None:
 
     One folder per package source: JAX's persistent cache is keyed by the program, not by
     the package, so after an upgrade that leaves a program unchanged it would serve it, and a
-    program JAX served cannot be stored ready-to-load (:mod:`hotcarrier.fitting.compiled`):
-    every later run would trace and lower it again. ``JAX_COMPILATION_CACHE_DIR`` moves the
-    cache (used as given), ``HOTCARRIER_NO_COMPILE_CACHE=1`` turns it off.
+    program JAX served cannot be stored ready-to-load (:mod:`hotcarrier.fitting.compiled`
+    then compiles it once more to store it). ``JAX_COMPILATION_CACHE_DIR`` moves the cache
+    (used as given), ``HOTCARRIER_NO_COMPILE_CACHE=1`` turns it off.
     """
     from pathlib import Path
 

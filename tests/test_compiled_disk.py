@@ -101,3 +101,39 @@ def test_batch_program_is_kept_on_disk(tmp_path):
     assert out[1]["before"] == out[1]["after"] == out[0]["after"]
     np.testing.assert_allclose(out[1]["tau"], out[0]["tau"], rtol=1e-12)
     np.testing.assert_allclose(np.array(out[0]["tau"]), [[2.0, 20.0]] * 3, rtol=0.05)
+
+
+CHILD_SERVED = r"""
+import json, sys
+import jax, jax.numpy as jnp
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+from hotcarrier.fitting import compiled as c
+folder = c.cache_folder()
+a = jnp.linspace(0.0, 1.0, 7)
+before = sorted(p.name for p in folder.glob("*.bin")) if folder.is_dir() else []
+lowered = []
+orig = c._Request.lower
+c._Request.lower = lambda self: (lowered.append(1), orig(self))[1]
+exe = c.compiled(jax.jit(lambda x: jnp.cumsum(jnp.sin(x))), "test.served", a)
+print(json.dumps({"before": before, "lowered": len(lowered),
+                  "after": sorted(p.name for p in folder.glob("*.bin")),
+                  "v": exe(a).tolist(), "jax_cache_on": jax.config.jax_enable_compilation_cache}))
+"""
+
+
+def test_program_served_by_jax_cache_is_written_for_later_processes(tmp_path):
+    # JAX's own persistent cache serves an executable without its code; when it does (our
+    # entry deleted, or a cache folder shared by two package versions), the program is
+    # compiled once more with JAX's cache off and written, so the next process loads it
+    first = _two_processes(CHILD_SERVED, tmp_path)[0]
+    assert first["after"] and first["lowered"] == 1
+    for _ in range(2):  # twice: JAX's cache must not serve the second compilation either
+        for f in first["after"]:
+            (tmp_path / "hotcarrier-aot" / f).unlink()  # JAX's entry stays
+        served, later = _two_processes(CHILD_SERVED, tmp_path)
+        assert served["before"] == [] and served["after"] == first["after"]
+        assert served["lowered"] == 1 and later["lowered"] == 0
+        assert served["jax_cache_on"] and later["jax_cache_on"]
+    np.testing.assert_allclose(later["v"], np.cumsum(np.sin(np.linspace(0, 1, 7))), rtol=1e-6)

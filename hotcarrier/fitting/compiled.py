@@ -7,7 +7,9 @@ traces and lowers every program to compute the cache key (about 1.4 s of a warm 
 structure, the static options), the argument shapes and dtypes, the versions of jax, jaxlib
 and this package's source, float64 and ``XLA_FLAGS`` — and stores the serialized executable
 (``jax.experimental.serialize_executable``) in ``<JAX compilation cache dir>/hotcarrier-aot``.
-A hit is one file read and an executable load (milliseconds). Without a cache folder
+A hit is one file read and an executable load (about 0.1 s per MB of program). A program
+that JAX's own persistent cache serves is compiled once more with that cache off, since a
+served executable serializes without its code. Without a cache folder
 (``jax_compilation_cache_dir`` unset, e.g. a plain Python session) the programs are only
 kept in memory for the process. A program with a host callback is never written (a callback
 cannot be serialized).
@@ -19,6 +21,7 @@ fit pays about the largest lowering + compile, not the sum.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -44,6 +47,9 @@ LIGHT_COMPILE = {"xla_backend_optimization_level": 1, "xla_cpu_use_fusion_emitte
 """XLA options that compile a program about twice as fast and run it ≤ 25 % slower (XLA's
 classic fusion emitters, LLVM's O1; the Hippius point program: 3.0 → 1.5 s compile CPU): for
 programs evaluated a few times per fit."""
+
+_FRESH = {"xla_cpu_enable_fast_math": False}
+"""An XLA option at its default value (see :func:`compile_all`)."""
 
 _MEMORY: dict = {}
 _LISTENING: list = []
@@ -130,6 +136,7 @@ class _Request:
         folder = cache_folder() if persist else None
         self.path = folder / f"{_disk_key(key, self.sig)}.bin" if folder else None
         self.lowered = None
+        self.served = False
 
     def load(self):
         """The program from memory or disk, else None."""
@@ -151,18 +158,22 @@ class _Request:
     def lower(self):
         self.lowered = self.fn.lower(*self.args, **self.kwargs)
 
-    def compile(self, x64: bool = True):
+    def compile(self, x64: bool = True, extra_options=None):
         _listen_for_cache_hits()
         _THREAD.hit = False
+        options = {**self.options, **(extra_options or {})}
         with jax.enable_x64(x64):  # the caller's setting (thread-local) in a worker thread
-            exe = (self.lowered.compile(compiler_options=self.options) if self.options
+            exe = (self.lowered.compile(compiler_options=options) if options
                    else self.lowered.compile())
-        self.lowered = None
         _MEMORY[self.memory_key] = exe
         # an executable that JAX itself read from its persistent cache serializes without its
-        # code (loading it fails at run time): only freshly compiled programs are written
-        if self.path is not None and not _THREAD.hit:
+        # code (loading it fails at run time): only freshly compiled programs are written;
+        # a served one is compiled again by compile_all (:func:`_without_jax_cache`)
+        self.served = self.path is not None and _THREAD.hit
+        if self.path is not None and not self.served:
             self._store(exe)
+        if not self.served:  # (a served one is compiled again from the same lowering)
+            self.lowered = None
         return exe
 
     def _store(self, exe):
@@ -233,7 +244,33 @@ def compile_all(requests) -> list:
         for i in todo:
             reqs[i].lower()
             out[i] = reqs[i].compile(x64)
+    served = [i for i in todo if reqs[i].served]
+    if served:  # left unwritten, every later process would trace and lower them again
+        with _without_jax_cache():
+            for i in served:
+                # JAX keeps executables in memory by program and options: an option at its
+                # default value makes it compile anew (not written to JAX's cache, which is off)
+                out[i] = reqs[i].compile(x64, _FRESH)
     return out
+
+
+@contextlib.contextmanager
+def _without_jax_cache():
+    """JAX's persistent compilation cache off for the block (then on again, as it was).
+
+    Used, after the concurrent compilations, for programs that JAX's cache served: their
+    executables serialize without their code, so they are compiled once more to be written
+    (a cache folder shared by two versions of the package, a deleted entry)."""
+    from jax.experimental.compilation_cache import compilation_cache as jax_cache
+
+    was = jax.config.jax_enable_compilation_cache
+    jax.config.update("jax_enable_compilation_cache", False)
+    jax_cache.reset_cache()
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_compilation_cache", was)
+        jax_cache.reset_cache()
 
 
 def _compile_threads() -> int:
