@@ -147,6 +147,39 @@ def _instrumented() -> bool:
     return mon is not None and any(mon.get_tool(i) is not None for i in range(6))
 
 
+class _GuardedOutput:
+    """Standard output that never stops the command: when the reader has gone (``| head``,
+    a closed pipe) or a write fails (a full disk), the rest goes to /dev/null and the work —
+    the result files — is finished; :func:`run` reports a failed write afterwards."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.error: OSError | None = None  # a failed write other than a closed pipe
+
+    def _divert(self, exc: OSError) -> None:
+        import os
+
+        if not isinstance(exc, BrokenPipeError) and self.error is None:
+            self.error = exc
+        self._stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            self._divert(exc)
+            return len(text)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            self._divert(exc)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def run() -> None:
     """The ``hotcarrier`` program: :func:`main`, then the process ends without Python's
     teardown.
@@ -154,19 +187,29 @@ def run() -> None:
     Every output is written and closed by then (atomically, :mod:`hotcarrier.io.atomic`),
     and the compiled-program caches are written synchronously; what the teardown would still
     do is free JAX's compiled programs, buffers and thread pools one by one — 0.35 s of a
-    2 s warm Hippius fit (benchmarks/README.md). Standard streams are flushed first; an
+    2 s warm Hippius fit (benchmarks/README.md). Standard output is guarded
+    (:class:`_GuardedOutput`): a reader that went away does not stop the command, and an
+    output that could not be written is one error line on stderr and exit code 1. An
     exception, or a profiler or coverage tool in the process, ends it the usual way.
     ``main`` itself, called from Python (tests, notebooks), returns.
     """
     import os
 
+    out = sys.stdout = _GuardedOutput(sys.stdout) if sys.stdout is not None else None
     code = main()
+    if out is not None:
+        out.flush()
+        if out.error is not None:
+            print(f"hotcarrier: error: standard output could not be written "
+                  f"({out.error.strerror or out.error}); files written by the command are "
+                  "complete", file=sys.stderr)
+            code = code or 1
     if _instrumented():
         sys.exit(code)  # a profiler or coverage tool writes its data at exit
-    for stream in (sys.stdout, sys.stderr):
+    if sys.stderr is not None:
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (``| head``) or stream
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe or stream
             pass
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +116,42 @@ def test_program_output_is_whole_although_the_process_skips_teardown(small_file,
                         str(out)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     np.testing.assert_array_equal(load_ta(out).signal.values, load_ta(small_file).signal.values)
+
+
+def _program(args, shell_tail: str = "", env=None):
+    """``python -m hotcarrier ARGS`` through bash (pipefail), with ``shell_tail`` after it."""
+    import os
+    import shlex
+
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "hotcarrier", *args])
+    return subprocess.run(["bash", "-c", f"set -o pipefail; {cmd} {shell_tail}"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_program_output_that_cannot_be_written_is_an_error(small_file):
+    # a full disk behind standard output: one error line and exit 1, buffered or not
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is needed (Linux)")
+    for unbuffered in ("", "1"):
+        r = _program(["info", str(small_file)], "> /dev/full",
+                     env={"PYTHONUNBUFFERED": unbuffered})
+        assert r.returncode == 1, r.stderr
+        assert "standard output could not be written" in r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_program_survives_a_reader_that_went_away_and_a_closed_stdout(small_file):
+    # `| true` closes the pipe before anything is read; `>&-` closes standard output
+    for tail in ("| true", ">&-"):
+        r = _program(["info", str(small_file), "--json"], tail, env={"PYTHONUNBUFFERED": "1"})
+        assert r.returncode == 0, r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_bad_input_leaves_no_output_folder(small_file, tmp_path, capsys):
+    out = tmp_path / "new" / "results"
+    assert main(["fit", str(small_file), "--model", str(tmp_path / "none.toml"),
+                 "--out", str(out)]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

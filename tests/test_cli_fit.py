@@ -79,3 +79,20 @@ def test_inspect_prints_the_chirp_and_writes_the_figure(shared_data, tmp_path, c
     rms = float(out.split("about it: ")[1].split(" ps")[0])
     assert 0.03 < rms < 0.2
     assert "before t0(λ) − 0.5 ps" in out and "merge_duplicate_delays" in out
+
+
+def test_inspect_json_is_the_only_thing_on_stdout(tmp_path, capsys):
+    # `inspect --json | python -m json.tool` works: the "wrote FIGURE" line goes to stderr
+    import numpy as np
+
+    from hotcarrier.dataset import make_ta_dataset
+    from hotcarrier.io import save_ta
+
+    t, wl = np.linspace(-1.0, 20.0, 30), np.linspace(450.0, 650.0, 12)
+    sig = np.outer(np.exp(-np.clip(t, 0, None) / 5.0) * (t > 0), np.ones(wl.size)) * 1e-3
+    data = save_ta(make_ta_dataset(t, wl, sig, signal_units="OD"), tmp_path / "m.nc")
+    fig = tmp_path / "i.png"
+    assert main(["inspect", str(data), "--json", "--figure", str(fig)]) == 0
+    io = capsys.readouterr()
+    doc = json.loads(io.out)
+    assert isinstance(doc, dict) and doc and f"wrote {fig}" in io.err and fig.exists()

@@ -56,7 +56,9 @@ def preprocess_overrides(args) -> dict:
 
 def out_dir(args) -> Path:
     """``--out`` as a folder, created if needed (OptionError when it cannot be written)."""
-    return check_out(args)
+    from ..io.atomic import check_output_folder
+
+    return check_output_folder(args.out)
 
 
 def write_text(path, text: str) -> None:
@@ -175,10 +177,11 @@ def check_preprocess(args) -> None:
 
 
 def check_out(args) -> Path:
-    """``--out`` as a writable folder (created), checked before any work."""
+    """``--out`` as a folder that can be written, checked before any work (created only when
+    the results are written: bad input leaves no empty folder)."""
     from ..io.atomic import check_output_folder
 
-    return check_output_folder(args.out)
+    return check_output_folder(args.out, create=False)
 
 
 def check_out_file(path, suffixes=None) -> Path:

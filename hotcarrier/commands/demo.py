@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import warnings
 
@@ -80,7 +81,7 @@ def run(args) -> int:
         results = demo_results(out)
     nonlinear = [w for w in caught if issubclass(w.category, NonlinearRegimeWarning)]
     for msg in dict.fromkeys(str(w.message) for w in caught if w not in nonlinear):
-        print(f"hotcarrier demo: warning: {msg}")
+        print(f"hotcarrier demo: warning: {msg}", file=sys.stderr)
     rows = {}
     print(f"\n  {'interface':<10} {'Φ_inj':>7}  {'95 % statistical':<17} {'95 % total':<17} "
           f"{'limited by':<34} {'true':>6}")

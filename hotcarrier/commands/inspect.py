@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ._options import add_preprocess_options, preprocess_overrides
@@ -75,5 +76,6 @@ def run(args) -> int:
         print(format_report(steps))
     fig_path = Path(args.figure or f"{Path(args.data).stem}_inspect.png")
     save_figure(preprocess_figure(steps, linthresh=args.linthresh), fig_path)
-    print(f"wrote {fig_path}")
+    # with --json, standard output holds the JSON document only
+    print(f"wrote {fig_path}", file=sys.stderr if args.json else sys.stdout)
     return 0

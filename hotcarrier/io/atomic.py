@@ -68,23 +68,29 @@ MANIFEST_SCHEMA = "hotcarrier.outputs/1"
 _STAGING = ".hotcarrier-staging"
 
 
-def check_output_folder(folder, option: str = "--out") -> Path:
-    """``folder`` as a folder hotcarrier can write into (created if needed), checked before
-    any work: not a file, not under a file, writable. Raises OptionError."""
+def check_output_folder(folder, option: str = "--out", *, create: bool = True) -> Path:
+    """``folder`` as a folder hotcarrier can write into, checked before any work: not a
+    file, not under a file, writable. Raises OptionError. ``create``: made if missing;
+    otherwise its nearest existing parent is checked instead, so that an input error found
+    later leaves no empty folder behind (:func:`output_set` creates it when it writes)."""
     from ..errors import OptionError
 
     if folder is None or not str(folder).strip():
         raise OptionError(f"{option}: empty output folder; give a folder name")
     p = Path(folder)
+    existing = p
     for q in (p, *p.parents):
         if q.exists() and not q.is_dir():
             raise OptionError(f"{option} {p}: {q} is a file, not a folder; choose another "
                               "output folder")
         if q.exists():
+            existing = q
             break
     try:
-        p.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=p)
+        if create:
+            p.mkdir(parents=True, exist_ok=True)
+            existing = p
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
