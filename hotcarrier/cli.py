@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NO_JAX = ("info", "convert")
+"""Commands that never import JAX (no compilation cache folder is made for them)."""
+
+
 def _use_compilation_cache(env) -> None:
     """Keep XLA's compiled programs between runs in ``$XDG_CACHE_HOME/hotcarrier/jax/<S>``,
     ``<S>`` the first 16 hex digits of the package sources' digest.
@@ -50,13 +54,22 @@ def _use_compilation_cache(env) -> None:
     if env.get("HOTCARRIER_NO_COMPILE_CACHE") or env.get("JAX_COMPILATION_CACHE_DIR"):
         return
     base = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    env["JAX_COMPILATION_CACHE_DIR"] = str(base / "hotcarrier" / "jax" / source_digest()[:16])
+    folder = base / "hotcarrier" / "jax" / source_digest()[:16]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # the command still runs, compiling as a first run does
+        print(f"hotcarrier: warning: no compilation cache ({folder}: {exc.strerror or exc}); "
+              "every run compiles its programs anew — set XDG_CACHE_HOME or "
+              "JAX_COMPILATION_CACHE_DIR to a writable folder", file=sys.stderr)
+        return
+    env["JAX_COMPILATION_CACHE_DIR"] = str(folder)
 
 
 @contextlib.contextmanager
-def _float64():
+def _float64(command: str = ""):
     """float64 for the command only: :func:`jax.enable_x64` when JAX is imported, else
-    ``JAX_ENABLE_X64`` in the environment (so info/convert never import JAX)."""
+    ``JAX_ENABLE_X64`` in the environment (so info/convert never import JAX); the
+    compilation cache for the commands that compile."""
     import os
 
     if "jax" in sys.modules:
@@ -65,7 +78,8 @@ def _float64():
         return
     old = os.environ.get("JAX_ENABLE_X64")
     os.environ["JAX_ENABLE_X64"] = "1"
-    _use_compilation_cache(os.environ)
+    if command not in _NO_JAX:
+        _use_compilation_cache(os.environ)
     try:
         yield
     finally:
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with _float64(), _plain_warnings(args.command):
+        with _float64(args.command), _plain_warnings(args.command):
             return int(args.func(args) or 0)
     except HotcarrierError as exc:
         print(f"hotcarrier {args.command}: error: {exc}", file=sys.stderr)

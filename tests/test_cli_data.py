@@ -155,3 +155,22 @@ def test_bad_input_leaves_no_output_folder(small_file, tmp_path, capsys):
                  "--out", str(out)]) == 2
     assert "model file not found" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_unwritable_cache_folder_is_one_warning(tmp_path):
+    # the command still runs; the user learns why every run compiles, in one line
+    from hotcarrier.cli import _use_compilation_cache
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = {"XDG_CACHE_HOME": str(blocker / "sub")}
+    r = subprocess.run([sys.executable, "-c", "import sys, json; from hotcarrier.cli import "
+                        "_use_compilation_cache as u; e = json.loads(sys.argv[1]); u(e); "
+                        "print(json.dumps(e))", json.dumps(env)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "JAX_COMPILATION_CACHE_DIR" not in json.loads(r.stdout)
+    assert r.stderr.count("warning: no compilation cache") == 1
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    _use_compilation_cache(env)
+    assert Path(env["JAX_COMPILATION_CACHE_DIR"]).is_dir()

@@ -331,6 +331,11 @@ def _write_outputs(args, ds, files, out: Path, extra: dict, label: str, notes=No
         print(summary_table(ds, max_rows=args.rows))
         print(f"{label}, {summary['wall_s']:.1f} s; results in {out}/ "
               "(batch.nc, summary.json, items/)")
+        failed = [(r["item"], r["error"]) for r in recs if r.get("error")]
+        for name, why in failed[:10]:  # the reason, not only the status number of the table
+            print(f"  {name}: {why}")
+        if len(failed) > 10:
+            print(f"  … {len(failed) - 10} more (see 'error' in items/<name>.json)")
         flagged = [r["item"] for r in recs if r.get("warnings")]
         if flagged:
             print(f"{len(flagged)} item(s) need a look (see 'warnings' in items/<name>.json): "
