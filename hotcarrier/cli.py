@@ -203,12 +203,25 @@ def run() -> None:
     do is free JAX's compiled programs, buffers and thread pools one by one — 0.35 s of a
     2 s warm Hippius fit (benchmarks/README.md). Standard output is guarded
     (:class:`_GuardedOutput`): a reader that went away does not stop the command, and an
-    output that could not be written is one error line on stderr and exit code 1. An
-    exception, or a profiler or coverage tool in the process, ends it the usual way.
+    output that could not be written is one error line on stderr and exit code 1. Ctrl-C
+    ends it at once with code 130. An exception, or a profiler or coverage tool in the
+    process, ends it the usual way.
     ``main`` itself, called from Python (tests, notebooks), returns.
     """
     import os
+    import signal
 
+    def interrupted(signum, frame):
+        # at once, not as a KeyboardInterrupt: raised inside JAX's garbage-collection hook it
+        # was swallowed ("Exception ignored in _xla_gc_callback") and the fit went on; output
+        # folders are written as sets, so a stop at any point leaves the previous set whole
+        try:
+            os.write(2, b"hotcarrier: interrupted\n")
+        finally:
+            os._exit(130)
+
+    if not _instrumented():
+        signal.signal(signal.SIGINT, interrupted)
     out = sys.stdout = _GuardedOutput(sys.stdout) if sys.stdout is not None else None
     code = main()
     if out is not None:

@@ -174,3 +174,20 @@ def test_unwritable_cache_folder_is_one_warning(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     _use_compilation_cache(env)
     assert Path(env["JAX_COMPILATION_CACHE_DIR"]).is_dir()
+
+
+def test_ctrl_c_stops_the_program_at_once(small_file, tmp_path):
+    # SIGINT during a fit: exit code 130 and one line, never swallowed (JAX's garbage-collection
+    # hook swallowed a KeyboardInterrupt raised inside it and the fit went on)
+    import signal
+
+    with subprocess.Popen([sys.executable, "-m", "hotcarrier", "fit", str(small_file),
+                           "--scheme", "parallel", "--lifetimes", "1", "--out",
+                           str(tmp_path / "out")], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True) as p:
+        first = p.stderr.readline()  # "fitting ... with ...": the fit starts now
+        assert first.startswith("fitting"), first
+        p.send_signal(signal.SIGINT)
+        err = p.stderr.read()
+        assert p.wait(timeout=60) == 130
+    assert "hotcarrier: interrupted" in err and "Traceback" not in err
