@@ -24,7 +24,6 @@ __all__ = ["Candidate", "CandidateFit", "ModelChoice", "candidates", "choose_arr
 
 TAU_INF = 1e9  # ps: lifetime of the non-decaying (baseline) component, held fixed
 SCHEMES = ("parallel", "sequential", "branched")
-_MATRIX: dict = {}
 _STRENGTH = ((10, "very strong"), (6, "strong"), (2, "positive"), (0, "weak"))
 
 
@@ -138,13 +137,18 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fit_opts):
     values = res["value"].values
     cv_rows = np.full((N, T), np.nan)
     if folds:
-        key = (model.cache_key(), T, W)
-        if key not in _MATRIX:  # one compiled design-matrix program per model structure
-            _MATRIX[key] = jax.jit(jax.vmap(lambda p, t, w: model.matrix(p, 0, t, w),
-                                            in_axes=(0, None, None)))
+        from ..fitting.compiled import CHEAP_COMPILE, compile_all
+
+        # one design-matrix program per model structure and shape, kept on disk (it was
+        # compiled again in every process: 16 programs, 7.4 s of a warm 25 s `choose`); XLA's
+        # cheap pipeline, as it runs a few times
+        matrix = compile_all([(jax.jit(jax.vmap(lambda p, t, w: model.matrix(p, 0, t, w),
+                                                in_axes=(0, None, None))),
+                               "choice.matrix|" + repr(model.cache_key()),
+                               (values[:folds], t, wl), {}, True, CHEAP_COMPILE)])[0]
         for n in range(N):
             idx = n * (folds + 1) + 1 + np.arange(folds)
-            pred = np.einsum("kwtc,kcw->ktw", np.asarray(_MATRIX[key](values[idx], t, wl)),
+            pred = np.einsum("kwtc,kcw->ktw", np.asarray(matrix(values[idx], t, wl)),
                              spectra[idx])[np.arange(T) % folds, np.arange(T)]  # held-out rows
             r2 = (maps[n] - pred) ** 2
             cnt = np.isfinite(r2).sum(axis=1)  # a row may hold no data (NaN → skipped)
@@ -269,10 +273,26 @@ class ModelChoice:
         cand, t, wl = c.candidate, self.delay, self.wavelength[:1]
         par = cand.model(np.ones(cand.n), 1.0)  # the fitted values come from c.values
         seq = cand.model(c.lifetimes, c.irf_fwhm, c.t0, kind="sequential")
-        cp = np.asarray(par.matrix(np.asarray(c.values), 0, t, wl))[0]
-        cs = np.asarray(seq.matrix(seq.parameters.physical(seq.parameters.theta0()), 0, t, wl))[0]
+        cp = _design_matrix(par, np.asarray(c.values, float), t, wl)[0]
+        cs = _design_matrix(seq, np.asarray(seq.parameters.physical(seq.parameters.theta0()),
+                                            float), t, wl)[0]
         order = [*np.argsort(c.values[:cand.n]), *range(cand.n, c.spectra.shape[0])]
         return np.linalg.lstsq(cs, cp[:, order] @ c.spectra, rcond=None)[0]
+
+
+def _design_matrix(model, values, t, wl) -> np.ndarray:
+    """``model.matrix(values, 0, t, wl)`` as one program, compiled with XLA's cheap pipeline
+    and kept on disk by the model's structure (evaluated eagerly, op by op, two of them took
+    3 s of a warm `choose`)."""
+    import jax
+
+    from ..fitting.compiled import CHEAP_COMPILE, compile_all
+
+    args = (values, np.asarray(t, float), np.asarray(wl, float))
+    program = compile_all([(jax.jit(lambda p, t, w: model.matrix(p, 0, t, w)),
+                            "choice.design|" + repr(model.cache_key()), args, {}, True,
+                            CHEAP_COMPILE)])[0]
+    return np.asarray(program(*args))
 
 
 def _cv_se(a: CandidateFit, b: CandidateFit) -> float:
