@@ -125,3 +125,20 @@ def test_three_species_maps(kind):
     for r in res:
         assert r.winner is not None and r.winner.candidate.n == 3, r.table()
         assert kind in r.winner.candidate.equivalent
+
+
+def test_compiled_design_matrix_equals_the_model_matrix():
+    # the cached, cheaply compiled program (cross-validation, EAS) against the model's own
+    # matrix evaluated by JAX op by op
+    import jax
+
+    from hotcarrier.analysis.choice import _design_matrix
+    from hotcarrier.target.model import TargetModel
+
+    model = TargetModel.from_scheme("sequential", [1.5, 40.0], irf_fwhm=0.15, baseline=True)
+    t, wl = np.linspace(-1.0, 100.0, 57), np.array([500.0])
+    with jax.enable_x64(True):
+        p = np.asarray(model.parameters.physical(model.parameters.theta0()), float)
+        want = np.asarray(model.matrix(p, 0, t, wl))
+        got = _design_matrix(model, p, t, wl)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
