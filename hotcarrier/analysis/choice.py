@@ -120,8 +120,6 @@ def _flags(model, res, b, span) -> list[str]:
 
 
 def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fit_opts):
-    import jax
-
     from ..batch import fit_arrays
 
     N, T, W = maps.shape
@@ -137,18 +135,9 @@ def _fit_candidate(cand, t, wl, maps, *, folds, irf_fwhm, t0, fit_opts):
     values = res["value"].values
     cv_rows = np.full((N, T), np.nan)
     if folds:
-        from ..fitting.compiled import CHEAP_COMPILE, compile_all
-
-        # one design-matrix program per model structure and shape, kept on disk (it was
-        # compiled again in every process: 16 programs, 7.4 s of a warm 25 s `choose`); XLA's
-        # cheap pipeline, as it runs a few times
-        matrix = compile_all([(jax.jit(jax.vmap(lambda p, t, w: model.matrix(p, 0, t, w),
-                                                in_axes=(0, None, None))),
-                               "choice.matrix|" + repr(model.cache_key()),
-                               (values[:folds], t, wl), {}, True, CHEAP_COMPILE)])[0]
         for n in range(N):
             idx = n * (folds + 1) + 1 + np.arange(folds)
-            pred = np.einsum("kwtc,kcw->ktw", np.asarray(matrix(values[idx], t, wl)),
+            pred = np.einsum("kwtc,kcw->ktw", _design_matrix(model, values[idx], t, wl),
                              spectra[idx])[np.arange(T) % folds, np.arange(T)]  # held-out rows
             r2 = (maps[n] - pred) ** 2
             cnt = np.isfinite(r2).sum(axis=1)  # a row may hold no data (NaN → skipped)
@@ -273,25 +262,31 @@ class ModelChoice:
         cand, t, wl = c.candidate, self.delay, self.wavelength[:1]
         par = cand.model(np.ones(cand.n), 1.0)  # the fitted values come from c.values
         seq = cand.model(c.lifetimes, c.irf_fwhm, c.t0, kind="sequential")
-        cp = _design_matrix(par, np.asarray(c.values, float), t, wl)[0]
-        cs = _design_matrix(seq, np.asarray(seq.parameters.physical(seq.parameters.theta0()),
-                                            float), t, wl)[0]
+        cp = _design_matrix(par, c.values, t, wl)[0]
+        cs = _design_matrix(seq, seq.parameters.physical(seq.parameters.theta0()), t, wl)[0]
         order = [*np.argsort(c.values[:cand.n]), *range(cand.n, c.spectra.shape[0])]
         return np.linalg.lstsq(cs, cp[:, order] @ c.spectra, rcond=None)[0]
 
 
 def _design_matrix(model, values, t, wl) -> np.ndarray:
-    """``model.matrix(values, 0, t, wl)`` as one program, compiled with XLA's cheap pipeline
-    and kept on disk by the model's structure (evaluated eagerly, op by op, two of them took
-    3 s of a warm `choose`)."""
+    """``model.matrix(values, 0, t, wl)`` for one parameter vector (n,) or a stack (k, n), as
+    one program compiled with XLA's cheap pipeline (it runs a few times) and kept on disk by
+    the model's structure: the cross-validation's 16 programs were compiled again in every
+    process (7.4 s of a warm 25 s `choose`) and the two EAS matrices evaluated op by op (3 s)."""
     import jax
 
     from ..fitting.compiled import CHEAP_COMPILE, compile_all
 
+    values = np.asarray(values, float)
+    stacked = values.ndim == 2
+
+    def matrix(p, t, w):
+        return model.matrix(p, 0, t, w)
+
+    fn = jax.vmap(matrix, in_axes=(0, None, None)) if stacked else matrix
     args = (values, np.asarray(t, float), np.asarray(wl, float))
-    program = compile_all([(jax.jit(lambda p, t, w: model.matrix(p, 0, t, w)),
-                            "choice.design|" + repr(model.cache_key()), args, {}, True,
-                            CHEAP_COMPILE)])[0]
+    program = compile_all([(jax.jit(fn), f"choice.design|{stacked}|{model.cache_key()!r}",
+                            args, {}, True, CHEAP_COMPILE)])[0]
     return np.asarray(program(*args))
 
 
